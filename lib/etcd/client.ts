@@ -1,0 +1,130 @@
+/**
+ * The etcd v3 client shared by skydns and kube2sky, built from the legacy
+ * URL flags (`-machines`, `--etcd-server`), with optional TLS and auth.
+ */
+import { readFileSync } from 'node:fs';
+import { Etcd3, IOptions } from 'etcd3';
+import { ExponentialBackoff, IBackoff, noop } from 'cockatiel';
+
+export interface EtcdClientOptions {
+  /** Endpoint URLs (http:// or https://). */
+  urls: string[];
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  username?: string;
+  password?: string;
+  /** Per-call deadline in ms (default 5000). */
+  callTimeoutMs?: number;
+}
+
+export class EtcdConfigError extends Error {}
+
+function readOrThrow(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new EtcdConfigError(`cannot read etcd ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Turns URLs into the host:port list the gRPC client wants; all must share one scheme. */
+export function etcdHosts(urls: string[]): { hosts: string[]; tls: boolean } {
+  if (urls.length === 0) throw new EtcdConfigError('no etcd endpoint given');
+  let tls: boolean | null = null;
+  const hosts: string[] = [];
+  for (const raw of urls) {
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      throw new EtcdConfigError(`etcd endpoint "${raw}" is not a URL`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new EtcdConfigError(`etcd endpoint "${raw}": scheme must be http or https`);
+    const isTls = u.protocol === 'https:';
+    if (tls !== null && tls !== isTls) throw new EtcdConfigError('etcd endpoints mix http and https');
+    tls = isTls;
+    const port = u.port || (isTls ? '443' : '80');
+    hosts.push(`${u.protocol}//${u.hostname}:${port}`);
+  }
+  return { hosts, tls: tls ?? false };
+}
+
+export function createEtcdClient(opts: EtcdClientOptions): Etcd3 {
+  const { hosts, tls } = etcdHosts(opts.urls);
+  const options: IOptions = {
+    hosts,
+    dialTimeout: 3000,
+    grpcOptions: {
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 2000,
+    },
+    defaultCallOptions: () => ({ deadline: Date.now() + (opts.callTimeoutMs ?? 5000) }),
+    faultHandling: {
+      // Retries are ours (skydns re-lists, kube2sky's writer backs off); a circuit
+      // breaker here would hide a restarted etcd for seconds.
+      host: () => noop,
+      global: noop,
+      // etcd3 1.1 calls .next() on this itself (its type says IBackoff, it wants the factory).
+      watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }) as unknown as IBackoff<unknown>,
+    },
+  };
+  if (tls || opts.caFile || opts.certFile) {
+    if (!opts.caFile) throw new EtcdConfigError('etcd TLS needs a CA certificate file');
+    options.credentials = {
+      rootCertificate: readOrThrow(opts.caFile, 'CA certificate'),
+      ...(opts.certFile ? { certChain: readOrThrow(opts.certFile, 'client certificate') } : {}),
+      ...(opts.keyFile ? { privateKey: readOrThrow(opts.keyFile, 'client key') } : {}),
+    };
+  }
+  if (opts.username) options.auth = { username: opts.username, password: opts.password ?? '' };
+  return new Etcd3(options);
+}
+
+/** The first `end` key after every key with this prefix (etcd's prefix range end). */
+export function prefixEnd(prefix: string): Buffer {
+  const b = Buffer.from(prefix);
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i] < 0xff) {
+      const out = Buffer.from(b.subarray(0, i + 1));
+      out[i]++;
+      return out;
+    }
+  }
+  return Buffer.from([0]);
+}
+
+export interface KV {
+  key: string;
+  value: string;
+  lease: string;
+}
+
+/**
+ * Reads every key under `prefix` at one revision, in pages (so 100k keys never
+ * exceed a gRPC message limit). Returns the keys and the revision read.
+ */
+export async function listPrefix(client: Etcd3, prefix: string, pageSize = 5000): Promise<{ kvs: KV[]; revision: string }> {
+  const end = prefixEnd(prefix);
+  let start: Buffer = Buffer.from(prefix);
+  let revision = '0';
+  const kvs: KV[] = [];
+  for (;;) {
+    const res = await client.kv.range({
+      key: start,
+      range_end: end,
+      limit: pageSize,
+      revision: revision === '0' ? undefined : revision,
+    });
+    if (revision === '0') revision = String(res.header.revision);
+    for (const kv of res.kvs) kvs.push({ key: kv.key.toString(), value: kv.value.toString(), lease: String(kv.lease ?? '0') });
+    if (!res.more || res.kvs.length === 0) break;
+    const last = res.kvs[res.kvs.length - 1].key;
+    start = Buffer.concat([last, Buffer.from([0])]);
+  }
+  return { kvs, revision };
+}

@@ -1,0 +1,170 @@
+/**
+ * Name ↔ etcd key mapping of SkyDNS: labels reversed under `/<prefix>/`.
+ * `service.staging.skydns.local.` ↔ `/skydns/local/skydns/staging/service`.
+ */
+
+/** Splits a presentation-format name into labels, honouring `\.` escapes. The root yields []. */
+export function splitName(name: string): string[] {
+  const labels: string[] = [];
+  let cur = '';
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i];
+    if (c === '\\' && i + 1 < name.length) {
+      cur += c + name[i + 1];
+      i++;
+    } else if (c === '.') {
+      if (cur !== '') labels.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  if (cur !== '') labels.push(cur);
+  return labels;
+}
+
+/** Makes a name fully qualified (one trailing dot). */
+export function fqdn(name: string): string {
+  if (name === '' || name === '.') return '.';
+  return name.endsWith('.') && !name.endsWith('\\.') ? name : name + '.';
+}
+
+/** True if `name` equals `zone` or lies below it. Both lower-case FQDNs. */
+export function inZone(name: string, zone: string): boolean {
+  if (zone === '.') return true;
+  return name === zone || name.endsWith('.' + zone);
+}
+
+export function labelCount(name: string): number {
+  return splitName(name).length;
+}
+
+/** Name → etcd key: `/<prefix>/<labels reversed>`; the root maps to `/<prefix>`. */
+export function nameToKey(name: string, prefix = 'skydns'): string {
+  const labels = splitName(name);
+  if (labels.length === 0) return `/${prefix}`;
+  return `/${prefix}/${labels.reverse().join('/')}`;
+}
+
+/** Name → key segments (below the prefix), in key order. */
+export function nameToSegments(name: string): string[] {
+  return splitName(name).reverse();
+}
+
+/**
+ * etcd key → DNS name (used to synthesise SRV/MX/NS targets): drop the leading
+ * empty element and the prefix element, reverse the rest, join with dots.
+ */
+export function keyToName(key: string): string {
+  const segs = key.split('/');
+  // segs[0] is '' (leading slash), segs[1] the prefix
+  const labels = segs.slice(2).filter((s) => s !== '');
+  if (labels.length === 0) return '.';
+  return labels.reverse().join('.') + '.';
+}
+
+/** The reverse-zone name of an IPv4 or IPv6 address (`4.3.2.1.in-addr.arpa.`, nibble `ip6.arpa.`). */
+export function reverseName(ip: string): string | null {
+  const v4 = parseIPv4(ip);
+  if (v4) return `${v4[3]}.${v4[2]}.${v4[1]}.${v4[0]}.in-addr.arpa.`;
+  const v6 = parseIPv6(ip);
+  if (!v6) return null;
+  const nibbles: string[] = [];
+  for (let i = 15; i >= 0; i--) {
+    nibbles.push((v6[i] & 0x0f).toString(16), (v6[i] >> 4).toString(16));
+  }
+  return nibbles.join('.') + '.ip6.arpa.';
+}
+
+/** Parses a dotted-quad IPv4 literal strictly (no leading zeros beyond "0", four parts, 0..255). */
+export function parseIPv4(s: string): Uint8Array | null {
+  const parts = s.split('.');
+  if (parts.length !== 4) return null;
+  const out = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i];
+    if (!/^[0-9]{1,3}$/.test(p)) return null;
+    const n = Number(p);
+    if (n > 255) return null;
+    out[i] = n;
+  }
+  return out;
+}
+
+/** Parses an IPv6 literal (with `::` and an optional dotted IPv4 tail) into 16 bytes. */
+export function parseIPv6(s: string): Uint8Array | null {
+  if (s.length < 2 || s.length > 45 || !s.includes(':')) return null;
+  if (s.includes('%')) return null;
+  const dbl = s.indexOf('::');
+  if (dbl !== -1 && s.indexOf('::', dbl + 1) !== -1) return null;
+  const parseGroups = (part: string): number[] | null => {
+    if (part === '') return [];
+    const groups = part.split(':');
+    const out: number[] = [];
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i];
+      if (i === groups.length - 1 && g.includes('.')) {
+        const v4 = parseIPv4(g);
+        if (!v4) return null;
+        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
+        out.push(parseInt(g, 16));
+      }
+    }
+    return out;
+  };
+  let groups: number[];
+  if (dbl === -1) {
+    const g = parseGroups(s);
+    if (!g || g.length !== 8) return null;
+    groups = g;
+  } else {
+    const head = parseGroups(s.slice(0, dbl));
+    const tail = parseGroups(s.slice(dbl + 2));
+    if (!head || !tail || head.length + tail.length > 7) return null;
+    groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  }
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    out[i * 2] = groups[i] >> 8;
+    out[i * 2 + 1] = groups[i] & 0xff;
+  }
+  return out;
+}
+
+export type IPFamily = 4 | 6;
+
+/**
+ * Classifies a record host the way Go's net.ParseIP did for SkyDNS: an IPv4
+ * literal (or IPv4-mapped IPv6) is family 4, other IPv6 literals family 6,
+ * anything else is a name (null). Returns the address bytes (4 or 16).
+ */
+export function parseIP(s: string): { family: IPFamily; bytes: Uint8Array } | null {
+  const v4 = parseIPv4(s);
+  if (v4) return { family: 4, bytes: v4 };
+  const v6 = parseIPv6(s);
+  if (!v6) return null;
+  let mapped = v6[10] === 0xff && v6[11] === 0xff;
+  for (let i = 0; i < 10 && mapped; i++) if (v6[i] !== 0) mapped = false;
+  if (mapped) return { family: 4, bytes: v6.slice(12) };
+  return { family: 6, bytes: v6 };
+}
+
+/** Parses a reverse-zone name (`d.c.b.a.in-addr.arpa.` or 32 nibbles `.ip6.arpa.`) back into an address string. */
+export function addressFromReverse(name: string): string | null {
+  const n = name.toLowerCase();
+  if (n.endsWith('.in-addr.arpa.')) {
+    const labels = splitName(n.slice(0, -'.in-addr.arpa.'.length));
+    if (labels.length !== 4) return null;
+    const ip = labels.reverse().join('.');
+    return parseIPv4(ip) ? ip : null;
+  }
+  if (n.endsWith('.ip6.arpa.')) {
+    const labels = splitName(n.slice(0, -'.ip6.arpa.'.length));
+    if (labels.length !== 32 || !labels.every((l) => /^[0-9a-f]$/.test(l))) return null;
+    const hex = labels.reverse().join('');
+    const groups: string[] = [];
+    for (let i = 0; i < 32; i += 4) groups.push(hex.slice(i, i + 4));
+    return groups.join(':');
+  }
+  return null;
+}

@@ -1,0 +1,138 @@
+/**
+ * Wires skydns together: config → etcd client → store → resolver → handler →
+ * sockets and the metrics/health endpoint. Used by cmd/skydns.ts and by tests.
+ */
+import type http from 'node:http';
+import type { Etcd3 } from 'etcd3';
+import { createEtcdClient } from '../etcd/client.js';
+import { Log } from '../log.js';
+import { SkyConfig, applyDefaults, mergeConfigObject, ConfigObjectError, splitHostPort } from './config.js';
+import { Forwarder, parseServers } from './forwarder.js';
+import { DnsHandler } from './handler.js';
+import { startHttp } from './http.js';
+import { Metrics } from './metrics.js';
+import { Resolver } from './resolver.js';
+import { DnsServer } from './server.js';
+import { EtcdStore } from './store.js';
+import { StubZones } from './stub.js';
+
+export interface AppOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Wait for the first etcd read before returning from start() (tests). */
+  waitForSync?: boolean;
+}
+
+export class SkyDnsApp {
+  client!: Etcd3;
+  store!: EtcdStore;
+  handler!: DnsHandler;
+  server!: DnsServer;
+  metrics: Metrics | null = null;
+  http: http.Server | null = null;
+  private listening = false;
+
+  constructor(readonly cfg: SkyConfig, private readonly log: Log, private readonly opts: AppOptions = {}) {}
+
+  /** Reads `/<prefix>/config` once (legacy start-up step); failures fall back to the flags. */
+  private async readConfigObject(): Promise<void> {
+    const key = `/${this.cfg.prefix}/config`;
+    try {
+      const value = await Promise.race([
+        this.client.get(key).string(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('deadline exceeded')), 2000).unref()),
+      ]);
+      if (value === null) {
+        this.log.info(`falling back to default configuration, could not read from etcd: key not found (${key})`);
+        return;
+      }
+      const ignored = mergeConfigObject(this.cfg, value);
+      if (ignored.length) this.log.warn(`${key}: ignoring unknown or unsupported keys: ${ignored.join(', ')}`);
+      this.log.info(`${key}: configuration object applied`);
+    } catch (err) {
+      if (err instanceof ConfigObjectError) this.log.error(`${key}: ${err.message}; using the command-line configuration`);
+      else this.log.warn(`falling back to default configuration, could not read from etcd: ${(err as Error).message}`);
+    }
+  }
+
+  async start(): Promise<void> {
+    const env = this.opts.env ?? process.env;
+    const cfg = this.cfg;
+    this.client = createEtcdClient({
+      urls: cfg.machines,
+      caFile: cfg.caCert || undefined,
+      certFile: cfg.tlsPem || undefined,
+      keyFile: cfg.tlsKey || undefined,
+      username: cfg.username || undefined,
+      password: cfg.password || undefined,
+    });
+    await this.readConfigObject();
+    applyDefaults(cfg);
+    this.store = new EtcdStore(this.client, cfg.prefix, this.log);
+    const store = this.store;
+
+    // Metrics: PROMETHEUS_PORT (all interfaces, like SkyDNS) or -metrics-addr.
+    let httpHost: string | undefined;
+    let httpPort = 0;
+    const promPort = env.PROMETHEUS_PORT ?? '';
+    if (cfg.metricsAddr) {
+      const hp = splitHostPort(cfg.metricsAddr);
+      httpHost = hp.host;
+      httpPort = hp.port;
+    } else if (promPort !== '') {
+      if (/^\d+$/.test(promPort) && Number(promPort) >= 1 && Number(promPort) <= 65535) httpPort = Number(promPort);
+      else this.log.warn(`PROMETHEUS_PORT=${JSON.stringify(promPort)} is not a port number (a Kubernetes service environment variable?); running without metrics`);
+    }
+    if (httpPort) {
+      this.metrics = new Metrics(env.PROMETHEUS_NAMESPACE || 'skydns', env.PROMETHEUS_SUBSYSTEM || 'skydns', {
+        synced: () => store.synced,
+        connected: () => store.connected,
+        records: () => store.tree.size,
+        invalid: () => store.tree.invalid,
+        staleness: () => store.stalenessSeconds(),
+      });
+    }
+
+    const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: cfg.readTimeoutMs, nsRotate: cfg.nsRotate, log: this.log });
+    const resolver = new Resolver(store.tree, cfg, forwarder, this.log, store.leaseTTL);
+    this.handler = new DnsHandler({
+      cfg,
+      tree: store.tree,
+      resolver,
+      forwarder,
+      stubs: cfg.stubzones ? new StubZones(store.tree, cfg.domain) : null,
+      metrics: this.metrics,
+      log: this.log,
+      synced: () => store.synced,
+    });
+    store.on('synced', () => {
+      const obj = store.tree.get(`/${cfg.prefix}/config`);
+      if (obj) this.log.debug(`/${cfg.prefix}/config is read at start only; restart skydns to apply changes to it`);
+    });
+    const sync = store.start();
+    this.server = new DnsServer(this.handler, { host: cfg.host, port: cfg.port, maxTcpConns: cfg.tcpMaxConns, tcpIdleMs: cfg.tcpIdleMs }, this.log);
+    await this.server.listen();
+    this.listening = true;
+    this.log.info(`ready for queries on ${cfg.domain} for tcp/udp ${cfg.dnsAddr} [rcache ${cfg.rcache}]; etcd ${cfg.machines.join(',')}; nameservers ${cfg.nameservers.join(',') || '(none)'}`);
+    if (httpPort) {
+      const path = env.PROMETHEUS_PATH || '/metrics';
+      this.http = await startHttp(httpHost, httpPort, path, this.metrics, {
+        live: () => this.listening,
+        ready: () =>
+          !store.synced
+            ? { ok: false, reason: 'records not read from etcd yet' }
+            : { ok: true, reason: '' },
+      }, this.log);
+      this.log.info(`metrics on ${httpHost ?? '*'}:${httpPort}${path}, health on /healthz and /readyz`);
+    }
+    if (this.opts.waitForSync) await sync;
+    else sync.catch((err: Error) => this.log.error(`etcd sync: ${err.message}`));
+  }
+
+  async stop(): Promise<void> {
+    this.listening = false;
+    await this.server?.close();
+    await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
+    await this.store?.stop();
+    this.client?.close();
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * skydns configuration: the SkyDNS flags (with their environment defaults),
+ * the `/<prefix>/config` JSON object merged over them, and SetDefaults.
+ */
+import { readFileSync } from 'node:fs';
+import { FlagDef, FlagError, ParsedFlags, bool, num, str } from '../flags.js';
+import { fqdn } from '../msg/path.js';
+
+export const SKYDNS_VERSION = '2.5.3a';
+export const IMPLEMENTATION = 'kube-dns-ts 0.1.0';
+
+export const SKYDNS_FLAGS: readonly FlagDef[] = [
+  { name: 'domain', type: 'string', default: 'skydns.local.', env: 'SKYDNS_DOMAIN', usage: 'domain to anchor requests to' },
+  { name: 'addr', type: 'string', default: '127.0.0.1:53', env: 'SKYDNS_ADDR', usage: 'ip:port to bind to (UDP and TCP)' },
+  { name: 'nameservers', type: 'string', default: '', env: 'SKYDNS_NAMESERVERS', usage: 'nameserver address(es) to forward (non-local) queries to, e.g. 8.8.8.8:53,8.8.4.4:53 (default: the nameserver lines of /etc/resolv.conf)' },
+  { name: 'no-rec', type: 'bool', default: false, usage: 'do not provide a recursive service (out-of-zone queries get SERVFAIL)' },
+  { name: 'machines', type: 'string', default: 'http://127.0.0.1:2379', env: 'ETCD_MACHINES', usage: 'comma-separated list of etcd endpoint URLs' },
+  { name: 'dnssec', type: 'string', default: '', usage: 'basename of a DNSSEC key pair (not supported by this implementation yet: start-up fails if set)' },
+  { name: 'local', type: 'string', default: '', usage: 'optional unique value for this skydns instance, answered for local.dns.<domain>' },
+  { name: 'tls-key', type: 'string', default: '', env: 'ETCD_TLSKEY', usage: 'client TLS private key file for etcd' },
+  { name: 'tls-pem', type: 'string', default: '', env: 'ETCD_TLSPEM', usage: 'client TLS certificate file for etcd' },
+  { name: 'ca-cert', type: 'string', default: '', env: 'ETCD_CACERT', usage: 'CA certificate file for etcd TLS' },
+  { name: 'username', type: 'string', default: '', env: 'ETCD_USERNAME', usage: 'etcd user name (etcd v3 authentication)' },
+  { name: 'password', type: 'string', default: '', env: 'ETCD_PASSWORD', usage: 'etcd password (etcd v3 authentication)' },
+  { name: 'rtimeout', type: 'duration', default: '2s', usage: 'read/write timeout of queries sent to upstream nameservers' },
+  { name: 'round-robin', type: 'bool', default: true, usage: 'shuffle A and AAAA records' },
+  { name: 'ns-rotate', type: 'bool', default: true, usage: 'pick the first upstream nameserver by message ID instead of always the first' },
+  { name: 'stubzones', type: 'bool', default: false, usage: 'support stub zones (servers under stub.dns.<domain>)' },
+  { name: 'verbose', type: 'bool', default: false, usage: 'log every query' },
+  { name: 'systemd', type: 'bool', default: false, env: 'SKYDNS_SYSTEMD', usage: 'bind to sockets activated by systemd (not supported: start-up fails if set)' },
+  { name: 'version', type: 'bool', default: false, usage: 'print the version and exit' },
+  { name: 'hostmaster', type: 'string', default: 'hostmaster@skydns.local.', usage: 'hostmaster email address for the SOA (default: hostmaster@<domain>)' },
+  { name: 'scache', type: 'int', default: 10000, usage: 'capacity of the DNSSEC signature cache (accepted; DNSSEC is not supported yet)' },
+  { name: 'rcache', type: 'int', default: 0, usage: 'capacity of the response cache for forwarded answers (0 disables it)' },
+  { name: 'rcache-ttl', type: 'int', default: 60, usage: 'seconds a response cache entry lives; also the TTL of records obtained from upstream lookups' },
+  { name: 'ndots', type: 'int', default: 2, env: 'SKYDNS_NDOTS', usage: 'minimum number of labels a name needs before it is forwarded or looked up upstream' },
+  { name: 'path-prefix', type: 'string', default: 'skydns', env: 'SKYDNS_PATH_PREFIX', usage: 'first path component of every etcd key' },
+  { name: 'etcd3', type: 'bool', default: true, usage: 'use the etcd v3 API (always on: this implementation speaks only v3)' },
+  // Beyond SkyDNS:
+  { name: 'metrics-addr', type: 'string', default: '', env: 'SKYDNS_METRICS_ADDR', usage: 'ip:port for /metrics, /healthz and /readyz (overrides PROMETHEUS_PORT, which binds all interfaces)' },
+  { name: 'tcp-max-conns', type: 'int', default: 1000, usage: 'maximum number of concurrent TCP client connections' },
+  { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections idle for this long' },
+];
+
+export interface SkyConfig {
+  domain: string;
+  dnsAddr: string;
+  host: string;
+  port: number;
+  nameservers: string[];
+  noRec: boolean;
+  machines: string[];
+  local: string;
+  tlsKey: string;
+  tlsPem: string;
+  caCert: string;
+  username: string;
+  password: string;
+  readTimeoutMs: number;
+  roundRobin: boolean;
+  nsRotate: boolean;
+  stubzones: boolean;
+  verbose: boolean;
+  hostmaster: string;
+  ttl: number;
+  minTtl: number;
+  priority: number;
+  rcache: number;
+  rcacheTtl: number;
+  ndots: number;
+  prefix: string;
+  metricsAddr: string;
+  tcpMaxConns: number;
+  tcpIdleMs: number;
+}
+
+/** Splits "ip:port" (IPv6 in brackets) strictly, as SkyDNS validates -addr and -nameservers. */
+export function splitHostPort(s: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:\[\]]*):(\d+)$/.exec(s);
+  if (!m) throw new FlagError(`"${s}" is not an ip:port address`);
+  const host = m[1];
+  const port = Number(m[2]);
+  if (!(port >= 1 && port <= 65535)) throw new FlagError(`"${s}": port must be 1-65535`);
+  if (!isIPLiteral(host)) throw new FlagError(`"${s}": "${host}" is not an IP address`);
+  return { host, port };
+}
+
+function isIPLiteral(h: string): boolean {
+  return /^(\d{1,3}\.){3}\d{1,3}$/.test(h) ? h.split('.').every((p) => Number(p) <= 255) : /^[0-9a-fA-F:.]+$/.test(h) && h.includes(':');
+}
+
+/** The `nameserver` lines of a resolv.conf, as ip:53 (IPv6 in brackets). Missing file → []. */
+export function resolvConfNameservers(path = '/etc/resolv.conf'): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s*nameserver\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const ip = m[1].replace(/%.*$/, '');
+    if (!isIPLiteral(ip)) continue;
+    out.push(ip.includes(':') ? `[${ip}]:53` : `${ip}:53`);
+  }
+  return out;
+}
+
+export function configFromFlags(p: ParsedFlags): SkyConfig {
+  const dnsAddr = str(p, 'addr');
+  const { host, port } = splitHostPort(dnsAddr);
+  const nameservers = str(p, 'nameservers').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const ns of nameservers) splitHostPort(ns);
+  const machines = str(p, 'machines').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const m of machines) {
+    let u: URL;
+    try {
+      u = new URL(m);
+    } catch {
+      throw new FlagError(`-machines: "${m}" is not a URL`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new FlagError(`-machines: "${m}" must be an http:// or https:// URL`);
+  }
+  if (machines.length === 0) throw new FlagError('-machines: at least one etcd URL is needed');
+  const prefix = str(p, 'path-prefix');
+  if (prefix === '' || prefix.includes('/')) throw new FlagError(`-path-prefix: "${prefix}" must be a single non-empty path segment`);
+  const ndots = num(p, 'ndots');
+  return {
+    domain: str(p, 'domain'),
+    dnsAddr,
+    host,
+    port,
+    nameservers,
+    noRec: bool(p, 'no-rec'),
+    machines,
+    local: str(p, 'local'),
+    tlsKey: str(p, 'tls-key'),
+    tlsPem: str(p, 'tls-pem'),
+    caCert: str(p, 'ca-cert'),
+    username: str(p, 'username'),
+    password: str(p, 'password'),
+    readTimeoutMs: num(p, 'rtimeout'),
+    roundRobin: bool(p, 'round-robin'),
+    nsRotate: bool(p, 'ns-rotate'),
+    stubzones: bool(p, 'stubzones'),
+    verbose: bool(p, 'verbose'),
+    hostmaster: p.explicit.has('hostmaster') ? str(p, 'hostmaster') : '',
+    ttl: 3600,
+    minTtl: 60,
+    priority: 10,
+    rcache: num(p, 'rcache'),
+    rcacheTtl: num(p, 'rcache-ttl'),
+    ndots,
+    prefix,
+    metricsAddr: str(p, 'metrics-addr'),
+    tcpMaxConns: num(p, 'tcp-max-conns'),
+    tcpIdleMs: num(p, 'tcp-idle-timeout'),
+  };
+}
+
+export class ConfigObjectError extends Error {}
+
+type Kind = 'string' | 'bool' | 'int' | 'strings';
+/** JSON keys of /skydns/config (Go field names matched case-insensitively). */
+const CONFIG_KEYS: Record<string, [keyof SkyConfig | null, Kind]> = {
+  dns_addr: ['dnsAddr', 'string'],
+  domain: ['domain', 'string'],
+  local: ['local', 'string'],
+  hostmaster: ['hostmaster', 'string'],
+  round_robin: ['roundRobin', 'bool'],
+  ns_rotate: ['nsRotate', 'bool'],
+  nameservers: ['nameservers', 'strings'],
+  no_rec: ['noRec', 'bool'],
+  read_timeout: ['readTimeoutMs', 'int'],
+  ttl: ['ttl', 'int'],
+  min_ttl: ['minTtl', 'int'],
+  priority: ['priority', 'int'],
+  rcache: ['rcache', 'int'],
+  rcache_ttl: ['rcacheTtl', 'int'],
+  ndot: ['ndots', 'int'],
+  systemd: [null, 'bool'],
+  dnssec: [null, 'string'],
+  scache: [null, 'int'],
+  etcd3: [null, 'bool'],
+  version: [null, 'bool'],
+};
+
+/**
+ * Merges the `/<prefix>/config` JSON object over the flag values (keys present
+ * override, absent keys keep the flag value, unknown keys are ignored and
+ * reported). Throws ConfigObjectError on invalid JSON or a type mismatch.
+ * Returns the list of ignored keys.
+ */
+export function mergeConfigObject(cfg: SkyConfig, json: string): string[] {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(json);
+  } catch (err) {
+    throw new ConfigObjectError(`config object is not valid JSON: ${(err as Error).message}`);
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new ConfigObjectError('config object is not a JSON object');
+  const ignored: string[] = [];
+  const target = cfg as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+    const spec = CONFIG_KEYS[k.toLowerCase()];
+    if (!spec) {
+      ignored.push(k);
+      continue;
+    }
+    if (v === null) continue;
+    const [field, kind] = spec;
+    const bad = () => new ConfigObjectError(`config key "${k}": ${JSON.stringify(v)} is not a ${kind === 'strings' ? 'list of strings' : kind}`);
+    switch (kind) {
+      case 'string':
+        if (typeof v !== 'string') throw bad();
+        break;
+      case 'bool':
+        if (typeof v !== 'boolean') throw bad();
+        break;
+      case 'int':
+        if (typeof v !== 'number' || !Number.isInteger(v)) throw bad();
+        break;
+      case 'strings':
+        if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw bad();
+        break;
+    }
+    if (!field) {
+      ignored.push(k);
+      continue;
+    }
+    if (field === 'readTimeoutMs') target[field] = (v as number) / 1e6; // Go Duration: nanoseconds
+    else target[field] = v;
+  }
+  return ignored;
+}
+
+/** SkyDNS SetDefaults plus normalisation; call after flags and the config object are merged. */
+export function applyDefaults(cfg: SkyConfig): void {
+  if (!cfg.readTimeoutMs) cfg.readTimeoutMs = 2000;
+  if (!cfg.dnsAddr) cfg.dnsAddr = '127.0.0.1:53';
+  const hp = splitHostPort(cfg.dnsAddr);
+  cfg.host = hp.host;
+  cfg.port = hp.port;
+  if (!cfg.domain) cfg.domain = 'skydns.local.';
+  cfg.domain = fqdn(cfg.domain.toLowerCase());
+  if (!cfg.hostmaster) cfg.hostmaster = `hostmaster@${cfg.domain}`;
+  cfg.hostmaster = fqdn(cfg.hostmaster.replace('@', '.'));
+  if (!cfg.minTtl) cfg.minTtl = 60;
+  if (!cfg.ttl) cfg.ttl = 3600;
+  if (!cfg.priority) cfg.priority = 10;
+  if (cfg.rcache < 0) cfg.rcache = 0;
+  if (!cfg.rcacheTtl) cfg.rcacheTtl = 60;
+  if (cfg.ndots <= 0) cfg.ndots = 2;
+  for (const ns of cfg.nameservers) splitHostPort(ns);
+  if (cfg.nameservers.length === 0) cfg.nameservers = resolvConfNameservers();
+  if (cfg.local) cfg.local = fqdn(cfg.local);
+}

@@ -1,0 +1,333 @@
+/**
+ * The query pipeline (spec/skydns.md §3.1): parse → ANY/opcode checks →
+ * response cache → stub zones → -local → reverse → forward → authoritative,
+ * then encoding with size fitting. Independent of sockets: bytes in, bytes out.
+ */
+import { inZone, labelCount } from '../msg/path.js';
+import { SkyConfig } from './config.js';
+import { Forwarder } from './forwarder.js';
+import { Metrics, System, Cause } from './metrics.js';
+import { Answer, Logger, Request, Resolver } from './resolver.js';
+import { StubZones, hasStubOption, withStubOption } from './stub.js';
+import { RecordTree } from './tree.js';
+import { CLASS, Edns, Encoded, Message, OPCODE_QUERY, Query, RCODE, TYPE, WireError, encodeMessage, errorReply, parseQuery, typeName } from './wire.js';
+
+export interface Transport {
+  tcp: boolean;
+  remote: string;
+}
+
+interface CachedAnswer {
+  buf: Buffer;
+  gen: number;
+  until: number;
+  /** A trailing run of same-size address records that may be shuffled. */
+  shuffle: { start: number; count: number; size: number } | null;
+  system: System;
+  cause: Cause | null;
+}
+
+/** Our advertised EDNS0 UDP payload size. */
+export const EDNS_SIZE = 1232;
+
+export interface HandlerDeps {
+  cfg: SkyConfig;
+  tree: RecordTree;
+  resolver: Resolver;
+  forwarder: Forwarder | null;
+  stubs: StubZones | null;
+  metrics: Metrics | null;
+  log: Logger;
+  /** False until the first full read of etcd: in-zone names then get SERVFAIL. */
+  synced: () => boolean;
+}
+
+const ANSWER_CACHE_MAX = 20000;
+
+export class DnsHandler {
+  private answers = new Map<string, CachedAnswer>();
+  private rcache = new Map<string, { buf: Buffer; until: number }>();
+
+  constructor(private readonly d: HandlerDeps) {}
+
+  /** Answers one request; null means "send nothing". Never throws. */
+  async handle(raw: Buffer, t: Transport): Promise<Buffer | null> {
+    const start = process.hrtime.bigint();
+    let system: System = 'auth';
+    let out: Buffer | null = null;
+    let cause: Cause | null = null;
+    try {
+      const r = await this.process(raw, t);
+      out = r.buf;
+      system = r.system;
+      cause = r.cause;
+    } catch (err) {
+      this.d.log.error(`internal error answering a query from ${t.remote}: ${(err as Error).stack ?? String(err)}`);
+      out = raw.length >= 12 && (raw[2] & 0x80) === 0 ? errorReply(raw, RCODE.SERVFAIL, null) : null;
+      cause = 'servfail';
+    }
+    const m = this.d.metrics;
+    if (m) {
+      m.requests.inc({ system });
+      m.duration.observe({ system }, Number(process.hrtime.bigint() - start) / 1e9);
+      m.size.observe({ system }, out ? out.length : 0);
+      if (cause) m.errors.inc({ system, cause });
+    }
+    return out;
+  }
+
+  private async process(raw: Buffer, t: Transport): Promise<{ buf: Buffer | null; system: System; cause: Cause | null }> {
+    const { cfg, log } = this.d;
+    let q: Query;
+    try {
+      q = parseQuery(raw);
+    } catch (err) {
+      const e = err as WireError;
+      this.d.metrics?.malformed.inc({ reason: e.id === null ? 'short' : 'formerr' });
+      log.debug(`malformed request from ${t.remote}: ${e.message}`);
+      if (e.id === null || (raw[2] & 0x80) !== 0) return { buf: null, system: 'auth', cause: 'formerr' };
+      return { buf: errorReply(raw, RCODE.FORMERR, null), system: 'auth', cause: 'formerr' };
+    }
+    if (q.header.qr) return { buf: null, system: 'auth', cause: null }; // never answer responses
+    if (cfg.verbose) log.info(`received DNS request for "${q.qname}" from "${t.remote}" with type ${typeName(q.qtype)}`);
+    if (q.header.opcode !== OPCODE_QUERY) return { buf: errorReply(raw, RCODE.NOTIMP, q.questionEnd), system: 'auth', cause: null };
+    if (q.edns && q.edns.version !== 0) {
+      // RFC 6891: unknown EDNS version → BADVERS (extended rcode 16).
+      return { buf: this.encodeAnswer(q, t, { rcode: 0, aa: false, ra: false, answer: [], authority: [], additional: [], reuseUntil: 0 }, 1).buf, system: 'auth', cause: null };
+    }
+    if (q.qtype === TYPE.ANY || q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) {
+      return { buf: this.encodeAnswer(q, t, { rcode: RCODE.REFUSED, aa: false, ra: false, answer: [], authority: [], additional: [], reuseUntil: 0 }).buf, system: 'auth', cause: 'refused' };
+    }
+    const bufsize = t.tcp ? 65535 : Math.max(512, q.edns?.udpSize ?? 512);
+    const doBit = q.edns?.do ?? false;
+    const name = q.qnameLower;
+
+    // Response cache (forwarded and stub answers).
+    const rkey = `${q.qname}|${q.qtype}|${q.qclass}|${doBit ? 1 : 0}|${t.tcp ? 1 : 0}`;
+    if (cfg.rcache > 0) {
+      const hit = this.rcache.get(rkey);
+      if (hit && hit.until > Date.now()) {
+        const b = Buffer.from(hit.buf);
+        b.writeUInt16BE(q.header.id, 0);
+        b[2] &= ~0x02; // clear TC
+        return { buf: this.refit(b, bufsize, t.tcp), system: 'cache', cause: null };
+      }
+      if (hit) this.rcache.delete(rkey);
+      this.d.metrics?.cacheMiss.inc({ cache: 'response' });
+    }
+
+    // Stub zones.
+    if (this.d.stubs && this.d.forwarder) {
+      const servers = this.d.stubs.match(name);
+      if (servers) {
+        if (hasStubOption(q)) {
+          log.warn(`stub forward loop detected for ${q.qname}; dropping`);
+          return { buf: null, system: 'stub', cause: null };
+        }
+        const id = q.header.id;
+        const reply = await this.d.forwarder.walk(servers, id % servers.length, withStubOption(q), t.tcp);
+        if (!reply) return { buf: errorReply(raw, RCODE.SERVFAIL, q.questionEnd), system: 'stub', cause: 'servfail' };
+        const b = Buffer.from(reply);
+        b.writeUInt16BE(id, 0);
+        this.storeR(rkey, b);
+        return { buf: b, system: 'stub', cause: null };
+      }
+    }
+
+    const inDomain = inZone(name, cfg.domain);
+    const reverse = q.qtype === TYPE.PTR && (name.endsWith('.in-addr.arpa.') || name.endsWith('.ip6.arpa.'));
+
+    if ((inDomain || reverse) && !this.d.synced()) {
+      if (reverse && !inDomain) {
+        // Unknown yet whether we hold a PTR: forwarding might give a wrong answer; say SERVFAIL.
+      }
+      return { buf: errorReply(raw, RCODE.SERVFAIL, q.questionEnd), system: reverse ? 'reverse' : 'auth', cause: 'servfail' };
+    }
+
+    const req: Request = { qname: q.qname, qtype: q.qtype, qclass: q.qclass, do: doBit, bufsize };
+
+    if (reverse) {
+      const ck = this.cacheKey(q, bufsize, doBit);
+      const hit = this.fromCache(ck, q, 'reverse');
+      if (hit) return hit;
+      const gen = this.d.tree.generation;
+      const ans = this.d.resolver.reverse(req);
+      if (ans) return this.finish(q, t, ans, 'reverse', ck, gen);
+      if (inDomain) return this.finish(q, t, await this.d.resolver.authoritative(req), 'auth', ck, gen);
+      return this.forward(q, t, raw, rkey, 'reverse');
+    }
+
+    if (!inDomain && q.qclass !== CLASS.CH) return this.forward(q, t, raw, rkey, 'recursive');
+
+    const ck = this.cacheKey(q, bufsize, doBit);
+    const hit = this.fromCache(ck, q, 'auth');
+    if (hit) return hit;
+    const gen = this.d.tree.generation;
+    let lookupName: string | undefined;
+    if (cfg.local && name === `local.dns.${cfg.domain}`) lookupName = cfg.local.toLowerCase();
+    const ans = await this.d.resolver.authoritative(req, lookupName);
+    return this.finish(q, t, ans, 'auth', ck, gen);
+  }
+
+  private cacheKey(q: Query, bufsize: number, doBit: boolean): string {
+    return `${q.qnameLower}|${q.qtype}|${q.qclass}|${bufsize}|${q.edns ? 1 : 0}|${doBit ? 1 : 0}`;
+  }
+
+  private fromCache(key: string, q: Query, system: System): { buf: Buffer; system: System; cause: Cause | null } | null {
+    const c = this.answers.get(key);
+    if (!c) return null;
+    if (c.gen !== this.d.tree.generation || c.until <= Date.now()) {
+      this.answers.delete(key);
+      return null;
+    }
+    const b = Buffer.from(c.buf);
+    this.patch(b, q);
+    if (c.shuffle && this.d.cfg.roundRobin) shuffleBlock(b, c.shuffle);
+    this.d.metrics?.answerCacheHits.inc();
+    return { buf: b, system, cause: c.cause };
+  }
+
+  /** Copies the request's ID, RD/CD bits and question-name case into a cached reply. */
+  private patch(b: Buffer, q: Query): void {
+    b.writeUInt16BE(q.header.id, 0);
+    b[2] = (b[2] & ~0x01) | (q.raw[2] & 0x01);
+    b[3] = (b[3] & ~0x10) | (q.raw[3] & 0x10);
+    // The question name sits uncompressed at offset 12 in both; same length, maybe other case.
+    const qlen = q.questionEnd - 4 - 12;
+    if (q.raw[12 + qlen - 1] === 0) q.raw.copy(b, 12, 12, 12 + qlen);
+  }
+
+  private finish(q: Query, t: Transport, ans: Answer, system: System, ck: string, gen: number): { buf: Buffer | null; system: System; cause: Cause | null } {
+    const { buf, enc, cause } = this.encodeAnswer(q, t, ans);
+    if (enc && !enc.truncated && ans.reuseUntil > Date.now() && this.d.tree.generation === gen) {
+      if (this.answers.size >= ANSWER_CACHE_MAX) this.answers.clear();
+      this.answers.set(ck, { buf: Buffer.from(buf), gen, until: ans.reuseUntil, shuffle: shuffleInfo(ans, enc), system, cause });
+    }
+    if (enc) {
+      const info = shuffleInfo(ans, enc);
+      if (info && this.d.cfg.roundRobin) shuffleBlock(buf, info);
+    }
+    return { buf, system, cause };
+  }
+
+  /** Encodes an answer for this query and transport; SERVFAIL when it cannot fit. */
+  private encodeAnswer(q: Query, t: Transport, ans: Answer, extRcode = 0): { buf: Buffer; enc: Encoded | null; cause: Cause | null } {
+    const edns: Edns | null = q.edns ? { udpSize: EDNS_SIZE, extRcode, version: 0, do: q.edns.do, options: [] } : null;
+    const msg: Message = {
+      header: {
+        id: q.header.id,
+        qr: true,
+        opcode: q.header.opcode,
+        aa: ans.aa,
+        tc: false,
+        rd: q.header.rd,
+        ra: ans.ra,
+        ad: false,
+        cd: q.header.cd,
+        rcode: ans.rcode,
+      },
+      question: [{ name: q.qname, type: q.qtype, class: q.qclass }],
+      answer: ans.answer,
+      authority: ans.authority,
+      additional: ans.additional,
+      edns,
+    };
+    const limit = t.tcp ? 65535 : Math.max(512, q.edns?.udpSize ?? 512);
+    const enc = encodeMessage(msg, limit);
+    let cause: Cause | null = ans.rcode === RCODE.NXDOMAIN ? 'nxdomain' : ans.rcode === RCODE.SERVFAIL ? 'servfail' : ans.rcode === RCODE.REFUSED ? 'refused' : null;
+    if (!enc || (t.tcp && enc.truncated)) {
+      this.d.log.warn(`answer for ${q.qname} ${typeName(q.qtype)} does not fit in ${limit} bytes; sending SERVFAIL`);
+      return { buf: errorReply(q.raw, RCODE.SERVFAIL, q.questionEnd), enc: null, cause: 'overflow' };
+    }
+    if (enc.truncated) cause = 'truncated';
+    return { buf: enc.buf, enc, cause };
+  }
+
+  private async forward(q: Query, t: Transport, raw: Buffer, rkey: string, system: System): Promise<{ buf: Buffer | null; system: System; cause: Cause | null }> {
+    const { cfg } = this.d;
+    const fail = (ra: boolean) => {
+      const b = errorReply(raw, RCODE.SERVFAIL, q.questionEnd);
+      if (ra) b[3] |= 0x80;
+      return { buf: b, system, cause: 'servfail' as Cause };
+    };
+    if (cfg.noRec) return fail(false);
+    const fwd = this.d.forwarder;
+    if (!fwd || fwd.servers.length === 0 || labelCount(q.qnameLower) < cfg.ndots) return fail(true);
+    const flight = `${q.qnameLower}|${q.qtype}|${q.qclass}|${q.edns?.do ? 1 : 0}|${q.header.cd ? 1 : 0}`;
+    const reply = await fwd.forward(raw, t.tcp, flight);
+    if (!reply) {
+      this.d.log.debug(`forward of ${q.qname} ${typeName(q.qtype)} failed on every nameserver`);
+      return fail(true);
+    }
+    this.storeR(rkey, reply);
+    return { buf: reply, system, cause: (reply[2] & 0x02) !== 0 ? 'truncated' : null };
+  }
+
+  private storeR(key: string, reply: Buffer): void {
+    const { cfg } = this.d;
+    if (cfg.rcache <= 0) return;
+    if ((reply[3] & 0x0f) === RCODE.SERVFAIL || (reply[2] & 0x02) !== 0) return;
+    if (this.rcache.size >= cfg.rcache) {
+      const first = this.rcache.keys().next();
+      if (!first.done) this.rcache.delete(first.value);
+    }
+    if (!this.rcache.has(key)) this.rcache.set(key, { buf: Buffer.from(reply), until: Date.now() + cfg.rcacheTtl * 1000 });
+  }
+
+  /** A cached forwarded reply larger than this client's buffer: set TC and keep the header and question. */
+  private refit(b: Buffer, bufsize: number, tcp: boolean): Buffer {
+    if (tcp || b.length <= bufsize) return b;
+    // Keep the question only (cut at the end of the first question), with TC.
+    let off = 12;
+    while (off < b.length && b[off] !== 0) {
+      if ((b[off] & 0xc0) === 0xc0) {
+        off += 1;
+        break;
+      }
+      off += b[off] + 1;
+    }
+    const end = Math.min(b.length, off + 1 + 4);
+    const out = Buffer.from(b.subarray(0, end));
+    out[2] |= 0x02;
+    out.writeUInt16BE(0, 6);
+    out.writeUInt16BE(0, 8);
+    out.writeUInt16BE(0, 10);
+    return out;
+  }
+
+  /** Drops cached answers (tests, and after a full re-read). */
+  clearCaches(): void {
+    this.answers.clear();
+    this.rcache.clear();
+  }
+}
+
+/** The trailing run of answer records that are all A (or all AAAA) with the same owner. */
+function shuffleInfo(ans: Answer, enc: Encoded): { start: number; count: number; size: number } | null {
+  const kept = enc.answerOffsets.length - 1;
+  if (kept < 2) return null;
+  const last = ans.answer[kept - 1];
+  if (last.type !== TYPE.A && last.type !== TYPE.AAAA) return null;
+  const owner = last.name.toLowerCase();
+  let i = kept - 1;
+  while (i > 0 && ans.answer[i - 1].type === last.type && ans.answer[i - 1].name.toLowerCase() === owner) i--;
+  const count = kept - i;
+  if (count < 2) return null;
+  const size = enc.answerOffsets[i + 1] - enc.answerOffsets[i];
+  for (let k = i; k < kept; k++) if (enc.answerOffsets[k + 1] - enc.answerOffsets[k] !== size) return null;
+  return { start: enc.answerOffsets[i], count, size };
+}
+
+/** Fisher–Yates over fixed-size record blocks, in place. */
+function shuffleBlock(b: Buffer, info: { start: number; count: number; size: number }): void {
+  const tmp = Buffer.allocUnsafe(info.size);
+  for (let i = info.count - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    if (i === j) continue;
+    const a = info.start + i * info.size;
+    const c = info.start + j * info.size;
+    b.copy(tmp, 0, a, a + info.size);
+    b.copy(b, a, c, c + info.size);
+    tmp.copy(b, c);
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * UDP and TCP listeners for the DNS handler. TCP: RFC 1035 length framing,
+ * pipelined queries, a bound on concurrent connections, an idle timeout, and
+ * back-pressure against clients that do not read their answers.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { DnsHandler } from './handler.js';
+import type { Logger } from './resolver.js';
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  maxTcpConns: number;
+  tcpIdleMs: number;
+  /** Bind the UDP socket exclusively (false lets cluster workers share it). */
+  exclusive?: boolean;
+}
+
+const MAX_PIPELINE = 64;
+const MAX_TCP_BACKLOG_BYTES = 1 << 20;
+
+export class DnsServer {
+  private udp: dgram.Socket | null = null;
+  private tcp: net.Server | null = null;
+  private conns = new Set<net.Socket>();
+  tcpRejected = 0;
+
+  constructor(private readonly handler: DnsHandler, private readonly opts: ServerOptions, private readonly log: Logger) {}
+
+  async listen(): Promise<void> {
+    const { host, port } = this.opts;
+    const type = host.includes(':') ? 'udp6' : 'udp4';
+    const udp = dgram.createSocket({ type, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+    udp.on('message', (msg, rinfo) => {
+      this.handler.handle(msg, { tcp: false, remote: `${rinfo.address}:${rinfo.port}` }).then(
+        (out) => {
+          if (out) udp.send(out, rinfo.port, rinfo.address);
+        },
+        () => undefined,
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind({ address: host, port, exclusive: this.opts.exclusive ?? true }, () => {
+        udp.off('error', reject);
+        resolve();
+      });
+    });
+    udp.on('error', (err) => this.log.error(`udp ${host}:${port}: ${err.message}`));
+    this.udp = udp;
+
+    const tcp = net.createServer({ noDelay: true }, (sock) => this.onConnection(sock));
+    tcp.maxConnections = this.opts.maxTcpConns;
+    tcp.on('drop', () => {
+      this.tcpRejected++;
+    });
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen({ host, port, exclusive: this.opts.exclusive ?? true }, () => {
+        tcp.off('error', reject);
+        resolve();
+      });
+    });
+    tcp.on('error', (err) => this.log.error(`tcp ${host}:${port}: ${err.message}`));
+    this.tcp = tcp;
+  }
+
+  /** The actual UDP port (useful with port 0). */
+  get port(): number {
+    const a = this.udp?.address();
+    return a ? a.port : this.opts.port;
+  }
+
+  private onConnection(sock: net.Socket): void {
+    this.conns.add(sock);
+    const remote = `${sock.remoteAddress}:${sock.remotePort}`;
+    let buf = Buffer.alloc(0);
+    let pending = 0;
+    let closed = false;
+    sock.setTimeout(this.opts.tcpIdleMs);
+    sock.on('timeout', () => sock.destroy());
+    sock.on('error', () => undefined);
+    sock.on('close', () => {
+      closed = true;
+      this.conns.delete(sock);
+    });
+    const pump = () => {
+      while (buf.length >= 2 && pending < MAX_PIPELINE) {
+        const len = buf.readUInt16BE(0);
+        if (buf.length < 2 + len) break;
+        const msg = Buffer.from(buf.subarray(2, 2 + len));
+        buf = buf.subarray(2 + len);
+        if (len === 0) continue;
+        pending++;
+        this.handler.handle(msg, { tcp: true, remote }).then(
+          (out) => {
+            pending--;
+            if (closed) return;
+            if (out) {
+              const framed = Buffer.allocUnsafe(2 + out.length);
+              framed.writeUInt16BE(out.length, 0);
+              out.copy(framed, 2);
+              sock.write(framed);
+              if (sock.writableLength > MAX_TCP_BACKLOG_BYTES) {
+                this.log.warn(`tcp client ${remote} does not read its answers; closing`);
+                sock.destroy();
+                return;
+              }
+            } else if (out === null && len < 12) {
+              sock.destroy();
+              return;
+            }
+            if (sock.isPaused() && pending < MAX_PIPELINE) sock.resume();
+            pump();
+          },
+          () => undefined,
+        );
+      }
+      if (pending >= MAX_PIPELINE) sock.pause();
+    };
+    sock.on('data', (d) => {
+      buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+      pump();
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.conns) s.destroy();
+    await Promise.all([
+      new Promise<void>((r) => (this.udp ? this.udp.close(() => r()) : r())),
+      new Promise<void>((r) => (this.tcp ? this.tcp.close(() => r()) : r())),
+    ]);
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * The skydns record store: reads the whole `/<prefix>/` subtree once, then
+ * follows an etcd watch from that revision, keeping the RecordTree current.
+ * If etcd is unreachable it retries with backoff; if the watch is cancelled
+ * (compaction) it re-lists. Readers see `synced` and staleness.
+ */
+import { EventEmitter } from 'node:events';
+import type { Etcd3, Watcher } from 'etcd3';
+import { listPrefix } from '../etcd/client.js';
+import { RecordTree } from './tree.js';
+import type { Logger } from './resolver.js';
+
+export interface StoreState {
+  synced: boolean;
+  connected: boolean;
+  /** Epoch ms since when the store has been disconnected (0 when connected). */
+  disconnectedSince: number;
+  revision: string;
+  records: number;
+  invalid: number;
+}
+
+interface LeaseInfo {
+  expiresAt: number;
+  checkedAt: number;
+}
+
+export class EtcdStore extends EventEmitter {
+  readonly tree: RecordTree;
+  synced = false;
+  connected = false;
+  disconnectedSince = Date.now();
+  revision = '0';
+  lastListMs = 0;
+  private watcher: Watcher | null = null;
+  private stopped = false;
+  private relisting = false;
+  private leases = new Map<string, LeaseInfo>();
+  private leaseTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly client: Etcd3,
+    readonly prefix: string,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.tree = new RecordTree(prefix);
+  }
+
+  state(): StoreState {
+    return {
+      synced: this.synced,
+      connected: this.connected,
+      disconnectedSince: this.connected ? 0 : this.disconnectedSince,
+      revision: this.revision,
+      records: this.tree.size,
+      invalid: this.tree.invalid,
+    };
+  }
+
+  /** Seconds since the last moment the mirror was known current (0 while connected). */
+  stalenessSeconds(): number {
+    return this.connected ? 0 : (Date.now() - this.disconnectedSince) / 1000;
+  }
+
+  /** Starts syncing; resolves once the first full read succeeded (retries forever until stop()). */
+  async start(): Promise<void> {
+    this.leaseTimer = setInterval(() => void this.refreshLeases(), 1000);
+    this.leaseTimer.unref();
+    await this.resync();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    const w = this.watcher;
+    this.watcher = null;
+    if (w) await w.cancel().catch(() => undefined);
+  }
+
+  private markDisconnected(reason: string): void {
+    if (this.connected) {
+      this.connected = false;
+      this.disconnectedSince = Date.now();
+      this.log.warn(`etcd: lost connection (${reason}); answering from the last snapshot of ${this.tree.size} records`);
+      this.emit('state');
+    }
+  }
+
+  private markConnected(): void {
+    if (!this.connected) {
+      const was = this.disconnectedSince;
+      this.connected = true;
+      if (this.synced) this.log.info(`etcd: connection restored after ${((Date.now() - was) / 1000).toFixed(1)}s`);
+      this.emit('state');
+    }
+  }
+
+  /** Full read of the prefix (with retries), then a watch from the read revision. */
+  private async resync(): Promise<void> {
+    if (this.relisting) return;
+    this.relisting = true;
+    try {
+      let delay = 200;
+      for (;;) {
+        if (this.stopped) return;
+        try {
+          const t0 = Date.now();
+          const { kvs, revision } = await listPrefix(this.client, `/${this.prefix}/`);
+          this.lastListMs = Date.now() - t0;
+          this.tree.clear();
+          for (const kv of kvs) this.ingest(kv.key, kv.value, kv.lease);
+          this.revision = revision;
+          const first = !this.synced;
+          this.markConnected();
+          this.synced = true;
+          this.log.info(`etcd: read ${kvs.length} keys under /${this.prefix}/ at revision ${revision} in ${this.lastListMs} ms${this.tree.invalid ? ` (${this.tree.invalid} invalid)` : ''}`);
+          await this.watchFrom(revision);
+          if (first) this.emit('synced');
+          this.emit('change');
+          return;
+        } catch (err) {
+          this.markDisconnected((err as Error).message);
+          if (!this.synced) this.log.warn(`etcd: cannot read /${this.prefix}/ (${(err as Error).message}); retrying in ${delay} ms`);
+          await new Promise((r) => setTimeout(r, delay).unref());
+          delay = Math.min(delay * 2, 5000);
+        }
+      }
+    } finally {
+      this.relisting = false;
+    }
+  }
+
+  private ingest(key: string, value: string, lease: string): void {
+    const e = this.tree.put(key, value, lease);
+    if (e?.error) this.log.warn(`etcd: ${e.error} (the record is skipped in answers)`);
+    if (lease !== '0' && !this.leases.has(lease)) {
+      this.leases.set(lease, { expiresAt: 0, checkedAt: 0 });
+      void this.checkLease(lease);
+    }
+  }
+
+  private async watchFrom(revision: string): Promise<void> {
+    const old = this.watcher;
+    this.watcher = null;
+    if (old) await old.cancel().catch(() => undefined);
+    const next = (BigInt(revision) + 1n).toString();
+    const w = await this.client.watch().prefix(`/${this.prefix}/`).startRevision(next).create();
+    if (this.stopped) {
+      await w.cancel().catch(() => undefined);
+      return;
+    }
+    this.watcher = w;
+    w.on('data', (res) => {
+      for (const ev of res.events) {
+        const key = ev.kv.key.toString();
+        if (ev.type === 'Delete') {
+          this.tree.delete(key);
+        } else {
+          this.ingest(key, ev.kv.value.toString(), String(ev.kv.lease ?? '0'));
+        }
+      }
+      if (res.header?.revision) this.revision = String(res.header.revision);
+      this.markConnected();
+      if (res.events.length) this.emit('change');
+    });
+    w.on('disconnected', (err) => this.markDisconnected(err.message));
+    w.on('connected', () => this.markConnected());
+    w.on('error', (err) => {
+      if (w !== this.watcher) return;
+      this.log.warn(`etcd: watch cancelled (${err.message}); re-reading /${this.prefix}/`);
+      this.markDisconnected(err.message);
+      void this.resync();
+    });
+  }
+
+  /** Remaining seconds of a lease, as last checked (null if unknown). */
+  leaseTTL = (lease: string): number | null => {
+    const info = this.leases.get(lease);
+    if (!info || info.expiresAt === 0) return null;
+    return Math.max(0, (info.expiresAt - Date.now()) / 1000);
+  };
+
+  private async checkLease(lease: string): Promise<void> {
+    const info = this.leases.get(lease);
+    if (!info) return;
+    info.checkedAt = Date.now();
+    try {
+      const res = await this.client.leaseClient.leaseTimeToLive({ ID: lease });
+      const ttl = Number(res.TTL);
+      if (ttl < 0) this.leases.delete(lease);
+      else info.expiresAt = Date.now() + ttl * 1000;
+    } catch (err) {
+      this.log.debug(`etcd: lease ${lease} TTL check failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Leases are refreshed (keep-alive may extend them) every second while referenced. */
+  private async refreshLeases(): Promise<void> {
+    if (this.leases.size === 0 || !this.connected) return;
+    const now = Date.now();
+    const checks: Promise<void>[] = [];
+    for (const [lease, info] of this.leases) {
+      if (now - info.checkedAt >= 1000 && checks.length < 256) checks.push(this.checkLease(lease));
+    }
+    await Promise.all(checks);
+  }
+}

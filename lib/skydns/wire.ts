@@ -1,0 +1,617 @@
+/**
+ * DNS wire format: a strict query/message decoder and a compressing encoder
+ * with size fitting. Written for this server: no dependency, no allocation of
+ * per-label objects on the fast path beyond what a message needs.
+ */
+
+export const TYPE = {
+  A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, HINFO: 13, MX: 15, TXT: 16, AAAA: 28,
+  SRV: 33, OPT: 41, DS: 43, RRSIG: 46, NSEC: 47, DNSKEY: 48, NSEC3: 50, IXFR: 251, AXFR: 252, ANY: 255,
+} as const;
+export const CLASS = { IN: 1, CH: 3, NONE: 254, ANY: 255 } as const;
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+export const OPCODE_QUERY = 0;
+
+const TYPE_NAMES = new Map<number, string>(Object.entries(TYPE).map(([k, v]) => [v, k]));
+export function typeName(t: number): string {
+  return TYPE_NAMES.get(t) ?? `TYPE${t}`;
+}
+const RCODE_NAMES = new Map<number, string>(Object.entries(RCODE).map(([k, v]) => [v, k]));
+export function rcodeName(r: number): string {
+  return RCODE_NAMES.get(r) ?? `RCODE${r}`;
+}
+
+export class WireError extends Error {
+  constructor(message: string, readonly id: number | null) {
+    super(message);
+    this.name = 'WireError';
+  }
+}
+
+export interface EdnsOption {
+  code: number;
+  data: Buffer;
+}
+export interface Edns {
+  udpSize: number;
+  extRcode: number;
+  version: number;
+  do: boolean;
+  options: EdnsOption[];
+}
+
+export interface Header {
+  id: number;
+  qr: boolean;
+  opcode: number;
+  aa: boolean;
+  tc: boolean;
+  rd: boolean;
+  ra: boolean;
+  ad: boolean;
+  cd: boolean;
+  rcode: number;
+}
+
+export interface Question {
+  /** Presentation form, case preserved, fully qualified. */
+  name: string;
+  type: number;
+  class: number;
+}
+
+export type RData =
+  | { t: 'ip'; bytes: Uint8Array }
+  | { t: 'name'; name: string }
+  | { t: 'srv'; priority: number; weight: number; port: number; target: string }
+  | { t: 'mx'; preference: number; exchange: string }
+  | { t: 'txt'; strings: Buffer[] }
+  | { t: 'soa'; mname: string; rname: string; serial: number; refresh: number; retry: number; expire: number; minimum: number }
+  | { t: 'raw'; bytes: Buffer };
+
+export interface RR {
+  name: string;
+  type: number;
+  class: number;
+  ttl: number;
+  data: RData;
+}
+
+export interface Message {
+  header: Header;
+  question: Question[];
+  answer: RR[];
+  authority: RR[];
+  additional: RR[];
+  edns: Edns | null;
+}
+
+/** A parsed query: the fields the server needs, plus raw bytes to echo. */
+export interface Query {
+  header: Header;
+  /** The raw 16-bit flags word. */
+  flags: number;
+  qname: string;
+  qnameLower: string;
+  qtype: number;
+  qclass: number;
+  /** Offset where the question section ends. */
+  questionEnd: number;
+  edns: Edns | null;
+  /** The whole query as received. */
+  raw: Buffer;
+}
+
+// ---------------------------------------------------------------- names
+
+function escapeLabel(buf: Buffer, start: number, len: number): string {
+  let s = '';
+  for (let i = start; i < start + len; i++) {
+    const c = buf[i];
+    if (c === 0x2e || c === 0x5c) s += '\\' + String.fromCharCode(c);
+    else if (c <= 0x20 || c >= 0x7f) s += '\\' + c.toString().padStart(3, '0');
+    else s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/** Reads a possibly compressed name at `off`; returns the name and the offset after it in the original stream. */
+export function readName(buf: Buffer, off: number, id: number | null = null): { name: string; next: number } {
+  let name = '';
+  let pos = off;
+  let next = -1;
+  let hops = 0;
+  let wireLen = 1;
+  for (;;) {
+    if (pos >= buf.length) throw new WireError('name runs past the end of the message', id);
+    const len = buf[pos];
+    if (len === 0) {
+      if (next === -1) next = pos + 1;
+      break;
+    }
+    const kind = len & 0xc0;
+    if (kind === 0xc0) {
+      if (pos + 1 >= buf.length) throw new WireError('truncated compression pointer', id);
+      const ptr = ((len & 0x3f) << 8) | buf[pos + 1];
+      if (next === -1) next = pos + 2;
+      if (ptr >= pos || ++hops > 64) throw new WireError('bad compression pointer', id);
+      pos = ptr;
+      continue;
+    }
+    if (kind !== 0) throw new WireError(`unsupported label type 0x${kind.toString(16)}`, id);
+    if (pos + 1 + len > buf.length) throw new WireError('label runs past the end of the message', id);
+    wireLen += len + 1;
+    if (wireLen > 255) throw new WireError('name longer than 255 bytes', id);
+    name += escapeLabel(buf, pos + 1, len) + '.';
+    pos += 1 + len;
+  }
+  return { name: name === '' ? '.' : name, next };
+}
+
+/** Lower-cases ASCII letters only (DNS case folding). */
+export function lowerName(name: string): string {
+  return name.toLowerCase();
+}
+
+/** Splits a presentation-format name into wire labels. */
+export function nameToLabels(name: string): Buffer[] {
+  const labels: Buffer[] = [];
+  let cur: number[] = [];
+  for (let i = 0; i < name.length; i++) {
+    const ch = name.charCodeAt(i);
+    if (ch === 0x5c && i + 1 < name.length) {
+      const d = name.slice(i + 1, i + 4);
+      if (/^[0-9]{3}$/.test(d)) {
+        cur.push(Number(d) & 0xff);
+        i += 3;
+      } else {
+        cur.push(name.charCodeAt(i + 1) & 0xff);
+        i += 1;
+      }
+    } else if (ch === 0x2e) {
+      if (cur.length) labels.push(Buffer.from(cur));
+      cur = [];
+    } else if (ch < 0x80) cur.push(ch);
+    else for (const b of Buffer.from(name[i], 'utf8')) cur.push(b);
+  }
+  if (cur.length) labels.push(Buffer.from(cur));
+  return labels;
+}
+
+// ---------------------------------------------------------------- decoding
+
+function readHeader(buf: Buffer): Header {
+  const f = buf.readUInt16BE(2);
+  return {
+    id: buf.readUInt16BE(0),
+    qr: (f & 0x8000) !== 0,
+    opcode: (f >> 11) & 0xf,
+    aa: (f & 0x0400) !== 0,
+    tc: (f & 0x0200) !== 0,
+    rd: (f & 0x0100) !== 0,
+    ra: (f & 0x0080) !== 0,
+    ad: (f & 0x0020) !== 0,
+    cd: (f & 0x0010) !== 0,
+    rcode: f & 0xf,
+  };
+}
+
+interface RawRR {
+  name: string;
+  type: number;
+  class: number;
+  ttl: number;
+  rdOff: number;
+  rdLen: number;
+  next: number;
+}
+
+function readRawRR(buf: Buffer, off: number, id: number): RawRR {
+  const { name, next } = readName(buf, off, id);
+  if (next + 10 > buf.length) throw new WireError('record header runs past the end of the message', id);
+  const type = buf.readUInt16BE(next);
+  const cls = buf.readUInt16BE(next + 2);
+  const ttl = buf.readUInt32BE(next + 4);
+  const rdLen = buf.readUInt16BE(next + 8);
+  const rdOff = next + 10;
+  if (rdOff + rdLen > buf.length) throw new WireError('record data runs past the end of the message', id);
+  return { name, type, class: cls, ttl, rdOff, rdLen, next: rdOff + rdLen };
+}
+
+function ednsFromRaw(buf: Buffer, rr: RawRR, id: number): Edns {
+  if (rr.name !== '.') throw new WireError('OPT record with a non-root owner', id);
+  const options: EdnsOption[] = [];
+  let p = rr.rdOff;
+  const end = rr.rdOff + rr.rdLen;
+  while (p < end) {
+    if (p + 4 > end) throw new WireError('truncated EDNS0 option', id);
+    const code = buf.readUInt16BE(p);
+    const len = buf.readUInt16BE(p + 2);
+    if (p + 4 + len > end) throw new WireError('EDNS0 option runs past its record', id);
+    options.push({ code, data: Buffer.from(buf.subarray(p + 4, p + 4 + len)) });
+    p += 4 + len;
+  }
+  return {
+    udpSize: rr.class,
+    extRcode: rr.ttl >>> 24,
+    version: (rr.ttl >>> 16) & 0xff,
+    do: (rr.ttl & 0x8000) !== 0,
+    options,
+  };
+}
+
+/**
+ * Parses a query strictly. Throws WireError (with the ID when the header was
+ * readable) for anything a server should answer with FORMERR or drop.
+ */
+export function parseQuery(buf: Buffer): Query {
+  if (buf.length < 12) throw new WireError(`message of ${buf.length} bytes is shorter than a DNS header`, null);
+  const header = readHeader(buf);
+  const id = header.id;
+  const qd = buf.readUInt16BE(4);
+  const an = buf.readUInt16BE(6);
+  const ns = buf.readUInt16BE(8);
+  const ar = buf.readUInt16BE(10);
+  if (qd !== 1) throw new WireError(`QDCOUNT is ${qd}, want 1`, id);
+  const { name, next } = readName(buf, 12, id);
+  if (next + 4 > buf.length) throw new WireError('question runs past the end of the message', id);
+  const qtype = buf.readUInt16BE(next);
+  const qclass = buf.readUInt16BE(next + 2);
+  const questionEnd = next + 4;
+  let off = questionEnd;
+  for (let i = 0; i < an + ns; i++) off = readRawRR(buf, off, id).next;
+  let edns: Edns | null = null;
+  for (let i = 0; i < ar; i++) {
+    const rr = readRawRR(buf, off, id);
+    off = rr.next;
+    if (rr.type === TYPE.OPT) {
+      if (edns) throw new WireError('more than one OPT record', id);
+      edns = ednsFromRaw(buf, rr, id);
+    }
+  }
+  return {
+    header,
+    flags: buf.readUInt16BE(2),
+    qname: name,
+    qnameLower: name.toLowerCase(),
+    qtype,
+    qclass,
+    questionEnd,
+    edns,
+    raw: buf,
+  };
+}
+
+function decodeRData(buf: Buffer, rr: RawRR, id: number): RData {
+  const o = rr.rdOff;
+  switch (rr.type) {
+    case TYPE.A:
+    case TYPE.AAAA:
+      if (rr.rdLen !== (rr.type === TYPE.A ? 4 : 16)) throw new WireError(`${typeName(rr.type)} record with ${rr.rdLen} bytes of data`, id);
+      return { t: 'ip', bytes: Uint8Array.from(buf.subarray(o, o + rr.rdLen)) };
+    case TYPE.CNAME:
+    case TYPE.NS:
+    case TYPE.PTR:
+      return { t: 'name', name: readName(buf, o, id).name };
+    case TYPE.MX:
+      return { t: 'mx', preference: buf.readUInt16BE(o), exchange: readName(buf, o + 2, id).name };
+    case TYPE.SRV:
+      return {
+        t: 'srv',
+        priority: buf.readUInt16BE(o),
+        weight: buf.readUInt16BE(o + 2),
+        port: buf.readUInt16BE(o + 4),
+        target: readName(buf, o + 6, id).name,
+      };
+    case TYPE.TXT: {
+      const strings: Buffer[] = [];
+      let p = o;
+      while (p < o + rr.rdLen) {
+        const l = buf[p];
+        if (p + 1 + l > o + rr.rdLen) throw new WireError('TXT string runs past its record', id);
+        strings.push(Buffer.from(buf.subarray(p + 1, p + 1 + l)));
+        p += 1 + l;
+      }
+      return { t: 'txt', strings };
+    }
+    case TYPE.SOA: {
+      const m = readName(buf, o, id);
+      const r = readName(buf, m.next, id);
+      const p = r.next;
+      if (p + 20 > o + rr.rdLen) throw new WireError('truncated SOA record', id);
+      return {
+        t: 'soa',
+        mname: m.name,
+        rname: r.name,
+        serial: buf.readUInt32BE(p),
+        refresh: buf.readUInt32BE(p + 4),
+        retry: buf.readUInt32BE(p + 8),
+        expire: buf.readUInt32BE(p + 12),
+        minimum: buf.readUInt32BE(p + 16),
+      };
+    }
+    default:
+      return { t: 'raw', bytes: Buffer.from(buf.subarray(o, o + rr.rdLen)) };
+  }
+}
+
+/** Decodes a whole message (upstream replies, tests). */
+export function decodeMessage(buf: Buffer): Message {
+  if (buf.length < 12) throw new WireError(`message of ${buf.length} bytes is shorter than a DNS header`, null);
+  const header = readHeader(buf);
+  const id = header.id;
+  const counts = [buf.readUInt16BE(4), buf.readUInt16BE(6), buf.readUInt16BE(8), buf.readUInt16BE(10)];
+  let off = 12;
+  const question: Question[] = [];
+  for (let i = 0; i < counts[0]; i++) {
+    const { name, next } = readName(buf, off, id);
+    if (next + 4 > buf.length) throw new WireError('question runs past the end of the message', id);
+    question.push({ name, type: buf.readUInt16BE(next), class: buf.readUInt16BE(next + 2) });
+    off = next + 4;
+  }
+  const sections: RR[][] = [[], [], []];
+  let edns: Edns | null = null;
+  for (let s = 0; s < 3; s++) {
+    for (let i = 0; i < counts[s + 1]; i++) {
+      const raw = readRawRR(buf, off, id);
+      off = raw.next;
+      if (raw.type === TYPE.OPT && s === 2) {
+        edns = ednsFromRaw(buf, raw, id);
+        continue;
+      }
+      sections[s].push({ name: raw.name, type: raw.type, class: raw.class, ttl: raw.ttl, data: decodeRData(buf, raw, id) });
+    }
+  }
+  return { header, question, answer: sections[0], authority: sections[1], additional: sections[2], edns };
+}
+
+// ---------------------------------------------------------------- encoding
+
+export function headerFlags(h: Header): number {
+  return (
+    (h.qr ? 0x8000 : 0) |
+    ((h.opcode & 0xf) << 11) |
+    (h.aa ? 0x0400 : 0) |
+    (h.tc ? 0x0200 : 0) |
+    (h.rd ? 0x0100 : 0) |
+    (h.ra ? 0x0080 : 0) |
+    (h.ad ? 0x0020 : 0) |
+    (h.cd ? 0x0010 : 0) |
+    (h.rcode & 0xf)
+  );
+}
+
+/** A growable buffer writer with name compression (case-insensitive suffix map). */
+export class Writer {
+  buf: Buffer;
+  pos = 0;
+  private comp = new Map<string, number>();
+
+  constructor(size = 4096) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const nb = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(nb, 0, 0, this.pos);
+    this.buf = nb;
+  }
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v & 0xff;
+  }
+  u16(v: number): void {
+    this.ensure(2);
+    this.buf.writeUInt16BE(v & 0xffff, this.pos);
+    this.pos += 2;
+  }
+  u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32BE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+  name(name: string, compress = true): void {
+    const labels = nameToLabels(name);
+    const keys: string[] = [];
+    if (compress) {
+      let k = '';
+      for (let i = labels.length - 1; i >= 0; i--) {
+        k = labels[i].toString('latin1').toLowerCase() + '.' + k;
+        keys[i] = k;
+      }
+    }
+    for (let i = 0; i < labels.length; i++) {
+      if (compress) {
+        const at = this.comp.get(keys[i]);
+        if (at !== undefined) {
+          this.u16(0xc000 | at);
+          return;
+        }
+        if (this.pos < 0x3fff) this.comp.set(keys[i], this.pos);
+      }
+      const l = labels[i];
+      if (l.length > 63) throw new WireError(`label longer than 63 bytes in ${name}`, null);
+      this.u8(l.length);
+      this.bytes(l);
+    }
+    this.u8(0);
+  }
+  result(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+function writeRData(w: Writer, rr: RR): void {
+  const lenAt = w.pos;
+  w.u16(0);
+  const start = w.pos;
+  const d = rr.data;
+  switch (d.t) {
+    case 'ip':
+      w.bytes(d.bytes);
+      break;
+    case 'name':
+      w.name(d.name);
+      break;
+    case 'srv':
+      w.u16(d.priority);
+      w.u16(d.weight);
+      w.u16(d.port);
+      w.name(d.target, false); // RFC 2782: SRV targets are not compressed
+      break;
+    case 'mx':
+      w.u16(d.preference);
+      w.name(d.exchange);
+      break;
+    case 'txt':
+      for (const s of d.strings) {
+        w.u8(s.length);
+        w.bytes(s);
+      }
+      break;
+    case 'soa':
+      w.name(d.mname);
+      w.name(d.rname);
+      w.u32(d.serial);
+      w.u32(d.refresh);
+      w.u32(d.retry);
+      w.u32(d.expire);
+      w.u32(d.minimum);
+      break;
+    case 'raw':
+      w.bytes(d.bytes);
+      break;
+  }
+  w.buf.writeUInt16BE(w.pos - start, lenAt);
+}
+
+function writeRR(w: Writer, rr: RR): void {
+  w.name(rr.name);
+  w.u16(rr.type);
+  w.u16(rr.class);
+  w.u32(rr.ttl);
+  writeRData(w, rr);
+}
+
+function writeOpt(w: Writer, edns: Edns): void {
+  w.u8(0);
+  w.u16(TYPE.OPT);
+  w.u16(edns.udpSize);
+  w.u32(((edns.extRcode & 0xff) << 24) | ((edns.version & 0xff) << 16) | (edns.do ? 0x8000 : 0));
+  let len = 0;
+  for (const o of edns.options) len += 4 + o.data.length;
+  w.u16(len);
+  for (const o of edns.options) {
+    w.u16(o.code);
+    w.u16(o.data.length);
+    w.bytes(o.data);
+  }
+}
+
+export interface Encoded {
+  buf: Buffer;
+  /** TC was set because the answers did not fit. */
+  truncated: boolean;
+  /** The additional section was dropped to fit. */
+  droppedAdditional: boolean;
+  /** Offsets of every answer RR (start), plus the end of the answer section. */
+  answerOffsets: number[];
+}
+
+/**
+ * Encodes a message and fits it into `limit` bytes: when it is too large the
+ * additional section is dropped first (no TC); if still too large, TC is set
+ * and the largest prefix of the answer section that fits is kept (authority
+ * and additional dropped). The OPT record, if any, is always kept.
+ * Returns null if even the header, question and OPT do not fit.
+ */
+export function encodeMessage(msg: Message, limit = 65535): Encoded | null {
+  const w = new Writer(Math.min(Math.max(512, limit), 4096));
+  w.u16(msg.header.id);
+  w.u16(headerFlags(msg.header));
+  w.u16(msg.question.length);
+  w.u16(msg.answer.length);
+  w.u16(msg.authority.length);
+  w.u16(msg.additional.length + (msg.edns ? 1 : 0));
+  for (const q of msg.question) {
+    w.name(q.name);
+    w.u16(q.type);
+    w.u16(q.class);
+  }
+  const answerOffsets: number[] = [];
+  for (const rr of msg.answer) {
+    answerOffsets.push(w.pos);
+    writeRR(w, rr);
+  }
+  answerOffsets.push(w.pos);
+  for (const rr of msg.authority) writeRR(w, rr);
+  const additionalAt = w.pos;
+  for (const rr of msg.additional) writeRR(w, rr);
+  let optBytes: Buffer | null = null;
+  if (msg.edns) {
+    const ow = new Writer(64);
+    writeOpt(ow, msg.edns);
+    optBytes = Buffer.from(ow.result());
+  }
+  const optLen = optBytes ? optBytes.length : 0;
+  const full = w.result();
+  if (full.length + optLen <= limit) {
+    const buf = optBytes ? Buffer.concat([full, optBytes]) : Buffer.from(full);
+    return { buf, truncated: false, droppedAdditional: false, answerOffsets };
+  }
+  if (additionalAt + optLen <= limit) {
+    const buf = Buffer.concat(optBytes ? [full.subarray(0, additionalAt), optBytes] : [full.subarray(0, additionalAt)]);
+    buf.writeUInt16BE(optBytes ? 1 : 0, 10);
+    return { buf, truncated: false, droppedAdditional: true, answerOffsets };
+  }
+  let keep = msg.answer.length;
+  while (keep > 0 && answerOffsets[keep] + optLen > limit) keep--;
+  if (answerOffsets[keep] + optLen > limit) return null;
+  const buf = Buffer.concat(optBytes ? [full.subarray(0, answerOffsets[keep]), optBytes] : [full.subarray(0, answerOffsets[keep])]);
+  buf.writeUInt16BE(buf.readUInt16BE(2) | 0x0200, 2);
+  buf.writeUInt16BE(keep, 6);
+  buf.writeUInt16BE(0, 8);
+  buf.writeUInt16BE(optBytes ? 1 : 0, 10);
+  return { buf, truncated: true, droppedAdditional: true, answerOffsets: answerOffsets.slice(0, keep + 1) };
+}
+
+/** A minimal error reply echoing the question when it could be read. */
+export function errorReply(raw: Buffer, rcode: number, questionEnd: number | null): Buffer {
+  const end = questionEnd ?? 12;
+  const out = Buffer.from(raw.subarray(0, end));
+  const f = raw.readUInt16BE(2);
+  // keep ID, opcode, RD, CD; set QR; clear AA TC RA AD Z; set rcode
+  out.writeUInt16BE(0x8000 | (f & 0x7900) | (f & 0x0010) | (rcode & 0xf), 2);
+  out.writeUInt16BE(questionEnd === null ? 0 : 1, 4);
+  out.writeUInt16BE(0, 6);
+  out.writeUInt16BE(0, 8);
+  out.writeUInt16BE(0, 10);
+  return out;
+}
+
+/** Canonical comparison key of an RR's data (TTL excluded), for de-duplication. */
+export function rdataKey(rr: RR): string {
+  const d = rr.data;
+  switch (d.t) {
+    case 'ip':
+      return Buffer.from(d.bytes).toString('hex');
+    case 'name':
+      return d.name.toLowerCase();
+    case 'srv':
+      return `${d.priority} ${d.weight} ${d.port} ${d.target.toLowerCase()}`;
+    case 'mx':
+      return `${d.preference} ${d.exchange.toLowerCase()}`;
+    case 'txt':
+      return d.strings.map((s) => s.toString('hex')).join(' ');
+    case 'soa':
+      return `${d.mname} ${d.rname} ${d.serial}`;
+    case 'raw':
+      return d.bytes.toString('hex');
+  }
+}

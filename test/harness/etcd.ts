@@ -1,0 +1,264 @@
+// Real etcd (Debian etcd-server 3.4) for integration tests, plus etcdctl-based
+// helpers to seed/inspect data "as an operator would". Loopback only.
+
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freeTcpPorts } from './ports.js';
+import { trackPid, untrackPid, unrefStream, terminate, sleep, type ExitInfo } from './proc.js';
+
+export interface EtcdProcess {
+  /** Client URL, e.g. http://127.0.0.1:41234 */
+  readonly url: string;
+  /** Client port. */
+  readonly port: number;
+  /** Peer port. */
+  readonly peerPort: number;
+  /** PID of the current etcd process (changes after restart()). */
+  readonly pid: number;
+  readonly dataDir: string;
+  readonly name: string;
+  /** Last (up to) 200 lines of etcd's stdout+stderr. */
+  logTail(): string;
+  /** SIGTERM, wait for exit (SIGKILL after 5 s), then remove the data dir. Idempotent. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait for exit; the data dir is kept (for restart()). */
+  kill(): Promise<void>;
+  /** Start again on the SAME ports and data dir and wait until healthy. Stops a running instance first (SIGTERM). */
+  restart(): Promise<void>;
+}
+
+export interface StartEtcdOptions {
+  /** Member name (default "etcd-test"). */
+  name?: string;
+  /** Health wait timeout in ms (default 20000). */
+  timeoutMs?: number;
+}
+
+const RING_LINES = 200;
+const HEALTH_TIMEOUT_MS = 20000;
+
+class LineRing {
+  private lines: string[] = [];
+  private partial = '';
+  push(chunk: Buffer): void {
+    const parts = (this.partial + chunk.toString('utf8')).split('\n');
+    this.partial = parts.pop() ?? '';
+    for (const line of parts) {
+      this.lines.push(line);
+      if (this.lines.length > RING_LINES) this.lines.shift();
+    }
+  }
+  text(): string {
+    const all = this.partial === '' ? this.lines : [...this.lines, this.partial];
+    return all.slice(-RING_LINES).join('\n');
+  }
+}
+
+/** Environment for etcd/etcdctl with any inherited ETCD_* / ETCDCTL_* settings removed. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('ETCD_') || k.startsWith('ETCDCTL_')) continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+async function checkHealthy(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+    const body: unknown = await res.json();
+    return (
+      typeof body === 'object' &&
+      body !== null &&
+      (body as Record<string, unknown>)['health'] === 'true'
+    );
+  } catch {
+    return false;
+  }
+}
+
+interface Running {
+  child: ChildProcess;
+  exited: Promise<ExitInfo>;
+  exitInfo: () => ExitInfo | undefined;
+}
+
+/**
+ * Spawn a fresh single-member etcd on free loopback client/peer ports with a
+ * new temp data dir, and wait (polling /health) until it is healthy.
+ */
+export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProcess> {
+  const name = opts.name ?? 'etcd-test';
+  const timeoutMs = opts.timeoutMs ?? HEALTH_TIMEOUT_MS;
+  const [port, peerPort] = await freeTcpPorts(2) as [number, number];
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kube-dns-etcd-'));
+  const url = `http://127.0.0.1:${port}`;
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const args = [
+    '--name', name,
+    '--data-dir', dataDir,
+    '--listen-client-urls', url,
+    '--advertise-client-urls', url,
+    '--listen-peer-urls', peerUrl,
+    '--initial-advertise-peer-urls', peerUrl,
+    '--initial-cluster', `${name}=${peerUrl}`,
+    '--initial-cluster-state', 'new',
+  ];
+  const ring = new LineRing();
+  let current: Running | undefined;
+  let removed = false;
+
+  const launch = async (): Promise<void> => {
+    const child = spawn('etcd', args, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let info: ExitInfo | undefined;
+    let spawnErr: Error | undefined;
+    const exited = new Promise<ExitInfo>((resolve) => {
+      child.once('error', (err) => {
+        spawnErr = err;
+        if (child.pid === undefined) {
+          info = { code: null, signal: null };
+          resolve(info);
+        }
+      });
+      child.once('exit', (code, signal) => {
+        if (child.pid !== undefined) untrackPid(child.pid);
+        info = { code, signal };
+        resolve(info);
+      });
+    });
+    child.stdout?.on('data', (c: Buffer) => ring.push(c));
+    child.stderr?.on('data', (c: Buffer) => ring.push(c));
+    if (child.pid === undefined) {
+      await exited;
+      throw new Error(`failed to spawn etcd: ${spawnErr?.message ?? 'unknown error'} (is etcd-server installed? run: node scripts/ensure.mjs)`);
+    }
+    trackPid(child.pid);
+    child.unref();
+    unrefStream(child.stdout);
+    unrefStream(child.stderr);
+    current = { child, exited, exitInfo: () => info };
+
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (info !== undefined) {
+        await sleep(50); // let the pipes drain
+        throw new Error(`etcd exited before becoming healthy (code ${info.code}, signal ${info.signal}); log tail:\n${ring.text()}`);
+      }
+      if (await checkHealthy(url)) return;
+      if (Date.now() >= deadline) {
+        await terminate(child, exited, 'SIGKILL');
+        throw new Error(`etcd at ${url} not healthy after ${timeoutMs}ms; log tail:\n${ring.text()}`);
+      }
+      await sleep(100);
+    }
+  };
+
+  const halt = async (signal: NodeJS.Signals): Promise<void> => {
+    const r = current;
+    if (r === undefined) return;
+    await terminate(r.child, r.exited, signal);
+  };
+
+  try {
+    await launch();
+  } catch (err) {
+    await fs.rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+
+  return {
+    url,
+    port,
+    peerPort,
+    name,
+    dataDir,
+    get pid(): number {
+      return current?.child.pid ?? -1;
+    },
+    logTail: () => ring.text(),
+    async stop(): Promise<void> {
+      await halt('SIGTERM');
+      if (!removed) {
+        removed = true;
+        await fs.rm(dataDir, { recursive: true, force: true });
+      }
+    },
+    async kill(): Promise<void> {
+      await halt('SIGKILL');
+    },
+    async restart(): Promise<void> {
+      if (removed) throw new Error('etcd was stopped (data dir removed); cannot restart');
+      await halt('SIGTERM');
+      await launch();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// etcdctl helpers (ETCDCTL_API=3)
+// ---------------------------------------------------------------------------
+
+function etcdctl(url: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'etcdctl',
+      ['--endpoints', url, '--dial-timeout=3s', '--command-timeout=10s', ...args],
+      { env: cleanEnv({ ETCDCTL_API: '3' }), maxBuffer: 64 * 1024 * 1024, timeout: 30000 },
+      (err, stdout, stderr) => {
+        if (err) {
+          reject(new Error(`etcdctl ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+          return;
+        }
+        resolve(stdout);
+      },
+    );
+  });
+}
+
+/** `etcdctl put -- key value` (value may be empty or start with '-'). */
+export async function etcdPut(url: string, key: string, value: string): Promise<void> {
+  const out = await etcdctl(url, ['put', '--', key, value]);
+  if (out.trim() !== 'OK') throw new Error(`etcdctl put ${key}: unexpected output ${JSON.stringify(out)}`);
+}
+
+/** `etcdctl del [--prefix] -- key`; resolves with the number of keys deleted. */
+export async function etcdDel(url: string, key: string, opts: { prefix?: boolean } = {}): Promise<number> {
+  const out = await etcdctl(url, ['del', ...(opts.prefix ? ['--prefix'] : []), '--', key]);
+  const n = Number.parseInt(out.trim(), 10);
+  if (!Number.isFinite(n)) throw new Error(`etcdctl del ${key}: unexpected output ${JSON.stringify(out)}`);
+  return n;
+}
+
+interface EtcdctlJsonKv {
+  key?: string;
+  value?: string;
+}
+
+/**
+ * `etcdctl get --prefix -w json -- prefix`: every key under `prefix` (exact
+ * bytes, decoded as UTF-8), sorted by key as etcd returns them. An empty
+ * prefix returns all keys.
+ */
+export async function etcdGetPrefix(url: string, prefix: string): Promise<Array<{ key: string; value: string }>> {
+  const out = await etcdctl(url, ['get', '--prefix', '-w', 'json', '--', prefix]);
+  const parsed: unknown = JSON.parse(out);
+  if (typeof parsed !== 'object' || parsed === null) throw new Error(`etcdctl get: unexpected output ${out}`);
+  const kvs = (parsed as { kvs?: unknown }).kvs;
+  if (kvs === undefined) return [];
+  if (!Array.isArray(kvs)) throw new Error(`etcdctl get: unexpected kvs in ${out}`);
+  return (kvs as EtcdctlJsonKv[]).map((kv) => ({
+    key: Buffer.from(kv.key ?? '', 'base64').toString('utf8'),
+    value: Buffer.from(kv.value ?? '', 'base64').toString('utf8'),
+  }));
+}
+
+/** Value of a single key, or undefined if absent. */
+export async function etcdGet(url: string, key: string): Promise<string | undefined> {
+  const out = await etcdctl(url, ['get', '-w', 'json', '--', key]);
+  const parsed = JSON.parse(out) as { kvs?: EtcdctlJsonKv[] };
+  const kv = parsed.kvs?.[0];
+  return kv === undefined ? undefined : Buffer.from(kv.value ?? '', 'base64').toString('utf8');
+}

@@ -1,0 +1,299 @@
+// Child-process helpers for tests: spawn a program, capture its output, wait
+// for log lines, stop it reliably, and never leak it past the test process.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+
+// ---------------------------------------------------------------------------
+// Leftover-process registry. Every child spawned through this module (and
+// through etcd.ts) is tracked by PID until it exits. If the test process exits
+// (normally, via process.exit(), or by SIGTERM/SIGINT/SIGHUP, e.g. the test
+// runner's timeout) every still-running child is SIGKILLed by PID.
+// ---------------------------------------------------------------------------
+
+const live = new Set<number>();
+let hooksInstalled = false;
+
+function killLeftovers(): void {
+  for (const pid of live) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  live.clear();
+}
+
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on('exit', killLeftovers);
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    const handler = (): void => {
+      killLeftovers();
+      process.removeListener(sig, handler);
+      // If nobody else handles this signal, re-raise it so the default action
+      // (terminate) still happens.
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    };
+    process.on(sig, handler);
+  }
+}
+
+/** Track a child PID so it is SIGKILLed if the test process exits first. */
+export function trackPid(pid: number): void {
+  installHooks();
+  live.add(pid);
+}
+
+/** Stop tracking a PID (call once the child has exited). */
+export function untrackPid(pid: number): void {
+  live.delete(pid);
+}
+
+/** True if a process with this PID exists (and is not a zombie we can see). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+// ---------------------------------------------------------------------------
+// waitUntil
+// ---------------------------------------------------------------------------
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Poll `fn` every 50 ms until it returns true. Exceptions thrown by `fn` count
+ * as "not yet" (the last one is included in the timeout error).
+ * Throws `timed out after <timeoutMs>ms waiting for <what>`.
+ */
+export async function waitUntil(
+  fn: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      if (await fn()) return;
+      lastErr = undefined;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() >= deadline) {
+      const suffix = lastErr === undefined ? '' : ` (last error: ${lastErr instanceof Error ? lastErr.message : String(lastErr)})`;
+      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${suffix}`);
+    }
+    await sleep(50);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Output capture helpers shared with etcd.ts
+// ---------------------------------------------------------------------------
+
+/** Unref a child's stdio pipe so it does not keep the event loop alive. */
+export function unrefStream(stream: unknown): void {
+  const s = stream as { unref?: () => void } | null;
+  if (s !== null && typeof s.unref === 'function') s.unref();
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * Wait for an already-spawned child to exit, sending SIGTERM first (if
+ * `signal` given) and SIGKILL after `killAfterMs`. Uses ref'd timers so the
+ * event loop stays alive while waiting even though the child is unref'd.
+ */
+export async function terminate(
+  child: ChildProcess,
+  exited: Promise<ExitInfo>,
+  signal: NodeJS.Signals,
+  killAfterMs = 5000,
+): Promise<ExitInfo> {
+  if (child.exitCode !== null || child.signalCode !== null) return exited;
+  try {
+    child.kill(signal);
+  } catch {
+    // ignore; exit will be observed below
+  }
+  let timer: NodeJS.Timeout | undefined;
+  let hardTimer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      exited,
+      new Promise<ExitInfo>((_resolve, reject) => {
+        if (signal !== 'SIGKILL') {
+          timer = setTimeout(() => {
+            try {
+              child.kill('SIGKILL');
+            } catch {
+              // ignore
+            }
+          }, killAfterMs);
+        }
+        hardTimer = setTimeout(
+          () => reject(new Error(`process ${child.pid ?? '?'} did not exit after SIGKILL`)),
+          killAfterMs + 10000,
+        );
+      }),
+    ]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    if (hardTimer !== undefined) clearTimeout(hardTimer);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// spawnProgram
+// ---------------------------------------------------------------------------
+
+export interface SpawnOptions {
+  /** Extra environment; merged over process.env. */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Short label used in error messages. */
+  name: string;
+}
+
+export interface Program {
+  readonly name: string;
+  readonly pid: number;
+  /** Everything written to stdout and stderr so far (interleaved). */
+  output(): string;
+  /**
+   * Poll captured output (every 50 ms) until `re` matches; resolves with the
+   * matched text. Rejects early if the program exits without matching, and on
+   * timeout (both errors include the output tail).
+   */
+  waitFor(re: RegExp, timeoutMs: number): Promise<string>;
+  /** SIGTERM, SIGKILL after 5 s; resolves with the exit code (null if killed by a signal). */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+  /** Resolves when the program exits (never rejects). */
+  readonly exited: Promise<ExitInfo>;
+  /** True until the program has exited. */
+  running(): boolean;
+}
+
+const MAX_OUTPUT = 4 * 1024 * 1024;
+
+function tail(text: string, lines = 40): string {
+  return text.split('\n').slice(-lines).join('\n');
+}
+
+/**
+ * Spawn `cmd args` with stdout+stderr captured. The child does not keep the
+ * test process alive by itself (it is unref'd); it is SIGKILLed if the test
+ * process exits while it is still running. Accessing `exited` re-refs it so
+ * `await prog.exited` keeps the process alive until the child exits.
+ */
+export function spawnProgram(cmd: string, args: string[], opts: SpawnOptions): Program {
+  const child = spawn(cmd, args, {
+    cwd: opts.cwd,
+    env: { ...process.env, ...(opts.env ?? {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let buf = '';
+  let spawnError: Error | undefined;
+  const append = (chunk: Buffer): void => {
+    buf += chunk.toString('utf8');
+    if (buf.length > MAX_OUTPUT) buf = buf.slice(buf.length - MAX_OUTPUT);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+
+  let exitInfo: ExitInfo | undefined;
+  const exited = new Promise<ExitInfo>((resolve) => {
+    child.once('error', (err) => {
+      spawnError = err;
+      if (child.pid === undefined) {
+        exitInfo = { code: null, signal: null };
+        resolve(exitInfo);
+      }
+    });
+    child.once('exit', (code, signal) => {
+      if (child.pid !== undefined) untrackPid(child.pid);
+      exitInfo = { code, signal };
+      resolve(exitInfo);
+    });
+  });
+
+  if (child.pid === undefined) {
+    // spawn failure (e.g. ENOENT) is reported asynchronously via 'error';
+    // pid is undefined synchronously in that case.
+    const program: Program = {
+      name: opts.name,
+      pid: -1,
+      output: () => buf + (spawnError ? `\n${spawnError.message}` : ''),
+      waitFor: async () => {
+        await exited;
+        throw new Error(`${opts.name}: failed to spawn ${cmd}: ${spawnError?.message ?? 'unknown error'}`);
+      },
+      stop: async () => (await exited).code,
+      kill: async () => {
+        await exited;
+      },
+      exited,
+      running: () => false,
+    };
+    return program;
+  }
+
+  const pid = child.pid;
+  trackPid(pid);
+  child.unref();
+  unrefStream(child.stdout);
+  unrefStream(child.stderr);
+
+  const describeExit = (): string =>
+    exitInfo === undefined ? 'running' : `exited with code ${exitInfo.code} signal ${exitInfo.signal}`;
+
+  return {
+    name: opts.name,
+    pid,
+    output: () => buf,
+    async waitFor(re: RegExp, timeoutMs: number): Promise<string> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const m = re.exec(buf);
+        if (m) return m[0];
+        if (exitInfo !== undefined) {
+          // give the pipes a moment to drain before declaring failure
+          await sleep(50);
+          const m2 = re.exec(buf);
+          if (m2) return m2[0];
+          throw new Error(`${opts.name} (pid ${pid}) ${describeExit()} before output matched ${re}; output tail:\n${tail(buf)}`);
+        }
+        if (Date.now() >= deadline) {
+          throw new Error(`timed out after ${timeoutMs}ms waiting for ${opts.name} output to match ${re}; output tail:\n${tail(buf)}`);
+        }
+        await sleep(50);
+      }
+    },
+    async stop(): Promise<number | null> {
+      const info = await terminate(child, exited, 'SIGTERM');
+      return info.code;
+    },
+    async kill(): Promise<void> {
+      await terminate(child, exited, 'SIGKILL');
+    },
+    get exited(): Promise<ExitInfo> {
+      if (exitInfo === undefined) child.ref();
+      return exited;
+    },
+    running: () => exitInfo === undefined,
+  };
+}
