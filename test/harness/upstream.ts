@@ -1,0 +1,96 @@
+// A small upstream DNS server for forwarding tests: UDP and TCP on loopback,
+// answering from a table, with switchable failure modes. It stands in for the
+// node's recursive resolver (which tests cannot reach) — not for any part of
+// this project.
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { CLASS, RCODE, RR, TYPE, decodeMessage, encodeMessage } from '../../lib/skydns/wire.js';
+
+export type Mode = 'answer' | 'servfail' | 'drop' | 'truncate' | 'refused';
+
+export interface UpstreamServer {
+  port: number;
+  /** Queries received: `${transport} ${name} ${type}`. */
+  log: string[];
+  mode: Mode;
+  /** Records by lower-case `${name}|${type}`. */
+  records: Map<string, RR[]>;
+  add(name: string, type: number, rr: Omit<RR, 'name' | 'type' | 'class'> & { class?: number }): void;
+  close(): Promise<void>;
+}
+
+function reply(upstream: UpstreamServer, msg: Buffer, tcp: boolean): Buffer | null {
+  const q = decodeMessage(msg);
+  const question = q.question[0];
+  upstream.log.push(`${tcp ? 'tcp' : 'udp'} ${question.name} ${question.type}`);
+  if (upstream.mode === 'drop') return null;
+  const rrs = upstream.records.get(`${question.name.toLowerCase()}|${question.type}`) ?? [];
+  const known = [...upstream.records.keys()].some((k) => k.startsWith(question.name.toLowerCase() + '|'));
+  const rcode = upstream.mode === 'servfail' ? RCODE.SERVFAIL : upstream.mode === 'refused' ? RCODE.REFUSED : known ? RCODE.NOERROR : RCODE.NXDOMAIN;
+  const truncated = upstream.mode === 'truncate' && !tcp;
+  const enc = encodeMessage({
+    header: { id: q.header.id, qr: true, opcode: 0, aa: false, tc: truncated, rd: q.header.rd, ra: true, ad: false, cd: q.header.cd, rcode },
+    question: q.question,
+    answer: rcode === RCODE.NOERROR && !truncated ? rrs : [],
+    authority: [],
+    additional: [],
+    edns: q.edns ? { udpSize: 1232, extRcode: 0, version: 0, do: q.edns.do, options: [] } : null,
+  });
+  return enc ? enc.buf : null;
+}
+
+export async function startUpstream(): Promise<UpstreamServer> {
+  const udp = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+  const port = udp.address().port;
+  const tcp = net.createServer((sock) => {
+    let buf = Buffer.alloc(0);
+    sock.on('error', () => undefined);
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const len = buf.readUInt16BE(0);
+        const msg = buf.subarray(2, 2 + len);
+        buf = buf.subarray(2 + len);
+        const out = reply(server, Buffer.from(msg), true);
+        if (out) {
+          const hdr = Buffer.alloc(2);
+          hdr.writeUInt16BE(out.length);
+          sock.write(Buffer.concat([hdr, out]));
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen(port, '127.0.0.1', () => resolve());
+  });
+  const server: UpstreamServer = {
+    port,
+    log: [],
+    mode: 'answer',
+    records: new Map(),
+    add(name, type, rr) {
+      const key = `${name.toLowerCase()}|${type}`;
+      const list = this.records.get(key) ?? [];
+      list.push({ name, type, class: rr.class ?? CLASS.IN, ttl: rr.ttl, data: rr.data });
+      this.records.set(key, list);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        udp.close();
+        tcp.close(() => resolve());
+      }),
+  };
+  udp.on('message', (msg, rinfo) => {
+    try {
+      const out = reply(server, msg, false);
+      if (out) udp.send(out, rinfo.port, rinfo.address);
+    } catch {
+      /* ignore garbage */
+    }
+  });
+  return server;
+}
+
+export { TYPE };
