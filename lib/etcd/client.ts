@@ -63,7 +63,8 @@ export function createEtcdClient(opts: EtcdClientOptions): Etcd3 {
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 2000,
     },
-    defaultCallOptions: () => ({ deadline: Date.now() + (opts.callTimeoutMs ?? 5000) }),
+    // A deadline per unary call; never on streams (a watch or keep-alive stream lives for hours).
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + (opts.callTimeoutMs ?? 5000) }),
     faultHandling: {
       // Retries are ours (skydns re-lists, kube2sky's writer backs off); a circuit
       // breaker here would hide a restarted etcd for seconds.

@@ -49,6 +49,8 @@ describe('skydns with the legacy pod arguments', () => {
     sky = await startSkyDns(etcd.url, [`-nameservers=127.0.0.1:${up.port}`, '-round-robin=false']);
   });
   after(async () => {
+    // The watch stream must stay up for the whole suite (a per-call deadline once cut it every 5 s).
+    assert.doesNotMatch(sky.prog.output(), /lost connection/);
     await sky?.stop();
     await up?.close();
     await etcd?.stop();

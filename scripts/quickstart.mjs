@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// `npm start`: make the machine ready (system packages, npm packages, build), then run the local stack.
+import { spawnSync, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ensure = spawnSync(process.execPath, [path.join(root, 'scripts/ensure.mjs')], { stdio: 'inherit', cwd: root });
+if (ensure.status !== 0) process.exit(ensure.status ?? 1);
+const child = spawn(process.execPath, [path.join(root, 'dist/cmd/stack.js'), ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
