@@ -1,0 +1,260 @@
+/**
+ * kube2sky: Services, Endpoints and Pods from the Kubernetes API → SkyDNS
+ * records in etcd. Start-up as v1.2 (wait for default/kubernetes and write it
+ * first), then informers on all three kinds; every change recomputes the
+ * object's records and the writer applies the difference.
+ */
+import { CoreV1Api, KubeConfig, KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
+import type { Etcd3 } from 'etcd3';
+import { createEtcdClient } from '../etcd/client.js';
+import type { Log } from '../log.js';
+import { nameToKey } from '../msg/path.js';
+import { Kube2SkyConfig } from './config.js';
+import { Kube2SkyMetrics } from './metrics.js';
+import { Problem, RecordOptions, ownedPrefixes, podRecords, serviceRecords, versionRecords } from './records.js';
+import type { Endpoints, Pod, Service } from './types.js';
+import { RecordWriter } from './writer.js';
+
+type Kind = 'services' | 'endpoints' | 'pods';
+
+interface Watched<T extends KubernetesObject> {
+  kind: Kind;
+  lw: ListWatch<T>;
+  synced: boolean;
+}
+
+export class Kube2Sky {
+  readonly etcd: Etcd3;
+  readonly writer: RecordWriter;
+  readonly metrics: Kube2SkyMetrics;
+  private readonly ropts: RecordOptions;
+  private services: Watched<KubernetesObject> | null = null;
+  private endpoints: Watched<KubernetesObject> | null = null;
+  private pods: Watched<KubernetesObject> | null = null;
+  private stopped = false;
+  private resyncTimer: NodeJS.Timeout | null = null;
+  /** The initial lists of every watched kind are written to etcd. */
+  initialSyncDone = false;
+  lastFullSync = 0;
+  private readonly core: CoreV1Api;
+
+  constructor(readonly cfg: Kube2SkyConfig, readonly kc: KubeConfig, private readonly log: Log, etcd?: Etcd3) {
+    this.ropts = { domain: cfg.domain, legacy: cfg.legacy };
+    this.etcd =
+      etcd ??
+      createEtcdClient({
+        urls: cfg.etcdUrls,
+        caFile: cfg.etcdCa || undefined,
+        certFile: cfg.etcdCert || undefined,
+        keyFile: cfg.etcdKey || undefined,
+        callTimeoutMs: cfg.mutationTimeoutMs,
+      });
+    this.metrics = new Kube2SkyMetrics(() => this.writer.size, () => (this.lastFullSync ? this.lastFullSync / 1000 : 0));
+    const domainKey = nameToKey(cfg.domain);
+    const owned = ownedPrefixes(this.ropts);
+    this.writer = new RecordWriter(this.etcd, {
+      prefixes: owned,
+      owns: (key, value) => {
+        if (key.startsWith(`${domainKey}/svc/`) || key.startsWith(`${domainKey}/pod/`)) return true;
+        if (this.ropts.legacy) return false;
+        if (key === `${domainKey}/dns-version`) return true;
+        // Reverse records: only those pointing into our service names (an operator's own PTRs stay).
+        if (key.startsWith('/skydns/arpa/')) {
+          try {
+            const host = (JSON.parse(value) as { host?: unknown }).host;
+            return typeof host === 'string' && host.endsWith(`.svc.${cfg.domain}`);
+          } catch {
+            return false;
+          }
+        }
+        return false;
+      },
+      attemptTimeoutMs: cfg.mutationTimeoutMs,
+      log,
+      hooks: {
+        programmed: (s) => this.metrics.latency.observe(s),
+        written: (op, n) => this.metrics.writes.inc({ op }, n),
+        etcdError: () => this.metrics.etcdErrors.inc(),
+      },
+    });
+    this.core = kc.makeApiClient(CoreV1Api);
+  }
+
+  private problems(list: Problem[]): void {
+    for (const p of list) {
+      this.log.warn(`${p.object}: ${p.message}`);
+      this.metrics.objectErrors.inc();
+    }
+  }
+
+  /** Readiness: initial lists written and etcd reachable. */
+  ready(): { ok: boolean; reason: string } {
+    if (!this.initialSyncDone) return { ok: false, reason: 'initial lists not yet written to etcd' };
+    if (!this.writer.etcdOk) return { ok: false, reason: `etcd unreachable: ${this.writer.lastError}` };
+    return { ok: true, reason: '' };
+  }
+
+  private serviceKey(ns: string, name: string): string {
+    return `svc/${ns}/${name}`;
+  }
+
+  /** Recomputes one service's records from the caches. */
+  private syncService(ns: string, name: string, t: number): void {
+    const svc = this.services?.lw.get(name, ns) as Service | undefined;
+    if (!svc) {
+      this.writer.remove(this.serviceKey(ns, name), t);
+      return;
+    }
+    this.applyService(svc, t);
+  }
+
+  private applyService(svc: Service, t: number): void {
+    const ns = svc.metadata?.namespace ?? '';
+    const name = svc.metadata?.name ?? '';
+    const headless = !svc.spec?.clusterIP || svc.spec.clusterIP === 'None';
+    const ep = headless ? ((this.endpoints?.lw.get(name, ns) as Endpoints | undefined) ?? null) : null;
+    if (headless && !ep && svc.spec?.type !== 'ExternalName' && this.cfg.verbosity >= 1) {
+      this.log.info(`service ${ns}/${name} is headless; DNS records will be created once endpoints show up`);
+    }
+    const g = serviceRecords(svc, ep, this.ropts);
+    this.problems(g.problems);
+    this.writer.set(this.serviceKey(ns, name), g.records, t);
+  }
+
+  private applyPod(pod: Pod, t: number): void {
+    const key = `pod/${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
+    const g = podRecords(pod, this.ropts);
+    this.problems(g.problems);
+    this.writer.set(key, g.records, t);
+  }
+
+  private watch(kind: Kind, path: string, list: () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>, handlers: { up(o: KubernetesObject, t: number): void; down(o: KubernetesObject, t: number): void }): Watched<KubernetesObject> {
+    const lw = new ListWatch<KubernetesObject>(path, new Watch(this.kc), list as never, false);
+    const w: Watched<KubernetesObject> = { kind, lw, synced: false };
+    const guard = (fn: (o: KubernetesObject, t: number) => void) => (o: KubernetesObject) => {
+      try {
+        fn(o, Date.now());
+      } catch (err) {
+        this.log.error(`${kind} ${o.metadata?.namespace}/${o.metadata?.name}: ${(err as Error).message}; skipped`);
+        this.metrics.objectErrors.inc();
+      }
+    };
+    lw.on('add', guard(handlers.up));
+    lw.on('update', guard(handlers.up));
+    lw.on('delete', guard(handlers.down));
+    let backoff = 500;
+    lw.on('error', (err: unknown) => {
+      if (this.stopped) return;
+      const msg = err instanceof Error ? err.message : JSON.stringify(err);
+      this.log.warn(`watch ${kind}: ${msg}; restarting in ${backoff} ms`);
+      this.metrics.apiErrors.inc({ kind });
+      setTimeout(() => {
+        if (!this.stopped) void lw.start().then(() => { if (lw.latestResourceVersion()) backoff = 500; });
+      }, backoff).unref();
+      backoff = Math.min(backoff * 2, 10_000);
+    });
+    lw.on('connect', () => {
+      this.log.debug(`watch ${kind}: (re)connecting`);
+    });
+    return w;
+  }
+
+  /** Waits for default/kubernetes and writes its records (the v1.2 start-up step). */
+  private async waitForKubernetesService(): Promise<void> {
+    this.log.info('Waiting for service: default/kubernetes');
+    let attempt = 0;
+    while (!this.stopped) {
+      try {
+        const svc = (await this.core.readNamespacedService({ name: 'kubernetes', namespace: 'default' })) as Service;
+        this.applyService(svc, Date.now());
+        await this.writer.drained();
+        this.log.info('Successfully added DNS record for Kubernetes service.');
+        return;
+      } catch (err) {
+        attempt++;
+        if (attempt === 1 || attempt % 30 === 0) this.log.warn(`Ignoring error while waiting for service default/kubernetes: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  async start(): Promise<void> {
+    this.writer.start();
+    // What etcd already holds: a restart then only writes what changed.
+    this.writer.requestReconcile();
+    this.writer.set('dns-version', versionRecords(this.ropts));
+    if (this.cfg.waitForKubernetes) await this.waitForKubernetesService();
+    if (this.stopped) return;
+
+    this.endpoints = this.watch('endpoints', '/api/v1/endpoints', () => this.core.listEndpointsForAllNamespaces() as never, {
+      up: (o, t) => {
+        const svc = this.services?.lw.get(o.metadata?.name ?? '', o.metadata?.namespace) as Service | undefined;
+        if (!svc) {
+          if (this.cfg.verbosity >= 1) this.log.info(`could not find service for endpoints ${o.metadata?.namespace}/${o.metadata?.name}`);
+          return;
+        }
+        if (!svc.spec?.clusterIP || svc.spec.clusterIP === 'None') this.applyService(svc, t);
+      },
+      down: (o, t) => this.syncService(o.metadata?.namespace ?? '', o.metadata?.name ?? '', t),
+    });
+    this.services = this.watch('services', '/api/v1/services', () => this.core.listServiceForAllNamespaces() as never, {
+      up: (o, t) => this.applyService(o as Service, t),
+      down: (o, t) => this.writer.remove(this.serviceKey(o.metadata?.namespace ?? '', o.metadata?.name ?? ''), t),
+    });
+    if (this.cfg.podRecords) {
+      this.pods = this.watch('pods', '/api/v1/pods', () => this.core.listPodForAllNamespaces() as never, {
+        up: (o, t) => this.applyPod(o as Pod, t),
+        down: (o, t) => this.writer.remove(`pod/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`, t),
+      });
+    }
+    const all = [this.endpoints, this.services, this.pods].filter((w): w is Watched<KubernetesObject> => w !== null);
+    // Each informer lists, then watches; a failed list is retried by the error handler.
+    await Promise.all(all.map((w) => w.lw.start()));
+    while (!this.stopped && !all.every((w) => w.lw.latestResourceVersion() !== '' || w.synced)) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const w of all) w.synced = true;
+    if (this.stopped) return;
+    // Endpoints may have been listed before their services: recompute every headless service.
+    const t = Date.now();
+    for (const o of this.services.lw.list()) this.applyService(o as Service, t);
+    this.reconcileWithCaches();
+    this.writer.enableDeletes();
+    await this.writer.drained();
+    this.initialSyncDone = true;
+    this.lastFullSync = Date.now();
+    this.log.info(`initial sync done: ${this.writer.size} records in etcd`);
+    this.resyncTimer = setInterval(() => void this.resync(), this.cfg.resyncMs);
+    this.resyncTimer.unref();
+  }
+
+  /** Drops objects the writer still has but the caches no longer hold (deleted while disconnected). */
+  private reconcileWithCaches(): void {
+    for (const objKey of this.writer.objects()) {
+      const [type, ns, name] = objKey.split('/');
+      if (type === 'svc' && !this.services?.lw.get(name, ns)) this.writer.remove(objKey);
+      if (type === 'pod' && (!this.pods || !this.pods.lw.get(name, ns))) this.writer.remove(objKey);
+    }
+  }
+
+  /** Periodic resync: recompute every object from the caches and repair etcd against them. */
+  async resync(): Promise<void> {
+    if (this.stopped) return;
+    const t = Date.now();
+    for (const o of this.services?.lw.list() ?? []) this.applyService(o as Service, t);
+    for (const o of this.pods?.lw.list() ?? []) this.applyPod(o as Pod, t);
+    this.reconcileWithCaches();
+    this.writer.requestReconcile();
+    await this.writer.drained();
+    this.lastFullSync = Date.now();
+    this.log.info(`resync done: ${this.writer.size} records`);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    for (const w of [this.services, this.endpoints, this.pods]) await w?.lw.stop().catch(() => undefined);
+    await this.writer.stop();
+    this.etcd.close();
+  }
+}

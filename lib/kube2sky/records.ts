@@ -1,0 +1,236 @@
+/**
+ * kube2sky record generation: API objects → the etcd keys and values the
+ * legacy kube2sky 1.14 wrote (spec/kube2sky.md §2), plus the documented
+ * extensions. Pure functions: (object, domain, options) → desired records.
+ */
+import { encodeService, hashLabel } from '../msg/service.js';
+import { nameToKey, parseIP, reverseName } from '../msg/path.js';
+import type { Endpoints, Pod, Service } from './types.js';
+
+export const HOSTNAMES_MAP_ANNOTATION = 'endpoints.beta.kubernetes.io/hostnames-map';
+export const DNS_SCHEMA_VERSION = '1.1.0';
+
+export interface RecordOptions {
+  /** Cluster domain, lower-case, with trailing dot (e.g. `cluster.local.`). */
+  domain: string;
+  /** Byte-identical legacy output: no PTR, ExternalName, notReady publishing, dns-version, endpoint hostname field. */
+  legacy: boolean;
+}
+
+/** Desired etcd records of one object: key → value. */
+export type Records = Map<string, string>;
+
+/** A problem with an object; the offending part is skipped, the rest written. */
+export interface Problem {
+  object: string;
+  message: string;
+}
+
+export interface Generated {
+  records: Records;
+  problems: Problem[];
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function isDns1123Label(s: string): boolean {
+  return s.length <= 63 && DNS1123_LABEL.test(s);
+}
+
+/** The A-type value (also used for pods and endpoints). */
+export function addressValue(ip: string): string {
+  return encodeService({ host: ip, priority: 10, weight: 10, ttl: 30 });
+}
+
+/** The SRV-type value pointing at `host` (a FQDN with trailing dot). */
+export function srvValue(host: string, port: number): string {
+  return encodeService({ host, port, priority: 10, weight: 10, ttl: 30 });
+}
+
+export function normaliseDomain(domain: string): string {
+  const d = domain.trim().toLowerCase().replace(/\.+$/, '');
+  return d + '.';
+}
+
+/** `<name>.<ns>.svc.<domain>` with trailing dot. */
+export function serviceFqdn(name: string, ns: string, domain: string): string {
+  return `${name}.${ns}.svc.${domain}`;
+}
+
+function objName(o: { metadata?: { name?: string; namespace?: string } }): string {
+  return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+}
+
+/** The `_<port>._<proto>` labels of a named port, or null (no SRV) with a problem when the protocol is missing. */
+function portLabels(port: { name?: string; protocol?: string }, obj: string, problems: Problem[]): string | null {
+  if (!port.name) return null;
+  if (!port.protocol) {
+    problems.push({ object: obj, message: `port "${port.name}" has a name but no protocol; no SRV record for it` });
+    return null;
+  }
+  return `_${port.name.toLowerCase()}._${port.protocol.toLowerCase()}`;
+}
+
+function validPort(n: number | undefined): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 && n < 65536;
+}
+
+function put(out: Records, name: string, value: string): void {
+  out.set(nameToKey(name), value);
+}
+
+/** PTR record key for an address, or null if it is not an IP. */
+export function ptrKey(ip: string): string | null {
+  const r = reverseName(ip);
+  return r ? nameToKey(r) : null;
+}
+
+/** Records of a Service, given its Endpoints (used only for headless services). */
+export function serviceRecords(svc: Service, endpoints: Endpoints | null, opts: RecordOptions): Generated {
+  const records: Records = new Map();
+  const problems: Problem[] = [];
+  const obj = `service ${objName(svc)}`;
+  const name = svc.metadata?.name ?? '';
+  const ns = svc.metadata?.namespace ?? '';
+  if (!isDns1123Label(name) || !isDns1123Label(ns)) {
+    problems.push({ object: obj, message: `name or namespace is not a DNS-1123 label; no records` });
+    return { records, problems };
+  }
+  const fq = serviceFqdn(name, ns, opts.domain);
+  const spec = svc.spec ?? {};
+
+  if (spec.type === 'ExternalName') {
+    if (opts.legacy) return { records, problems };
+    const target = (spec.externalName ?? '').trim().toLowerCase().replace(/\.$/, '');
+    if (target === '' || parseIP(target) || !target.split('.').every((l) => isDns1123Label(l))) {
+      problems.push({ object: obj, message: `externalName ${JSON.stringify(spec.externalName ?? '')} is not a DNS name; no records` });
+      return { records, problems };
+    }
+    const value = encodeService({ host: target + '.', priority: 10, weight: 10, ttl: 30 });
+    put(records, `${hashLabel(value)}.${fq}`, value);
+    return { records, problems };
+  }
+
+  const clusterIP = spec.clusterIP ?? '';
+  if (clusterIP !== '' && clusterIP !== 'None') {
+    const ips = spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : [clusterIP];
+    let first = true;
+    for (const ip of ips) {
+      if (!parseIP(ip)) {
+        problems.push({ object: obj, message: `cluster IP ${JSON.stringify(ip)} is not an IP address; skipped` });
+        continue;
+      }
+      if (!first && opts.legacy) break;
+      const value = addressValue(ip);
+      const label = hashLabel(value);
+      put(records, `${label}.${fq}`, value);
+      for (const port of spec.ports ?? []) {
+        const pl = portLabels(port, obj, problems);
+        if (!pl) continue;
+        if (!validPort(port.port)) {
+          problems.push({ object: obj, message: `port "${port.name}" has no valid port number; no SRV record for it` });
+          continue;
+        }
+        put(records, `${label}.${pl}.${fq}`, srvValue(fq, port.port));
+      }
+      if (!opts.legacy) {
+        const k = ptrKey(ip);
+        if (k) records.set(k, srvValue(fq, 0));
+      }
+      first = false;
+    }
+    return { records, problems };
+  }
+
+  // Headless (clusterIP None or empty): records from the ready endpoint addresses.
+  if (!endpoints) return { records, problems };
+  let hostnames: Record<string, { HostName?: string }> = {};
+  const ann = endpoints.metadata?.annotations?.[HOSTNAMES_MAP_ANNOTATION];
+  if (ann) {
+    try {
+      const parsed: unknown = JSON.parse(ann);
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
+      hostnames = parsed as Record<string, { HostName?: string }>;
+    } catch (err) {
+      problems.push({ object: `endpoints ${objName(endpoints)}`, message: `annotation ${HOSTNAMES_MAP_ANNOTATION} is not valid JSON (${(err as Error).message}); using hash labels` });
+    }
+  }
+  const includeNotReady = !opts.legacy && spec.publishNotReadyAddresses === true;
+  for (const subset of endpoints.subsets ?? []) {
+    const addrs = [...(subset.addresses ?? []), ...(includeNotReady ? subset.notReadyAddresses ?? [] : [])];
+    for (const addr of addrs) {
+      const ip = addr.ip ?? '';
+      if (!parseIP(ip)) {
+        problems.push({ object: `endpoints ${objName(endpoints)}`, message: `address ${JSON.stringify(ip)} is not an IP address; skipped` });
+        continue;
+      }
+      const value = addressValue(ip);
+      let label = hashLabel(value);
+      const fromField = !opts.legacy && addr.hostname && isDns1123Label(addr.hostname) ? addr.hostname : '';
+      const entry = hostnames[ip];
+      const fromMap = entry && typeof entry === 'object' && typeof entry.HostName === 'string' && isDns1123Label(entry.HostName) ? entry.HostName : '';
+      if (fromField) label = fromField;
+      else if (fromMap) label = fromMap;
+      put(records, `${label}.${fq}`, value);
+      const target = `${label}.${fq}`;
+      for (const port of subset.ports ?? []) {
+        const pl = portLabels(port, `endpoints ${objName(endpoints)}`, problems);
+        if (!pl) continue;
+        if (!validPort(port.port)) continue;
+        put(records, `${label}.${pl}.${fq}`, srvValue(target, port.port));
+      }
+      if (!opts.legacy) {
+        const k = ptrKey(ip);
+        if (k) records.set(k, srvValue(target, 0));
+      }
+    }
+  }
+  return { records, problems };
+}
+
+/** The pod label: IPv4 dots → dashes; IPv6 colons → dashes. */
+export function podLabel(ip: string): string {
+  return ip.includes(':') ? ip.replace(/:/g, '-') : ip.replace(/\./g, '-');
+}
+
+/** Records of a Pod: one A leaf under `/pod/<ns>/<a-b-c-d>/<hash>` per pod IP. */
+export function podRecords(pod: Pod, opts: RecordOptions): Generated {
+  const records: Records = new Map();
+  const problems: Problem[] = [];
+  const ns = pod.metadata?.namespace ?? '';
+  const ips = new Set<string>();
+  if (pod.status?.podIP) ips.add(pod.status.podIP);
+  if (!opts.legacy) for (const p of pod.status?.podIPs ?? []) if (p.ip) ips.add(p.ip);
+  if (ips.size === 0) return { records, problems };
+  if (!isDns1123Label(ns)) {
+    problems.push({ object: `pod ${objName(pod)}`, message: 'namespace is not a DNS-1123 label; no records' });
+    return { records, problems };
+  }
+  for (const ip of ips) {
+    if (!parseIP(ip)) {
+      problems.push({ object: `pod ${objName(pod)}`, message: `pod IP ${JSON.stringify(ip)} is not an IP address; skipped` });
+      continue;
+    }
+    const value = addressValue(ip);
+    put(records, `${hashLabel(value)}.${podLabel(ip)}.${ns}.pod.${opts.domain}`, value);
+  }
+  return { records, problems };
+}
+
+/** The `dns-version.<domain>` TXT record (Kubernetes DNS schema version). */
+export function versionRecords(opts: RecordOptions): Records {
+  const records: Records = new Map();
+  if (!opts.legacy) put(records, `dns-version.${opts.domain}`, encodeService({ text: DNS_SCHEMA_VERSION, ttl: 30 }));
+  return records;
+}
+
+/**
+ * Key prefixes kube2sky owns (reconcile deletes anything under them that no API
+ * object backs): `svc/`, `pod/`, and — unless legacy — the reverse zones and dns-version.
+ */
+export function ownedPrefixes(opts: RecordOptions): string[] {
+  const base = nameToKey(opts.domain);
+  const out = [`${base}/svc/`, `${base}/pod/`];
+  if (!opts.legacy) out.push('/skydns/arpa/in-addr/', '/skydns/arpa/ip6/', `${base}/dns-version`);
+  return out;
+}

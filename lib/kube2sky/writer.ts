@@ -1,0 +1,279 @@
+/**
+ * The etcd side of kube2sky: holds the desired records of every API object,
+ * what etcd is known to hold under the keys kube2sky owns, and writes only the
+ * difference, in transactions of at most `batch` operations. Puts always go
+ * before deletes, so an update never opens a window in which a name that
+ * exists has no record. Failed writes are retried with backoff for as long as
+ * it takes; nothing is dropped and the process never exits because of etcd.
+ */
+import { EventEmitter } from 'node:events';
+import type { Etcd3 } from 'etcd3';
+import { listPrefix } from '../etcd/client.js';
+import type { Records } from './records.js';
+
+export interface WriterLog {
+  debug(msg: string): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+export interface WriterHooks {
+  /** A key reached etcd: seconds since the API event that asked for it. */
+  programmed?(seconds: number): void;
+  written?(op: 'put' | 'delete', n: number): void;
+  etcdError?(): void;
+}
+
+export interface WriterOptions {
+  /** Key prefixes to read when reconciling. */
+  prefixes: string[];
+  /** Whether a key found in etcd (with its value) belongs to kube2sky and may be deleted. */
+  owns(key: string, value: string): boolean;
+  /** etcd's --max-txn-ops is 128 by default. */
+  batch?: number;
+  /** Give up one attempt after this long (the mutation timeout). */
+  attemptTimeoutMs?: number;
+  log: WriterLog;
+  hooks?: WriterHooks;
+}
+
+export class RecordWriter extends EventEmitter {
+  /** objKey → that object's records. */
+  private byObject = new Map<string, Records>();
+  /** etcd key → (objKey → value): several objects may want one key (hostNetwork pods, shared IPs). */
+  private desired = new Map<string, Map<string, string>>();
+  /** What etcd holds under the owned prefixes, as far as we know. */
+  private applied = new Map<string, string>();
+  /** Keys to look at, with the time of the earliest event that touched them. */
+  private dirty = new Map<string, number>();
+  private running = false;
+  private stopped = false;
+  private wake: (() => void) | null = null;
+  private reconcileWanted = false;
+  /** Deletes of keys no object wants happen only after the initial lists are in (reconcile). */
+  deletesAllowed = false;
+  /** The last etcd operation succeeded. */
+  etcdOk = true;
+  lastError = '';
+  lastSuccess = 0;
+  private readonly batch: number;
+
+  constructor(private readonly client: Etcd3, private readonly opts: WriterOptions) {
+    super();
+    this.batch = opts.batch ?? 128;
+  }
+
+  /** Number of distinct keys wanted. */
+  get size(): number {
+    return this.desired.size;
+  }
+
+  /** Nothing waits to be written. */
+  get idle(): boolean {
+    return !this.hasWork();
+  }
+
+  desiredValue(key: string): string | undefined {
+    const owners = this.desired.get(key);
+    if (!owners || owners.size === 0) return undefined;
+    let best: string | undefined;
+    for (const v of owners.values()) if (best === undefined || v < best) best = v;
+    return best;
+  }
+
+  /** Replaces the records of one object. */
+  set(objKey: string, records: Records, eventTime = Date.now()): void {
+    const old = this.byObject.get(objKey);
+    if (records.size === 0) this.byObject.delete(objKey);
+    else this.byObject.set(objKey, records);
+    if (old) {
+      for (const [k, v] of old) {
+        if (records.get(k) === v) continue;
+        const owners = this.desired.get(k);
+        owners?.delete(objKey);
+        if (owners && owners.size === 0) this.desired.delete(k);
+        this.touch(k, eventTime);
+      }
+    }
+    for (const [k, v] of records) {
+      if (old?.get(k) === v) continue;
+      let owners = this.desired.get(k);
+      if (!owners) this.desired.set(k, (owners = new Map()));
+      owners.set(objKey, v);
+      this.touch(k, eventTime);
+    }
+    this.kick();
+  }
+
+  remove(objKey: string, eventTime = Date.now()): void {
+    this.set(objKey, new Map(), eventTime);
+  }
+
+  /** All object keys with records (for reconciling against the API caches). */
+  objects(): string[] {
+    return [...this.byObject.keys()];
+  }
+
+  private touch(key: string, t: number): void {
+    const prev = this.dirty.get(key);
+    if (prev === undefined || t < prev) this.dirty.set(key, t);
+  }
+
+  /** Asks the worker to re-read etcd's owned keys and repair every difference. */
+  requestReconcile(): void {
+    this.reconcileWanted = true;
+    this.kick();
+  }
+
+  /** Allows deletes (the API's initial lists are in) and reconciles. */
+  enableDeletes(): void {
+    this.deletesAllowed = true;
+    for (const k of this.applied.keys()) if (!this.desired.has(k)) this.touch(k, Date.now());
+    this.requestReconcile();
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.kick();
+  }
+
+  private kick(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  /** Resolves once nothing is left to write (or after `timeoutMs`, returning false). */
+  async drained(timeoutMs = Infinity): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    while (this.hasWork()) {
+      if (Date.now() > end) return false;
+      await new Promise<void>((r) => this.once('flushed', r).once('idle', r));
+    }
+    return true;
+  }
+
+  private hasWork(): boolean {
+    if (this.reconcileWanted) return true;
+    for (const [k] of this.dirty) if (this.needsOp(k) !== null) return true;
+    return false;
+  }
+
+  private needsOp(key: string): 'put' | 'delete' | null {
+    const want = this.desiredValue(key);
+    const have = this.applied.get(key);
+    if (want !== undefined) return want === have ? null : 'put';
+    if (have !== undefined && this.deletesAllowed) return 'delete';
+    return null;
+  }
+
+  private async loop(): Promise<void> {
+    let backoff = 50;
+    while (!this.stopped) {
+      try {
+        if (this.reconcileWanted) {
+          this.reconcileWanted = false;
+          await this.loadActual();
+        }
+        const did = await this.flushOnce();
+        this.etcdOk = true;
+        this.lastSuccess = Date.now();
+        backoff = 50;
+        if (!did) {
+          this.emit('idle');
+          if (!this.hasWork()) await new Promise<void>((r) => (this.wake = r));
+        } else this.emit('flushed');
+      } catch (err) {
+        const msg = (err as Error).message;
+        if (this.etcdOk || msg !== this.lastError) this.opts.log.warn(`etcd write failed (${msg}); retrying in ${backoff} ms`);
+        this.etcdOk = false;
+        this.lastError = msg;
+        this.opts.hooks?.etcdError?.();
+        this.emit('error-state');
+        await new Promise<void>((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, 5000);
+      }
+    }
+  }
+
+  /** Reads the owned prefixes from etcd; what we believed is replaced by what is there. */
+  private async loadActual(): Promise<void> {
+    const actual = new Map<string, string>();
+    for (const prefix of this.opts.prefixes) {
+      const { kvs } = await this.withTimeout(listPrefix(this.client, prefix), `read ${prefix}`);
+      for (const kv of kvs) if (this.opts.owns(kv.key, kv.value)) actual.set(kv.key, kv.value);
+    }
+    const now = Date.now();
+    for (const k of this.applied.keys()) if (!actual.has(k)) this.touch(k, now);
+    for (const [k, v] of actual) if (this.applied.get(k) !== v || !this.desired.has(k)) this.touch(k, now);
+    for (const k of this.desired.keys()) if (!actual.has(k)) this.touch(k, now);
+    this.applied = actual;
+  }
+
+  private withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
+    const ms = this.opts.attemptTimeoutMs ?? 10_000;
+    return new Promise<T>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${what}: no answer from etcd within ${ms} ms`)), ms);
+      p.then(
+        (v) => {
+          clearTimeout(t);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(t);
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
+  }
+
+  /** Writes one transaction of pending puts (or, when none are left, deletes). Returns false if nothing was pending. */
+  private async flushOnce(): Promise<boolean> {
+    const puts: string[] = [];
+    const deletes: string[] = [];
+    for (const [k] of this.dirty) {
+      const op = this.needsOp(k);
+      if (op === null) {
+        if (this.desiredValue(k) !== undefined || this.deletesAllowed || !this.applied.has(k)) this.dirty.delete(k);
+        continue;
+      }
+      if (op === 'put') {
+        puts.push(k);
+        if (puts.length >= this.batch) break;
+      } else if (deletes.length < this.batch) deletes.push(k);
+    }
+    // Deletes only once every put is done: a replacement record is always in place first.
+    const keys = puts.length > 0 ? puts : deletes;
+    if (keys.length === 0) return false;
+    const values = keys.map((k) => this.desiredValue(k));
+    const success = keys.map((k, i) =>
+      values[i] !== undefined
+        ? { request_put: { key: Buffer.from(k), value: Buffer.from(values[i]!) } }
+        : { request_delete_range: { key: Buffer.from(k) } },
+    );
+    await this.withTimeout(this.client.kv.txn({ compare: [], success, failure: [] }), `write ${keys.length} keys`);
+    const now = Date.now();
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      const v = values[i];
+      if (v === undefined) this.applied.delete(k);
+      else this.applied.set(k, v);
+      const t = this.dirty.get(k);
+      // The key may have changed again while the write was in flight; keep it dirty then.
+      if (this.desiredValue(k) === v || (v === undefined && this.desiredValue(k) === undefined)) {
+        this.dirty.delete(k);
+        if (t !== undefined) this.opts.hooks?.programmed?.((now - t) / 1000);
+      }
+      this.opts.log.debug(v === undefined ? `Removing ${k}` : `Setting DNS record: ${k} -> ${v}`);
+    }
+    this.opts.hooks?.written?.(puts.length > 0 ? 'put' : 'delete', keys.length);
+    return true;
+  }
+}

@@ -1,0 +1,169 @@
+// kube2sky record generation: spec/kube2sky.md §2.10 worked examples byte for byte, and the extensions.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { podRecords, serviceRecords, versionRecords, ownedPrefixes, RecordOptions } from '../../lib/kube2sky/records.js';
+import type { Endpoints, Service } from '../../lib/kube2sky/types.js';
+import { hashLabel } from '../../lib/msg/service.js';
+
+const LEGACY: RecordOptions = { domain: 'cluster.local.', legacy: true };
+const MODERN: RecordOptions = { domain: 'cluster.local.', legacy: false };
+const A = (ip: string) => `{"host":"${ip}","priority":10,"weight":10,"ttl":30,"targetstrip":0}`;
+const SRV = (host: string, port: number) => `{"host":"${host}","port":${port},"priority":10,"weight":10,"ttl":30,"targetstrip":0}`;
+const PTR = (host: string) => `{"host":"${host}","priority":10,"weight":10,"ttl":30,"targetstrip":0}`;
+const obj = (m: Map<string, string>) => Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
+
+const kubernetes: Service = {
+  metadata: { name: 'kubernetes', namespace: 'default' },
+  spec: { clusterIP: '10.0.0.1', ports: [{ name: 'https', protocol: 'TCP', port: 443 }] },
+};
+
+test('(a) the kubernetes service, legacy: exactly the two keys kube2sky 1.14 wrote', () => {
+  const g = serviceRecords(kubernetes, null, LEGACY);
+  assert.deepEqual(g.problems, []);
+  assert.deepEqual(obj(g.records), {
+    '/skydns/local/cluster/svc/default/kubernetes/_tcp/_https/c88f1059': SRV('kubernetes.default.svc.cluster.local.', 443),
+    '/skydns/local/cluster/svc/default/kubernetes/c88f1059': A('10.0.0.1'),
+  });
+  assert.equal(g.records.get('/skydns/local/cluster/svc/default/kubernetes/c88f1059'), '{"host":"10.0.0.1","priority":10,"weight":10,"ttl":30,"targetstrip":0}');
+});
+
+test('(a) with extensions: plus the PTR record', () => {
+  const g = serviceRecords(kubernetes, null, MODERN);
+  assert.deepEqual(obj(g.records), {
+    '/skydns/arpa/in-addr/10/0/0/1': PTR('kubernetes.default.svc.cluster.local.'),
+    '/skydns/local/cluster/svc/default/kubernetes/_tcp/_https/c88f1059': SRV('kubernetes.default.svc.cluster.local.', 443),
+    '/skydns/local/cluster/svc/default/kubernetes/c88f1059': A('10.0.0.1'),
+  });
+});
+
+test('(b) kube-dns with a UDP and a TCP port', () => {
+  const svc: Service = {
+    metadata: { name: 'kube-dns', namespace: 'kube-system' },
+    spec: { clusterIP: '10.0.0.10', ports: [{ name: 'dns', protocol: 'UDP', port: 53 }, { name: 'dns-tcp', protocol: 'TCP', port: 53 }] },
+  };
+  assert.deepEqual(obj(serviceRecords(svc, null, LEGACY).records), {
+    '/skydns/local/cluster/svc/kube-system/kube-dns/21172049': A('10.0.0.10'),
+    '/skydns/local/cluster/svc/kube-system/kube-dns/_tcp/_dns-tcp/21172049': SRV('kube-dns.kube-system.svc.cluster.local.', 53),
+    '/skydns/local/cluster/svc/kube-system/kube-dns/_udp/_dns/21172049': SRV('kube-dns.kube-system.svc.cluster.local.', 53),
+  });
+});
+
+const testservice: Service = { metadata: { name: 'testservice', namespace: 'default' }, spec: { clusterIP: 'None' } };
+const testEndpoints: Endpoints = {
+  metadata: { name: 'testservice', namespace: 'default' },
+  subsets: [
+    { addresses: [{ ip: '10.0.0.1' }, { ip: '10.0.0.2' }], ports: [{ name: 'http1', protocol: 'TCP', port: 80 }, { name: 'http2', protocol: 'TCP', port: 81 }] },
+    { addresses: [{ ip: '10.0.0.3' }, { ip: '10.0.0.4' }], notReadyAddresses: [{ ip: '10.0.0.5' }], ports: [{ name: 'https', protocol: 'TCP', port: 443 }] },
+  ],
+};
+
+test('(c) headless service with two subsets: the ten legacy keys', () => {
+  const base = '/skydns/local/cluster/svc/default/testservice';
+  const t = (l: string) => `${l}.testservice.default.svc.cluster.local.`;
+  assert.deepEqual(obj(serviceRecords(testservice, testEndpoints, LEGACY).records), {
+    [`${base}/2c92af47`]: A('10.0.0.3'),
+    [`${base}/4e756cde`]: A('10.0.0.2'),
+    [`${base}/790efe9c`]: A('10.0.0.4'),
+    [`${base}/_tcp/_http1/4e756cde`]: SRV(t('4e756cde'), 80),
+    [`${base}/_tcp/_http1/c88f1059`]: SRV(t('c88f1059'), 80),
+    [`${base}/_tcp/_http2/4e756cde`]: SRV(t('4e756cde'), 81),
+    [`${base}/_tcp/_http2/c88f1059`]: SRV(t('c88f1059'), 81),
+    [`${base}/_tcp/_https/2c92af47`]: SRV(t('2c92af47'), 443),
+    [`${base}/_tcp/_https/790efe9c`]: SRV(t('790efe9c'), 443),
+    [`${base}/c88f1059`]: A('10.0.0.1'),
+  });
+});
+
+test('headless: no endpoints → no records; publishNotReadyAddresses includes not-ready addresses (extension only)', () => {
+  assert.equal(serviceRecords(testservice, null, LEGACY).records.size, 0);
+  const pub: Service = { ...testservice, spec: { clusterIP: 'None', publishNotReadyAddresses: true } };
+  const modern = serviceRecords(pub, testEndpoints, MODERN).records;
+  assert.equal(modern.get('/skydns/local/cluster/svc/default/testservice/a7b3be2d'), undefined);
+  const five = [...modern].filter(([, v]) => v === A('10.0.0.5'));
+  assert.equal(five.length, 1);
+  assert.equal(modern.get('/skydns/arpa/in-addr/10/0/0/5'), PTR(`${five[0][0].split('/').pop()}.testservice.default.svc.cluster.local.`));
+  const legacy = serviceRecords(pub, testEndpoints, LEGACY).records;
+  assert.equal([...legacy.values()].filter((v) => v === A('10.0.0.5')).length, 0);
+});
+
+test('(d) a pod', () => {
+  const g = podRecords({ metadata: { name: 'p', namespace: 'default' }, status: { podIP: '1.2.3.4' } }, LEGACY);
+  assert.deepEqual(obj(g.records), { '/skydns/local/cluster/pod/default/1-2-3-4/ad70cf0f': A('1.2.3.4') });
+  assert.equal(podRecords({ metadata: { name: 'p', namespace: 'default' }, status: {} }, LEGACY).records.size, 0);
+});
+
+test('(e) hostnames-map annotation names the endpoint; the hostname field wins over it (extension)', () => {
+  const bar: Service = { metadata: { name: 'bar', namespace: 'my-namespace' }, spec: { clusterIP: 'None' } };
+  const ep: Endpoints = {
+    metadata: { name: 'bar', namespace: 'my-namespace', annotations: { 'endpoints.beta.kubernetes.io/hostnames-map': '{"10.245.1.6":{"HostName":"my-webserver"}}' } },
+    subsets: [{ addresses: [{ ip: '10.245.1.6' }], ports: [{ name: 'http', protocol: 'TCP', port: 80 }] }],
+  };
+  assert.deepEqual(obj(serviceRecords(bar, ep, LEGACY).records), {
+    '/skydns/local/cluster/svc/my-namespace/bar/_tcp/_http/my-webserver': SRV('my-webserver.bar.my-namespace.svc.cluster.local.', 80),
+    '/skydns/local/cluster/svc/my-namespace/bar/my-webserver': A('10.245.1.6'),
+  });
+  const withField: Endpoints = { ...ep, subsets: [{ addresses: [{ ip: '10.245.1.6', hostname: 'web-0' }], ports: [{ name: 'http', protocol: 'TCP', port: 80 }] }] };
+  assert.ok(serviceRecords(bar, withField, MODERN).records.has('/skydns/local/cluster/svc/my-namespace/bar/web-0'));
+  assert.ok(serviceRecords(bar, withField, LEGACY).records.has('/skydns/local/cluster/svc/my-namespace/bar/my-webserver'));
+  // An invalid name falls back to the hash label.
+  const bad: Endpoints = { ...ep, metadata: { ...ep.metadata, annotations: { 'endpoints.beta.kubernetes.io/hostnames-map': '{"10.245.1.6":{"HostName":"Not_Valid"}}' } } };
+  const label = hashLabel(A('10.245.1.6'));
+  assert.deepEqual(Object.keys(obj(serviceRecords(bar, bad, LEGACY).records)), [
+    `/skydns/local/cluster/svc/my-namespace/bar/_tcp/_http/${label}`,
+    `/skydns/local/cluster/svc/my-namespace/bar/${label}`,
+  ]);
+});
+
+test('bad parts of objects are reported and skipped, the rest written', () => {
+  const ep: Endpoints = {
+    metadata: { name: 'h', namespace: 'default', annotations: { 'endpoints.beta.kubernetes.io/hostnames-map': '{not json' } },
+    subsets: [{ addresses: [{ ip: '10.0.0.1' }, { ip: 'banana' }], ports: [{ name: 'web', port: 80 }] }],
+  };
+  const g = serviceRecords({ metadata: { name: 'h', namespace: 'default' }, spec: { clusterIP: 'None' } }, ep, LEGACY);
+  assert.deepEqual(obj(g.records), { '/skydns/local/cluster/svc/default/h/c88f1059': A('10.0.0.1') });
+  const msgs = g.problems.map((p) => `${p.object}: ${p.message}`);
+  assert.match(msgs[0], /^endpoints default\/h: annotation endpoints\.beta\.kubernetes\.io\/hostnames-map is not valid JSON \(.+\); using hash labels$/);
+  assert.deepEqual(msgs.slice(1), [
+    'endpoints default/h: port "web" has a name but no protocol; no SRV record for it',
+    'endpoints default/h: address "banana" is not an IP address; skipped',
+  ]);
+  const badIP = serviceRecords({ metadata: { name: 'x', namespace: 'default' }, spec: { clusterIP: '10.0.0.300' } }, null, LEGACY);
+  assert.equal(badIP.records.size, 0);
+  assert.deepEqual(badIP.problems.map((p) => p.message), ['cluster IP "10.0.0.300" is not an IP address; skipped']);
+});
+
+test('unnamed ports get no SRV; UDP is lower-cased; multi-port', () => {
+  const svc: Service = {
+    metadata: { name: 'multi', namespace: 'ns1' },
+    spec: { clusterIP: '10.0.0.2', ports: [{ port: 8080, protocol: 'TCP' }, { name: 'metrics', protocol: 'TCP', port: 9090 }, { name: 'syslog', protocol: 'UDP', port: 514 }] },
+  };
+  assert.deepEqual(Object.keys(obj(serviceRecords(svc, null, LEGACY).records)), [
+    '/skydns/local/cluster/svc/ns1/multi/4e756cde',
+    '/skydns/local/cluster/svc/ns1/multi/_tcp/_metrics/4e756cde',
+    '/skydns/local/cluster/svc/ns1/multi/_udp/_syslog/4e756cde',
+  ]);
+});
+
+test('IPv6 cluster IP and pod IP', () => {
+  const svc: Service = { metadata: { name: 'v6', namespace: 'default' }, spec: { clusterIP: 'fd00::10', ports: [] } };
+  const r = serviceRecords(svc, null, MODERN).records;
+  const a = [...r].find(([k]) => k.startsWith('/skydns/local/cluster/svc/default/v6/'));
+  assert.equal(a?.[1], A('fd00::10'));
+  assert.equal(r.get('/skydns/arpa/ip6/f/d/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/1/0'), PTR('v6.default.svc.cluster.local.'));
+  const p = podRecords({ metadata: { name: 'p', namespace: 'default' }, status: { podIP: 'fd00::1:2' } }, MODERN).records;
+  assert.deepEqual([...p.keys()].map((k) => k.split('/').slice(0, -1).join('/')), ['/skydns/local/cluster/pod/default/fd00--1-2']);
+});
+
+test('ExternalName: a record whose host is the external name (not in legacy mode)', () => {
+  const svc: Service = { metadata: { name: 'db', namespace: 'prod' }, spec: { type: 'ExternalName', externalName: 'Db.Example.COM' } };
+  const r = serviceRecords(svc, null, MODERN).records;
+  assert.deepEqual([...r.values()], ['{"host":"db.example.com.","priority":10,"weight":10,"ttl":30,"targetstrip":0}']);
+  assert.match([...r.keys()][0], /^\/skydns\/local\/cluster\/svc\/prod\/db\/[0-9a-f]+$/);
+  assert.equal(serviceRecords(svc, null, LEGACY).records.size, 0);
+});
+
+test('dns-version TXT and owned prefixes', () => {
+  assert.deepEqual(obj(versionRecords(MODERN)), { '/skydns/local/cluster/dns-version': '{"text":"1.1.0","ttl":30,"targetstrip":0}' });
+  assert.equal(versionRecords(LEGACY).size, 0);
+  assert.deepEqual(ownedPrefixes(LEGACY), ['/skydns/local/cluster/svc/', '/skydns/local/cluster/pod/']);
+});
