@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/** exec-healthz: runs a command periodically and serves its last result on /healthz. */
+import { FlagDef, HelpRequested, parseFlags, usageText, str, num, bool, formatDuration } from '../lib/flags.js';
+import { Prober } from '../lib/healthz/exec.js';
+import { startHealthzHttp } from '../lib/healthz/http.js';
+
+const FLAGS: FlagDef[] = [
+  { name: 'cmd', type: 'string', default: 'echo healthz', usage: 'command to run in a shell (sh -c); stdout and stderr are captured' },
+  { name: 'port', type: 'int', default: 8080, usage: 'port number to serve /healthz on' },
+  { name: 'address', type: 'string', default: '0.0.0.0', usage: 'address to serve on' },
+  { name: 'period', type: 'duration', default: '2s', usage: 'period to run the command' },
+  { name: 'latency', type: 'duration', default: '30s', usage: 'a result older than this is a failure' },
+  { name: 'timeout', type: 'duration', default: '0s', usage: 'kill a run that takes longer than this (default: the period)' },
+  { name: 'enable-quit', type: 'bool', default: false, usage: 'serve /quit, which makes the program exit (off: anyone on the pod network could stop it)' },
+  { name: 'quiet', type: 'bool', default: false, usage: 'log only failures' },
+];
+
+function line(s: string): void {
+  process.stderr.write(`${new Date().toISOString()} exec-healthz ${s}\n`);
+}
+
+async function main(): Promise<void> {
+  let p;
+  try {
+    p = parseFlags(FLAGS, process.argv.slice(2));
+    if (num(p, 'period') <= 0) throw new Error('-period must be positive');
+    if (num(p, 'latency') <= 0) throw new Error('-latency must be positive');
+    if (num(p, 'timeout') < 0) throw new Error('-timeout must not be negative');
+    if (num(p, 'port') < 0 || num(p, 'port') > 65535) throw new Error(`-port ${num(p, 'port')} is out of range`);
+    if (p.rest.length) throw new Error(`unexpected arguments: ${p.rest.join(' ')}`);
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      process.stderr.write(usageText('exec-healthz', FLAGS));
+      process.exit(0);
+    }
+    process.stderr.write(`exec-healthz: ${(err as Error).message}\n${usageText('exec-healthz', FLAGS)}`);
+    process.exit(2);
+  }
+  const quiet = bool(p, 'quiet');
+  const period = num(p, 'period');
+  const prober = new Prober({
+    cmd: str(p, 'cmd'),
+    periodMs: period,
+    timeoutMs: num(p, 'timeout') || period,
+    latencyMs: num(p, 'latency'),
+    log: (l) => {
+      if (!quiet || l.startsWith('command failed')) line(l);
+    },
+  });
+  const exit = () => {
+    void prober.stop();
+    process.exit(0);
+  };
+  try {
+    await startHealthzHttp(prober, {
+      host: str(p, 'address'),
+      port: num(p, 'port'),
+      enableQuit: bool(p, 'enable-quit'),
+      log: (l) => {
+        if (!quiet || !l.startsWith('Client ip')) line(l);
+      },
+      onQuit: () => setTimeout(exit, 50),
+    });
+  } catch (err) {
+    line(`cannot listen on ${str(p, 'address')}:${num(p, 'port')}: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  line(`serving /healthz on ${str(p, 'address')}:${num(p, 'port')} for "${str(p, 'cmd')}" every ${formatDuration(period)} (timeout ${formatDuration(num(p, 'timeout') || period)}, latency ${formatDuration(num(p, 'latency'))})`);
+  prober.start();
+  process.on('SIGTERM', exit);
+  process.on('SIGINT', exit);
+}
+
+void main();
