@@ -175,8 +175,9 @@ export class Resolver {
     return out;
   }
 
+  /** Does the name exist (a key at or below it; wildcard labels honoured, as the lookup does)? */
   private existsName(name: string): boolean {
-    return this.tree.exists(nameToSegments(name));
+    return this.tree.lookup(nameToSegments(name), { exact: true }).exists;
   }
 
   // ------------------------------------------------------------ records
@@ -241,7 +242,8 @@ export class Resolver {
       } catch (err) {
         if (!(err instanceof NotFound)) throw err;
         if (inZone(lower, this.cfg.domain)) continue;
-        const up = both ? null : await this.upstreamLookup(target, qtype, ctx);
+        // In "both" mode (SRV/MX glue) the question is A, as SkyDNS asked upstream.
+        const up = await this.upstreamLookup(target, qtype, ctx);
         if (!up) continue;
         out.push({ name: owner, type: TYPE.CNAME, class: CLASS.IN, ttl: s.ttl, data: { t: 'name', name: target } }, ...up);
         continue;
@@ -271,7 +273,12 @@ export class Resolver {
   }
 
   private async srvRecords(owner: string, name: string, ctx: Ctx): Promise<{ answer: RR[]; extra: RR[] }> {
-    const services = applyGroups(this.records(name, {}, ctx));
+    const services = applyGroups(this.records(name, {}, ctx)).filter((s) => {
+      if (s.host !== '') return true;
+      this.log.warn(`skipping record at ${s.key}: empty host`);
+      return false;
+    });
+    // Weights are shared among the records that are served (an empty-host record is not).
     const weights = srvWeights(services);
     const answer: RR[] = [];
     const extra: RR[] = [];
@@ -290,10 +297,6 @@ export class Resolver {
         const target = targetStrip(keyToName(s.key), s.targetstrip);
         answer.push(srv(target));
         extra.push(ipRR(target, ip.family, ip.bytes, s.ttl));
-        continue;
-      }
-      if (s.host === '') {
-        this.log.warn(`skipping record at ${s.key}: empty host`);
         continue;
       }
       const target = targetStrip(fqdn(s.host), s.targetstrip);

@@ -179,7 +179,10 @@ export class RecordTree {
   /**
    * Looks up a name given as key segments (labels reversed). Wildcard labels
    * (`*`, `any`) match any one segment; keys with fewer segments than the query
-   * are not returned, keys with more are.
+   * are not returned, keys with more are. As in SkyDNS (etcd v2), when the key
+   * left of the first wildcard is a plain leaf (no children), that leaf is
+   * returned unfiltered. With `skipAttrleaf`, a wildcard never matches an
+   * underscore segment either (such segments lie below the queried name).
    */
   lookup(segs: readonly string[], opts: LookupOptions = {}): LookupResult {
     const entries: Entry[] = [];
@@ -195,6 +198,11 @@ export class RecordTree {
     }
     const base = this.node(segs.slice(0, wild));
     if (!base || base.count === 0) return { exists: false, entries };
+    if (base.entry && !base.children) {
+      // The GET below the wildcard hit a leaf: SkyDNS returns it without filtering.
+      entries.push(base.entry);
+      return { exists: true, entries };
+    }
     if (opts.exact) return { exists: true, entries };
     const match = (node: Node, i: number): void => {
       if (i === segs.length) {
@@ -203,7 +211,10 @@ export class RecordTree {
       }
       if (!node.children) return;
       if (isWildcard(segs[i])) {
-        for (const k of node.childKeys()) match(node.children.get(k)!, i + 1);
+        for (const k of node.childKeys()) {
+          if (opts.skipAttrleaf && k.startsWith('_')) continue;
+          match(node.children.get(k)!, i + 1);
+        }
       } else {
         const c = node.children.get(segs[i]);
         if (c) match(c, i + 1);

@@ -1,0 +1,302 @@
+// The in-memory record tree: etcd v2 semantics over v3 keys (design decision 2),
+// wildcards and attribute-leaf skipping (decision 6), and its bookkeeping.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Entry, LookupOptions, RecordTree, isWildcard } from '../../lib/skydns/tree.js';
+
+const P = '/skydns';
+const v = (host: string) => JSON.stringify({ host });
+
+function tree(keys: readonly string[]): RecordTree {
+  const t = new RecordTree('skydns');
+  for (const k of keys) t.put(`${P}/${k}`, v(k));
+  return t;
+}
+
+/** Keys (below the prefix) of a lookup's entries, in order. */
+function look(t: RecordTree, segs: string, opts: LookupOptions = {}): { exists: boolean; keys: string[] } {
+  const r = t.lookup(segs === '' ? [] : segs.split('/'), opts);
+  return { exists: r.exists, keys: r.entries.map((e: Entry) => e.key.slice(P.length + 1)) };
+}
+
+const SAMPLE = [
+  'test/skydns/a',
+  'test/skydns/ab',
+  'test/skydns/ipaddr/a',
+  'test/skydns/ipaddr/b',
+  'test/skydns/ipaddr2/a',
+  'test/skydns/region1/development/server1/100',
+  'test/skydns/region1/development/server1/104',
+  'test/skydns/region1/production/server2/101',
+  'test/skydns/region2/production/server3/105',
+  'test/skydns/web/8e147811',
+  'test/skydns/web/_tcp/_http/8e147811',
+  'test/skydns/web/d138cc96',
+  'test/skydns/web/_tcp/_http/d138cc96',
+  'test/skydns/both',
+  'test/skydns/both/child',
+];
+
+describe('RecordTree bookkeeping', () => {
+  test('put decodes the value, keeps the raw bytes and the lease', () => {
+    const t = new RecordTree('skydns');
+    const e = t.put(`${P}/test/skydns/a`, '{"host":"10.0.0.1","port":80}', '7587869623437213700');
+    assert.ok(e);
+    assert.equal(e.key, `${P}/test/skydns/a`);
+    assert.equal(e.raw, '{"host":"10.0.0.1","port":80}');
+    assert.equal(e.lease, '7587869623437213700');
+    assert.equal(e.error, null);
+    assert.equal(e.svc?.host, '10.0.0.1');
+    assert.equal(e.svc?.port, 80);
+    assert.equal(e.svc?.key, `${P}/test/skydns/a`);
+    assert.equal(t.get(`${P}/test/skydns/a`), e);
+    assert.equal(t.put(`${P}/test/skydns/b`, v('x'))?.lease, '0');
+  });
+
+  test('keys outside the prefix are ignored', () => {
+    const t = new RecordTree('skydns');
+    assert.equal(t.put('/other/test/a', v('10.0.0.1')), null);
+    assert.equal(t.put('/skydnsx/a', v('10.0.0.1')), null);
+    assert.equal(t.put('/skydns', v('10.0.0.1')), null);
+    assert.equal(t.size, 0);
+    assert.equal(t.generation, 0);
+    assert.equal(t.get('/other/test/a'), null);
+    assert.equal(t.delete('/other/test/a'), false);
+  });
+
+  test('a custom prefix', () => {
+    const t = new RecordTree('mydns');
+    assert.ok(t.put('/mydns/local/skydns/a', v('10.0.0.1')));
+    assert.equal(t.put('/skydns/local/skydns/a', v('10.0.0.1')), null);
+    assert.deepEqual(t.keys(), ['/mydns/local/skydns/a']);
+    assert.deepEqual(t.segments('/mydns/local/skydns/a'), ['local', 'skydns', 'a']);
+  });
+
+  test('bad values are kept with their error and counted', () => {
+    const t = new RecordTree('skydns');
+    const bad = t.put(`${P}/x/bad`, '{"host":"10.0.0.1","port":"80"}');
+    assert.ok(bad);
+    assert.equal(bad.svc, null);
+    assert.match(bad.error ?? '', /\/skydns\/x\/bad/);
+    t.put(`${P}/x/worse`, 'not json');
+    assert.equal(t.invalid, 2);
+    assert.equal(t.size, 2);
+    t.put(`${P}/x/bad`, v('10.0.0.1')); // fixed in place
+    assert.equal(t.invalid, 1);
+    assert.equal(t.size, 2);
+    t.put(`${P}/x/good`, v('10.0.0.2'));
+    t.put(`${P}/x/good`, 'broken again');
+    assert.equal(t.invalid, 2);
+    t.delete(`${P}/x/worse`);
+    t.delete(`${P}/x/good`);
+    assert.equal(t.invalid, 0);
+    assert.equal(t.size, 1);
+  });
+
+  test('size counts keys; replacing a key does not count twice', () => {
+    const t = tree(SAMPLE);
+    assert.equal(t.size, SAMPLE.length);
+    t.put(`${P}/test/skydns/a`, v('10.0.0.9'));
+    assert.equal(t.size, SAMPLE.length);
+    assert.equal(t.get(`${P}/test/skydns/a`)?.svc?.host, '10.0.0.9');
+  });
+
+  test('generation moves on every change and only then', () => {
+    const t = new RecordTree('skydns');
+    assert.equal(t.generation, 0);
+    t.put(`${P}/a/b`, v('1'));
+    assert.equal(t.generation, 1);
+    t.put(`${P}/a/b`, v('1')); // a rewrite is a change too (etcd revision moved)
+    assert.equal(t.generation, 2);
+    assert.equal(t.delete(`${P}/a/c`), false);
+    assert.equal(t.delete(`${P}/a`), false); // a directory, not a key
+    assert.equal(t.generation, 2);
+    assert.equal(t.delete(`${P}/a/b`), true);
+    assert.equal(t.generation, 3);
+    assert.equal(t.delete(`${P}/a/b`), false);
+    assert.equal(t.generation, 3);
+    t.clear();
+    assert.equal(t.generation, 4);
+  });
+
+  test('delete prunes empty branches only', () => {
+    const t = tree(['test/skydns/x/y/z/leaf', 'test/skydns/x/other']);
+    assert.equal(t.delete(`${P}/test/skydns/x/y/z/leaf`), true);
+    assert.equal(t.exists(['test', 'skydns', 'x', 'y']), false);
+    assert.equal(t.exists(['test', 'skydns', 'x', 'y', 'z']), false);
+    assert.equal(t.exists(['test', 'skydns', 'x']), true);
+    assert.deepEqual(look(t, 'test/skydns/x/y'), { exists: false, keys: [] });
+    assert.equal(t.delete(`${P}/test/skydns/x/other`), true);
+    assert.equal(t.exists(['test']), false);
+    assert.equal(t.exists([]), false);
+    assert.equal(t.size, 0);
+    assert.deepEqual(t.keys(), []);
+    // The tree is usable again after being emptied.
+    t.put(`${P}/test/skydns/x/y`, v('10.0.0.1'));
+    assert.deepEqual(t.keys(), [`${P}/test/skydns/x/y`]);
+  });
+
+  test('a leaf whose last child was deleted is a plain leaf again (wildcards below it return it)', () => {
+    const t = tree(['test/skydns/x', 'test/skydns/x/y/z']);
+    assert.deepEqual(look(t, 'test/skydns/x/*'), { exists: true, keys: ['test/skydns/x/y/z'] });
+    t.delete(`${P}/test/skydns/x/y/z`);
+    assert.deepEqual(look(t, 'test/skydns/x/*'), { exists: true, keys: ['test/skydns/x'] });
+  });
+
+  test('deleting a value that has children keeps the children', () => {
+    const t = tree(['test/skydns/both', 'test/skydns/both/child']);
+    assert.equal(t.delete(`${P}/test/skydns/both`), true);
+    assert.equal(t.get(`${P}/test/skydns/both`), null);
+    assert.deepEqual(look(t, 'test/skydns/both'), { exists: true, keys: ['test/skydns/both/child'] });
+    assert.equal(t.delete(`${P}/test/skydns/both/child`), true);
+    assert.equal(t.exists(['test', 'skydns', 'both']), false);
+    assert.equal(t.size, 0);
+  });
+
+  test('clear empties everything', () => {
+    const t = tree(SAMPLE);
+    t.put(`${P}/bad`, 'nope');
+    t.clear();
+    assert.equal(t.size, 0);
+    assert.equal(t.invalid, 0);
+    assert.deepEqual(t.keys(), []);
+    assert.equal(t.exists(['test']), false);
+  });
+
+  test('keys() lists every key in tree order (value before children, children sorted)', () => {
+    const t = tree(['z/b', 'z', 'z/a/c', 'a']);
+    assert.deepEqual(t.keys(), [`${P}/a`, `${P}/z`, `${P}/z/a/c`, `${P}/z/b`]);
+  });
+});
+
+describe('RecordTree.exists', () => {
+  const t = tree(SAMPLE);
+  const cases: [string, boolean][] = [
+    ['test/skydns/a', true], // the key itself
+    ['test/skydns/ipaddr', true], // a key below
+    ['test/skydns', true],
+    ['', true], // the root
+    ['test/skydns/ipadd', false], // a bare string prefix of a key
+    ['test/skydns/ipaddr/a/x', false], // below a leaf
+    ['test/skydns/nothere', false],
+    ['test/skydns/web/_tcp', true],
+    ['test/skydns/both', true],
+  ];
+  for (const [segs, want] of cases) {
+    test(`${segs || '(root)'} → ${want}`, () => assert.equal(t.exists(segs === '' ? [] : segs.split('/')), want));
+  }
+  test('/a never matches /ab', () => {
+    const only = tree(['test/skydns/ab']);
+    assert.equal(only.exists(['test', 'skydns', 'a']), false);
+    assert.deepEqual(look(only, 'test/skydns/a'), { exists: false, keys: [] });
+  });
+});
+
+describe('RecordTree.lookup', () => {
+  const t = tree(SAMPLE);
+  interface LookupCase {
+    name: string;
+    segs: string;
+    opts?: LookupOptions;
+    exists: boolean;
+    keys: string[];
+  }
+  const WEB_ALL = ['test/skydns/web/8e147811', 'test/skydns/web/_tcp/_http/8e147811', 'test/skydns/web/_tcp/_http/d138cc96', 'test/skydns/web/d138cc96'];
+  const cases: LookupCase[] = [
+    { name: 'a leaf', segs: 'test/skydns/a', exists: true, keys: ['test/skydns/a'] },
+    { name: 'a leaf is not a prefix of its sibling', segs: 'test/skydns/ipaddr', exists: true, keys: ['test/skydns/ipaddr/a', 'test/skydns/ipaddr/b'] },
+    {
+      name: 'a directory returns every leaf at any depth, in key order',
+      segs: 'test/skydns/region1',
+      exists: true,
+      keys: ['test/skydns/region1/development/server1/100', 'test/skydns/region1/development/server1/104', 'test/skydns/region1/production/server2/101'],
+    },
+    { name: 'missing', segs: 'test/skydns/nothere', exists: false, keys: [] },
+    { name: 'bare prefix', segs: 'test/skydns/ipadd', exists: false, keys: [] },
+    { name: 'value and children: value first', segs: 'test/skydns/both', exists: true, keys: ['test/skydns/both', 'test/skydns/both/child'] },
+    { name: 'exact: a leaf', segs: 'test/skydns/a', opts: { exact: true }, exists: true, keys: ['test/skydns/a'] },
+    { name: 'exact: a directory exists but yields nothing', segs: 'test/skydns/ipaddr', opts: { exact: true }, exists: true, keys: [] },
+    { name: 'exact: value and children yields the value only', segs: 'test/skydns/both', opts: { exact: true }, exists: true, keys: ['test/skydns/both'] },
+    { name: 'exact: missing', segs: 'test/skydns/nothere', opts: { exact: true }, exists: false, keys: [] },
+    { name: 'subtree sees attribute leaves by default', segs: 'test/skydns/web', exists: true, keys: WEB_ALL },
+    {
+      name: 'skipAttrleaf leaves out leaves below underscore labels',
+      segs: 'test/skydns/web',
+      opts: { skipAttrleaf: true },
+      exists: true,
+      keys: ['test/skydns/web/8e147811', 'test/skydns/web/d138cc96'],
+    },
+    {
+      name: 'skipAttrleaf: underscore labels named in the query are fine',
+      segs: 'test/skydns/web/_tcp/_http',
+      opts: { skipAttrleaf: true },
+      exists: true,
+      keys: ['test/skydns/web/_tcp/_http/8e147811', 'test/skydns/web/_tcp/_http/d138cc96'],
+    },
+    { name: 'skipAttrleaf: below one underscore label', segs: 'test/skydns/web/_tcp', opts: { skipAttrleaf: true }, exists: true, keys: [] },
+    { name: 'wildcard * matches one segment', segs: 'test/skydns/ipaddr/*', exists: true, keys: ['test/skydns/ipaddr/a', 'test/skydns/ipaddr/b'] },
+    { name: 'wildcard any matches one segment', segs: 'test/skydns/ipaddr/any', exists: true, keys: ['test/skydns/ipaddr/a', 'test/skydns/ipaddr/b'] },
+    {
+      name: 'wildcard keeps keys with more segments',
+      segs: 'test/skydns/region1/*',
+      exists: true,
+      keys: ['test/skydns/region1/development/server1/100', 'test/skydns/region1/development/server1/104', 'test/skydns/region1/production/server2/101'],
+    },
+    {
+      name: 'wildcard in the middle',
+      segs: 'test/skydns/*/production',
+      exists: true,
+      keys: ['test/skydns/region1/production/server2/101', 'test/skydns/region2/production/server3/105'],
+    },
+    { name: 'several wildcards', segs: 'test/skydns/*/production/*/*', exists: true, keys: ['test/skydns/region1/production/server2/101', 'test/skydns/region2/production/server3/105'] },
+    { name: 'wildcard drops keys with fewer segments', segs: 'test/skydns/*/*', exists: true, keys: [
+      'test/skydns/both/child',
+      'test/skydns/ipaddr/a',
+      'test/skydns/ipaddr/b',
+      'test/skydns/ipaddr2/a',
+      'test/skydns/region1/development/server1/100',
+      'test/skydns/region1/development/server1/104',
+      'test/skydns/region1/production/server2/101',
+      'test/skydns/region2/production/server3/105',
+      'test/skydns/web/8e147811',
+      'test/skydns/web/_tcp/_http/8e147811',
+      'test/skydns/web/_tcp/_http/d138cc96',
+      'test/skydns/web/d138cc96',
+    ] },
+    { name: 'wildcard with no match below an existing name', segs: 'test/skydns/ipaddr/*/x', exists: true, keys: [] },
+    { name: 'wildcard below a missing name', segs: 'test/skydns/nothere/*', exists: false, keys: [] },
+    { name: 'wildcard right below a leaf returns the leaf (SkyDNS v2)', segs: 'test/skydns/a/*', exists: true, keys: ['test/skydns/a'] },
+    { name: 'wildcard right below a value with children filters the children', segs: 'test/skydns/both/*', exists: true, keys: ['test/skydns/both/child'] },
+    { name: 'wildcard with exact: a directory yields nothing', segs: 'test/skydns/ipaddr/*', opts: { exact: true }, exists: true, keys: [] },
+    { name: 'wildcard with exact: a leaf yields itself', segs: 'test/skydns/a/*', opts: { exact: true }, exists: true, keys: ['test/skydns/a'] },
+    { name: 'wildcard sees underscore segments by default', segs: 'test/skydns/web/*/*', exists: true, keys: ['test/skydns/web/_tcp/_http/8e147811', 'test/skydns/web/_tcp/_http/d138cc96'] },
+    { name: 'wildcard with skipAttrleaf does not match underscore segments', segs: 'test/skydns/web/*/*', opts: { skipAttrleaf: true }, exists: true, keys: [] },
+    { name: 'wildcard with skipAttrleaf: plain segments still match', segs: 'test/skydns/web/*', opts: { skipAttrleaf: true }, exists: true, keys: ['test/skydns/web/8e147811', 'test/skydns/web/d138cc96'] },
+    { name: 'the root returns everything', segs: '', exists: true, keys: t.keys().map((k) => k.slice(P.length + 1)) },
+  ];
+  for (const c of cases) {
+    test(c.name, () => assert.deepEqual(look(t, c.segs, c.opts), { exists: c.exists, keys: c.keys }));
+  }
+
+  test('an empty tree: nothing exists, not even the root', () => {
+    assert.deepEqual(look(new RecordTree(), ''), { exists: false, keys: [] });
+    assert.deepEqual(look(new RecordTree(), '*'), { exists: false, keys: [] });
+  });
+
+  test('bad values are returned as entries (the resolver skips them)', () => {
+    const b = new RecordTree('skydns');
+    b.put(`${P}/x/1`, 'nope');
+    b.put(`${P}/x/2`, v('10.0.0.1'));
+    const r = b.lookup(['x']);
+    assert.equal(r.exists, true);
+    assert.deepEqual(r.entries.map((e) => [e.key, e.svc === null]), [[`${P}/x/1`, true], [`${P}/x/2`, false]]);
+  });
+
+  test('isWildcard', () => {
+    assert.equal(isWildcard('*'), true);
+    assert.equal(isWildcard('any'), true);
+    assert.equal(isWildcard('Any'), false);
+    assert.equal(isWildcard('**'), false);
+    assert.equal(isWildcard('anything'), false);
+  });
+});
