@@ -47,46 +47,76 @@ export interface ParsedFlags {
   warnings: string[];
 }
 
-const DURATION_UNITS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  'µs': 1e-3,
-  'μs': 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
+/** Nanoseconds per unit of a Go duration. */
+const DURATION_UNITS_NS: Record<string, bigint> = {
+  ns: 1n,
+  us: 1_000n,
+  'µs': 1_000n,
+  'μs': 1_000n,
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
 };
+const MAX_DURATION_NS = 2n ** 63n - 1n;
 
-/** Parses a Go duration ("300ms", "1.5h", "2h45m", "-1s", "0") into milliseconds. */
+/**
+ * Parses a Go duration ("300ms", "1.5h", "2h45m", "-1s", "0") into milliseconds.
+ * Like Go's time.ParseDuration the sum is computed in whole nanoseconds (so
+ * "1.005s" is exactly 1005) and a value beyond ±2^63-1 ns is rejected.
+ */
 export function parseDuration(input: string): number {
   const s = input.trim();
   if (s === '0' || s === '+0' || s === '-0') return 0;
   const m = /^([+-]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/.exec(s);
-  if (!m || s === '' ) throw new FlagError(`time: invalid duration "${input}"`);
-  const sign = m[1] === '-' ? -1 : 1;
-  let total = 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g;
+  if (!m) throw new FlagError(`time: invalid duration "${input}"`);
+  const sign = m[1] === '-' ? -1n : 1n;
+  let total = 0n;
+  const re = /(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/g;
   let part: RegExpExecArray | null;
-  while ((part = re.exec(s)) !== null) total += Number(part[1]) * DURATION_UNITS[part[2]];
-  return sign * total;
+  while ((part = re.exec(s)) !== null) {
+    const unit = DURATION_UNITS_NS[part[3]];
+    total += BigInt(part[1] || '0') * unit;
+    const frac = part[2] ?? '';
+    // Go truncates the fractional part to whole nanoseconds.
+    if (frac !== '') total += (BigInt(frac) * unit) / 10n ** BigInt(frac.length);
+    if (total > MAX_DURATION_NS) throw new FlagError(`time: invalid duration "${input}"`);
+  }
+  const ns = sign * total;
+  return Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6;
 }
 
-/** Formats milliseconds as a Go duration string ("2s", "1m30s", "500ms"). */
+/** Go's fmtFrac: `v` with `prec` implied decimals, trailing zeros (and a bare dot) removed. */
+function fracString(v: bigint, prec: number): { int: bigint; frac: string } {
+  const scale = 10n ** BigInt(prec);
+  const frac = (v % scale).toString().padStart(prec, '0').replace(/0+$/, '');
+  return { int: v / scale, frac: frac === '' ? '' : '.' + frac };
+}
+
+/**
+ * Formats milliseconds as a Go duration string, exactly as Go's Duration.String
+ * does ("2s", "1m30s", "500ms", "1h0m0s", "1.5µs", "0s"); sub-nanosecond parts are rounded.
+ */
 export function formatDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  const neg = ms < 0;
-  let rest = Math.abs(ms);
-  let out = '';
-  if (rest < 1000) return (neg ? '-' : '') + `${rest}ms`;
-  const h = Math.floor(rest / 3_600_000);
-  rest -= h * 3_600_000;
-  const m = Math.floor(rest / 60_000);
-  rest -= m * 60_000;
-  if (h) out += `${h}h`;
-  if (h || m) out += `${m}m`;
-  out += `${Number((rest / 1000).toFixed(9))}s`;
-  return (neg ? '-' : '') + out;
+  let ns = BigInt(Math.round(ms * 1e6));
+  if (ns === 0n) return '0s';
+  const neg = ns < 0n;
+  if (neg) ns = -ns;
+  const sign = neg ? '-' : '';
+  if (ns < 1_000_000_000n) {
+    // Under a second: the largest of ns, µs, ms that keeps an integer part.
+    const [prec, unit] = ns < 1_000n ? [0, 'ns'] : ns < 1_000_000n ? [3, 'µs'] : [6, 'ms'];
+    const { int, frac } = fracString(ns, prec);
+    return `${sign}${int}${frac}${unit}`;
+  }
+  const { int: secs, frac } = fracString(ns, 9);
+  const h = secs / 3600n;
+  const m = (secs / 60n) % 60n;
+  const sec = secs % 60n;
+  let out = `${sec}${frac}s`;
+  if (h > 0n || m > 0n) out = `${m}m` + out;
+  if (h > 0n) out = `${h}h` + out;
+  return sign + out;
 }
 
 /** Go strconv.ParseBool. */
@@ -101,7 +131,32 @@ export function parseBool(s: string): boolean | null {
   }
 }
 
-function parseValue(def: FlagDef, raw: string, shown: string): FlagValue {
+/**
+ * An integer the way Go's flag package reads one (strconv.ParseInt with base 0):
+ * optional sign, then `0x`/`0X` hex, `0o`/`0O` or leading-`0` octal, `0b`/`0B`
+ * binary or decimal, with `_` allowed between digits. With `decimalOnly`, the
+ * strconv.Atoi form that SkyDNS used for environment values (sign + decimal digits).
+ * Returns null if the text is not an integer; the value may exceed the safe range.
+ */
+export function parseGoInt(raw: string, decimalOnly = false): number | null {
+  const m = /^([+-]?)(.*)$/s.exec(raw);
+  if (!m) return null;
+  const neg = m[1] === '-';
+  const body = m[2];
+  let value: bigint;
+  if (decimalOnly) {
+    if (!/^[0-9]+$/.test(body)) return null;
+    value = BigInt(body);
+  } else if (/^0[xX](_?[0-9a-fA-F])+$/.test(body)) value = BigInt('0x' + body.slice(2).replace(/_/g, ''));
+  else if (/^0[bB](_?[01])+$/.test(body)) value = BigInt('0b' + body.slice(2).replace(/_/g, ''));
+  else if (/^0[oO](_?[0-7])+$/.test(body)) value = BigInt('0o' + body.slice(2).replace(/_/g, ''));
+  else if (/^0(_?[0-7])+$/.test(body)) value = BigInt('0o' + body.slice(1).replace(/_/g, ''));
+  else if (/^[0-9](_?[0-9])*$/.test(body) && !/^0[0-9_]/.test(body)) value = BigInt(body.replace(/_/g, ''));
+  else return null;
+  return Number(neg ? -value : value);
+}
+
+function parseValue(def: FlagDef, raw: string, shown: string, decimalOnly = false): FlagValue {
   switch (def.type) {
     case 'string':
       return raw;
@@ -111,8 +166,8 @@ function parseValue(def: FlagDef, raw: string, shown: string): FlagValue {
       return b;
     }
     case 'int': {
-      if (!/^[+-]?(0x[0-9a-fA-F]+|\d+)$/.test(raw)) throw new FlagError(`invalid value "${raw}" for flag -${shown}: parse error`);
-      const n = Number(raw.replace(/^\+/, ''));
+      const n = parseGoInt(raw, decimalOnly);
+      if (n === null) throw new FlagError(`invalid value "${raw}" for flag -${shown}: parse error`);
       if (!Number.isSafeInteger(n)) throw new FlagError(`invalid value "${raw}" for flag -${shown}: value out of range`);
       return n;
     }
@@ -152,7 +207,7 @@ export function parseFlags(defs: readonly FlagDef[], argv: readonly string[], op
     const ev = d.env ? env[d.env] : undefined;
     if (d.env && ev !== undefined && ev !== '') {
       try {
-        v = parseValue(d, ev, d.name);
+        v = parseValue(d, ev, d.name, true);
       } catch {
         warnings.push(`ignoring environment ${d.env}=${JSON.stringify(ev)} (not a valid ${d.type}); using the default for -${d.name}`);
       }
@@ -203,8 +258,10 @@ export function usageText(program: string, defs: readonly FlagDef[], intro = '')
     const kind = d.type === 'bool' ? '' : ` ${d.type === 'duration' ? 'duration' : d.type === 'int' ? 'int' : 'string'}`;
     lines.push(`  -${d.name}${kind}`);
     let text = `    \t${d.usage}`;
-    const def = d.type === 'duration' && typeof d.default === 'string' ? d.default : d.default;
-    if (def !== '' && def !== false) text += ` (default ${typeof def === 'string' && d.type === 'string' ? JSON.stringify(def) : String(def)})`;
+    const def = d.default;
+    // Go's PrintDefaults leaves out zero values ("", false, 0, 0s).
+    const zero = def === '' || def === false || def === 0 || (d.type === 'duration' && (def === '0' || def === '0s'));
+    if (!zero) text += ` (default ${typeof def === 'string' && d.type === 'string' ? JSON.stringify(def) : String(def)})`;
     if (d.env) text += ` [env ${d.env}]`;
     lines.push(text);
   }

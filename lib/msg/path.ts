@@ -24,7 +24,15 @@ export function splitName(name: string): string[] {
 /** Makes a name fully qualified (one trailing dot). */
 export function fqdn(name: string): string {
   if (name === '' || name === '.') return '.';
-  return name.endsWith('.') && !name.endsWith('\\.') ? name : name + '.';
+  return isFqdn(name) ? name : name + '.';
+}
+
+/** True if the name ends in an unescaped dot (`a\\.` is qualified, `a\.` is not). */
+function isFqdn(name: string): boolean {
+  if (!name.endsWith('.')) return false;
+  let backslashes = 0;
+  for (let i = name.length - 2; i >= 0 && name[i] === '\\'; i--) backslashes++;
+  return backslashes % 2 === 0;
 }
 
 /** True if `name` equals `zone` or lies below it. Both lower-case FQDNs. */
@@ -61,15 +69,18 @@ export function keyToName(key: string): string {
   return labels.reverse().join('.') + '.';
 }
 
-/** The reverse-zone name of an IPv4 or IPv6 address (`4.3.2.1.in-addr.arpa.`, nibble `ip6.arpa.`). */
+/**
+ * The reverse-zone name of an IPv4 or IPv6 address (`4.3.2.1.in-addr.arpa.`, nibble `ip6.arpa.`).
+ * An IPv4-mapped IPv6 address gets the in-addr.arpa name, as Go's dns.ReverseAddr gives it.
+ */
 export function reverseName(ip: string): string | null {
-  const v4 = parseIPv4(ip);
-  if (v4) return `${v4[3]}.${v4[2]}.${v4[1]}.${v4[0]}.in-addr.arpa.`;
-  const v6 = parseIPv6(ip);
-  if (!v6) return null;
+  const parsed = parseIP(ip);
+  if (!parsed) return null;
+  const b = parsed.bytes;
+  if (parsed.family === 4) return `${b[3]}.${b[2]}.${b[1]}.${b[0]}.in-addr.arpa.`;
   const nibbles: string[] = [];
   for (let i = 15; i >= 0; i--) {
-    nibbles.push((v6[i] & 0x0f).toString(16), (v6[i] >> 4).toString(16));
+    nibbles.push((b[i] & 0x0f).toString(16), (b[i] >> 4).toString(16));
   }
   return nibbles.join('.') + '.ip6.arpa.';
 }
@@ -81,7 +92,7 @@ export function parseIPv4(s: string): Uint8Array | null {
   const out = new Uint8Array(4);
   for (let i = 0; i < 4; i++) {
     const p = parts[i];
-    if (!/^[0-9]{1,3}$/.test(p)) return null;
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null;
     const n = Number(p);
     if (n > 255) return null;
     out[i] = n;
@@ -95,13 +106,14 @@ export function parseIPv6(s: string): Uint8Array | null {
   if (s.includes('%')) return null;
   const dbl = s.indexOf('::');
   if (dbl !== -1 && s.indexOf('::', dbl + 1) !== -1) return null;
-  const parseGroups = (part: string): number[] | null => {
+  // `allowV4`: only the part that ends the address may end in a dotted IPv4 tail.
+  const parseGroups = (part: string, allowV4: boolean): number[] | null => {
     if (part === '') return [];
     const groups = part.split(':');
     const out: number[] = [];
     for (let i = 0; i < groups.length; i++) {
       const g = groups[i];
-      if (i === groups.length - 1 && g.includes('.')) {
+      if (allowV4 && i === groups.length - 1 && g.includes('.')) {
         const v4 = parseIPv4(g);
         if (!v4) return null;
         out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
@@ -114,12 +126,12 @@ export function parseIPv6(s: string): Uint8Array | null {
   };
   let groups: number[];
   if (dbl === -1) {
-    const g = parseGroups(s);
+    const g = parseGroups(s, true);
     if (!g || g.length !== 8) return null;
     groups = g;
   } else {
-    const head = parseGroups(s.slice(0, dbl));
-    const tail = parseGroups(s.slice(dbl + 2));
+    const head = parseGroups(s.slice(0, dbl), false);
+    const tail = parseGroups(s.slice(dbl + 2), true);
     if (!head || !tail || head.length + tail.length > 7) return null;
     groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
   }

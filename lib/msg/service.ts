@@ -110,12 +110,13 @@ export function goJsonString(s: string): string {
     else if (c < 0x20 || c === 0x3c || c === 0x3e || c === 0x26 || c === 0x2028 || c === 0x2029) {
       out += '\\u' + c.toString(16).padStart(4, '0');
     } else if (c >= 0xd800 && c <= 0xdfff) {
-      // Lone surrogates are invalid UTF-8 once encoded; Go writes U+FFFD for them.
+      // A lone surrogate stands for bytes that are not valid UTF-8; for those Go
+      // writes the six-character escape `\ufffd` (not the character U+FFFD).
       const next = s.charCodeAt(i + 1);
       if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
         out += s[i] + s[i + 1];
         i++;
-      } else out += '\ufffd';
+      } else out += '\\ufffd';
     } else out += s[i];
   }
   return out + '"';

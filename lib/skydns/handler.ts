@@ -233,7 +233,14 @@ export class DnsHandler {
       edns,
     };
     const limit = t.tcp ? 65535 : Math.max(512, q.edns?.udpSize ?? 512);
-    const enc = encodeMessage(msg, limit);
+    let enc: Encoded | null;
+    try {
+      enc = encodeMessage(msg, limit);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      this.d.log.warn(`cannot encode the answer for ${q.qname} ${typeName(q.qtype)}: ${err.message}; sending SERVFAIL`);
+      return { buf: errorReply(q.raw, RCODE.SERVFAIL, q.questionEnd), enc: null, cause: 'servfail' };
+    }
     let cause: Cause | null = ans.rcode === RCODE.NXDOMAIN ? 'nxdomain' : ans.rcode === RCODE.SERVFAIL ? 'servfail' : ans.rcode === RCODE.REFUSED ? 'refused' : null;
     if (!enc || (t.tcp && enc.truncated)) {
       this.d.log.warn(`answer for ${q.qname} ${typeName(q.qtype)} does not fit in ${limit} bytes; sending SERVFAIL`);

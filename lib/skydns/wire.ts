@@ -150,7 +150,7 @@ export function readName(buf: Buffer, off: number, id: number | null = null): { 
 
 /** Lower-cases ASCII letters only (DNS case folding). */
 export function lowerName(name: string): string {
-  return name.toLowerCase();
+  return name.replace(/[A-Z]+/g, (m) => m.toLowerCase());
 }
 
 /** Splits a presentation-format name into wire labels. */
@@ -172,7 +172,12 @@ export function nameToLabels(name: string): Buffer[] {
       if (cur.length) labels.push(Buffer.from(cur));
       cur = [];
     } else if (ch < 0x80) cur.push(ch);
-    else for (const b of Buffer.from(name[i], 'utf8')) cur.push(b);
+    else {
+      // Whole code points, so that a character outside the BMP becomes its 4 UTF-8 bytes.
+      const cp = String.fromCodePoint(name.codePointAt(i) ?? ch);
+      for (const b of Buffer.from(cp, 'utf8')) cur.push(b);
+      i += cp.length - 1;
+    }
   }
   if (cur.length) labels.push(Buffer.from(cur));
   return labels;
@@ -284,6 +289,20 @@ export function parseQuery(buf: Buffer): Query {
 
 function decodeRData(buf: Buffer, rr: RawRR, id: number): RData {
   const o = rr.rdOff;
+  const end = o + rr.rdLen;
+  // Fixed-size fields must lie inside the record data, and a record's fields must use
+  // exactly its RDLENGTH (miekg/dns's "bad rdlength"); names may point outside it.
+  const need = (n: number): void => {
+    if (rr.rdLen < n) throw new WireError(`${typeName(rr.type)} record with ${rr.rdLen} bytes of data`, id);
+  };
+  const nameIn = (at: number): { name: string; next: number } => {
+    const r = readName(buf, at, id);
+    if (r.next > end) throw new WireError(`${typeName(rr.type)} record data shorter than its name`, id);
+    return r;
+  };
+  const exact = (next: number): void => {
+    if (next !== end) throw new WireError(`${typeName(rr.type)} record with ${end - next} bytes after its data (bad rdlength)`, id);
+  };
   switch (rr.type) {
     case TYPE.A:
     case TYPE.AAAA:
@@ -291,18 +310,30 @@ function decodeRData(buf: Buffer, rr: RawRR, id: number): RData {
       return { t: 'ip', bytes: Uint8Array.from(buf.subarray(o, o + rr.rdLen)) };
     case TYPE.CNAME:
     case TYPE.NS:
-    case TYPE.PTR:
-      return { t: 'name', name: readName(buf, o, id).name };
-    case TYPE.MX:
-      return { t: 'mx', preference: buf.readUInt16BE(o), exchange: readName(buf, o + 2, id).name };
-    case TYPE.SRV:
+    case TYPE.PTR: {
+      need(1);
+      const n = nameIn(o);
+      exact(n.next);
+      return { t: 'name', name: n.name };
+    }
+    case TYPE.MX: {
+      need(3);
+      const n = nameIn(o + 2);
+      exact(n.next);
+      return { t: 'mx', preference: buf.readUInt16BE(o), exchange: n.name };
+    }
+    case TYPE.SRV: {
+      need(7);
+      const n = nameIn(o + 6);
+      exact(n.next);
       return {
         t: 'srv',
         priority: buf.readUInt16BE(o),
         weight: buf.readUInt16BE(o + 2),
         port: buf.readUInt16BE(o + 4),
-        target: readName(buf, o + 6, id).name,
+        target: n.name,
       };
+    }
     case TYPE.TXT: {
       const strings: Buffer[] = [];
       let p = o;
@@ -315,10 +346,12 @@ function decodeRData(buf: Buffer, rr: RawRR, id: number): RData {
       return { t: 'txt', strings };
     }
     case TYPE.SOA: {
-      const m = readName(buf, o, id);
-      const r = readName(buf, m.next, id);
+      need(22);
+      const m = nameIn(o);
+      const r = nameIn(m.next);
       const p = r.next;
-      if (p + 20 > o + rr.rdLen) throw new WireError('truncated SOA record', id);
+      if (p + 20 > end) throw new WireError('truncated SOA record', id);
+      exact(p + 20);
       return {
         t: 'soa',
         mname: m.name,
@@ -381,6 +414,13 @@ export function headerFlags(h: Header): number {
   );
 }
 
+/** ASCII-only lower-casing of a wire label, for the compression map. */
+function labelKey(l: Buffer): string {
+  let k = String.fromCharCode(l.length);
+  for (const c of l) k += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+  return k;
+}
+
 /** A growable buffer writer with name compression (case-insensitive suffix map). */
 export class Writer {
   buf: Buffer;
@@ -418,11 +458,19 @@ export class Writer {
   }
   name(name: string, compress = true): void {
     const labels = nameToLabels(name);
+    let wireLen = 1;
+    for (const l of labels) {
+      if (l.length > 63) throw new WireError(`label longer than 63 bytes in ${name}`, null);
+      wireLen += 1 + l.length;
+    }
+    if (wireLen > 255) throw new WireError(`name longer than 255 bytes: ${name}`, null);
+    // Suffix keys are length-prefixed wire labels (so `a\.b.c` and `a.b.c` differ),
+    // with ASCII letters folded: DNS names compare case-insensitively in ASCII only.
     const keys: string[] = [];
     if (compress) {
       let k = '';
       for (let i = labels.length - 1; i >= 0; i--) {
-        k = labels[i].toString('latin1').toLowerCase() + '.' + k;
+        k = labelKey(labels[i]) + k;
         keys[i] = k;
       }
     }
@@ -436,7 +484,6 @@ export class Writer {
         if (this.pos < 0x3fff) this.comp.set(keys[i], this.pos);
       }
       const l = labels[i];
-      if (l.length > 63) throw new WireError(`label longer than 63 bytes in ${name}`, null);
       this.u8(l.length);
       this.bytes(l);
     }
@@ -471,6 +518,7 @@ function writeRData(w: Writer, rr: RR): void {
       break;
     case 'txt':
       for (const s of d.strings) {
+        if (s.length > 255) throw new WireError(`TXT string of ${s.length} bytes (at most 255) in ${rr.name}`, null);
         w.u8(s.length);
         w.bytes(s);
       }
@@ -608,9 +656,9 @@ export function rdataKey(rr: RR): string {
     case 'mx':
       return `${d.preference} ${d.exchange.toLowerCase()}`;
     case 'txt':
-      return d.strings.map((s) => s.toString('hex')).join(' ');
+      return d.strings.map((s) => `${s.length}:${s.toString('hex')}`).join(' ');
     case 'soa':
-      return `${d.mname} ${d.rname} ${d.serial}`;
+      return `${d.mname.toLowerCase()} ${d.rname.toLowerCase()} ${d.serial} ${d.refresh} ${d.retry} ${d.expire} ${d.minimum}`;
     case 'raw':
       return d.bytes.toString('hex');
   }
