@@ -1,9 +1,103 @@
 #!/usr/bin/env node
 /** skydns: the cluster DNS server (SkyDNS-compatible flags and behaviour). */
+import cluster, { Worker } from 'node:cluster';
 import { FlagError, HelpRequested, parseFlags, usageText } from '../lib/flags.js';
-import { createLogger } from '../lib/log.js';
-import { IMPLEMENTATION, SKYDNS_FLAGS, SKYDNS_VERSION, configFromFlags } from '../lib/skydns/config.js';
+import { createLogger, Log } from '../lib/log.js';
+import { IMPLEMENTATION, SKYDNS_FLAGS, SKYDNS_VERSION, SkyConfig, configFromFlags, splitHostPort } from '../lib/skydns/config.js';
 import { SkyDnsApp } from '../lib/skydns/app.js';
+import { metricsEndpoint, startHttp } from '../lib/skydns/http.js';
+import { Metrics, StoreState, processRegistry } from '../lib/skydns/metrics.js';
+import type { Snapshot } from '../lib/metrics/fast.js';
+
+interface WorkerReport {
+  type: 'report';
+  state: StoreState;
+  listening: boolean;
+  snapshot: Snapshot | null;
+}
+
+function onSignals(log: Log, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`received ${sig}, shutting down`);
+    setTimeout(() => process.exit(0), 3000).unref();
+    stop().then(() => process.exit(0), () => process.exit(0));
+  };
+  process.on('SIGTERM', () => handler('SIGTERM'));
+  process.on('SIGINT', () => handler('SIGINT'));
+}
+
+/** One process answering queries (alone, or as a cluster worker reporting to the primary). */
+async function runServer(cfg: SkyConfig, log: Log, worker: boolean): Promise<void> {
+  const app = new SkyDnsApp(cfg, log, { worker });
+  try {
+    await app.start();
+  } catch (err) {
+    log.error(`cannot start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  if (worker) {
+    const report = () => {
+      const msg: WorkerReport = { type: 'report', state: app.state(), listening: app.isListening, snapshot: app.metrics?.snapshot() ?? null };
+      process.send?.(msg);
+    };
+    report();
+    setInterval(report, 1000).unref();
+    app.store.on('synced', report);
+    process.on('disconnect', () => process.exit(0));
+  }
+  onSignals(log, () => app.stop());
+}
+
+/** The cluster primary: forks the workers, restarts any that die, serves merged metrics and health. */
+async function runPrimary(cfg: SkyConfig, log: Log): Promise<void> {
+  const reports = new Map<number, WorkerReport>();
+  let stopping = false;
+  const fork = () => {
+    const w = cluster.fork({ SKYDNS_WORKER: '1' });
+    w.on('message', (m: WorkerReport) => {
+      if (m && m.type === 'report') reports.set(w.id, m);
+    });
+    return w;
+  };
+  cluster.on('exit', (w: Worker, code, signal) => {
+    reports.delete(w.id);
+    if (stopping) return;
+    log.error(`worker ${w.process.pid} exited (${signal ?? `code ${code}`}); starting another`);
+    setTimeout(fork, 500);
+  });
+  for (let i = 0; i < cfg.workers; i++) fork();
+  log.info(`ready for queries on ${cfg.domain} for tcp/udp ${cfg.dnsAddr} with ${cfg.workers} workers; etcd ${cfg.machines.join(',')}`);
+  const endpoint = metricsEndpoint(cfg.metricsAddr, process.env, log, splitHostPort);
+  if (endpoint) {
+    const metrics = new Metrics(process.env.PROMETHEUS_NAMESPACE || 'skydns', process.env.PROMETHEUS_SUBSYSTEM || 'skydns');
+    const registry = processRegistry();
+    const path = process.env.PROMETHEUS_PATH || '/metrics';
+    const all = () => [...reports.values()];
+    try {
+      await startHttp(endpoint.host, endpoint.port, path, {
+        live: () => all().length === cfg.workers && all().every((r) => r.listening),
+        ready: () => {
+          const r = all();
+          if (r.length < cfg.workers) return { ok: false, reason: `${r.length} of ${cfg.workers} workers running` };
+          if (!r.every((x) => x.state.synced)) return { ok: false, reason: 'records not read from etcd yet' };
+          return { ok: true, reason: '' };
+        },
+        metrics: async () => metrics.render(all().flatMap((r) => (r.snapshot ? [r.snapshot] : []))) + metrics.renderState(all().map((r) => r.state)) + (await registry.metrics()),
+      }, log);
+      log.info(`metrics on ${endpoint.host ?? '*'}:${endpoint.port}${path}, health on /healthz and /readyz`);
+    } catch (err) {
+      log.error(`cannot serve metrics on ${endpoint.host ?? '*'}:${endpoint.port}: ${(err as Error).message}`);
+    }
+  }
+  onSignals(log, async () => {
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+  });
+}
 
 async function main(): Promise<void> {
   let parsed;
@@ -21,8 +115,10 @@ async function main(): Promise<void> {
     process.stdout.write(`skydns server version: ${SKYDNS_VERSION} (${IMPLEMENTATION})\n`);
     process.exit(0);
   }
-  const log = createLogger('skydns', parsed.values.get('verbose') === true ? 'debug' : 'info');
-  for (const w of parsed.warnings) log.warn(w);
+  const worker = cluster.isWorker;
+  const name = worker ? `skydns[${process.pid}]` : 'skydns';
+  const log = createLogger(name, parsed.values.get('verbose') === true ? 'debug' : 'info');
+  if (!worker) for (const w of parsed.warnings) log.warn(w);
   let cfg;
   try {
     cfg = configFromFlags(parsed);
@@ -35,28 +131,8 @@ async function main(): Promise<void> {
   }
   process.on('uncaughtException', (err) => log.error(`uncaught exception (kept running): ${err.stack ?? String(err)}`));
   process.on('unhandledRejection', (err) => log.error(`unhandled rejection (kept running): ${err instanceof Error ? err.stack : String(err)}`));
-
-  const app = new SkyDnsApp(cfg, log);
-  try {
-    await app.start();
-  } catch (err) {
-    log.error(`cannot start: ${(err as Error).message}`);
-    process.exit(1);
-  }
-  let stopping = false;
-  const stop = (sig: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`received ${sig}, shutting down`);
-    const hard = setTimeout(() => process.exit(0), 3000);
-    hard.unref();
-    app.stop().then(
-      () => process.exit(0),
-      () => process.exit(0),
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  if (cfg.workers > 1 && cluster.isPrimary) await runPrimary(cfg, log);
+  else await runServer(cfg, log, worker);
 }
 
 void main();

@@ -9,8 +9,8 @@ import { Log } from '../log.js';
 import { SkyConfig, applyDefaults, mergeConfigObject, ConfigObjectError, splitHostPort } from './config.js';
 import { Forwarder, parseServers } from './forwarder.js';
 import { DnsHandler } from './handler.js';
-import { startHttp } from './http.js';
-import { Metrics } from './metrics.js';
+import { metricsEndpoint, startHttp } from './http.js';
+import { Metrics, StoreState, processRegistry } from './metrics.js';
 import { Resolver } from './resolver.js';
 import { DnsServer } from './server.js';
 import { EtcdStore } from './store.js';
@@ -20,6 +20,8 @@ export interface AppOptions {
   env?: NodeJS.ProcessEnv;
   /** Wait for the first etcd read before returning from start() (tests). */
   waitForSync?: boolean;
+  /** Running as one of several cluster workers: shared sockets, no HTTP endpoint. */
+  worker?: boolean;
 }
 
 export class SkyDnsApp {
@@ -70,27 +72,9 @@ export class SkyDnsApp {
     this.store = new EtcdStore(this.client, cfg.prefix, this.log);
     const store = this.store;
 
-    // Metrics: PROMETHEUS_PORT (all interfaces, like SkyDNS) or -metrics-addr.
-    let httpHost: string | undefined;
-    let httpPort = 0;
-    const promPort = env.PROMETHEUS_PORT ?? '';
-    if (cfg.metricsAddr) {
-      const hp = splitHostPort(cfg.metricsAddr);
-      httpHost = hp.host;
-      httpPort = hp.port;
-    } else if (promPort !== '') {
-      if (/^\d+$/.test(promPort) && Number(promPort) >= 1 && Number(promPort) <= 65535) httpPort = Number(promPort);
-      else this.log.warn(`PROMETHEUS_PORT=${JSON.stringify(promPort)} is not a port number (a Kubernetes service environment variable?); running without metrics`);
-    }
-    if (httpPort) {
-      this.metrics = new Metrics(env.PROMETHEUS_NAMESPACE || 'skydns', env.PROMETHEUS_SUBSYSTEM || 'skydns', {
-        synced: () => store.synced,
-        connected: () => store.connected,
-        records: () => store.tree.size,
-        invalid: () => store.tree.invalid,
-        staleness: () => store.stalenessSeconds(),
-      });
-    }
+    // Metrics: PROMETHEUS_PORT (all interfaces, like SkyDNS) or -metrics-addr; in a worker the primary serves them.
+    const endpoint = this.opts.worker ? null : metricsEndpoint(cfg.metricsAddr, env, this.log, splitHostPort);
+    if (endpoint || this.opts.worker) this.metrics = new Metrics(env.PROMETHEUS_NAMESPACE || 'skydns', env.PROMETHEUS_SUBSYSTEM || 'skydns');
 
     const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: cfg.readTimeoutMs, nsRotate: cfg.nsRotate, log: this.log });
     const resolver = new Resolver(store.tree, cfg, forwarder, this.log, store.leaseTTL);
@@ -103,29 +87,40 @@ export class SkyDnsApp {
       metrics: this.metrics,
       log: this.log,
       synced: () => store.synced,
+      answerCacheSize: cfg.answerCacheSize,
     });
     store.on('synced', () => {
       const obj = store.tree.get(`/${cfg.prefix}/config`);
       if (obj) this.log.debug(`/${cfg.prefix}/config is read at start only; restart skydns to apply changes to it`);
     });
     const sync = store.start();
-    this.server = new DnsServer(this.handler, { host: cfg.host, port: cfg.port, maxTcpConns: cfg.tcpMaxConns, tcpIdleMs: cfg.tcpIdleMs }, this.log);
+    this.server = new DnsServer(this.handler, { host: cfg.host, port: cfg.port, maxTcpConns: cfg.tcpMaxConns, tcpIdleMs: cfg.tcpIdleMs, exclusive: !this.opts.worker }, this.log);
     await this.server.listen();
     this.listening = true;
-    this.log.info(`ready for queries on ${cfg.domain} for tcp/udp ${cfg.dnsAddr} [rcache ${cfg.rcache}]; etcd ${cfg.machines.join(',')}; nameservers ${cfg.nameservers.join(',') || '(none)'}`);
-    if (httpPort) {
+    if (!this.opts.worker) this.log.info(`ready for queries on ${cfg.domain} for tcp/udp ${cfg.dnsAddr} [rcache ${cfg.rcache}]; etcd ${cfg.machines.join(',')}; nameservers ${cfg.nameservers.join(',') || '(none)'}`);
+    if (endpoint) {
       const path = env.PROMETHEUS_PATH || '/metrics';
-      this.http = await startHttp(httpHost, httpPort, path, this.metrics, {
+      const registry = processRegistry();
+      const metrics = this.metrics!;
+      this.http = await startHttp(endpoint.host, endpoint.port, path, {
         live: () => this.listening,
-        ready: () =>
-          !store.synced
-            ? { ok: false, reason: 'records not read from etcd yet' }
-            : { ok: true, reason: '' },
+        ready: () => (store.synced ? { ok: true, reason: '' } : { ok: false, reason: 'records not read from etcd yet' }),
+        metrics: async () => metrics.render() + metrics.renderState([this.state()]) + (await registry.metrics()),
       }, this.log);
-      this.log.info(`metrics on ${httpHost ?? '*'}:${httpPort}${path}, health on /healthz and /readyz`);
+      this.log.info(`metrics on ${endpoint.host ?? '*'}:${endpoint.port}${path}, health on /healthz and /readyz`);
     }
     if (this.opts.waitForSync) await sync;
     else sync.catch((err: Error) => this.log.error(`etcd sync: ${err.message}`));
+  }
+
+  /** The store's state, as reported to metrics and to a cluster primary. */
+  state(): StoreState {
+    const st = this.store;
+    return { synced: st.synced, connected: st.connected, records: st.tree.size, invalid: st.tree.invalid, staleness: st.stalenessSeconds() };
+  }
+
+  get isListening(): boolean {
+    return this.listening;
   }
 
   async stop(): Promise<void> {

@@ -40,6 +40,8 @@ export const SKYDNS_FLAGS: readonly FlagDef[] = [
   { name: 'metrics-addr', type: 'string', default: '', env: 'SKYDNS_METRICS_ADDR', usage: 'ip:port for /metrics, /healthz and /readyz (overrides PROMETHEUS_PORT, which binds all interfaces)' },
   { name: 'tcp-max-conns', type: 'int', default: 1000, usage: 'maximum number of concurrent TCP client connections' },
   { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections idle for this long' },
+  { name: 'answer-cache', type: 'int', default: 50000, usage: 'capacity (entries) of the cache of encoded authoritative answers; every etcd change invalidates it (0 disables it)' },
+  { name: 'workers', type: 'int', default: 1, env: 'SKYDNS_WORKERS', usage: 'server processes sharing the DNS sockets; each holds its own copy of the records' },
 ];
 
 export interface SkyConfig {
@@ -72,6 +74,8 @@ export interface SkyConfig {
   metricsAddr: string;
   tcpMaxConns: number;
   tcpIdleMs: number;
+  answerCacheSize: number;
+  workers: number;
 }
 
 /** Splits "ip:port" (IPv6 in brackets) strictly, as SkyDNS validates -addr and -nameservers. */
@@ -127,6 +131,9 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
   const prefix = str(p, 'path-prefix');
   if (prefix === '' || prefix.includes('/')) throw new FlagError(`-path-prefix: "${prefix}" must be a single non-empty path segment`);
   const ndots = num(p, 'ndots');
+  const workers = num(p, 'workers');
+  if (workers < 1 || workers > 64) throw new FlagError(`-workers: ${workers} is out of range 1..64`);
+  if (num(p, 'answer-cache') < 0) throw new FlagError('-answer-cache must not be negative');
   return {
     domain: str(p, 'domain'),
     dnsAddr,
@@ -157,6 +164,8 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
     metricsAddr: str(p, 'metrics-addr'),
     tcpMaxConns: num(p, 'tcp-max-conns'),
     tcpIdleMs: num(p, 'tcp-idle-timeout'),
+    answerCacheSize: num(p, 'answer-cache'),
+    workers,
   };
 }
 

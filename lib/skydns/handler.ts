@@ -40,19 +40,100 @@ export interface HandlerDeps {
   log: Logger;
   /** False until the first full read of etcd: in-zone names then get SERVFAIL. */
   synced: () => boolean;
+  /** Capacity of the encoded-answer cache (entries). */
+  answerCacheSize?: number;
 }
 
-const ANSWER_CACHE_MAX = 20000;
+/** The question name's wire bytes, ASCII letters lower-cased, as a latin1 string. */
+function lowerWire(raw: Buffer, start: number, end: number): string {
+  const b = Buffer.allocUnsafe(end - start);
+  for (let i = start; i < end; i++) {
+    const c = raw[i];
+    b[i - start] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+  }
+  return b.toString('latin1');
+}
+
+function answerKey(name: string, qtype: number, qclass: number, bufsize: number, edns: boolean, doBit: boolean): string {
+  return `${name}|${qtype}|${qclass}|${bufsize}|${edns ? 1 : 0}|${doBit ? 1 : 0}`;
+}
+
+/**
+ * The answer-cache key of a plain query (one question with an uncompressed
+ * name, no answer/authority records, at most an OPT record of version 0), or
+ * null for anything else.
+ */
+function fastKey(raw: Buffer, tcp: boolean): { key: string; nameEnd: number } | null {
+  const n = raw.length;
+  if (n < 17) return null;
+  if ((raw[2] & 0xf8) !== 0) return null; // QR=0, opcode QUERY
+  if (raw[4] !== 0 || raw[5] !== 1 || raw[6] !== 0 || raw[7] !== 0 || raw[8] !== 0 || raw[9] !== 0 || raw[10] !== 0 || raw[11] > 1) return null;
+  let p = 12;
+  while (p < n) {
+    const l = raw[p];
+    if (l === 0) break;
+    if (l > 63) return null;
+    p += l + 1;
+  }
+  if (p >= n || p - 12 > 254) return null;
+  const nameEnd = p + 1;
+  if (nameEnd + 4 > n) return null;
+  const qtype = raw.readUInt16BE(nameEnd);
+  const qclass = raw.readUInt16BE(nameEnd + 2);
+  let edns = false;
+  let doBit = false;
+  let udpSize = 512;
+  let q = nameEnd + 4;
+  if (raw[11] === 1) {
+    // OPT: root owner, type 41, version 0, rdata consistent with the packet length.
+    if (q + 11 > n || raw[q] !== 0 || raw.readUInt16BE(q + 1) !== TYPE.OPT || raw[q + 6] !== 0) return null;
+    if (q + 11 + raw.readUInt16BE(q + 9) !== n) return null;
+    edns = true;
+    udpSize = raw.readUInt16BE(q + 3);
+    doBit = (raw[q + 7] & 0x80) !== 0;
+    q = n;
+  }
+  if (q !== n) return null;
+  const bufsize = tcp ? 65535 : Math.max(512, udpSize);
+  return { key: answerKey(lowerWire(raw, 12, nameEnd), qtype, qclass, bufsize, edns, doBit), nameEnd };
+}
 
 export class DnsHandler {
   private answers = new Map<string, CachedAnswer>();
   private rcache = new Map<string, { buf: Buffer; until: number }>();
+  private readonly maxAnswers: number;
 
-  constructor(private readonly d: HandlerDeps) {}
+  constructor(private readonly d: HandlerDeps) {
+    this.maxAnswers = Math.max(0, d.answerCacheSize ?? 50000);
+  }
+
+  /**
+   * The synchronous fast path: a plain query whose answer is in the answer
+   * cache is answered without parsing it fully. Null when the slow path is needed.
+   */
+  tryCached(raw: Buffer, tcp: boolean): Buffer | null {
+    const start = performance.now();
+    const k = fastKey(raw, tcp);
+    if (k === null) return null;
+    const c = this.answers.get(k.key);
+    if (!c || c.gen !== this.d.tree.generation || c.until <= Date.now()) return null;
+    const b = Buffer.from(c.buf);
+    b.writeUInt16BE(raw.readUInt16BE(0), 0);
+    b[2] = (b[2] & ~0x01) | (raw[2] & 0x01);
+    b[3] = (b[3] & ~0x10) | (raw[3] & 0x10);
+    raw.copy(b, 12, 12, k.nameEnd);
+    if (c.shuffle && this.d.cfg.roundRobin) shuffleBlock(b, c.shuffle);
+    const m = this.d.metrics;
+    if (m) {
+      m.answerCacheHits.inc('');
+      m.record(c.system, (performance.now() - start) / 1000, b.length, c.cause);
+    }
+    return b;
+  }
 
   /** Answers one request; null means "send nothing". Never throws. */
   async handle(raw: Buffer, t: Transport): Promise<Buffer | null> {
-    const start = process.hrtime.bigint();
+    const start = performance.now();
     let system: System = 'auth';
     let out: Buffer | null = null;
     let cause: Cause | null = null;
@@ -66,13 +147,7 @@ export class DnsHandler {
       out = raw.length >= 12 && (raw[2] & 0x80) === 0 ? errorReply(raw, RCODE.SERVFAIL, null) : null;
       cause = 'servfail';
     }
-    const m = this.d.metrics;
-    if (m) {
-      m.requests.inc({ system });
-      m.duration.observe({ system }, Number(process.hrtime.bigint() - start) / 1e9);
-      m.size.observe({ system }, out ? out.length : 0);
-      if (cause) m.errors.inc({ system, cause });
-    }
+    this.d.metrics?.record(system, (performance.now() - start) / 1000, out ? out.length : 0, cause);
     return out;
   }
 
@@ -83,7 +158,7 @@ export class DnsHandler {
       q = parseQuery(raw);
     } catch (err) {
       const e = err as WireError;
-      this.d.metrics?.malformed.inc({ reason: e.id === null ? 'short' : 'formerr' });
+      this.d.metrics?.malformed.inc(e.id === null ? 'short' : 'formerr');
       log.debug(`malformed request from ${t.remote}: ${e.message}`);
       if (e.id === null || (raw[2] & 0x80) !== 0) return { buf: null, system: 'auth', cause: 'formerr' };
       return { buf: errorReply(raw, RCODE.FORMERR, null), system: 'auth', cause: 'formerr' };
@@ -113,7 +188,7 @@ export class DnsHandler {
         return { buf: this.refit(b, bufsize, t.tcp), system: 'cache', cause: null };
       }
       if (hit) this.rcache.delete(rkey);
-      this.d.metrics?.cacheMiss.inc({ cache: 'response' });
+      this.d.metrics?.cacheMiss.inc('response');
     }
 
     // Stub zones.
@@ -150,6 +225,7 @@ export class DnsHandler {
       const ck = this.cacheKey(q, bufsize, doBit);
       const hit = this.fromCache(ck, q, 'reverse');
       if (hit) return hit;
+      this.d.metrics?.cacheMiss.inc('answer');
       const gen = this.d.tree.generation;
       const ans = this.d.resolver.reverse(req);
       if (ans) return this.finish(q, t, ans, 'reverse', ck, gen);
@@ -162,6 +238,7 @@ export class DnsHandler {
     const ck = this.cacheKey(q, bufsize, doBit);
     const hit = this.fromCache(ck, q, 'auth');
     if (hit) return hit;
+    this.d.metrics?.cacheMiss.inc('answer');
     const gen = this.d.tree.generation;
     let lookupName: string | undefined;
     if (cfg.local && name === `local.dns.${cfg.domain}`) lookupName = cfg.local.toLowerCase();
@@ -170,7 +247,7 @@ export class DnsHandler {
   }
 
   private cacheKey(q: Query, bufsize: number, doBit: boolean): string {
-    return `${q.qnameLower}|${q.qtype}|${q.qclass}|${bufsize}|${q.edns ? 1 : 0}|${doBit ? 1 : 0}`;
+    return answerKey(lowerWire(q.raw, 12, q.questionEnd - 4), q.qtype, q.qclass, bufsize, q.edns !== null, doBit);
   }
 
   private fromCache(key: string, q: Query, system: System): { buf: Buffer; system: System; cause: Cause | null } | null {
@@ -183,7 +260,7 @@ export class DnsHandler {
     const b = Buffer.from(c.buf);
     this.patch(b, q);
     if (c.shuffle && this.d.cfg.roundRobin) shuffleBlock(b, c.shuffle);
-    this.d.metrics?.answerCacheHits.inc();
+    this.d.metrics?.answerCacheHits.inc('');
     return { buf: b, system, cause: c.cause };
   }
 
@@ -200,7 +277,14 @@ export class DnsHandler {
   private finish(q: Query, t: Transport, ans: Answer, system: System, ck: string, gen: number): { buf: Buffer | null; system: System; cause: Cause | null } {
     const { buf, enc, cause } = this.encodeAnswer(q, t, ans);
     if (enc && !enc.truncated && ans.reuseUntil > Date.now() && this.d.tree.generation === gen) {
-      if (this.answers.size >= ANSWER_CACHE_MAX) this.answers.clear();
+      if (this.answers.size >= this.maxAnswers) {
+        // Drop the oldest tenth (Map iteration is insertion order).
+        let n = Math.ceil(this.maxAnswers / 10);
+        for (const k of this.answers.keys()) {
+          this.answers.delete(k);
+          if (--n <= 0) break;
+        }
+      }
       this.answers.set(ck, { buf: Buffer.from(buf), gen, until: ans.reuseUntil, shuffle: shuffleInfo(ans, enc), system, cause });
     }
     if (enc) {

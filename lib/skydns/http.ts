@@ -1,6 +1,5 @@
 /** The metrics/health HTTP endpoint: Prometheus exposition, /healthz and /readyz. */
 import http from 'node:http';
-import { Metrics } from './metrics.js';
 import type { Logger } from './resolver.js';
 
 export interface HealthProbe {
@@ -8,23 +7,30 @@ export interface HealthProbe {
   live(): boolean;
   /** Ready to answer from etcd data; a reason when not. */
   ready(): { ok: boolean; reason: string };
+  /** The exposition text, or null when metrics are off. */
+  metrics(): Promise<string> | null;
 }
 
-export function startHttp(host: string | undefined, port: number, path: string, metrics: Metrics | null, probe: HealthProbe, log: Logger): Promise<http.Server> {
+export const EXPOSITION_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export function startHttp(host: string | undefined, port: number, path: string, probe: HealthProbe, log: Logger): Promise<http.Server> {
   const srv = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
-    if (metrics && url === path) {
-      metrics.registry.metrics().then(
-        (text) => {
-          res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
-          res.end(text);
-        },
-        (err: Error) => {
-          res.writeHead(500, { 'Content-Type': 'text/plain' });
-          res.end(`metrics: ${err.message}\n`);
-        },
-      );
-      return;
+    if (url === path) {
+      const m = probe.metrics();
+      if (m) {
+        m.then(
+          (text) => {
+            res.writeHead(200, { 'Content-Type': EXPOSITION_TYPE });
+            res.end(text);
+          },
+          (err: Error) => {
+            res.writeHead(500, { 'Content-Type': 'text/plain' });
+            res.end(`metrics: ${err.message}\n`);
+          },
+        );
+        return;
+      }
     }
     if (url === '/healthz') {
       const ok = probe.live();
@@ -49,4 +55,14 @@ export function startHttp(host: string | undefined, port: number, path: string, 
       resolve(srv);
     });
   });
+}
+
+/** Where metrics go: -metrics-addr, else PROMETHEUS_PORT on all interfaces (a non-number is logged and ignored). */
+export function metricsEndpoint(metricsAddr: string, env: NodeJS.ProcessEnv, log: Logger, split: (s: string) => { host: string; port: number }): { host: string | undefined; port: number } | null {
+  if (metricsAddr) return split(metricsAddr);
+  const promPort = env.PROMETHEUS_PORT ?? '';
+  if (promPort === '') return null;
+  if (/^\d+$/.test(promPort) && Number(promPort) >= 1 && Number(promPort) <= 65535) return { host: undefined, port: Number(promPort) };
+  log.warn(`PROMETHEUS_PORT=${JSON.stringify(promPort)} is not a port number (a Kubernetes service environment variable?); running without metrics`);
+  return null;
 }

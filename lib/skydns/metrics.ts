@@ -1,56 +1,101 @@
 /**
  * Prometheus metrics: the SkyDNS names (`<ns>_<subsystem>_dns_*`, default
  * `skydns_skydns_`) plus the state an operator needs (etcd sync, records held,
- * staleness).
+ * staleness). Hot-path metrics are plain arrays (lib/metrics/fast.ts) so that
+ * several worker processes can merge them; process metrics come from prom-client.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram, Snapshot, mergeSnapshots } from '../metrics/fast.js';
 
 export type System = 'auth' | 'cache' | 'recursive' | 'reverse' | 'stub';
 export type Cause = 'truncated' | 'overflow' | 'servfail' | 'refused' | 'nxdomain' | 'nodata' | 'formerr';
 
-export interface StoreProbe {
-  synced(): boolean;
-  connected(): boolean;
-  records(): number;
-  invalid(): number;
-  staleness(): number;
+/** What a store reports about itself (one per worker process). */
+export interface StoreState {
+  synced: boolean;
+  connected: boolean;
+  records: number;
+  invalid: number;
+  staleness: number;
 }
 
-export class Metrics {
-  readonly registry = new Registry();
-  readonly requests: Counter<'system'>;
-  readonly duration: Histogram<'system'>;
-  readonly size: Histogram<'system'>;
-  readonly errors: Counter<'system' | 'cause'>;
-  readonly cacheMiss: Counter<'cache'>;
-  readonly answerCacheHits: Counter;
-  readonly malformed: Counter<'reason'>;
+const SIZE_BUCKETS = (() => {
+  const b = [0, 512, 1024, 1500, 2048];
+  for (let x = 4096; x <= 65536; x += 4096) b.push(x);
+  return b;
+})();
 
-  constructor(namespace = 'skydns', subsystem = 'skydns', probe?: StoreProbe) {
+export class Metrics {
+  readonly prefix: string;
+  readonly requests: FastCounter;
+  readonly duration: FastHistogram;
+  readonly size: FastHistogram;
+  readonly errors: FastCounter;
+  readonly cacheMiss: FastCounter;
+  readonly answerCacheHits: FastCounter;
+  readonly malformed: FastCounter;
+  private readonly all: Array<FastCounter | FastHistogram>;
+
+  constructor(namespace = 'skydns', subsystem = 'skydns') {
     const p = [namespace, subsystem].filter((x) => x !== '').join('_') + '_';
-    const r = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
-    this.requests = new Counter({ name: `${p}dns_request_count_total`, help: 'Counter of DNS requests made.', labelNames: ['system'], registers: r });
-    this.duration = new Histogram({
-      name: `${p}dns_request_duration_seconds`,
-      help: 'Histogram of the time (in seconds) each request took to resolve.',
-      labelNames: ['system'],
-      buckets: [0.001, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: r,
-    });
-    const sizeBuckets = [0, 512, 1024, 1500, 2048];
-    for (let b = 4096; b <= 65536; b += 4096) sizeBuckets.push(b);
-    this.size = new Histogram({ name: `${p}dns_response_size_bytes`, help: 'Size of the returns response in bytes.', labelNames: ['system'], buckets: sizeBuckets, registers: r });
-    this.errors = new Counter({ name: `${p}dns_error_count_total`, help: 'Counter of DNS requests resulting in an error.', labelNames: ['system', 'cause'], registers: r });
-    this.cacheMiss = new Counter({ name: `${p}dns_cachemiss_count_total`, help: 'Counter of DNS requests that result in a cache miss.', labelNames: ['cache'], registers: r });
-    this.answerCacheHits = new Counter({ name: `${p}answer_cache_hits_total`, help: 'Authoritative answers served from the encoded-answer cache.', registers: r });
-    this.malformed = new Counter({ name: `${p}malformed_requests_total`, help: 'Requests that could not be parsed, by reason.', labelNames: ['reason'], registers: r });
-    if (probe) {
-      new Gauge({ name: `${p}etcd_synced`, help: '1 once the first full read of the record prefix from etcd succeeded.', registers: r, collect() { this.set(probe.synced() ? 1 : 0); } });
-      new Gauge({ name: `${p}etcd_connected`, help: '1 while the etcd watch is connected.', registers: r, collect() { this.set(probe.connected() ? 1 : 0); } });
-      new Gauge({ name: `${p}records`, help: 'etcd keys held in memory under the path prefix.', registers: r, collect() { this.set(probe.records()); } });
-      new Gauge({ name: `${p}records_invalid`, help: 'Keys whose value is not a valid record (skipped in answers).', registers: r, collect() { this.set(probe.invalid()); } });
-      new Gauge({ name: `${p}staleness_seconds`, help: 'Seconds since the in-memory records were last known to match etcd (0 while the watch is connected).', registers: r, collect() { this.set(probe.staleness()); } });
-    }
+    this.prefix = p;
+    this.requests = new FastCounter(`${p}dns_request_count_total`, 'Counter of DNS requests made.', ['system']);
+    this.duration = new FastHistogram(`${p}dns_request_duration_seconds`, 'Histogram of the time (in seconds) each request took to resolve.', ['system'], [0.001, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+    this.size = new FastHistogram(`${p}dns_response_size_bytes`, 'Size of the returns response in bytes.', ['system'], SIZE_BUCKETS);
+    this.errors = new FastCounter(`${p}dns_error_count_total`, 'Counter of DNS requests resulting in an error.', ['system', 'cause']);
+    this.cacheMiss = new FastCounter(`${p}dns_cachemiss_count_total`, 'Counter of DNS requests that result in a cache miss.', ['cache']);
+    this.answerCacheHits = new FastCounter(`${p}answer_cache_hits_total`, 'Authoritative answers served from the encoded-answer cache.', []);
+    this.malformed = new FastCounter(`${p}malformed_requests_total`, 'Requests that could not be parsed, by reason.', ['reason']);
+    this.all = [this.requests, this.duration, this.size, this.errors, this.cacheMiss, this.answerCacheHits, this.malformed];
   }
+
+  /** One request done. */
+  record(system: System, seconds: number, bytes: number, cause: Cause | null): void {
+    this.requests.inc(system);
+    this.duration.observe(system, seconds);
+    this.size.observe(system, bytes);
+    if (cause) this.errors.inc(`${system}\u0000${cause}`);
+  }
+
+  snapshot(): Snapshot {
+    const s: Snapshot = { counters: {}, histograms: {} };
+    for (const m of this.all) {
+      if (m instanceof FastCounter) s.counters[m.name] = Object.fromEntries(m.values);
+      else s.histograms[m.name] = Object.fromEntries([...m.series].map(([k, v]) => [k, { buckets: [...v.buckets], sum: v.sum, count: v.count }]));
+    }
+    return s;
+  }
+
+  /** Exposition text of the DNS metrics, from this process or a merge of several snapshots. */
+  render(snapshots?: Snapshot[]): string {
+    const merged = snapshots ? snapshots.reduce((a, b) => mergeSnapshots(a, b), { counters: {}, histograms: {} } as Snapshot) : this.snapshot();
+    let out = '';
+    for (const m of this.all) {
+      if (m instanceof FastCounter) out += m.render(new Map(Object.entries(merged.counters[m.name] ?? {})));
+      else out += m.render(new Map(Object.entries(merged.histograms[m.name] ?? {})));
+    }
+    return out;
+  }
+
+  /** State gauges; with several workers the worst value of each is reported. */
+  renderState(states: StoreState[]): string {
+    const p = this.prefix;
+    const g = (name: string, help: string, v: number) => `# HELP ${p}${name} ${help}\n# TYPE ${p}${name} gauge\n${p}${name} ${v}\n`;
+    const all = <T>(f: (s: StoreState) => T) => states.map(f);
+    return (
+      g('etcd_synced', '1 once the first full read of the record prefix from etcd succeeded (in every worker).', states.length && all((s) => s.synced).every(Boolean) ? 1 : 0) +
+      g('etcd_connected', '1 while the etcd watch is connected (in every worker).', states.length && all((s) => s.connected).every(Boolean) ? 1 : 0) +
+      g('records', 'etcd keys held in memory under the path prefix.', Math.min(...all((s) => s.records), Infinity) === Infinity ? 0 : Math.min(...all((s) => s.records))) +
+      g('records_invalid', 'Keys whose value is not a valid record (skipped in answers).', Math.max(0, ...all((s) => s.invalid))) +
+      g('staleness_seconds', 'Seconds since the in-memory records were last known to match etcd (0 while the watch is connected).', Math.max(0, ...all((s) => s.staleness))) +
+      g('workers', 'Server processes answering queries.', states.length)
+    );
+  }
+}
+
+/** prom-client's process metrics (CPU, memory, event loop) for this process. */
+export function processRegistry(): Registry {
+  const r = new Registry();
+  collectDefaultMetrics({ register: r });
+  return r;
 }

@@ -33,6 +33,11 @@ export class DnsServer {
     const type = host.includes(':') ? 'udp6' : 'udp4';
     const udp = dgram.createSocket({ type, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
     udp.on('message', (msg, rinfo) => {
+      const fast = this.handler.tryCached(msg, false);
+      if (fast) {
+        udp.send(fast, rinfo.port, rinfo.address);
+        return;
+      }
       this.handler.handle(msg, { tcp: false, remote: `${rinfo.address}:${rinfo.port}` }).then(
         (out) => {
           if (out) udp.send(out, rinfo.port, rinfo.address);
@@ -92,6 +97,14 @@ export class DnsServer {
         const msg = Buffer.from(buf.subarray(2, 2 + len));
         buf = buf.subarray(2 + len);
         if (len === 0) continue;
+        const fast = this.handler.tryCached(msg, true);
+        if (fast) {
+          const framed = Buffer.allocUnsafe(2 + fast.length);
+          framed.writeUInt16BE(fast.length, 0);
+          fast.copy(framed, 2);
+          sock.write(framed);
+          continue;
+        }
         pending++;
         this.handler.handle(msg, { tcp: true, remote }).then(
           (out) => {

@@ -401,3 +401,37 @@ describe('skydns command line', () => {
     }
   });
 });
+
+describe('skydns -workers=2', () => {
+  test('two processes share the sockets, metrics are merged, a dead worker is replaced', async () => {
+    const etcd = await startEtcd();
+    await etcdPut(etcd.url, `${D}/svc/default/kubernetes/c88f1059`, A_VALUE('10.0.0.1'));
+    const sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1', '-workers=2']);
+    try {
+      for (let i = 0; i < 20; i++) {
+        const r = await dig({ port: sky.port, name: 'kubernetes.default.svc.cluster.local', tcp: i % 2 === 1 });
+        assert.deepEqual(lines(r.answer), ['kubernetes.default.svc.cluster.local. 30 IN A 10.0.0.1']);
+      }
+      const total = async () => {
+        const m = /^skydns_skydns_dns_request_count_total\{system="auth"\} (\d+)$/m.exec((await sky.httpGet('/metrics')).body);
+        return m ? Number(m[1]) : -1;
+      };
+      await waitUntil(async () => (await total()) === 20, 5000, 'merged request count of 20');
+      const body = (await sky.httpGet('/metrics')).body;
+      assert.match(body, /^skydns_skydns_workers 2$/m);
+      assert.match(body, /^skydns_skydns_etcd_synced 1$/m);
+      // Kill one worker: the primary starts another, and answers keep coming.
+      const kids = (await import('node:fs')).readFileSync(`/proc/${sky.prog.pid}/task/${sky.prog.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+      assert.equal(kids.length, 2);
+      process.kill(kids[0], 'SIGKILL');
+      await waitUntil(async () => (await sky.httpGet('/readyz')).status === 503, 5000, 'readyz notices the missing worker');
+      await waitUntil(async () => (await sky.httpGet('/readyz')).status === 200, 15000, 'replacement worker ready');
+      const r = await dig({ port: sky.port, name: 'kubernetes.default.svc.cluster.local' });
+      assert.equal(r.status, 'NOERROR');
+      assert.match(sky.prog.output(), /worker \d+ exited \(SIGKILL\); starting another/);
+    } finally {
+      await sky.stop();
+      await etcd.stop();
+    }
+  });
+});

@@ -59,6 +59,8 @@ function baseConfig(): SkyConfig {
     metricsAddr: '',
     tcpMaxConns: 1000,
     tcpIdleMs: 10000,
+    answerCacheSize: 50000,
+    workers: 1,
   };
 }
 

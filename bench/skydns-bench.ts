@@ -1,0 +1,1091 @@
+#!/usr/bin/env node
+/**
+ * skydns benchmark: skydns (dist/cmd/skydns.js) against Knot DNS serving the
+ * same names, measured with dnsperf, at several record counts.
+ *
+ * For each N in BENCH_SIZES:
+ *   1. a fresh etcd on loopback, loaded with N kube2sky-style A records under
+ *      /skydns/local/cluster/svc/ns<i % 50>/svc<i>/<label> (etcd3 client, 128-put transactions);
+ *   2. skydns on loopback: start-up time (spawn → /readyz 200 and a dig NOERROR), RSS;
+ *   3. knotd serving the same names from a zone file (skipped if knotd is missing);
+ *   4. dnsperf against each server: a warm-up, then BENCH_ROUNDS alternating rounds
+ *      (skydns, knot, skydns, knot, ...); the best round (highest qps) per server is reported.
+ *
+ * Prints figures and writes them to bench/results/latest.json. Asserts nothing.
+ * Run: `npm run bench` (or `npx tsc -p tsconfig.json && node dist/bench/skydns-bench.js`).
+ * See bench/README.md for the knobs.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Etcd3 } from 'etcd3';
+import { dig } from '../test/harness/dig.js';
+import { startEtcd, type EtcdProcess } from '../test/harness/etcd.js';
+import { freePort, freeTcpPort } from '../test/harness/ports.js';
+import { sleep, spawnProgram, type Program } from '../test/harness/proc.js';
+
+// ---------------------------------------------------------------------------
+// Settings
+// ---------------------------------------------------------------------------
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SKYDNS_JS = path.join(ROOT, 'dist', 'cmd', 'skydns.js');
+const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
+const DOMAIN = 'cluster.local.';
+const NAMESPACES = 50;
+const RECORD_TTL = 30;
+/** etcd's default --max-txn-ops is 128. */
+const PUTS_PER_TXN = 128;
+const TXN_CONCURRENCY = 8;
+
+function envInt(name: string, def: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return def;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new Error(`${name}=${JSON.stringify(raw)}: expected an integer in [${min}, ${max}]`);
+  }
+  return v;
+}
+
+function envSizes(): number[] {
+  const raw = process.env.BENCH_SIZES ?? '1000,100000';
+  const sizes = raw.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 1_000_000)) {
+    throw new Error(`BENCH_SIZES=${JSON.stringify(raw)}: expected comma-separated integers in [1, 1000000]`);
+  }
+  return sizes;
+}
+
+/**
+ * Query mixes: "sample" = BENCH_QUERIES names drawn at random from all N (a hot set that
+ * skydns's encoded-answer cache holds); "all" = every one of the N names once, shuffled
+ * (at large N this defeats the answer cache and measures the resolver path).
+ */
+type Mix = 'sample' | 'all';
+
+function envMixes(): Mix[] {
+  const raw = process.env.BENCH_MIXES ?? 'sample,all';
+  const mixes = raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  if (mixes.length === 0 || mixes.some((m) => m !== 'sample' && m !== 'all')) {
+    throw new Error(`BENCH_MIXES=${JSON.stringify(raw)}: expected a comma-separated list of "sample" and "all"`);
+  }
+  return [...new Set(mixes)] as Mix[];
+}
+
+/** Splits BENCH_SKYDNS_ARGS on whitespace (no quoting; skydns flags never need spaces). */
+function envArgs(name: string): string[] {
+  return (process.env[name] ?? '').split(/\s+/).filter((s) => s !== '');
+}
+
+interface Settings {
+  sizes: number[];
+  seconds: number;
+  rounds: number;
+  warmup: number;
+  clients: number;
+  threads: number;
+  outstanding: number;
+  queryTimeout: number;
+  queries: number;
+  mixes: Mix[];
+  latencyQps: number;
+  latencySeconds: number;
+  knotWorkers: number;
+  skydnsArgs: string[];
+  timeoutMin: number;
+  seed: number;
+}
+
+function readSettings(): Settings {
+  return {
+    sizes: envSizes(),
+    seconds: envInt('BENCH_SECONDS', 10, 1, 3600),
+    rounds: envInt('BENCH_ROUNDS', 2, 1, 50),
+    warmup: envInt('BENCH_WARMUP', 2, 0, 600),
+    clients: envInt('BENCH_CLIENTS', 8, 1, 1000),
+    threads: envInt('BENCH_THREADS', 1, 1, 64),
+    outstanding: envInt('BENCH_OUTSTANDING', 100, 1, 65535),
+    queryTimeout: envInt('BENCH_QUERY_TIMEOUT', 2, 1, 60),
+    queries: envInt('BENCH_QUERIES', 10_000, 1, 10_000_000),
+    mixes: envMixes(),
+    latencyQps: envInt('BENCH_LATENCY_QPS', 5000, 0, 10_000_000),
+    latencySeconds: envInt('BENCH_LATENCY_SECONDS', 5, 1, 3600),
+    knotWorkers: envInt('BENCH_KNOT_UDP_WORKERS', 0, 0, 256),
+    skydnsArgs: envArgs('BENCH_SKYDNS_ARGS'),
+    timeoutMin: envInt('BENCH_TIMEOUT_MIN', 60, 1, 24 * 60),
+    seed: envInt('BENCH_SEED', 1, 0, 2 ** 31 - 1),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------
+
+function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+/** Finds an executable on PATH or in the sbin directories (knotd lives in /usr/sbin). */
+function which(cmd: string): string | null {
+  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  for (const d of ['/usr/local/sbin', '/usr/sbin', '/sbin']) if (!dirs.includes(d)) dirs.push(d);
+  for (const d of dirs) {
+    const p = path.join(d, cmd);
+    try {
+      if (fs.statSync(p).isFile()) {
+        fs.accessSync(p, fs.constants.X_OK);
+        return p;
+      }
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+function commandOutput(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    const out = `${e.stdout ?? ''}${e.stderr ?? ''}`.trim();
+    return out !== '' ? out : `unavailable (${e.message.split('\n')[0]})`;
+  }
+}
+
+/** Deterministic PRNG (mulberry32) so query files are reproducible for a given BENCH_SEED. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Races a promise against a timeout (the timer is cleared either way). */
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+// ---------------------------------------------------------------------------
+// /proc readings
+// ---------------------------------------------------------------------------
+
+const CLK_TCK = (() => {
+  const v = Number(commandOutput('getconf', ['CLK_TCK']));
+  return Number.isInteger(v) && v > 0 ? v : 100;
+})();
+
+/** A process and its descendants (skydns -workers=N forks N children). */
+function withChildren(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const task of fs.readdirSync(`/proc/${out[i]}/task`)) {
+        const kids = fs.readFileSync(`/proc/${out[i]}/task/${task}/children`, 'utf8').trim();
+        if (kids) out.push(...kids.split(/\s+/).map(Number));
+      }
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** VmRSS / VmHWM of a process and its descendants, summed, in MiB (null if the process is gone). */
+function memOf(pid: number): { rssMiB: number; hwmMiB: number } | null {
+  const own = memOfOne(pid);
+  if (!own) return null;
+  for (const child of withChildren(pid).slice(1)) {
+    const m = memOfOne(child);
+    if (m) {
+      own.rssMiB += m.rssMiB;
+      own.hwmMiB += m.hwmMiB;
+    }
+  }
+  return own;
+}
+
+function memOfOne(pid: number): { rssMiB: number; hwmMiB: number } | null {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string): number => {
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+      return m ? Number(m[1]) : NaN;
+    };
+    return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/** utime+stime of a process and its descendants in seconds (null if the process is gone). */
+function cpuSecondsOf(pid: number): number | null {
+  const own = cpuSecondsOfOne(pid);
+  if (own === null) return null;
+  let total = own;
+  for (const child of withChildren(pid).slice(1)) total += cpuSecondsOfOne(child) ?? 0;
+  return total;
+}
+
+function cpuSecondsOfOne(pid: number): number | null {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+/** Busy CPU seconds of the whole machine (all cores) from /proc/stat, or null. */
+function machineBusySeconds(): number | null {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal ...
+    const busy = f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0);
+    return Number.isFinite(busy) ? busy / CLK_TCK : null;
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Cleanup: every started process is stopped by PID; temp dirs are removed.
+// The harness also SIGKILLs tracked PIDs if this process exits or is signalled.
+// ---------------------------------------------------------------------------
+
+const tempDirs = new Set<string>();
+const running = new Set<Program>();
+
+function onSignal(sig: NodeJS.Signals): void {
+  log(`received ${sig}: stopping every process started by the benchmark`);
+  for (const p of running) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+  process.exit(130);
+}
+
+async function stopProgram(p: Program): Promise<void> {
+  if (!running.has(p)) return;
+  try {
+    await p.stop();
+  } catch (err) {
+    log(`stopping ${p.name} (pid ${p.pid}): ${(err as Error).message}`);
+  }
+  running.delete(p);
+}
+
+function start(cmd: string, args: string[], name: string): Program {
+  const p = spawnProgram(cmd, args, { name });
+  if (p.pid > 0) running.add(p);
+  return p;
+}
+
+async function makeTempDir(tag: string): Promise<string> {
+  const d = await fsp.mkdtemp(path.join(os.tmpdir(), `skydns-bench-${tag}-`));
+  tempDirs.add(d);
+  return d;
+}
+
+async function removeTempDir(d: string): Promise<void> {
+  await fsp.rm(d, { recursive: true, force: true });
+  tempDirs.delete(d);
+}
+
+// ---------------------------------------------------------------------------
+// Records
+// ---------------------------------------------------------------------------
+
+interface Rec {
+  name: string;
+  key: string;
+  value: string;
+  ip: string;
+}
+
+/** 32-bit FNV-1a as lower-case hex without padding (the label kube2sky derives from a value). */
+function fnvLabel(s: string): string {
+  let h = 0x811c9dc5;
+  const b = Buffer.from(s, 'utf8');
+  for (let i = 0; i < b.length; i++) {
+    h ^= b[i];
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return (h >>> 0).toString(16);
+}
+
+function record(i: number): Rec {
+  const n = i + 1; // 10.0.0.1, 10.0.0.2, ... distinct for i < 2^24 - 1
+  const ip = `10.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  const ns = `ns${i % NAMESPACES}`;
+  const value = `{"host":"${ip}","priority":10,"weight":10,"ttl":${RECORD_TTL},"targetstrip":0}`;
+  return {
+    name: `svc${i}.${ns}.svc.${DOMAIN}`,
+    key: `/skydns/local/cluster/svc/${ns}/svc${i}/${fnvLabel(value)}`,
+    value,
+    ip,
+  };
+}
+
+/** Loads records 0..n-1 with 128-put transactions, TXN_CONCURRENCY in flight. */
+async function loadEtcd(url: string, n: number): Promise<{ seconds: number; keys: number }> {
+  const client = new Etcd3({ hosts: url, dialTimeout: 5000 });
+  const t0 = performance.now();
+  try {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let guard = 0; guard < n; guard++) {
+        const from = next;
+        if (from >= n) return;
+        const to = Math.min(n, from + PUTS_PER_TXN);
+        next = to;
+        const success = [];
+        for (let i = from; i < to; i++) {
+          const r = record(i);
+          success.push({ request_put: { key: Buffer.from(r.key), value: Buffer.from(r.value) } });
+        }
+        await withTimeout(client.kv.txn({ compare: [], success }), 30_000, `etcd txn of records ${from}..${to - 1}`);
+      }
+    };
+    await Promise.all(Array.from({ length: TXN_CONCURRENCY }, () => worker()));
+    const keys = Number(await withTimeout(client.getAll().prefix('/skydns/').count(), 30_000, 'etcd count'));
+    return { seconds: (performance.now() - t0) / 1000, keys };
+  } finally {
+    client.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Servers
+// ---------------------------------------------------------------------------
+
+interface Server {
+  label: 'skydns' | 'knot';
+  prog: Program;
+  port: number;
+  startupS: number;
+  rssAfterLoadMiB: number | null;
+}
+
+/** Polls until `name` answers NOERROR with at least one A record. */
+async function digReady(port: number, name: string): Promise<boolean> {
+  try {
+    const r = await dig({ port, name });
+    return r.status === 'NOERROR' && r.answer.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+interface SkydnsStart extends Server {
+  metricsPort: number;
+  readyzS: number;
+  listMs: number | null;
+}
+
+async function startSkydns(etcdUrl: string, probeName: string, s: Settings, timeoutMs: number): Promise<SkydnsStart> {
+  const port = await freePort();
+  let metricsPort = await freeTcpPort();
+  for (let i = 0; i < 10 && metricsPort === port; i++) metricsPort = await freeTcpPort();
+  const args = [
+    SKYDNS_JS,
+    `-machines=${etcdUrl}`,
+    `-addr=127.0.0.1:${port}`,
+    `-domain=${DOMAIN}`,
+    '-ns-rotate=false',
+    '-nameservers=127.0.0.1:1',
+    `-metrics-addr=127.0.0.1:${metricsPort}`,
+    ...s.skydnsArgs,
+  ];
+  log(`starting skydns: node ${args.join(' ')}`);
+  const t0 = performance.now();
+  const prog = start(process.execPath, args, 'skydns');
+  let readyzS = NaN;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!prog.running()) throw new Error(`skydns exited during start-up; output:\n${prog.output().slice(-4000)}`);
+    if (Date.now() > deadline) throw new Error(`skydns not ready after ${timeoutMs} ms; output:\n${prog.output().slice(-4000)}`);
+    if (Number.isNaN(readyzS)) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${metricsPort}/readyz`, { signal: AbortSignal.timeout(1000) });
+        await res.text();
+        if (res.status === 200) readyzS = (performance.now() - t0) / 1000;
+      } catch {
+        // not listening yet
+      }
+    }
+    if (!Number.isNaN(readyzS) && (await digReady(port, probeName))) break;
+    await sleep(20);
+  }
+  const startupS = (performance.now() - t0) / 1000;
+  const m = /etcd: read (\d+) keys .* in (\d+) ms/.exec(prog.output());
+  return {
+    label: 'skydns',
+    prog,
+    port,
+    metricsPort,
+    startupS,
+    readyzS,
+    listMs: m ? Number(m[2]) : null,
+    rssAfterLoadMiB: memOf(prog.pid)?.rssMiB ?? null,
+  };
+}
+
+async function startKnot(knotd: string, n: number, probeName: string, s: Settings, timeoutMs: number): Promise<Server & { dir: string }> {
+  const dir = await makeTempDir('knot');
+  const port = await freePort();
+  const zoneFile = path.join(dir, 'cluster.local.zone');
+  const lines: string[] = [
+    `$ORIGIN ${DOMAIN}`,
+    `$TTL ${RECORD_TTL}`,
+    `${DOMAIN} ${RECORD_TTL} IN SOA ns.dns.${DOMAIN} hostmaster.${DOMAIN} 1 7200 1800 86400 ${RECORD_TTL}`,
+    `${DOMAIN} ${RECORD_TTL} IN NS ns.dns.${DOMAIN}`,
+    `ns.dns.${DOMAIN} ${RECORD_TTL} IN A 127.0.0.1`,
+  ];
+  for (let i = 0; i < n; i++) {
+    const r = record(i);
+    lines.push(`${r.name} ${RECORD_TTL} IN A ${r.ip}`);
+  }
+  await fsp.writeFile(zoneFile, lines.join('\n') + '\n');
+  const conf = path.join(dir, 'knot.conf');
+  await fsp.mkdir(path.join(dir, 'run'));
+  await fsp.mkdir(path.join(dir, 'db'));
+  await fsp.writeFile(
+    conf,
+    [
+      'server:',
+      `    rundir: "${path.join(dir, 'run')}"`,
+      `    listen: 127.0.0.1@${port}`,
+      ...(s.knotWorkers > 0 ? [`    udp-workers: ${s.knotWorkers}`] : []),
+      'control:',
+      `    listen: "${path.join(dir, 'knot.sock')}"`,
+      'database:',
+      `    storage: "${path.join(dir, 'db')}"`,
+      'log:',
+      '  - target: stderr',
+      '    any: warning',
+      'template:',
+      '  - id: default',
+      `    storage: "${dir}"`,
+      '    file: "%s.zone"',
+      '    zonefile-sync: -1',
+      '    zonefile-load: whole',
+      '    journal-content: none',
+      'zone:',
+      `  - domain: ${DOMAIN}`,
+      '',
+    ].join('\n'),
+  );
+  log(`starting knotd -c ${conf} (port ${port}, ${n} names)`);
+  const t0 = performance.now();
+  const prog = start(knotd, ['-c', conf], 'knotd');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!prog.running()) throw new Error(`knotd exited during start-up; output:\n${prog.output().slice(-4000)}`);
+    if (Date.now() > deadline) throw new Error(`knotd not answering after ${timeoutMs} ms; output:\n${prog.output().slice(-4000)}`);
+    if (await digReady(port, probeName)) break;
+    await sleep(20);
+  }
+  return {
+    label: 'knot',
+    prog,
+    port,
+    dir,
+    startupS: (performance.now() - t0) / 1000,
+    rssAfterLoadMiB: memOf(prog.pid)?.rssMiB ?? null,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// dnsperf
+// ---------------------------------------------------------------------------
+
+interface PerfResult {
+  server: string;
+  round: number; // 0 = warm-up
+  sent: number;
+  completed: number;
+  lost: number;
+  lostPct: number;
+  qps: number;
+  avgLatencyMs: number;
+  minLatencyMs: number;
+  maxLatencyMs: number;
+  stddevLatencyMs: number;
+  rcodes: Record<string, number>;
+  serverCpuPct: number | null;
+  dnsperfCpuPct: number | null;
+  /** CPU used by everything else on the machine during the round (100 = one core): noise. */
+  otherCpuPct: number | null;
+  raw: string;
+}
+
+function parseDnsperf(raw: string): Omit<PerfResult, 'server' | 'round' | 'serverCpuPct' | 'dnsperfCpuPct' | 'otherCpuPct' | 'raw'> {
+  const num = (re: RegExp, what: string): number => {
+    const m = re.exec(raw);
+    if (!m) throw new Error(`cannot find "${what}" in dnsperf output:\n${raw.slice(-3000)}`);
+    return Number(m[1]);
+  };
+  const sent = num(/Queries sent:\s+(\d+)/, 'Queries sent');
+  const completed = num(/Queries completed:\s+(\d+)/, 'Queries completed');
+  const lost = num(/Queries lost:\s+(\d+)/, 'Queries lost');
+  const qps = num(/Queries per second:\s+([\d.]+)/, 'Queries per second');
+  const lat = /Average Latency \(s\):\s+([\d.]+)(?:\s+\(min ([\d.]+), max ([\d.]+)\))?/.exec(raw);
+  if (!lat) throw new Error(`cannot find "Average Latency (s)" in dnsperf output:\n${raw.slice(-3000)}`);
+  const sd = /Latency StdDev \(s\):\s+([\d.]+)/.exec(raw);
+  const rcodes: Record<string, number> = {};
+  const rc = /Response codes:\s+(.*)/.exec(raw);
+  if (rc) for (const m of rc[1].matchAll(/([A-Z][A-Z0-9]*) (\d+) \(/g)) rcodes[m[1]] = Number(m[2]);
+  return {
+    sent,
+    completed,
+    lost,
+    lostPct: sent > 0 ? (100 * lost) / sent : 0,
+    qps,
+    avgLatencyMs: Number(lat[1]) * 1000,
+    minLatencyMs: lat[2] !== undefined ? Number(lat[2]) * 1000 : NaN,
+    maxLatencyMs: lat[3] !== undefined ? Number(lat[3]) * 1000 : NaN,
+    stddevLatencyMs: sd ? Number(sd[1]) * 1000 : NaN,
+    rcodes,
+  };
+}
+
+/** round: 0 = warm-up, -1 = fixed-rate latency run (maxQps), 1.. = throughput rounds. */
+async function runDnsperf(dnsperf: string, srv: Server, queryFile: string, seconds: number, round: number, s: Settings, maxQps = 0): Promise<PerfResult> {
+  if (!srv.prog.running()) throw new Error(`${srv.label} is not running (before round ${round}); output tail:\n${srv.prog.output().slice(-3000)}`);
+  const args = [
+    '-s', '127.0.0.1',
+    '-p', String(srv.port),
+    '-d', queryFile,
+    '-l', String(seconds),
+    '-c', String(s.clients),
+    '-T', String(s.threads),
+    '-q', String(s.outstanding),
+    '-t', String(s.queryTimeout),
+    ...(maxQps > 0 ? ['-Q', String(maxQps)] : []),
+  ];
+  const serverCpu0 = cpuSecondsOf(srv.prog.pid);
+  const busy0 = machineBusySeconds();
+  const t0 = performance.now();
+  const prog = start(dnsperf, args, 'dnsperf');
+  let dnsperfCpu: number | null = null;
+  try {
+    // Sample dnsperf's own CPU shortly before it exits (it is gone afterwards).
+    const sampler = (async () => {
+      for (let i = 0; i < (seconds + s.queryTimeout + 30) * 10 && prog.running(); i++) {
+        const c = cpuSecondsOf(prog.pid);
+        if (c !== null) dnsperfCpu = c;
+        await sleep(100);
+      }
+    })();
+    const info = await withTimeout(prog.exited, (seconds + s.queryTimeout + 30) * 1000, `dnsperf against ${srv.label}`);
+    await sampler;
+    running.delete(prog);
+    const wall = (performance.now() - t0) / 1000;
+    const serverCpu1 = cpuSecondsOf(srv.prog.pid);
+    const busy1 = machineBusySeconds();
+    if (info.code !== 0) throw new Error(`dnsperf exited with code ${info.code} signal ${info.signal}:\n${prog.output().slice(-3000)}`);
+    const parsed = parseDnsperf(prog.output());
+    const serverCpuPct = serverCpu0 !== null && serverCpu1 !== null ? (100 * (serverCpu1 - serverCpu0)) / wall : null;
+    const dnsperfCpuPct = dnsperfCpu !== null ? (100 * dnsperfCpu) / wall : null;
+    const totalPct = busy0 !== null && busy1 !== null ? (100 * (busy1 - busy0)) / wall : null;
+    return {
+      server: srv.label,
+      round,
+      ...parsed,
+      serverCpuPct,
+      dnsperfCpuPct,
+      otherCpuPct: totalPct !== null && serverCpuPct !== null && dnsperfCpuPct !== null ? Math.max(0, totalPct - serverCpuPct - dnsperfCpuPct) : null,
+      raw: prog.output(),
+    };
+  } finally {
+    await stopProgram(prog);
+  }
+}
+
+/**
+ * dnsperf query file (seeded): "sample" = `count` names drawn uniformly from all n names;
+ * "all" = each of the n names once, in a random order. Returns the number of lines.
+ */
+async function writeQueryFile(file: string, mix: Mix, n: number, count: number, seed: number): Promise<number> {
+  const rand = rng(seed);
+  let idx: number[];
+  if (mix === 'sample') {
+    idx = Array.from({ length: count }, () => Math.floor(rand() * n));
+  } else {
+    idx = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [idx[i], idx[j]] = [idx[j], idx[i]];
+    }
+  }
+  await fsp.writeFile(file, idx.map((i) => `${record(i).name} A\n`).join(''));
+  return idx.length;
+}
+
+/** dig a few names on every server and compare the address answers. */
+async function crossCheck(servers: Server[], n: number, seed: number): Promise<string[]> {
+  const problems: string[] = [];
+  const rand = rng(seed ^ 0x5bd1e995);
+  const picks = [0, n - 1, ...Array.from({ length: 6 }, () => Math.floor(rand() * n))];
+  for (const i of picks) {
+    const r = record(i);
+    for (const srv of servers) {
+      try {
+        const res = await dig({ port: srv.port, name: r.name });
+        const got = res.answer.filter((a) => a.type === 'A').map((a) => a.data).join(',');
+        if (res.status !== 'NOERROR' || got !== r.ip) problems.push(`${srv.label}: ${r.name} A → ${res.status} [${got}], expected NOERROR [${r.ip}]`);
+      } catch (err) {
+        problems.push(`${srv.label}: dig ${r.name}: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+  }
+  // One miss: both should say NXDOMAIN.
+  for (const srv of servers) {
+    try {
+      const res = await dig({ port: srv.port, name: `nosuchsvc.ns0.svc.${DOMAIN}` });
+      if (res.status !== 'NXDOMAIN') problems.push(`${srv.label}: nosuchsvc.ns0.svc.${DOMAIN} A → ${res.status}, expected NXDOMAIN`);
+    } catch (err) {
+      problems.push(`${srv.label}: dig nosuchsvc: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  return problems;
+}
+
+/** skydns log lines at WARN/ERROR level (and anything that looks like a crash). */
+function skydnsProblems(output: string): string[] {
+  return output.split('\n').filter((l) => / (WARN|ERROR) |uncaught|unhandled|FATAL|heap out of memory/i.test(l));
+}
+
+// ---------------------------------------------------------------------------
+// One size
+// ---------------------------------------------------------------------------
+
+interface ServerSummary {
+  server: string;
+  mix: Mix;
+  queryLines: number;
+  pick: 'best qps of rounds';
+  qps: number;
+  medianQps: number;
+  avgLatencyMs: number;
+  lostPct: number;
+  rcodes: Record<string, number>;
+  serverCpuPct: number | null;
+  dnsperfCpuPct: number | null;
+  otherCpuPct: number | null;
+  rounds: Array<Omit<PerfResult, 'raw'>>;
+}
+
+interface LatencyRun {
+  server: string;
+  targetQps: number;
+  qps: number;
+  avgLatencyMs: number;
+  stddevLatencyMs: number;
+  maxLatencyMs: number;
+  lostPct: number;
+}
+
+interface MixResult {
+  mix: Mix;
+  queryLines: number;
+  results: ServerSummary[];
+  /** Fixed-rate runs (dnsperf -Q): latency without saturation. */
+  latency: LatencyRun[];
+  ratioQps: number | null;
+  skydnsAnswerCacheHitPct: number | null;
+}
+
+interface SizeResult {
+  n: number;
+  etcdLoadS: number;
+  etcdKeys: number;
+  skydns: {
+    startupS: number;
+    readyzS: number;
+    etcdListMs: number | null;
+    rssAfterLoadMiB: number | null;
+    rssAfterBenchMiB: number | null;
+    peakRssMiB: number | null;
+    logProblems: string[];
+    logFile: string;
+  };
+  knot: { startupS: number; rssAfterLoadMiB: number | null; rssAfterBenchMiB: number | null } | null;
+  crossCheckProblems: string[];
+  mixes: MixResult[];
+  error?: string;
+}
+
+function summarise(server: string, mix: Mix, queryLines: number, rounds: PerfResult[]): ServerSummary {
+  const best = rounds.reduce((a, b) => (b.qps > a.qps ? b : a));
+  return {
+    server,
+    mix,
+    queryLines,
+    pick: 'best qps of rounds',
+    qps: best.qps,
+    medianQps: median(rounds.map((r) => r.qps)),
+    avgLatencyMs: best.avgLatencyMs,
+    lostPct: best.lostPct,
+    rcodes: best.rcodes,
+    serverCpuPct: best.serverCpuPct,
+    dnsperfCpuPct: best.dnsperfCpuPct,
+    otherCpuPct: best.otherCpuPct,
+    rounds: rounds.map(({ raw: _raw, ...rest }) => rest),
+  };
+}
+
+/** Sum of a counter (all label sets) in a Prometheus exposition, or null if absent. */
+function metricSum(text: string, name: string): number | null {
+  let sum = 0;
+  let found = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) {
+      const v = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (Number.isFinite(v)) {
+        sum += v;
+        found = true;
+      }
+    }
+  }
+  return found ? sum : null;
+}
+
+async function skydnsMetrics(metricsPort: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) });
+  return res.text();
+}
+
+async function benchMix(mix: Mix, n: number, servers: Server[], sky: SkydnsStart, work: string, s: Settings, dnsperf: string): Promise<MixResult> {
+  const queryFile = path.join(work, `queries-${mix}.txt`);
+  const queryLines = await writeQueryFile(queryFile, mix, n, s.queries, s.seed);
+  log(`--- N = ${n}, mix "${mix}" (${queryLines} query lines) ---`);
+  if (s.warmup > 0) {
+    for (const srv of servers) {
+      const w = await runDnsperf(dnsperf, srv, queryFile, s.warmup, 0, s);
+      log(`warm-up ${srv.label.padEnd(6)} ${s.warmup} s: ${w.qps.toFixed(0)} qps, lost ${w.lost}`);
+    }
+  }
+  const counters = async (): Promise<{ req: number | null; hits: number | null }> => {
+    try {
+      const text = await skydnsMetrics(sky.metricsPort);
+      return { req: metricSum(text, 'skydns_skydns_dns_request_count_total'), hits: metricSum(text, 'skydns_skydns_answer_cache_hits_total') };
+    } catch {
+      return { req: null, hits: null };
+    }
+  };
+  const c0 = await counters();
+  const perServer = new Map<string, PerfResult[]>(servers.map((x) => [x.label, []]));
+  for (let round = 1; round <= s.rounds; round++) {
+    for (const srv of servers) {
+      const r = await runDnsperf(dnsperf, srv, queryFile, s.seconds, round, s);
+      perServer.get(srv.label)?.push(r);
+      log(
+        `round ${round} ${srv.label.padEnd(6)}: ${r.qps.toFixed(0).padStart(7)} qps, avg ${r.avgLatencyMs.toFixed(3)} ms ` +
+          `(max ${r.maxLatencyMs.toFixed(1)} ms), lost ${r.lost}/${r.sent}, rcodes ${JSON.stringify(r.rcodes)}, ` +
+          `cpu: server ${r.serverCpuPct?.toFixed(0) ?? '?'}%, dnsperf ${r.dnsperfCpuPct?.toFixed(0) ?? '?'}%, other ${r.otherCpuPct?.toFixed(0) ?? '?'}%`,
+      );
+    }
+  }
+  const c1 = await counters();
+  const latency: LatencyRun[] = [];
+  if (s.latencyQps > 0) {
+    for (const srv of servers) {
+      const r = await runDnsperf(dnsperf, srv, queryFile, s.latencySeconds, -1, s, s.latencyQps);
+      latency.push({
+        server: srv.label,
+        targetQps: s.latencyQps,
+        qps: r.qps,
+        avgLatencyMs: r.avgLatencyMs,
+        stddevLatencyMs: r.stddevLatencyMs,
+        maxLatencyMs: r.maxLatencyMs,
+        lostPct: r.lostPct,
+      });
+      log(`at ${s.latencyQps} qps ${srv.label.padEnd(6)}: avg ${r.avgLatencyMs.toFixed(3)} ms (sd ${r.stddevLatencyMs.toFixed(3)}, max ${r.maxLatencyMs.toFixed(1)} ms), lost ${r.lost}/${r.sent}`);
+    }
+  }
+  const results = servers.map((srv) => summarise(srv.label, mix, queryLines, perServer.get(srv.label) ?? []));
+  const skyQps = results.find((r) => r.server === 'skydns')?.qps;
+  const knotQps = results.find((r) => r.server === 'knot')?.qps;
+  const dReq = c0.req !== null && c1.req !== null ? c1.req - c0.req : null;
+  const dHits = c0.hits !== null && c1.hits !== null ? c1.hits - c0.hits : null;
+  return {
+    mix,
+    queryLines,
+    results,
+    latency,
+    ratioQps: skyQps !== undefined && knotQps !== undefined && knotQps > 0 ? skyQps / knotQps : null,
+    skydnsAnswerCacheHitPct: dReq !== null && dHits !== null && dReq > 0 ? (100 * dHits) / dReq : null,
+  };
+}
+
+async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd: string | null }): Promise<SizeResult> {
+  log(`=== N = ${n} ===`);
+  let etcd: EtcdProcess | undefined;
+  let sky: SkydnsStart | undefined;
+  let knot: (Server & { dir: string }) | undefined;
+  const work = await makeTempDir(`n${n}`);
+  const probe = record(n - 1).name;
+  try {
+    etcd = await startEtcd({ name: 'bench', timeoutMs: 30_000 });
+    tempDirs.add(etcd.dataDir);
+    log(`etcd ${etcd.url} (pid ${etcd.pid}); loading ${n} records`);
+    const load = await loadEtcd(etcd.url, n);
+    log(`loaded ${load.keys} keys in ${load.seconds.toFixed(2)} s (${Math.round(load.keys / load.seconds)} keys/s)`);
+
+    const startTimeout = Math.max(60_000, n * 2); // 100k → 200 s
+    sky = await startSkydns(etcd.url, probe, s, startTimeout);
+    log(`skydns up in ${sky.startupS.toFixed(2)} s (readyz ${sky.readyzS.toFixed(2)} s, etcd list ${sky.listMs ?? '?'} ms), RSS ${sky.rssAfterLoadMiB?.toFixed(1) ?? '?'} MiB`);
+
+    const servers: Server[] = [sky];
+    if (tools.knotd !== null) {
+      knot = await startKnot(tools.knotd, n, probe, s, startTimeout);
+      log(`knotd up in ${knot.startupS.toFixed(2)} s, RSS ${knot.rssAfterLoadMiB?.toFixed(1) ?? '?'} MiB`);
+      servers.push(knot);
+    }
+
+    const crossCheckProblems = await crossCheck(servers, n, s.seed);
+    for (const p of crossCheckProblems) log(`CHECK: ${p}`);
+
+    const mixes: MixResult[] = [];
+    for (const mix of s.mixes) mixes.push(await benchMix(mix, n, servers, sky, work, s, tools.dnsperf));
+
+    const skyMem = memOf(sky.prog.pid);
+    const knotMem = knot ? memOf(knot.prog.pid) : null;
+    await fsp.mkdir(RESULTS_DIR, { recursive: true });
+    const logFile = path.join(RESULTS_DIR, `skydns-${n}.log`);
+    await fsp.writeFile(logFile, sky.prog.output());
+    try {
+      await fsp.writeFile(path.join(RESULTS_DIR, `skydns-${n}.metrics.txt`), await skydnsMetrics(sky.metricsPort));
+    } catch (err) {
+      log(`cannot fetch skydns /metrics: ${(err as Error).message}`);
+    }
+    return {
+      n,
+      etcdLoadS: load.seconds,
+      etcdKeys: load.keys,
+      skydns: {
+        startupS: sky.startupS,
+        readyzS: sky.readyzS,
+        etcdListMs: sky.listMs,
+        rssAfterLoadMiB: sky.rssAfterLoadMiB,
+        rssAfterBenchMiB: skyMem?.rssMiB ?? null,
+        peakRssMiB: skyMem?.hwmMiB ?? null,
+        logProblems: skydnsProblems(sky.prog.output()).slice(0, 50),
+        logFile: path.relative(ROOT, logFile),
+      },
+      knot: knot ? { startupS: knot.startupS, rssAfterLoadMiB: knot.rssAfterLoadMiB, rssAfterBenchMiB: knotMem?.rssMiB ?? null } : null,
+      crossCheckProblems,
+      mixes,
+    };
+  } finally {
+    if (sky) {
+      await stopProgram(sky.prog);
+      if (sky.prog.running()) log(`skydns (pid ${sky.prog.pid}) still running after stop!`);
+    }
+    if (knot) {
+      await stopProgram(knot.prog);
+      const out = knot.prog.output().trim();
+      if (out !== '') log(`knotd output:\n${out.slice(-2000)}`);
+      await removeTempDir(knot.dir);
+    }
+    if (etcd) {
+      const dd = etcd.dataDir;
+      await etcd.stop().catch((err: Error) => log(`stopping etcd: ${err.message}`));
+      tempDirs.delete(dd);
+    }
+    await removeTempDir(work);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------
+
+function fmt(v: number | null | undefined, digits: number): string {
+  return v === null || v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits);
+}
+
+function printReport(machine: Record<string, string>, s: Settings, sizes: SizeResult[]): void {
+  const out: string[] = [];
+  out.push('');
+  out.push('skydns benchmark');
+  for (const [k, v] of Object.entries(machine)) out.push(`  ${k.padEnd(10)} ${v}`);
+  out.push(
+    `  settings   dnsperf -l ${s.seconds} -c ${s.clients} -T ${s.threads} -q ${s.outstanding} -t ${s.queryTimeout}; ` +
+      `${s.rounds} round(s) per server and mix after a ${s.warmup} s warm-up; mixes ${s.mixes.join(', ')}; ` +
+      `${s.latencyQps > 0 ? `then ${s.latencySeconds} s at -Q ${s.latencyQps} for latency; ` : ''}` +
+      'qps/latency/lost = best round (highest qps), median = median qps of the rounds; cpu % = server CPU time / wall time (100 = one core), other % = CPU used by anything but the server and dnsperf (background noise)',
+  );
+  if (s.skydnsArgs.length) out.push(`  skydns     extra args: ${s.skydnsArgs.join(' ')}`);
+  for (const r of sizes) {
+    out.push('');
+    out.push(`N = ${r.n} records`);
+    if (r.error) {
+      out.push(`  FAILED: ${r.error.split('\n').slice(0, 12).join('\n    ')}`);
+      continue;
+    }
+    out.push(`  ${'server'.padEnd(8)} ${'mix'.padEnd(14)} ${'qps'.padStart(8)} ${'median'.padStart(8)} ${'avg ms'.padStart(7)} ${'lost %'.padStart(7)} ${'cpu %'.padStart(6)} ${'other %'.padStart(7)}  rcodes`);
+    for (const m of r.mixes) {
+      for (const x of m.results) {
+        out.push(
+          `  ${x.server.padEnd(8)} ${`${m.mix} (${m.queryLines})`.padEnd(14)} ${fmt(x.qps, 0).padStart(8)} ${fmt(x.medianQps, 0).padStart(8)} ${fmt(x.avgLatencyMs, 3).padStart(7)} ` +
+            `${fmt(x.lostPct, 3).padStart(7)} ${fmt(x.serverCpuPct, 0).padStart(6)} ${fmt(x.otherCpuPct, 0).padStart(7)}  ${Object.entries(x.rcodes).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+        );
+      }
+      for (const l of m.latency) {
+        out.push(
+          `  ${l.server.padEnd(8)} ${m.mix.padEnd(14)} at -Q ${l.targetQps}: avg ${fmt(l.avgLatencyMs, 3)} ms, sd ${fmt(l.stddevLatencyMs, 3)} ms, ` +
+            `max ${fmt(l.maxLatencyMs, 1)} ms, lost ${fmt(l.lostPct, 3)} %`,
+        );
+      }
+      out.push(
+        `  ${''.padEnd(8)} ${m.mix.padEnd(14)} qps ratio skydns/knot: ${m.ratioQps === null ? '- (knot not run)' : m.ratioQps.toFixed(3)}; ` +
+          `skydns answer-cache hits ${fmt(m.skydnsAnswerCacheHitPct, 1)}%`,
+      );
+    }
+    out.push(
+      `  skydns: start-up ${fmt(r.skydns.startupS, 2)} s (readyz at ${fmt(r.skydns.readyzS, 2)} s, etcd list ${r.skydns.etcdListMs ?? '-'} ms); ` +
+        `RSS ${fmt(r.skydns.rssAfterLoadMiB, 1)} MiB after load, ${fmt(r.skydns.rssAfterBenchMiB, 1)} MiB after bench, peak ${fmt(r.skydns.peakRssMiB, 1)} MiB`,
+    );
+    if (r.knot) out.push(`  knot:   start-up ${fmt(r.knot.startupS, 2)} s; RSS ${fmt(r.knot.rssAfterLoadMiB, 1)} MiB after load, ${fmt(r.knot.rssAfterBenchMiB, 1)} MiB after bench`);
+    out.push(`  etcd load: ${r.etcdKeys} keys in ${fmt(r.etcdLoadS, 2)} s`);
+    if (r.crossCheckProblems.length) out.push(`  answer cross-check problems: ${r.crossCheckProblems.length}`, ...r.crossCheckProblems.map((p) => `    ${p}`));
+    if (r.skydns.logProblems.length) out.push(`  skydns WARN/ERROR log lines: ${r.skydns.logProblems.length} (see ${r.skydns.logFile})`, ...r.skydns.logProblems.slice(0, 5).map((p) => `    ${p}`));
+  }
+  out.push('');
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+// ---------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  const s = readSettings();
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGHUP', () => onSignal('SIGHUP'));
+
+  if (!fs.existsSync(SKYDNS_JS)) throw new Error(`${SKYDNS_JS} not found: build first (npx tsc -p tsconfig.json)`);
+  for (const cmd of ['etcd', 'dig']) if (which(cmd) === null) throw new Error(`${cmd} not found (run: node scripts/ensure.mjs --bench)`);
+  const dnsperf = which('dnsperf');
+  if (dnsperf === null) throw new Error('dnsperf not found (run: node scripts/ensure.mjs --bench, or apt-get install dnsperf)');
+  const knotSkipped = process.env.BENCH_KNOT === '0';
+  const knotd = knotSkipped ? null : which('knotd');
+  if (knotSkipped) {
+    process.stdout.write('NOTE: BENCH_KNOT=0: benchmarking skydns alone, no skydns/knot ratio.\n');
+  } else if (knotd === null) {
+    process.stdout.write('NOTE: knotd (Debian package "knot") is not installed: benchmarking skydns alone, no skydns/knot ratio.\n');
+  }
+
+  const cpuModel = os.cpus()[0]?.model ?? 'unknown';
+  const machine: Record<string, string> = {
+    date: new Date().toISOString(),
+    cpus: `${os.availableParallelism()} x ${cpuModel}`,
+    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    knot: knotd !== null ? commandOutput(knotd, ['--version']).split('\n')[0] : knotSkipped ? 'skipped (BENCH_KNOT=0)' : 'not installed',
+    dnsperf: (/Version\s+(\S+)/.exec(commandOutput(dnsperf, ['-h'])) ?? [])[1] ?? 'unknown',
+    etcd: commandOutput('etcd', ['--version']).split('\n')[0],
+    loadavg: `${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (1/5/15 min, at start)`,
+  };
+  if (os.loadavg()[0] > 0.5) {
+    log(`WARNING: the machine is busy (1-min load average ${os.loadavg()[0].toFixed(2)}); figures will be noisy (see the "other %" column)`);
+  }
+  log(`machine: ${JSON.stringify(machine)}`);
+
+  const sizes: SizeResult[] = [];
+  for (const n of s.sizes) {
+    try {
+      sizes.push(await benchSize(n, s, { dnsperf, knotd }));
+    } catch (err) {
+      const msg = (err as Error).message;
+      log(`N = ${n} failed: ${msg}`);
+      sizes.push({
+        n,
+        etcdLoadS: NaN,
+        etcdKeys: 0,
+        skydns: { startupS: NaN, readyzS: NaN, etcdListMs: null, rssAfterLoadMiB: null, rssAfterBenchMiB: null, peakRssMiB: null, logProblems: [], logFile: '' },
+        knot: null,
+        crossCheckProblems: [],
+        mixes: [],
+        error: msg,
+      });
+    }
+  }
+
+  printReport(machine, s, sizes);
+  await fsp.mkdir(RESULTS_DIR, { recursive: true });
+  const jsonFile = path.join(RESULTS_DIR, 'latest.json');
+  await fsp.writeFile(jsonFile, JSON.stringify({ machine, settings: s, sizes }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+  log(`results written to ${path.relative(ROOT, jsonFile)}`);
+  return sizes.some((r) => r.error !== undefined) ? 1 : 0;
+}
+
+const settingsForWatchdog = (() => {
+  try {
+    return readSettings();
+  } catch {
+    return null;
+  }
+})();
+const watchdogMin = settingsForWatchdog?.timeoutMin ?? 60;
+const watchdog = setTimeout(() => {
+  log(`BENCH_TIMEOUT_MIN=${watchdogMin} exceeded: aborting`);
+  onSignal('SIGTERM');
+}, watchdogMin * 60_000);
+watchdog.unref();
+
+main().then(
+  (code) => {
+    clearTimeout(watchdog);
+    process.exitCode = code;
+  },
+  (err: Error) => {
+    clearTimeout(watchdog);
+    log(`error: ${err.message}`);
+    for (const p of running) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+    process.exitCode = 1;
+  },
+);
