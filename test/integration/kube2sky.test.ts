@@ -1,0 +1,163 @@
+// kube2sky as a real process: the sandbox API server (real list/watch protocol,
+// client-node informers on the kube2sky side) and a real etcd.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EtcdProcess, etcdGetPrefix, etcdPut, startEtcd } from '../harness/etcd.js';
+import { InProcessApi, startApiServerInProcess } from '../harness/apiserver.js';
+import { Kube2SkyProcess, startKube2Sky } from '../harness/kube2sky.js';
+import { waitUntil } from '../harness/proc.js';
+
+const D = '/skydns/local/cluster';
+const A = (ip: string) => `{"host":"${ip}","priority":10,"weight":10,"ttl":30,"targetstrip":0}`;
+const SRV = (host: string, port: number) => `{"host":"${host}","port":${port},"priority":10,"weight":10,"ttl":30,"targetstrip":0}`;
+
+async function under(url: string, prefix: string): Promise<Record<string, string>> {
+  return Object.fromEntries((await etcdGetPrefix(url, prefix)).map((kv) => [kv.key, kv.value]));
+}
+
+async function converge(url: string, prefix: string, want: Record<string, string>, what: string): Promise<void> {
+  let last: Record<string, string> = {};
+  try {
+    await waitUntil(async () => {
+      last = await under(url, prefix);
+      return JSON.stringify(last) === JSON.stringify(Object.fromEntries(Object.entries(want).sort(([a], [b]) => (a < b ? -1 : 1))));
+    }, 15000, what);
+  } catch (err) {
+    assert.deepEqual(last, want, (err as Error).message);
+  }
+}
+
+describe('kube2sky against the sandbox API server', () => {
+  let etcd: EtcdProcess;
+  let api: InProcessApi;
+  let k2s: Kube2SkyProcess;
+
+  before(async () => {
+    etcd = await startEtcd();
+    // Left over from before a restart: records of objects that no longer exist, and a key not ours.
+    await etcdPut(etcd.url, `${D}/svc/default/gone/c88f1059`, A('10.0.0.99'));
+    await etcdPut(etcd.url, `${D}/pod/default/9-9-9-9/abc`, A('9.9.9.9'));
+    await etcdPut(etcd.url, '/skydns/arpa/in-addr/10/0/0/99', '{"host":"gone.default.svc.cluster.local."}');
+    await etcdPut(etcd.url, '/skydns/arpa/in-addr/192/168/1/1', '{"host":"router.example.org."}');
+    await etcdPut(etcd.url, `${D}/dns/ns/ns1`, '{"host":"10.0.0.10"}');
+    api = await startApiServerInProcess({ simulateKubelet: true });
+    k2s = await startKube2Sky(etcd.url, api.url);
+  });
+  after(async () => {
+    await k2s?.stop();
+    await api?.stop();
+    await etcd?.stop();
+  });
+
+  test('start-up: the kubernetes service byte for byte, stale keys reconciled away, foreign keys kept', async () => {
+    assert.deepEqual(await k2s.get('/readiness'), { status: 200, body: 'ok\n' });
+    assert.deepEqual(await under(etcd.url, `${D}/svc/default/kubernetes/`), {
+      [`${D}/svc/default/kubernetes/_tcp/_https/c88f1059`]: '{"host":"kubernetes.default.svc.cluster.local.","port":443,"priority":10,"weight":10,"ttl":30,"targetstrip":0}',
+      [`${D}/svc/default/kubernetes/c88f1059`]: '{"host":"10.0.0.1","priority":10,"weight":10,"ttl":30,"targetstrip":0}',
+    });
+    const all = await under(etcd.url, '/skydns/');
+    assert.equal(all[`${D}/svc/default/gone/c88f1059`], undefined);
+    assert.equal(all[`${D}/pod/default/9-9-9-9/abc`], undefined);
+    assert.equal(all['/skydns/arpa/in-addr/10/0/0/99'], undefined);
+    assert.equal(all['/skydns/arpa/in-addr/192/168/1/1'], '{"host":"router.example.org."}');
+    assert.equal(all[`${D}/dns/ns/ns1`], '{"host":"10.0.0.10"}');
+    assert.equal(all['/skydns/arpa/in-addr/10/0/0/1'], '{"host":"kubernetes.default.svc.cluster.local.","priority":10,"weight":10,"ttl":30,"targetstrip":0}');
+    assert.equal(all[`${D}/dns-version`], '{"text":"1.1.0","ttl":30,"targetstrip":0}');
+    assert.match(k2s.prog.output(), /Successfully added DNS record for Kubernetes service/);
+  });
+
+  test('ClusterIP service: add, update (ports and IP), delete', async () => {
+    api.server.store.create('services', 'default', {
+      metadata: { name: 'web' },
+      spec: { clusterIP: '10.0.0.50', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+    });
+    const label50 = '70c920fd'; // FNV-1a of the A value, as kube2sky 1.14 computed it
+    await converge(etcd.url, `${D}/svc/default/web/`, {
+      [`${D}/svc/default/web/_tcp/_http/${label50}`]: SRV('web.default.svc.cluster.local.', 80),
+      [`${D}/svc/default/web/${label50}`]: A('10.0.0.50'),
+    }, 'web records');
+    api.server.store.patch('services', 'default', 'web', 'merge', { spec: { ports: [{ name: 'metrics', port: 9090, protocol: 'TCP' }, { name: 'dns', port: 53, protocol: 'UDP' }] } });
+    await converge(etcd.url, `${D}/svc/default/web/`, {
+      [`${D}/svc/default/web/_tcp/_metrics/${label50}`]: SRV('web.default.svc.cluster.local.', 9090),
+      [`${D}/svc/default/web/_udp/_dns/${label50}`]: SRV('web.default.svc.cluster.local.', 53),
+      [`${D}/svc/default/web/${label50}`]: A('10.0.0.50'),
+    }, 'web records after the port change');
+    api.server.store.delete('services', 'default', 'web');
+    await converge(etcd.url, `${D}/svc/default/web/`, {}, 'web records removed');
+    await converge(etcd.url, '/skydns/arpa/in-addr/10/0/0/50', {}, 'PTR removed');
+  });
+
+  test('headless service: endpoints from pods, hostnames, pod records; endpoints delete removes them', async () => {
+    const store = api.server.store;
+    store.create('services', 'default', { metadata: { name: 'db' }, spec: { clusterIP: 'None', selector: { app: 'db' }, ports: [{ name: 'pg', port: 5432, protocol: 'TCP' }] } });
+    for (const n of [0, 1]) {
+      store.create('pods', 'default', {
+        metadata: { name: `db-${n}`, labels: { app: 'db' } },
+        spec: { hostname: `db-${n}`, subdomain: 'db', containers: [{ name: 'pg', image: 'postgres', ports: [{ containerPort: 5432 }] }] },
+        status: { podIP: `10.244.9.${n + 1}`, phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+      });
+    }
+    await converge(etcd.url, `${D}/svc/default/db/`, {
+      [`${D}/svc/default/db/_tcp/_pg/db-0`]: SRV('db-0.db.default.svc.cluster.local.', 5432),
+      [`${D}/svc/default/db/_tcp/_pg/db-1`]: SRV('db-1.db.default.svc.cluster.local.', 5432),
+      [`${D}/svc/default/db/db-0`]: A('10.244.9.1'),
+      [`${D}/svc/default/db/db-1`]: A('10.244.9.2'),
+    }, 'headless records');
+    const pods = await under(etcd.url, `${D}/pod/default/10-244-9-1/`);
+    assert.deepEqual(Object.values(pods), [A('10.244.9.1')]);
+    // A pod turning not ready leaves the endpoints, and so the DNS.
+    store.patch('pods', 'default', 'db-1', 'merge', { status: { conditions: [{ type: 'Ready', status: 'False' }] } }, { subresource: 'status' });
+    await converge(etcd.url, `${D}/svc/default/db/`, {
+      [`${D}/svc/default/db/_tcp/_pg/db-0`]: SRV('db-0.db.default.svc.cluster.local.', 5432),
+      [`${D}/svc/default/db/db-0`]: A('10.244.9.1'),
+    }, 'not-ready pod removed');
+    store.delete('pods', 'default', 'db-0');
+    await converge(etcd.url, `${D}/pod/default/10-244-9-1/`, {}, 'pod record removed');
+    store.delete('services', 'default', 'db');
+    await converge(etcd.url, `${D}/svc/default/db/`, {}, 'headless records removed');
+  });
+
+  test('a bad hostnames-map annotation is logged with namespace/name; hash labels are used', async () => {
+    const store = api.server.store;
+    store.create('services', 'default', { metadata: { name: 'manual' }, spec: { clusterIP: 'None', ports: [{ name: 'x', port: 1, protocol: 'TCP' }] } });
+    store.create('endpoints', 'default', {
+      metadata: { name: 'manual', annotations: { 'endpoints.beta.kubernetes.io/hostnames-map': '{broken' } },
+      subsets: [{ addresses: [{ ip: '10.1.2.3' }], ports: [{ name: 'x', port: 1, protocol: 'TCP' }] }],
+    });
+    await converge(etcd.url, `${D}/svc/default/manual/`, {
+      [`${D}/svc/default/manual/_tcp/_x/4efe7a20`]: SRV('4efe7a20.manual.default.svc.cluster.local.', 1),
+      [`${D}/svc/default/manual/4efe7a20`]: A('10.1.2.3'),
+    }, 'manual endpoints with hash labels');
+    assert.match(k2s.prog.output(), /endpoints default\/manual: annotation endpoints\.beta\.kubernetes\.io\/hostnames-map is not valid JSON/);
+    store.delete('endpoints', 'default', 'manual');
+    await converge(etcd.url, `${D}/svc/default/manual/`, {}, 'endpoints delete removes the records');
+    store.delete('services', 'default', 'manual');
+  });
+
+  test('watches cut and history expired (410 Gone): the informers re-list and etcd converges', async () => {
+    const store = api.server.store;
+    api.server.holdWatches();
+    api.server.closeWatches();
+    store.create('services', 'default', { metadata: { name: 'while-cut' }, spec: { clusterIP: '10.0.0.60', ports: [{ port: 80 }] } });
+    store.create('services', 'kube-system', { metadata: { name: 'also' }, spec: { clusterIP: '10.0.0.61', ports: [{ port: 80 }] } });
+    store.setHistoryLimit(1);
+    store.compact();
+    api.server.releaseWatches();
+    await converge(etcd.url, `${D}/svc/default/while-cut/`, { [`${D}/svc/default/while-cut/9e670bcc`]: A('10.0.0.60') }, 'service created while the watch was cut');
+    await converge(etcd.url, `${D}/svc/kube-system/also/`, { [`${D}/svc/kube-system/also/2489e6c5`]: A('10.0.0.61') }, 'second service');
+    store.setHistoryLimit(1000);
+  });
+
+  test('etcd stopped and restarted mid-stream: readiness 503 meanwhile, nothing lost', async () => {
+    await etcd.kill();
+    api.server.store.create('services', 'default', { metadata: { name: 'during-outage' }, spec: { clusterIP: '10.0.0.70', ports: [{ port: 80 }] } });
+    await waitUntil(async () => (await k2s.get('/readiness')).status === 503, 20000, 'readiness 503 while etcd is down');
+    assert.match((await k2s.get('/readiness')).body, /^not ready: etcd unreachable: /);
+    await etcd.restart();
+    await waitUntil(async () => (await k2s.get('/readiness')).status === 200, 30000, 'ready again');
+    await converge(etcd.url, `${D}/svc/default/during-outage/`, { [`${D}/svc/default/during-outage/52c9dfc7`]: A('10.0.0.70') }, 'record written after etcd returned');
+    const m = await k2s.get('/metrics');
+    assert.match(m.body, /^kube2sky_etcd_errors_total [1-9]\d*$/m);
+    assert.match(m.body, /^kube2sky_dns_programming_latency_seconds_count [1-9]\d*$/m);
+  });
+});
