@@ -1,48 +1,47 @@
 #!/usr/bin/env node
 /**
- * The local stack: brings the kube-dns pod up on this machine.
- * Today: etcd (own data dir, loopback) + skydns with the legacy pod arguments,
- * seeded with sample records in the kube2sky layout.
+ * The local stack: the whole kube-dns pod on this machine — etcd, the sandbox
+ * API server seeded with a small cluster (or a real cluster via --kubeconfig /
+ * --kube-master-url), kube2sky, skydns and exec-healthz with the legacy pod's
+ * arguments, on loopback. Ctrl-C stops everything.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Etcd3 } from 'etcd3';
-import { FlagDef, FlagError, HelpRequested, parseFlags, usageText, num, str, bool } from '../lib/flags.js';
-import { encodeService, hashLabel } from '../lib/msg/service.js';
-import { nameToKey } from '../lib/msg/path.js';
+import { FlagDef, HelpRequested, parseFlags, usageText, num, str, bool } from '../lib/flags.js';
 import { Component, waitFor } from '../lib/stack/component.js';
 import { freePort, tcpPortFree, udpPortFree } from '../lib/stack/ports.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const distRoot = path.resolve(here, '..');
+const repoRoot = path.resolve(distRoot, '..');
 
 const FLAGS: FlagDef[] = [
-  { name: 'dns-port', type: 'int', default: 10053, usage: 'port for DNS on 127.0.0.1 (53 needs root)' },
+  { name: 'dns-port', type: 'int', default: 10053, usage: 'DNS port on 127.0.0.1 (53 needs root)' },
+  { name: 'api-port', type: 'int', default: 0, usage: 'sandbox API server port on 127.0.0.1 (default: a free port)' },
   { name: 'etcd-port', type: 'int', default: 0, usage: 'etcd client port on 127.0.0.1 (default: a free port)' },
-  { name: 'metrics-port', type: 'int', default: 0, usage: 'skydns /metrics, /healthz, /readyz port (default: a free port)' },
-  { name: 'domain', type: 'string', default: 'cluster.local', usage: 'cluster DNS domain' },
+  { name: 'domain', type: 'string', default: 'cluster.local', usage: 'cluster DNS domain (kube2sky --domain, skydns -domain, the healthz name)' },
+  { name: 'seed', type: 'string', default: '', usage: 'YAML objects for the sandbox API server (default: manifests/sandbox-cluster.yaml)' },
+  { name: 'kubeconfig', type: 'string', default: '', usage: 'run against the cluster of this kubeconfig instead of the sandbox API server' },
+  { name: 'kube-master-url', type: 'string', default: '', usage: 'run against this API server URL (no credentials) instead of the sandbox' },
   { name: 'data-dir', type: 'string', default: '', usage: 'etcd data directory (default: a new temporary directory, removed on exit)' },
-  { name: 'quiet', type: 'bool', default: false, usage: 'do not print the components\' log lines' },
-];
-
-interface Sample {
-  ns: string;
-  name: string;
-  ip: string;
-  ports: Array<{ name: string; proto: string; port: number }>;
-}
-
-const SAMPLES: Sample[] = [
-  { ns: 'default', name: 'kubernetes', ip: '10.0.0.1', ports: [{ name: 'https', proto: 'tcp', port: 443 }] },
-  { ns: 'kube-system', name: 'kube-dns', ip: '10.0.0.10', ports: [{ name: 'dns', proto: 'udp', port: 53 }, { name: 'dns-tcp', proto: 'tcp', port: 53 }] },
-  { ns: 'default', name: 'demoapp', ip: '10.0.0.20', ports: [{ name: 'http', proto: 'tcp', port: 80 }] },
+  { name: 'quiet', type: 'bool', default: false, usage: "do not print the components' log lines" },
 ];
 
 function fail(msg: string): never {
   process.stderr.write(`stack: ${msg}\n`);
   process.exit(1);
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await r.text();
+    return r.ok;
+  } catch {
+    return false;
+  }
 }
 
 async function main(): Promise<void> {
@@ -60,95 +59,124 @@ async function main(): Promise<void> {
   const domain = str(p, 'domain').replace(/\.$/, '').toLowerCase();
   const dnsPort = num(p, 'dns-port');
   const quiet = bool(p, 'quiet');
+  const kubeconfig = str(p, 'kubeconfig');
+  const masterUrl = str(p, 'kube-master-url');
+  const sandbox = !kubeconfig && !masterUrl;
+  const seed = str(p, 'seed') || path.join(repoRoot, 'manifests/sandbox-cluster.yaml');
+
   if (dnsPort < 1024 && process.getuid?.() !== 0) fail(`DNS port ${dnsPort} needs root; run as root or pick --dns-port=10053`);
   if (!(await udpPortFree(dnsPort)) || !(await tcpPortFree(dnsPort))) fail(`port ${dnsPort} on 127.0.0.1 is taken (UDP or TCP); stop what uses it or pass --dns-port=<another port>`);
   const etcdPort = num(p, 'etcd-port') || (await freePort());
+  const apiPort = num(p, 'api-port') || (await freePort());
   const peerPort = await freePort();
-  const metricsPort = num(p, 'metrics-port') || (await freePort());
-  for (const [what, port] of [['etcd', etcdPort], ['metrics', metricsPort]] as const) {
+  const skyMetrics = await freePort();
+  const k2sPort = await freePort();
+  const healthzPort = await freePort();
+  for (const [what, port] of [['etcd', etcdPort], ['api', apiPort]] as const) {
     if (!(await tcpPortFree(port))) fail(`${what} port ${port} on 127.0.0.1 is taken; pass another with --${what}-port`);
+  }
+  if (kubeconfig) {
+    try {
+      await fs.access(kubeconfig);
+    } catch {
+      fail(`kubeconfig ${kubeconfig} cannot be read`);
+    }
+  }
+  if (sandbox) {
+    try {
+      await fs.access(seed);
+    } catch {
+      fail(`seed file ${seed} cannot be read`);
+    }
   }
   const ownDir = str(p, 'data-dir') === '';
   const dataDir = ownDir ? await fs.mkdtemp(path.join(os.tmpdir(), 'kube-dns-stack-')) : str(p, 'data-dir');
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+  const apiUrl = masterUrl || `http://127.0.0.1:${apiPort}`;
+  const node = process.execPath;
+  const bin = (name: string) => path.join(distRoot, 'cmd', `${name}.js`);
+  const q = { quiet: () => quiet };
 
   const etcd = new Component('etcd', 'etcd', [
     '--name', 'kube-dns-etcd', '--data-dir', path.join(dataDir, 'etcd'),
     '--listen-client-urls', etcdUrl, '--advertise-client-urls', etcdUrl,
     '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-    '--initial-cluster', `kube-dns-etcd=http://127.0.0.1:${peerPort}`, '--log-level', 'warn',
-  ], { quiet: () => quiet });
-  const skydns = new Component('skydns', process.execPath, [
-    path.join(distRoot, 'cmd/skydns.js'),
-    `-machines=${etcdUrl}`, `-addr=127.0.0.1:${dnsPort}`, '-ns-rotate=false', `-domain=${domain}.`,
-    `-metrics-addr=127.0.0.1:${metricsPort}`,
-  ], { quiet: () => quiet });
-  const all = [skydns, etcd];
+    '--initial-cluster', `kube-dns-etcd=http://127.0.0.1:${peerPort}`, '--initial-cluster-token', 'skydns-etcd', '--log-level', 'warn',
+  ], q);
+  const apiserver = new Component('apiserver', node, [bin('apiserver'), `--port=${apiPort}`, '--address=127.0.0.1', '--service-cidr=10.0.0.0/24', `--load=${seed}`], q);
+  // The legacy pod's arguments, with loopback ports instead of 4001/53/8080/8081.
+  const kube2sky = new Component('kube2sky', node, [
+    bin('kube2sky'), `--domain=${domain}`, `--etcd-server=${etcdUrl}`,
+    ...(kubeconfig ? [`--kubecfg-file=${kubeconfig}`] : []), ...(kubeconfig && !masterUrl ? [] : [`--kube-master-url=${apiUrl}`]),
+    `--healthz-port=${k2sPort}`, '--healthz-address=127.0.0.1',
+  ], q);
+  const skydns = new Component('skydns', node, [
+    bin('skydns'), `-machines=${etcdUrl}`, `-addr=127.0.0.1:${dnsPort}`, '-ns-rotate=false', `-domain=${domain}.`,
+    `-metrics-addr=127.0.0.1:${skyMetrics}`,
+  ], q);
+  const healthz = new Component('healthz', node, [
+    bin('exec-healthz'), `-cmd=nslookup -port=${dnsPort} kubernetes.default.svc.${domain} 127.0.0.1 >/dev/null`, `-port=${healthzPort}`, '-address=127.0.0.1',
+  ], q);
+  const started: Component[] = [];
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
     process.stdout.write('\nstack: stopping ...\n');
-    for (const c of all) await c.stop();
+    for (const c of [...started].reverse()) {
+      await c.stop();
+      process.stdout.write(`stack: ${c.name} stopped\n`);
+    }
     if (ownDir) await fs.rm(dataDir, { recursive: true, force: true });
     process.stdout.write('stack: stopped\n');
     process.exit(code);
   };
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
-
   const step = (s: string) => process.stdout.write(`stack: ${s}\n`);
-  step(`starting etcd on ${etcdUrl} (data in ${dataDir})`);
-  etcd.start();
-  void etcd.exited.then(({ code }) => {
-    if (!stopping) {
-      process.stderr.write(`stack: etcd exited (code ${code}):\n${etcd.lastLines()}\n`);
-      void shutdown(1);
+  const launch = async (c: Component, ready: () => Promise<boolean>, what: string, timeoutMs = 30000) => {
+    step(`${c.name}: starting (${what})`);
+    c.start();
+    started.push(c);
+    void c.exited.then(({ code, signal }) => {
+      if (!stopping) {
+        process.stderr.write(`stack: ${c.name} exited (${signal ?? `code ${code}`}); last lines:\n${c.lastLines()}\n`);
+        void shutdown(1);
+      }
+    });
+    try {
+      await waitFor(ready, timeoutMs, `${c.name} to become ready`);
+    } catch (err) {
+      process.stderr.write(`stack: ${(err as Error).message}; last lines:\n${c.lastLines()}\n`);
+      await shutdown(1);
     }
-  });
-  try {
-    await waitFor(async () => (await fetch(`${etcdUrl}/health`)).ok, 20000, 'etcd /health');
-  } catch (err) {
-    process.stderr.write(`stack: ${(err as Error).message}\n${etcd.lastLines()}\n`);
-    await shutdown(1);
-  }
-  step('etcd ready; writing sample records (kube2sky layout)');
-  const client = new Etcd3({ hosts: etcdUrl });
-  for (const s of SAMPLES) {
-    const fq = `${s.name}.${s.ns}.svc.${domain}.`;
-    const aValue = encodeService({ host: s.ip, priority: 10, weight: 10, ttl: 30 });
-    const label = hashLabel(aValue);
-    await client.put(nameToKey(`${label}.${fq}`)).value(aValue);
-    for (const port of s.ports) {
-      await client.put(nameToKey(`${label}._${port.name}._${port.proto}.${fq}`)).value(encodeService({ host: fq, port: port.port, priority: 10, weight: 10, ttl: 30 }));
-    }
-    const octets = s.ip.split('.').reverse().join('.');
-    await client.put(nameToKey(`${octets}.in-addr.arpa.`)).value(encodeService({ host: fq, priority: 10, weight: 10, ttl: 30 }));
-  }
-  client.close();
-  step(`starting skydns on 127.0.0.1:${dnsPort}`);
-  skydns.start();
-  void skydns.exited.then(({ code }) => {
-    if (!stopping) {
-      process.stderr.write(`stack: skydns exited (code ${code}):\n${skydns.lastLines()}\n`);
-      void shutdown(1);
-    }
-  });
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).ok, 20000, 'skydns /readyz');
-  step('skydns ready');
+    step(`${c.name}: ready`);
+  };
+
+  await launch(etcd, () => httpOk(`${etcdUrl}/health`), `${etcdUrl}, data in ${dataDir}`);
+  if (sandbox) await launch(apiserver, () => httpOk(`${apiUrl}/readyz`), `sandbox API server ${apiUrl}, seeded from ${path.relative(process.cwd(), seed) || seed}`);
+  else step(`using the Kubernetes API at ${kubeconfig ? `the kubeconfig ${kubeconfig}` : apiUrl}`);
+  await launch(skydns, () => httpOk(`http://127.0.0.1:${skyMetrics}/readyz`), `DNS on 127.0.0.1:${dnsPort}`);
+  await launch(kube2sky, () => httpOk(`http://127.0.0.1:${k2sPort}/readiness`), `domain ${domain}, /readiness on 127.0.0.1:${k2sPort}`, 120000);
+  await launch(healthz, () => httpOk(`http://127.0.0.1:${healthzPort}/healthz`), `nslookup every 2s, /healthz on 127.0.0.1:${healthzPort}`);
+
   const d = `dig @127.0.0.1 -p ${dnsPort}`;
+  const kubectl = kubeconfig ? `kubectl --kubeconfig ${kubeconfig}` : `kubectl --server ${apiUrl}`;
   process.stdout.write(`
-kube-dns is up. Try:
+kube-dns is up (etcd ${etcdUrl}, API ${apiUrl}, DNS 127.0.0.1:${dnsPort}). Try:
+  ${d} kubernetes.default.svc.${domain}
   ${d} demoapp.default.svc.${domain}
-  ${d} _https._tcp.kubernetes.default.svc.${domain} SRV
-  ${d} -x 10.0.0.10
+  ${d} _http._tcp.demoapp.default.svc.${domain} SRV
+  ${d} -x 10.0.0.20
+  nslookup -port=${dnsPort} db.default.svc.${domain} 127.0.0.1
   ETCDCTL_API=3 etcdctl --endpoints ${etcdUrl} get --prefix /skydns
-  curl http://127.0.0.1:${metricsPort}/metrics
+  ${kubectl} create service clusterip foo --tcp=80
+  ${d} foo.default.svc.${domain}
+  curl http://127.0.0.1:${healthzPort}/healthz   (exec-healthz)
+  curl http://127.0.0.1:${k2sPort}/readiness   (kube2sky; /metrics too)
+  curl http://127.0.0.1:${skyMetrics}/metrics    (skydns; /readyz too)
 Ctrl-C stops everything.
 `);
 }
 
-main().catch((err: Error) => {
-  if (err instanceof FlagError) fail(err.message);
-  fail(err.stack ?? err.message);
-});
+main().catch((err: Error) => fail(err.stack ?? err.message));

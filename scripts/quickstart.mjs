@@ -5,8 +5,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ensure = spawnSync(process.execPath, [path.join(root, 'scripts/ensure.mjs')], { stdio: 'inherit', cwd: root });
+// --no-build (used by the tests, which already built) skips the TypeScript build; everything else goes to the stack.
+const args = process.argv.slice(2);
+const noBuild = args.includes('--no-build');
+const ensure = spawnSync(process.execPath, [path.join(root, 'scripts/ensure.mjs'), ...(noBuild ? ['--no-build'] : [])], { stdio: 'inherit', cwd: root });
 if (ensure.status !== 0) process.exit(ensure.status ?? 1);
-const child = spawn(process.execPath, [path.join(root, 'dist/cmd/stack.js'), ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
+const child = spawn(process.execPath, [path.join(root, 'dist/cmd/stack.js'), ...args.filter((a) => a !== '--no-build')], { stdio: 'inherit', cwd: root });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
