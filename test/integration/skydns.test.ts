@@ -435,3 +435,55 @@ describe('skydns -workers=2', () => {
     }
   });
 });
+
+describe('skydns stub zones and the response cache', () => {
+  test('-stubzones forwards a zone to its servers with the loop-guard option; a looping query is dropped', async () => {
+    const etcd = await startEtcd();
+    const up = await startUpstream();
+    up.add('www.corp.example.', TYPE.A, { ttl: 120, data: { t: 'ip', bytes: Uint8Array.from([192, 0, 2, 44]) } });
+    await etcdPut(etcd.url, `${D}/dns/stub/example/corp/ns1`, `{"host":"127.0.0.1","port":${up.port}}`);
+    const sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1', '-stubzones']);
+    try {
+      const r = await dig({ port: sky.port, name: 'www.corp.example' });
+      assert.equal(r.status, 'NOERROR');
+      assert.deepEqual(lines(r.answer), ['www.corp.example. 120 IN A 192.0.2.44']);
+      assert.deepEqual(up.log, ['udp www.corp.example. 1']);
+      // A query already carrying option 65011 has been through a stub forwarder: no answer.
+      const loop = await dig({ port: sky.port, name: 'www.corp.example', extra: ['+ednsopt=65011:01', '+time=1'] });
+      assert.equal(loop.status, 'TIMEOUT');
+      assert.match(sky.prog.output(), /stub forward loop detected for www\.corp\.example\./);
+      // Every stub server failing → SERVFAIL.
+      up.mode = 'drop';
+      const dead = await dig({ port: sky.port, name: 'other.corp.example', extra: ['+time=8'] });
+      assert.equal(dead.status, 'SERVFAIL');
+    } finally {
+      await sky.stop();
+      await up.close();
+      await etcd.stop();
+    }
+  });
+
+  test('-rcache keeps forwarded answers for -rcache-ttl; SERVFAIL is not cached', async () => {
+    const etcd = await startEtcd();
+    const up = await startUpstream();
+    up.add('cached.example.org.', TYPE.A, { ttl: 300, data: { t: 'ip', bytes: Uint8Array.from([192, 0, 2, 55]) } });
+    const sky = await startSkyDns(etcd.url, [`-nameservers=127.0.0.1:${up.port}`, '-rcache=100', '-rcache-ttl=30']);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await dig({ port: sky.port, name: 'cached.example.org' });
+        assert.deepEqual(lines(r.answer), ['cached.example.org. 300 IN A 192.0.2.55']);
+      }
+      assert.deepEqual(up.log, ['udp cached.example.org. 1']);
+      up.mode = 'servfail';
+      for (let i = 0; i < 2; i++) assert.equal((await dig({ port: sky.port, name: 'failing.example.org' })).status, 'SERVFAIL');
+      // Each SERVFAIL is retried once on the same server, and nothing is cached: 2 queries × 2 attempts.
+      assert.deepEqual(up.log.slice(1), ['udp failing.example.org. 1', 'udp failing.example.org. 1', 'udp failing.example.org. 1', 'udp failing.example.org. 1']);
+      const m = (await sky.httpGet('/metrics')).body;
+      assert.match(m, /^skydns_skydns_dns_request_count_total\{system="cache"\} 2$/m);
+    } finally {
+      await sky.stop();
+      await up.close();
+      await etcd.stop();
+    }
+  });
+});
