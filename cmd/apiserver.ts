@@ -1,26 +1,21 @@
 #!/usr/bin/env node
 /** apiserver: the sandbox Kubernetes API server (tests and the local stack use it instead of a real one). */
-import { FlagError, HelpRequested, parseFlags, usageText } from '../lib/flags.js';
+import { parseCommandLine } from '../lib/flags.js';
 import { createLogger } from '../lib/log.js';
 import { APISERVER_FLAGS, extractRepeated, optionsFromFlags, startApiServer } from '../lib/apiserver/index.js';
 
 const INTRO = 'A sandbox Kubernetes API server: core/v1 Services, Endpoints, Pods and Namespaces in memory, served over the real REST list/watch protocol on loopback.';
 
 async function main(): Promise<void> {
-  let opts;
+  let extracted;
   try {
-    const { values: load, rest } = extractRepeated(process.argv.slice(2), 'load');
-    const parsed = parseFlags(APISERVER_FLAGS, rest);
-    if (parsed.rest.length) throw new FlagError(`unexpected arguments: ${parsed.rest.join(' ')}`);
-    opts = optionsFromFlags(parsed, load);
+    extracted = extractRepeated(process.argv.slice(2), 'load');
   } catch (err) {
-    if (err instanceof HelpRequested) {
-      process.stderr.write(usageText('apiserver', APISERVER_FLAGS, INTRO));
-      process.exit(0);
-    }
-    process.stderr.write(`apiserver: ${(err as Error).message}\n${usageText('apiserver', APISERVER_FLAGS)}`);
+    process.stderr.write(`apiserver: ${(err as Error).message}\n`);
     process.exit(2);
   }
+  const { values: load, rest } = extracted;
+  const { config: opts } = parseCommandLine('apiserver', APISERVER_FLAGS, rest, (p) => optionsFromFlags(p, load), { intro: INTRO });
   const log = createLogger('apiserver', opts.logLevel ?? 'info');
   let server;
   try {

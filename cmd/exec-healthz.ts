@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** exec-healthz: runs a command periodically and serves its last result on /healthz. */
-import { FlagDef, HelpRequested, parseFlags, usageText, str, num, bool, formatDuration } from '../lib/flags.js';
+import { FlagDef, parseCommandLine, str, num, bool, formatDuration } from '../lib/flags.js';
 import { Prober } from '../lib/healthz/exec.js';
 import { startHealthzHttp } from '../lib/healthz/http.js';
 
@@ -20,22 +20,12 @@ function line(s: string): void {
 }
 
 async function main(): Promise<void> {
-  let p;
-  try {
-    p = parseFlags(FLAGS, process.argv.slice(2));
-    if (num(p, 'period') <= 0) throw new Error('-period must be positive');
-    if (num(p, 'latency') <= 0) throw new Error('-latency must be positive');
-    if (num(p, 'timeout') < 0) throw new Error('-timeout must not be negative');
-    if (num(p, 'port') < 0 || num(p, 'port') > 65535) throw new Error(`-port ${num(p, 'port')} is out of range`);
-    if (p.rest.length) throw new Error(`unexpected arguments: ${p.rest.join(' ')}`);
-  } catch (err) {
-    if (err instanceof HelpRequested) {
-      process.stderr.write(usageText('exec-healthz', FLAGS));
-      process.exit(0);
-    }
-    process.stderr.write(`exec-healthz: ${(err as Error).message}\n${usageText('exec-healthz', FLAGS)}`);
-    process.exit(2);
-  }
+  const { flags: p } = parseCommandLine('exec-healthz', FLAGS, process.argv.slice(2), (f) => {
+    if (num(f, 'period') <= 0) throw new Error('-period must be positive');
+    if (num(f, 'latency') <= 0) throw new Error('-latency must be positive');
+    if (num(f, 'timeout') < 0) throw new Error('-timeout must not be negative');
+    if (num(f, 'port') < 0 || num(f, 'port') > 65535) throw new Error(`-port ${num(f, 'port')} is out of range`);
+  });
   const quiet = bool(p, 'quiet');
   const period = num(p, 'period');
   const prober = new Prober({

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** kube2sky: writes SkyDNS records for Kubernetes Services, Endpoints and Pods into etcd. */
-import { FlagError, HelpRequested, parseFlags, usageText } from '../lib/flags.js';
+import { parseCommandLine } from '../lib/flags.js';
 import { createLogger } from '../lib/log.js';
 import { Kube2Sky } from '../lib/kube2sky/app.js';
 import { KUBE2SKY_FLAGS, configFromFlags } from '../lib/kube2sky/config.js';
@@ -10,28 +10,10 @@ import { kubeConfigFor } from '../lib/kube2sky/kube.js';
 const VERSION = '1.14 (kube-dns-ts 0.1.0)';
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseFlags(KUBE2SKY_FLAGS, process.argv.slice(2), { underscores: true });
-  } catch (err) {
-    if (err instanceof HelpRequested) {
-      process.stderr.write(usageText('kube2sky', KUBE2SKY_FLAGS));
-      process.exit(0);
-    }
-    process.stderr.write(`kube2sky: ${(err as Error).message}\n${usageText('kube2sky', KUBE2SKY_FLAGS)}`);
-    process.exit(2);
-  }
+  const { flags: parsed, config: cfg } = parseCommandLine('kube2sky', KUBE2SKY_FLAGS, process.argv.slice(2), (p) => configFromFlags(p), { underscores: true });
   if (parsed.values.get('version') === true) {
     process.stdout.write(`kube2sky ${VERSION}\n`);
     process.exit(0);
-  }
-  let cfg;
-  try {
-    cfg = configFromFlags(parsed);
-    if (parsed.rest.length) throw new FlagError(`unexpected arguments: ${parsed.rest.join(' ')}`);
-  } catch (err) {
-    process.stderr.write(`kube2sky: ${(err as Error).message}\n`);
-    process.exit(2);
   }
   const log = createLogger('kube2sky', cfg.verbosity >= 2 ? 'debug' : 'info');
   for (const w of parsed.warnings) log.warn(w);

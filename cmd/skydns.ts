@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** skydns: the cluster DNS server (SkyDNS-compatible flags and behaviour). */
 import cluster, { Worker } from 'node:cluster';
-import { FlagError, HelpRequested, parseFlags, usageText } from '../lib/flags.js';
+import { FlagError, parseCommandLine } from '../lib/flags.js';
 import { createLogger, Log } from '../lib/log.js';
 import { IMPLEMENTATION, SKYDNS_FLAGS, SKYDNS_VERSION, SkyConfig, configFromFlags, splitHostPort } from '../lib/skydns/config.js';
 import { SkyDnsApp } from '../lib/skydns/app.js';
@@ -100,17 +100,11 @@ async function runPrimary(cfg: SkyConfig, log: Log): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseFlags(SKYDNS_FLAGS, process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof HelpRequested) {
-      process.stderr.write(usageText('skydns', SKYDNS_FLAGS));
-      process.exit(0);
-    }
-    process.stderr.write(`skydns: ${(err as Error).message}\n${usageText('skydns', SKYDNS_FLAGS)}`);
-    process.exit(2);
-  }
+  const { flags: parsed, config: cfg } = parseCommandLine('skydns', SKYDNS_FLAGS, process.argv.slice(2), (p) => {
+    if (p.values.get('systemd') === true) throw new FlagError('-systemd: socket activation is not supported by this implementation; use -addr');
+    if (p.values.get('dnssec') !== '') throw new FlagError('-dnssec: DNSSEC signing is not supported by this implementation yet (see docs/compatibility.md)');
+    return configFromFlags(p);
+  });
   if (parsed.values.get('version') === true) {
     process.stdout.write(`skydns server version: ${SKYDNS_VERSION} (${IMPLEMENTATION})\n`);
     process.exit(0);
@@ -119,16 +113,6 @@ async function main(): Promise<void> {
   const name = worker ? `skydns[${process.pid}]` : 'skydns';
   const log = createLogger(name, parsed.values.get('verbose') === true ? 'debug' : 'info');
   if (!worker) for (const w of parsed.warnings) log.warn(w);
-  let cfg;
-  try {
-    cfg = configFromFlags(parsed);
-    if (parsed.values.get('systemd') === true) throw new FlagError('-systemd: socket activation is not supported by this implementation; use -addr');
-    if (parsed.values.get('dnssec') !== '') throw new FlagError('-dnssec: DNSSEC signing is not supported by this implementation yet (see docs/compatibility.md)');
-    if (parsed.rest.length) throw new FlagError(`unexpected arguments: ${parsed.rest.join(' ')}`);
-  } catch (err) {
-    process.stderr.write(`skydns: ${(err as Error).message}\n`);
-    process.exit(2);
-  }
   process.on('uncaughtException', (err) => log.error(`uncaught exception (kept running): ${err.stack ?? String(err)}`));
   process.on('unhandledRejection', (err) => log.error(`unhandled rejection (kept running): ${err instanceof Error ? err.stack : String(err)}`));
   if (cfg.workers > 1 && cluster.isPrimary) await runPrimary(cfg, log);

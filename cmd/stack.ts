@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FlagDef, HelpRequested, parseFlags, usageText, num, str, bool } from '../lib/flags.js';
+import { FlagDef, parseCommandLine, num, str, bool } from '../lib/flags.js';
 import { Component, waitFor } from '../lib/stack/component.js';
 import { freePort, tcpPortFree, udpPortFree } from '../lib/stack/ports.js';
 
@@ -45,17 +45,7 @@ async function httpOk(url: string): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  let p;
-  try {
-    p = parseFlags(FLAGS, process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof HelpRequested) {
-      process.stdout.write(usageText('npm start --', FLAGS));
-      process.exit(0);
-    }
-    process.stderr.write(`stack: ${(err as Error).message}\n${usageText('npm start --', FLAGS)}`);
-    process.exit(2);
-  }
+  const { flags: p } = parseCommandLine('npm start --', FLAGS, process.argv.slice(2), () => undefined);
   const domain = str(p, 'domain').replace(/\.$/, '').toLowerCase();
   const dnsPort = num(p, 'dns-port');
   const quiet = bool(p, 'quiet');

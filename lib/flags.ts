@@ -284,3 +284,37 @@ export function bool(p: ParsedFlags, name: string): boolean {
   if (typeof v !== 'boolean') throw new Error(`flag ${name} is not a boolean flag`);
   return v;
 }
+
+/**
+ * A program's command line: parses argv and builds its configuration. `-h`/`-help`
+ * prints the usage and exits 0; a bad flag prints one line and the usage and exits 2;
+ * a configuration `build` rejects prints one line and exits 2.
+ */
+export function parseCommandLine<T>(
+  program: string,
+  defs: readonly FlagDef[],
+  argv: readonly string[],
+  build: (p: ParsedFlags) => T,
+  opts: ParseOptions & { intro?: string } = {},
+): { flags: ParsedFlags; config: T } {
+  let flags: ParsedFlags;
+  try {
+    flags = parseFlags(defs, argv, opts);
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      process.stderr.write(usageText(program, defs, opts.intro));
+      process.exit(0);
+    }
+    process.stderr.write(`${program}: ${(err as Error).message}\n${usageText(program, defs)}`);
+    process.exit(2);
+  }
+  try {
+    if (flags.values.get('version') === true) return { flags, config: undefined as T };
+    const config = build(flags);
+    if (flags.rest.length) throw new FlagError(`unexpected arguments: ${flags.rest.join(' ')}`);
+    return { flags, config };
+  } catch (err) {
+    process.stderr.write(`${program}: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
