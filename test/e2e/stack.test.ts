@@ -92,3 +92,23 @@ describe('the local stack (npm start)', () => {
     assert.ok(!pidAlive(stack.pid));
   });
 });
+
+describe('the local stack against another cluster (--kubeconfig)', () => {
+  test('no sandbox is started; kube2sky follows the cluster of the kubeconfig', async () => {
+    const { startApiServerProcess } = await import('../harness/apiserver.js');
+    const cluster = await startApiServerProcess(['--load', path.join(root, 'manifests/sandbox-cluster.yaml')]);
+    const dnsPort = await freePort();
+    const stack = spawnProgram(process.execPath, [path.join(root, 'scripts/quickstart.mjs'), '--no-build', '--quiet', `--dns-port=${dnsPort}`, `--kubeconfig=${cluster.kubeconfig}`], { name: 'stack-kubeconfig', cwd: root });
+    try {
+      await stack.waitFor(/kube-dns is up/, 120000);
+      const started = [...stack.output().matchAll(/^stack: (\S+): starting/gm)].map((m) => m[1]);
+      assert.deepEqual(started, ['etcd', 'skydns', 'kube2sky', 'healthz']);
+      assert.match(stack.output(), new RegExp(`using the Kubernetes API at the kubeconfig ${cluster.kubeconfig.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+      const r = await dig({ port: dnsPort, name: 'demoapp.default.svc.cluster.local' });
+      assert.deepEqual(lines(r.answer), ['demoapp.default.svc.cluster.local. 30 IN A 10.0.0.20']);
+    } finally {
+      await stack.stop();
+      await cluster.stop();
+    }
+  });
+});
