@@ -51,6 +51,7 @@ export class RecordWriter extends EventEmitter {
   private stopped = false;
   private wake: (() => void) | null = null;
   private reconcileWanted = false;
+  private loadedOnce = false;
   /** Deletes of keys no object wants happen only after the initial lists are in (reconcile). */
   deletesAllowed = false;
   /** The last etcd operation succeeded. */
@@ -126,11 +127,16 @@ export class RecordWriter extends EventEmitter {
     this.kick();
   }
 
-  /** Allows deletes (the API's initial lists are in) and reconciles. */
+  /**
+   * Allows deletes (the API's initial lists are in). If etcd's owned keys were
+   * already read, what we hold is exact (every write since went through us), so
+   * the stale keys are known without reading them again.
+   */
   enableDeletes(): void {
     this.deletesAllowed = true;
     for (const k of this.applied.keys()) if (!this.desired.has(k)) this.touch(k, Date.now());
-    this.requestReconcile();
+    if (this.loadedOnce) this.kick();
+    else this.requestReconcile();
   }
 
   start(): void {
@@ -155,7 +161,15 @@ export class RecordWriter extends EventEmitter {
     const end = Date.now() + timeoutMs;
     while (this.hasWork()) {
       if (Date.now() > end) return false;
-      await new Promise<void>((r) => this.once('flushed', r).once('idle', r));
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.off('flushed', done);
+          this.off('idle', done);
+          resolve();
+        };
+        this.on('flushed', done);
+        this.on('idle', done);
+      });
     }
     return true;
   }
@@ -215,6 +229,7 @@ export class RecordWriter extends EventEmitter {
     for (const [k, v] of actual) if (this.applied.get(k) !== v || !this.desired.has(k)) this.touch(k, now);
     for (const k of this.desired.keys()) if (!actual.has(k)) this.touch(k, now);
     this.applied = actual;
+    this.loadedOnce = true;
   }
 
   private withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
