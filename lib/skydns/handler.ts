@@ -58,6 +58,28 @@ function answerKey(name: string, qtype: number, qclass: number, bufsize: number,
   return `${name}|${qtype}|${qclass}|${bufsize}|${edns ? 1 : 0}|${doBit ? 1 : 0}`;
 }
 
+/** End of the question name at offset 12 when it is written out in full (no compression pointer), else -1. */
+function plainNameEnd(raw: Buffer): number {
+  const n = raw.length;
+  let p = 12;
+  while (p < n) {
+    const l = raw[p];
+    if (l === 0) break;
+    if (l > 63) return -1;
+    p += l + 1;
+  }
+  if (p >= n || p - 12 > 254) return -1;
+  return p + 1;
+}
+
+/** Copies a request's ID, RD and CD bits and question-name bytes (same length, maybe other case) into a cached reply. */
+function patchReply(b: Buffer, raw: Buffer, nameEnd: number): void {
+  b.writeUInt16BE(raw.readUInt16BE(0), 0);
+  b[2] = (b[2] & ~0x01) | (raw[2] & 0x01);
+  b[3] = (b[3] & ~0x10) | (raw[3] & 0x10);
+  raw.copy(b, 12, 12, nameEnd);
+}
+
 /**
  * The answer-cache key of a plain query (one question with an uncompressed
  * name, no answer/authority records, at most an OPT record of version 0), or
@@ -68,16 +90,8 @@ function fastKey(raw: Buffer, tcp: boolean): { key: string; nameEnd: number } | 
   if (n < 17) return null;
   if ((raw[2] & 0xf8) !== 0) return null; // QR=0, opcode QUERY
   if (raw[4] !== 0 || raw[5] !== 1 || raw[6] !== 0 || raw[7] !== 0 || raw[8] !== 0 || raw[9] !== 0 || raw[10] !== 0 || raw[11] > 1) return null;
-  let p = 12;
-  while (p < n) {
-    const l = raw[p];
-    if (l === 0) break;
-    if (l > 63) return null;
-    p += l + 1;
-  }
-  if (p >= n || p - 12 > 254) return null;
-  const nameEnd = p + 1;
-  if (nameEnd + 4 > n) return null;
+  const nameEnd = plainNameEnd(raw);
+  if (nameEnd < 0 || nameEnd + 4 > n) return null;
   const qtype = raw.readUInt16BE(nameEnd);
   const qclass = raw.readUInt16BE(nameEnd + 2);
   let edns = false;
@@ -118,10 +132,7 @@ export class DnsHandler {
     const c = this.answers.get(k.key);
     if (!c || c.gen !== this.d.tree.generation || c.until <= Date.now()) return null;
     const b = Buffer.from(c.buf);
-    b.writeUInt16BE(raw.readUInt16BE(0), 0);
-    b[2] = (b[2] & ~0x01) | (raw[2] & 0x01);
-    b[3] = (b[3] & ~0x10) | (raw[3] & 0x10);
-    raw.copy(b, 12, 12, k.nameEnd);
+    patchReply(b, raw, k.nameEnd);
     if (c.shuffle && this.d.cfg.roundRobin) shuffleBlock(b, c.shuffle);
     const m = this.d.metrics;
     if (m) {
@@ -246,11 +257,15 @@ export class DnsHandler {
     return this.finish(q, t, ans, 'auth', ck, gen);
   }
 
-  private cacheKey(q: Query, bufsize: number, doBit: boolean): string {
-    return answerKey(lowerWire(q.raw, 12, q.questionEnd - 4), q.qtype, q.qclass, bufsize, q.edns !== null, doBit);
+  /** The answer-cache key, or null (no caching) when the question name was compressed or the cache is off. */
+  private cacheKey(q: Query, bufsize: number, doBit: boolean): string | null {
+    const nameEnd = q.questionEnd - 4;
+    if (this.maxAnswers === 0 || plainNameEnd(q.raw) !== nameEnd) return null;
+    return answerKey(lowerWire(q.raw, 12, nameEnd), q.qtype, q.qclass, bufsize, q.edns !== null, doBit);
   }
 
-  private fromCache(key: string, q: Query, system: System): { buf: Buffer; system: System; cause: Cause | null } | null {
+  private fromCache(key: string | null, q: Query, system: System): { buf: Buffer; system: System; cause: Cause | null } | null {
+    if (key === null) return null;
     const c = this.answers.get(key);
     if (!c) return null;
     if (c.gen !== this.d.tree.generation || c.until <= Date.now()) {
@@ -258,25 +273,15 @@ export class DnsHandler {
       return null;
     }
     const b = Buffer.from(c.buf);
-    this.patch(b, q);
+    patchReply(b, q.raw, q.questionEnd - 4);
     if (c.shuffle && this.d.cfg.roundRobin) shuffleBlock(b, c.shuffle);
     this.d.metrics?.answerCacheHits.inc('');
     return { buf: b, system, cause: c.cause };
   }
 
-  /** Copies the request's ID, RD/CD bits and question-name case into a cached reply. */
-  private patch(b: Buffer, q: Query): void {
-    b.writeUInt16BE(q.header.id, 0);
-    b[2] = (b[2] & ~0x01) | (q.raw[2] & 0x01);
-    b[3] = (b[3] & ~0x10) | (q.raw[3] & 0x10);
-    // The question name sits uncompressed at offset 12 in both; same length, maybe other case.
-    const qlen = q.questionEnd - 4 - 12;
-    if (q.raw[12 + qlen - 1] === 0) q.raw.copy(b, 12, 12, 12 + qlen);
-  }
-
-  private finish(q: Query, t: Transport, ans: Answer, system: System, ck: string, gen: number): { buf: Buffer | null; system: System; cause: Cause | null } {
+  private finish(q: Query, t: Transport, ans: Answer, system: System, ck: string | null, gen: number): { buf: Buffer | null; system: System; cause: Cause | null } {
     const { buf, enc, cause } = this.encodeAnswer(q, t, ans);
-    if (enc && !enc.truncated && ans.reuseUntil > Date.now() && this.d.tree.generation === gen) {
+    if (ck !== null && enc && !enc.truncated && ans.reuseUntil > Date.now() && this.d.tree.generation === gen) {
       if (this.answers.size >= this.maxAnswers) {
         // Drop the oldest tenth (Map iteration is insertion order).
         let n = Math.ceil(this.maxAnswers / 10);

@@ -223,6 +223,8 @@ describe('skydns with the legacy pod arguments', () => {
     assert.match(m.body, /^skydns_skydns_etcd_synced 1$/m);
     assert.match(m.body, /^skydns_skydns_staleness_seconds 0$/m);
     assert.match(m.body, /^skydns_skydns_records 1\d$/m);
+    // kubernetes.default.svc.cluster.local was asked many times above: served from the answer cache.
+    assert.match(m.body, /^skydns_skydns_answer_cache_hits_total [1-9]\d*$/m);
     assert.deepEqual(await sky.httpGet('/healthz'), { status: 200, body: 'ok' });
     assert.deepEqual(await sky.httpGet('/readyz'), { status: 200, body: 'ok' });
     assert.equal((await sky.httpGet('/nope')).status, 404);
