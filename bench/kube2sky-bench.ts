@@ -24,51 +24,32 @@
  * Loopback only; every process started here is stopped by PID, also on error and SIGINT.
  * See bench/README.md for the knobs.
  */
-import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Etcd3, type Watcher } from 'etcd3';
 import { prefixEnd } from '../lib/etcd/client.js';
 import { CLASS, TYPE, decodeMessage, encodeMessage } from '../lib/skydns/wire.js';
-import { startEtcd, type EtcdProcess } from '../test/harness/etcd.js';
-import { freePort, freeTcpPort } from '../test/harness/ports.js';
-import { sleep, spawnProgram, type Program } from '../test/harness/proc.js';
+import { type EtcdProcess } from '../test/harness/etcd.js';
+import { freeTcpPort } from '../test/harness/ports.js';
+import { sleep, type Program } from '../test/harness/proc.js';
+import { type CpuDelta, RESULTS_DIR, ROOT, cpuSecondsOfOne, cpuSnap, cpuDelta, describeCpu, dnsAndMetricsPorts, envArgs, envInt, fmt, httpGet, log, logMachine, logProblems, machineInfo, makeTempDir, memOfOne, metricValue, removeTempDir, runBench, start, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
 
 // ---------------------------------------------------------------------------
 // Settings
 // ---------------------------------------------------------------------------
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = path.join(ROOT, 'dist', 'cmd');
 const KUBE2SKY_JS = path.join(DIST, 'kube2sky.js');
 const SKYDNS_JS = path.join(DIST, 'skydns.js');
 const APISERVER_JS = path.join(DIST, 'apiserver.js');
-const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
 const DOMAIN = 'cluster.local';
 /** 65,534 cluster IPs: room for every generated and created service. */
 const SERVICE_CIDR = '10.96.0.0/16';
 const SVC_PREFIX = '/skydns/local/cluster/svc/';
 const POD_PREFIX = '/skydns/local/cluster/pod/';
 const ARPA_PREFIX = '/skydns/arpa/';
-
-function envInt(name: string, def: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return def;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new Error(`${name}=${JSON.stringify(raw)}: expected an integer in [${min}, ${max}]`);
-  }
-  return v;
-}
-
-/** Splits an env var on whitespace (no quoting; the flags never need spaces). */
-function envArgs(name: string): string[] {
-  return (process.env[name] ?? '').split(/\s+/).filter((s) => s !== '');
-}
 
 interface Settings {
   services: number;
@@ -110,35 +91,6 @@ function readSettings(): Settings {
 // Small helpers
 // ---------------------------------------------------------------------------
 
-function log(msg: string): void {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
-
-function commandOutput(cmd: string, args: string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    const out = `${e.stdout ?? ''}${e.stderr ?? ''}`.trim();
-    return out !== '' ? out : `unavailable (${e.message.split('\n')[0]})`;
-  }
-}
-
-/** Races a promise against a timeout (the timer is cleared either way). */
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-  }
-}
-
 /** Nearest-rank percentile of an ascending array. */
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -146,150 +98,7 @@ function pct(sorted: number[], p: number): number {
   return sorted[i];
 }
 
-function fmt(v: number | null | undefined, digits: number): string {
-  return v === null || v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits);
-}
-
 const secondsSince = (t0: number): number => (performance.now() - t0) / 1000;
-
-// ---------------------------------------------------------------------------
-// /proc readings (as in skydns-bench.ts)
-// ---------------------------------------------------------------------------
-
-const CLK_TCK = (() => {
-  const v = Number(commandOutput('getconf', ['CLK_TCK']));
-  return Number.isInteger(v) && v > 0 ? v : 100;
-})();
-
-/** VmRSS / VmHWM in MiB (null if the process is gone). */
-function memOf(pid: number): { rssMiB: number; hwmMiB: number } | null {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string): number => {
-      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
-      return m ? Number(m[1]) : NaN;
-    };
-    return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
-  } catch {
-    return null;
-  }
-}
-
-/** utime+stime in seconds (null if the process is gone). */
-function cpuSecondsOf(pid: number): number | null {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
-
-/** Busy CPU seconds of the whole machine (all cores) from /proc/stat, or null. */
-function machineBusySeconds(): number | null {
-  try {
-    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const busy = f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0);
-    return Number.isFinite(busy) ? busy / CLK_TCK : null;
-  } catch {
-    return null;
-  }
-}
-
-/** CPU seconds of each named process, the bench itself and the machine, at one moment. */
-interface CpuSnap {
-  at: number;
-  procs: Record<string, number | null>;
-  bench: number;
-  machine: number | null;
-}
-
-function cpuSnap(procs: Record<string, number | undefined>): CpuSnap {
-  const out: Record<string, number | null> = {};
-  for (const [k, pid] of Object.entries(procs)) out[k] = pid !== undefined && pid > 0 ? cpuSecondsOf(pid) : null;
-  const u = process.cpuUsage();
-  return { at: performance.now(), procs: out, bench: (u.user + u.system) / 1e6, machine: machineBusySeconds() };
-}
-
-/** CPU seconds used between two snapshots, per process, plus "other" (rest of the machine). */
-function cpuDelta(a: CpuSnap, b: CpuSnap): { wallS: number; cpuS: Record<string, number | null> } {
-  const cpuS: Record<string, number | null> = {};
-  let known = 0;
-  for (const k of Object.keys(b.procs)) {
-    const x = a.procs[k];
-    const y = b.procs[k];
-    cpuS[k] = x !== null && x !== undefined && y !== null ? y - x : y ?? null;
-    known += cpuS[k] ?? 0;
-  }
-  cpuS.bench = b.bench - a.bench;
-  known += cpuS.bench;
-  cpuS.other = a.machine !== null && b.machine !== null ? Math.max(0, b.machine - a.machine - known) : null;
-  return { wallS: (b.at - a.at) / 1000, cpuS };
-}
-
-function describeCpu(d: { wallS: number; cpuS: Record<string, number | null> }): string {
-  return Object.entries(d.cpuS)
-    .map(([k, v]) => `${k} ${fmt(v, 2)} s`)
-    .join(', ') + ` (wall ${fmt(d.wallS, 2)} s)`;
-}
-
-// ---------------------------------------------------------------------------
-// Cleanup: every started process is stopped by PID; temp dirs are removed.
-// The harness also SIGKILLs tracked PIDs if this process exits or is signalled.
-// ---------------------------------------------------------------------------
-
-const tempDirs = new Set<string>();
-const running = new Set<Program>();
-let etcdProc: EtcdProcess | undefined;
-
-function killEverything(): void {
-  for (const p of running) {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  if (etcdProc && etcdProc.pid > 0) {
-    try {
-      process.kill(etcdProc.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
-}
-
-function onSignal(sig: NodeJS.Signals): void {
-  log(`received ${sig}: stopping every process started by the benchmark`);
-  killEverything();
-  process.exit(130);
-}
-
-async function stopProgram(p: Program): Promise<number | null> {
-  if (!running.has(p)) return null;
-  let code: number | null = null;
-  try {
-    code = await p.stop();
-  } catch (err) {
-    log(`stopping ${p.name} (pid ${p.pid}): ${(err as Error).message}`);
-  }
-  running.delete(p);
-  return code;
-}
-
-function start(cmd: string, args: string[], name: string): Program {
-  const p = spawnProgram(cmd, args, { name, cwd: ROOT });
-  if (p.pid > 0) running.add(p);
-  return p;
-}
-
-async function makeTempDir(tag: string): Promise<string> {
-  const d = await fsp.mkdtemp(path.join(os.tmpdir(), `kube2sky-bench-${tag}-`));
-  tempDirs.add(d);
-  return d;
-}
 
 // ---------------------------------------------------------------------------
 // The cluster: generated objects and the records kube2sky must write for them
@@ -423,20 +232,8 @@ async function etcdCounts(client: Etcd3): Promise<EtcdCounts> {
 }
 
 // ---------------------------------------------------------------------------
-// Prometheus text
+// Prometheus histograms
 // ---------------------------------------------------------------------------
-
-async function httpGet(port: number, p: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
-  const res = await fetch(`http://127.0.0.1:${port}${p}`, { signal: AbortSignal.timeout(timeoutMs) });
-  return { status: res.status, body: await res.text() };
-}
-
-/** Value of one sample (exact name and label string, e.g. `{op="put"}`), or null. */
-function metricValue(text: string, name: string, labels = ''): number | null {
-  const head = `${name}${labels} `;
-  for (const line of text.split('\n')) if (line.startsWith(head)) return Number(line.slice(head.length).trim().split(' ')[0]);
-  return null;
-}
 
 type Buckets = Array<{ le: number; count: number }>;
 
@@ -494,7 +291,7 @@ async function startApiServerProc(file: string, timeoutMs: number): Promise<ApiP
   const args = [APISERVER_JS, '--port', '0', '--service-cidr', SERVICE_CIDR, '--load', file];
   log(`starting the sandbox API server: node ${args.map((a) => (a === APISERVER_JS ? path.relative(ROOT, a) : a)).join(' ')}`);
   const t0 = performance.now();
-  const prog = start(process.execPath, args, 'apiserver');
+  const prog = start(process.execPath, args, 'apiserver', { cwd: ROOT });
   const line = await prog.waitFor(/apiserver listening on http:\/\/\S+/, timeoutMs);
   const url = line.slice('apiserver listening on '.length);
   const m = /loaded (\d+) objects/.exec(prog.output());
@@ -524,7 +321,7 @@ async function spawnKube2sky(etcdUrl: string, apiUrl: string, s: Settings, profD
   log(`starting kube2sky: node ${args.map((a) => (a === KUBE2SKY_JS ? path.relative(ROOT, a) : a)).join(' ')}`);
   const spawnedWall = Date.now();
   const spawnedAt = performance.now();
-  const prog = start(process.execPath, args, 'kube2sky');
+  const prog = start(process.execPath, args, 'kube2sky', { cwd: ROOT });
   return { prog, port, spawnedAt, spawnedWall };
 }
 
@@ -551,10 +348,6 @@ async function newestProfile(dir: string, what: string): Promise<string> {
   const profs = (await fsp.readdir(dir)).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f));
   profs.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
   return profs[0] ? `${what}: ${path.relative(ROOT, profs[0])}` : `${what}: not written`;
-}
-
-function problems(output: string): string[] {
-  return output.split('\n').filter((l) => / (WARN|ERROR) |Warning:|uncaught|unhandled|FATAL|heap out of memory/i.test(l));
 }
 
 // ---------------------------------------------------------------------------
@@ -655,7 +448,7 @@ interface StartResult {
   /** V8 heap in use (nodejs_heap_size_used_bytes) right after ready. */
   heapUsedMiB: number | null;
   revisionDelta: number;
-  cpu: ReturnType<typeof cpuDelta>;
+  cpu: CpuDelta;
 }
 
 async function startAndMeasure(
@@ -683,8 +476,8 @@ async function startAndMeasure(
     }
     if (Number.isNaN(readyS) && (await readinessOk(k.port))) {
       readyS = secondsSince(k.spawnedAt);
-      cpuAtReadyS = cpuSecondsOf(k.prog.pid);
-      rssAtReadyMiB = memOf(k.prog.pid)?.rssMiB ?? null;
+      cpuAtReadyS = cpuSecondsOfOne(k.prog.pid);
+      rssAtReadyMiB = memOfOne(k.prog.pid)?.rssMiB ?? null;
       log(`kube2sky /readiness 200 after ${readyS.toFixed(2)} s`);
     }
     if (allRecordsS === null && performance.now() - lastCount >= s.countEveryMs) {
@@ -702,7 +495,7 @@ async function startAndMeasure(
       }
       if (performance.now() - lastLog > 2000) {
         lastLog = performance.now();
-        log(`  t=${secondsSince(k.spawnedAt).toFixed(1)} s: etcd svc ${counts?.svc ?? '?'}/${expected.svcKeys}, pod ${counts?.pod ?? '?'}/${expected.podKeys}, kube2sky cpu ${fmt(cpuSecondsOf(k.prog.pid), 1)} s, rss ${fmt(memOf(k.prog.pid)?.rssMiB, 0)} MiB`);
+        log(`  t=${secondsSince(k.spawnedAt).toFixed(1)} s: etcd svc ${counts?.svc ?? '?'}/${expected.svcKeys}, pod ${counts?.pod ?? '?'}/${expected.podKeys}, kube2sky cpu ${fmt(cpuSecondsOfOne(k.prog.pid), 1)} s, rss ${fmt(memOfOne(k.prog.pid)?.rssMiB, 0)} MiB`);
       }
     }
     if (!Number.isNaN(readyS) && allRecordsS !== null) break;
@@ -726,7 +519,7 @@ async function startAndMeasure(
     initialSyncLogS: logTime(out, /initial sync done/, k.spawnedWall),
     cpuAtReadyS,
     rssAtReadyMiB,
-    peakRssMiB: memOf(k.prog.pid)?.hwmMiB ?? null,
+    peakRssMiB: memOfOne(k.prog.pid)?.hwmMiB ?? null,
     counts: finalCounts,
     countsMatch: finalCounts.svc === expected.svcKeys && finalCounts.pod === expected.podKeys,
     // A counter label set appears only once used: absent from a scrape = 0.
@@ -773,7 +566,7 @@ interface SteadyResult {
   queries: number;
   queryTimeouts: number;
   kube2skyHistogram: { observations: number; p50S: number; p90S: number; p99S: number; meanS: number } | null;
-  cpu: ReturnType<typeof cpuDelta>;
+  cpu: CpuDelta;
   samples: CreateSample[];
 }
 
@@ -1001,26 +794,14 @@ function printReport(r: Report): void {
 
 async function main(): Promise<number> {
   const s = readSettings();
-  process.on('SIGINT', () => onSignal('SIGINT'));
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGHUP', () => onSignal('SIGHUP'));
   for (const f of [KUBE2SKY_JS, SKYDNS_JS, APISERVER_JS]) if (!fs.existsSync(f)) throw new Error(`${f} not found: build first (npx tsc -p tsconfig.json)`);
 
-  const machine: Record<string, string> = {
-    date: new Date().toISOString(),
-    cpus: `${os.availableParallelism()} x ${os.cpus()[0]?.model ?? 'unknown'}`,
-    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    kernel: `${os.type()} ${os.release()}`,
-    node: process.version,
-    etcd: commandOutput('etcd', ['--version']).split('\n')[0],
-    loadavg: `${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (1/5/15 min, at start)`,
-  };
-  if (os.loadavg()[0] > 0.5) log(`WARNING: the machine is busy (1-min load average ${os.loadavg()[0].toFixed(2)}); figures will be noisy (see "other" CPU)`);
-  log(`machine: ${JSON.stringify(machine)}`);
+  const machine = machineInfo({});
+  logMachine(machine, '"other" CPU');
 
   const legacy = s.kube2skyArgs.some((a) => /^--?legacy[-_]records(=true)?$/.test(a));
   const podRecords = !s.kube2skyArgs.some((a) => /^--?pod[-_]records=false$/.test(a));
-  const work = await makeTempDir('work');
+  const work = await makeTempDir('kube2sky-bench', 'work');
   const gen = generateCluster(s, legacy, podRecords);
   const file = path.join(work, 'cluster.json');
   await fsp.writeFile(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: gen.objects }));
@@ -1040,10 +821,10 @@ async function main(): Promise<number> {
   let client: Etcd3 | undefined;
   let dns: DnsClient | undefined;
   let profDir: string | null = null;
+  let etcdProc: EtcdProcess | undefined;
   const logs: Record<string, () => string> = {};
   try {
-    etcdProc = await startEtcd({ name: 'kube2sky-bench', timeoutMs: 30_000 });
-    tempDirs.add(etcdProc.dataDir);
+    etcdProc = await startBenchEtcd('kube2sky-bench');
     log(`etcd ${etcdProc.url} (pid ${etcdProc.pid})`);
     client = new Etcd3({ hosts: etcdProc.url, dialTimeout: 5000 });
 
@@ -1051,7 +832,7 @@ async function main(): Promise<number> {
     logs.apiserver = api.prog.output;
     report.cluster.objects = api.loaded;
     report.cluster.apiLoadS = api.loadS;
-    report.cluster.apiRssMiB = memOf(api.prog.pid)?.rssMiB ?? null;
+    report.cluster.apiRssMiB = memOfOne(api.prog.pid)?.rssMiB ?? null;
     log(`API server ${api.url} (pid ${api.prog.pid}): ${api.loaded} objects loaded, listening after ${api.loadS.toFixed(2)} s, RSS ${fmt(report.cluster.apiRssMiB, 0)} MiB`);
     const apiUrl = api.url;
     const apiPid = api.prog.pid;
@@ -1080,13 +861,11 @@ async function main(): Promise<number> {
     report.restart = { ...(await startAndMeasure(warm, client, gen.expected, rev1, () => ({ kube2sky: warm.prog.pid, apiserver: apiPid, etcd: etcdPid() }), s)), stopS, exitCode };
 
     // 3. skydns, then the steady state.
-    const dnsPort = await freePort();
-    let metricsPort = await freeTcpPort();
-    for (let i = 0; i < 10 && metricsPort === dnsPort; i++) metricsPort = await freeTcpPort();
+    const { port: dnsPort, metricsPort } = await dnsAndMetricsPorts();
     const skyArgs = [SKYDNS_JS, `-machines=${etcdProc.url}`, `-addr=127.0.0.1:${dnsPort}`, `-domain=${DOMAIN}.`, '-ns-rotate=false', '-nameservers=127.0.0.1:1', `-metrics-addr=127.0.0.1:${metricsPort}`];
     log(`starting skydns: node ${skyArgs.map((a) => (a === SKYDNS_JS ? path.relative(ROOT, a) : a)).join(' ')}`);
     const tSky = performance.now();
-    sky = start(process.execPath, skyArgs, 'skydns');
+    sky = start(process.execPath, skyArgs, 'skydns', { cwd: ROOT });
     logs.skydns = sky.output;
     const skyDeadline = Date.now() + 120_000;
     for (let guard = 0; guard < 100_000; guard++) {
@@ -1099,7 +878,7 @@ async function main(): Promise<number> {
       }
       await sleep(20);
     }
-    report.skydns = { startupS: secondsSince(tSky), rssMiB: memOf(sky.pid)?.rssMiB ?? null };
+    report.skydns = { startupS: secondsSince(tSky), rssMiB: memOfOne(sky.pid)?.rssMiB ?? null };
     log(`skydns ready after ${report.skydns.startupS.toFixed(2)} s`);
     dns = new DnsClient(dnsPort);
     await dns.open();
@@ -1124,51 +903,21 @@ async function main(): Promise<number> {
     if (sky) await stopProgram(sky);
     if (api) await stopProgram(api.prog);
     client?.close();
-    if (etcdProc) {
-      const dd = etcdProc.dataDir;
-      await etcdProc.stop().catch((e: Error) => log(`stopping etcd: ${e.message}`));
-      tempDirs.delete(dd);
-    }
-    await fsp.rm(work, { recursive: true, force: true });
-    tempDirs.delete(work);
+    if (etcdProc) await stopBenchEtcd(etcdProc);
+    await removeTempDir(work);
   }
 
   await fsp.mkdir(RESULTS_DIR, { recursive: true });
   for (const [name, out] of Object.entries(logs)) {
     const text = out();
-    for (const p of problems(text)) report.logProblems.push(`${name}: ${p}`);
+    for (const p of logProblems(text, true)) report.logProblems.push(`${name}: ${p}`);
     await fsp.writeFile(path.join(RESULTS_DIR, `kube2sky-bench-${name.replace(/[^a-z0-9]+/gi, '-').replace(/-$/, '')}.log`), text);
   }
   printReport(report);
   const jsonFile = path.join(RESULTS_DIR, 'kube2sky-latest.json');
-  await fsp.writeFile(jsonFile, JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+  await writeJson(jsonFile, report);
   log(`results written to ${path.relative(ROOT, jsonFile)} (logs: bench/results/kube2sky-bench-*.log)`);
   return report.error ? 1 : 0;
 }
 
-const settingsForWatchdog = (() => {
-  try {
-    return readSettings();
-  } catch {
-    return null;
-  }
-})();
-const watchdogMin = settingsForWatchdog?.timeoutMin ?? 30;
-const watchdog = setTimeout(() => {
-  log(`BENCH_TIMEOUT_MIN=${watchdogMin} exceeded: aborting`);
-  onSignal('SIGTERM');
-}, watchdogMin * 60_000);
-watchdog.unref();
-
-main().then(
-  (code) => {
-    clearTimeout(watchdog);
-    process.exitCode = code;
-  },
-  (err: Error) => {
-    clearTimeout(watchdog);
-    log(`error: ${err.message}`);
-    killEverything();
-    process.exitCode = 1;
-  },
-);
+runBench(main, () => readSettings().timeoutMin, 30);

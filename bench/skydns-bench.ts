@@ -15,41 +15,27 @@
  * Run: `npm run bench` (or `npx tsc -p tsconfig.json && node dist/bench/skydns-bench.js`).
  * See bench/README.md for the knobs.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { dig } from '../test/harness/dig.js';
-import { startEtcd, type EtcdProcess } from '../test/harness/etcd.js';
-import { freePort, freeTcpPort } from '../test/harness/ports.js';
-import { sleep, spawnProgram, type Program } from '../test/harness/proc.js';
+import { type EtcdProcess } from '../test/harness/etcd.js';
+import { freePort } from '../test/harness/ports.js';
+import { sleep, type Program } from '../test/harness/proc.js';
+import { RESULTS_DIR, ROOT, commandOutput, cpuSecondsOf, dnsAndMetricsPorts, envArgs, envInt, fmt, httpGet, log, logMachine, logProblems, machineBusySeconds, machineInfo, makeTempDir, memOf, metricSum, removeTempDir, runBench, running, start, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
 
 // ---------------------------------------------------------------------------
 // Settings
 // ---------------------------------------------------------------------------
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SKYDNS_JS = path.join(ROOT, 'dist', 'cmd', 'skydns.js');
-const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
 const DOMAIN = 'cluster.local.';
 const NAMESPACES = 50;
 const RECORD_TTL = 30;
 /** etcd's default --max-txn-ops is 128. */
 const PUTS_PER_TXN = 128;
 const TXN_CONCURRENCY = 8;
-
-function envInt(name: string, def: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return def;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new Error(`${name}=${JSON.stringify(raw)}: expected an integer in [${min}, ${max}]`);
-  }
-  return v;
-}
 
 function envSizes(): number[] {
   const raw = process.env.BENCH_SIZES ?? '1000,100000';
@@ -74,11 +60,6 @@ function envMixes(): Mix[] {
     throw new Error(`BENCH_MIXES=${JSON.stringify(raw)}: expected a comma-separated list of "sample" and "all"`);
   }
   return [...new Set(mixes)] as Mix[];
-}
-
-/** Splits BENCH_SKYDNS_ARGS on whitespace (no quoting; skydns flags never need spaces). */
-function envArgs(name: string): string[] {
-  return (process.env[name] ?? '').split(/\s+/).filter((s) => s !== '');
 }
 
 interface Settings {
@@ -125,10 +106,6 @@ function readSettings(): Settings {
 // Small helpers
 // ---------------------------------------------------------------------------
 
-function log(msg: string): void {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
-
 /** Finds an executable on PATH or in the sbin directories (knotd lives in /usr/sbin). */
 function which(cmd: string): string | null {
   const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
@@ -147,16 +124,6 @@ function which(cmd: string): string | null {
   return null;
 }
 
-function commandOutput(cmd: string, args: string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    const out = `${e.stdout ?? ''}${e.stderr ?? ''}`.trim();
-    return out !== '' ? out : `unavailable (${e.message.split('\n')[0]})`;
-  }
-}
-
 /** Deterministic PRNG (mulberry32) so query files are reproducible for a given BENCH_SEED. */
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -169,158 +136,10 @@ function rng(seed: number): () => number {
   };
 }
 
-/** Races a promise against a timeout (the timer is cleared either way). */
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-  }
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-// ---------------------------------------------------------------------------
-// /proc readings
-// ---------------------------------------------------------------------------
-
-const CLK_TCK = (() => {
-  const v = Number(commandOutput('getconf', ['CLK_TCK']));
-  return Number.isInteger(v) && v > 0 ? v : 100;
-})();
-
-/** A process and its descendants (skydns -workers=N forks N children). */
-function withChildren(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    try {
-      for (const task of fs.readdirSync(`/proc/${out[i]}/task`)) {
-        const kids = fs.readFileSync(`/proc/${out[i]}/task/${task}/children`, 'utf8').trim();
-        if (kids) out.push(...kids.split(/\s+/).map(Number));
-      }
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-
-/** VmRSS / VmHWM of a process and its descendants, summed, in MiB (null if the process is gone). */
-function memOf(pid: number): { rssMiB: number; hwmMiB: number } | null {
-  const own = memOfOne(pid);
-  if (!own) return null;
-  for (const child of withChildren(pid).slice(1)) {
-    const m = memOfOne(child);
-    if (m) {
-      own.rssMiB += m.rssMiB;
-      own.hwmMiB += m.hwmMiB;
-    }
-  }
-  return own;
-}
-
-function memOfOne(pid: number): { rssMiB: number; hwmMiB: number } | null {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string): number => {
-      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
-      return m ? Number(m[1]) : NaN;
-    };
-    return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
-  } catch {
-    return null;
-  }
-}
-
-/** utime+stime of a process and its descendants in seconds (null if the process is gone). */
-function cpuSecondsOf(pid: number): number | null {
-  const own = cpuSecondsOfOne(pid);
-  if (own === null) return null;
-  let total = own;
-  for (const child of withChildren(pid).slice(1)) total += cpuSecondsOfOne(child) ?? 0;
-  return total;
-}
-
-function cpuSecondsOfOne(pid: number): number | null {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
-
-/** Busy CPU seconds of the whole machine (all cores) from /proc/stat, or null. */
-function machineBusySeconds(): number | null {
-  try {
-    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0];
-    const f = line.trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal ...
-    const busy = f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0);
-    return Number.isFinite(busy) ? busy / CLK_TCK : null;
-  } catch {
-    return null;
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Cleanup: every started process is stopped by PID; temp dirs are removed.
-// The harness also SIGKILLs tracked PIDs if this process exits or is signalled.
-// ---------------------------------------------------------------------------
-
-const tempDirs = new Set<string>();
-const running = new Set<Program>();
-
-function onSignal(sig: NodeJS.Signals): void {
-  log(`received ${sig}: stopping every process started by the benchmark`);
-  for (const p of running) {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
-  process.exit(130);
-}
-
-async function stopProgram(p: Program): Promise<void> {
-  if (!running.has(p)) return;
-  try {
-    await p.stop();
-  } catch (err) {
-    log(`stopping ${p.name} (pid ${p.pid}): ${(err as Error).message}`);
-  }
-  running.delete(p);
-}
-
-function start(cmd: string, args: string[], name: string): Program {
-  const p = spawnProgram(cmd, args, { name });
-  if (p.pid > 0) running.add(p);
-  return p;
-}
-
-async function makeTempDir(tag: string): Promise<string> {
-  const d = await fsp.mkdtemp(path.join(os.tmpdir(), `skydns-bench-${tag}-`));
-  tempDirs.add(d);
-  return d;
-}
-
-async function removeTempDir(d: string): Promise<void> {
-  await fsp.rm(d, { recursive: true, force: true });
-  tempDirs.delete(d);
 }
 
 // ---------------------------------------------------------------------------
@@ -415,9 +234,7 @@ interface SkydnsStart extends Server {
 }
 
 async function startSkydns(etcdUrl: string, probeName: string, s: Settings, timeoutMs: number): Promise<SkydnsStart> {
-  const port = await freePort();
-  let metricsPort = await freeTcpPort();
-  for (let i = 0; i < 10 && metricsPort === port; i++) metricsPort = await freeTcpPort();
+  const { port, metricsPort } = await dnsAndMetricsPorts();
   const args = [
     SKYDNS_JS,
     `-machines=${etcdUrl}`,
@@ -438,9 +255,7 @@ async function startSkydns(etcdUrl: string, probeName: string, s: Settings, time
     if (Date.now() > deadline) throw new Error(`skydns not ready after ${timeoutMs} ms; output:\n${prog.output().slice(-4000)}`);
     if (Number.isNaN(readyzS)) {
       try {
-        const res = await fetch(`http://127.0.0.1:${metricsPort}/readyz`, { signal: AbortSignal.timeout(1000) });
-        await res.text();
-        if (res.status === 200) readyzS = (performance.now() - t0) / 1000;
+        if ((await httpGet(metricsPort, '/readyz', 1000)).status === 200) readyzS = (performance.now() - t0) / 1000;
       } catch {
         // not listening yet
       }
@@ -463,7 +278,7 @@ async function startSkydns(etcdUrl: string, probeName: string, s: Settings, time
 }
 
 async function startKnot(knotd: string, n: number, probeName: string, s: Settings, timeoutMs: number): Promise<Server & { dir: string }> {
-  const dir = await makeTempDir('knot');
+  const dir = await makeTempDir('skydns-bench', 'knot');
   const port = await freePort();
   const zoneFile = path.join(dir, 'cluster.local.zone');
   const lines: string[] = [
@@ -683,11 +498,6 @@ async function crossCheck(servers: Server[], n: number, seed: number): Promise<s
   return problems;
 }
 
-/** skydns log lines at WARN/ERROR level (and anything that looks like a crash). */
-function skydnsProblems(output: string): string[] {
-  return output.split('\n').filter((l) => / (WARN|ERROR) |uncaught|unhandled|FATAL|heap out of memory/i.test(l));
-}
-
 // ---------------------------------------------------------------------------
 // One size
 // ---------------------------------------------------------------------------
@@ -767,25 +577,8 @@ function summarise(server: string, mix: Mix, queryLines: number, rounds: PerfRes
   };
 }
 
-/** Sum of a counter (all label sets) in a Prometheus exposition, or null if absent. */
-function metricSum(text: string, name: string): number | null {
-  let sum = 0;
-  let found = false;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) {
-      const v = Number(line.slice(line.lastIndexOf(' ') + 1));
-      if (Number.isFinite(v)) {
-        sum += v;
-        found = true;
-      }
-    }
-  }
-  return found ? sum : null;
-}
-
 async function skydnsMetrics(metricsPort: number): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) });
-  return res.text();
+  return (await httpGet(metricsPort, '/metrics')).body;
 }
 
 async function benchMix(mix: Mix, n: number, servers: Server[], sky: SkydnsStart, work: string, s: Settings, dnsperf: string): Promise<MixResult> {
@@ -856,11 +649,10 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
   let etcd: EtcdProcess | undefined;
   let sky: SkydnsStart | undefined;
   let knot: (Server & { dir: string }) | undefined;
-  const work = await makeTempDir(`n${n}`);
+  const work = await makeTempDir('skydns-bench', `n${n}`);
   const probe = record(n - 1).name;
   try {
-    etcd = await startEtcd({ name: 'bench', timeoutMs: 30_000 });
-    tempDirs.add(etcd.dataDir);
+    etcd = await startBenchEtcd('bench');
     log(`etcd ${etcd.url} (pid ${etcd.pid}); loading ${n} records`);
     const load = await loadEtcd(etcd.url, n);
     log(`loaded ${load.keys} keys in ${load.seconds.toFixed(2)} s (${Math.round(load.keys / load.seconds)} keys/s)`);
@@ -903,7 +695,7 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
         rssAfterLoadMiB: sky.rssAfterLoadMiB,
         rssAfterBenchMiB: skyMem?.rssMiB ?? null,
         peakRssMiB: skyMem?.hwmMiB ?? null,
-        logProblems: skydnsProblems(sky.prog.output()).slice(0, 50),
+        logProblems: logProblems(sky.prog.output()).slice(0, 50),
         logFile: path.relative(ROOT, logFile),
       },
       knot: knot ? { startupS: knot.startupS, rssAfterLoadMiB: knot.rssAfterLoadMiB, rssAfterBenchMiB: knotMem?.rssMiB ?? null } : null,
@@ -921,11 +713,7 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
       if (out !== '') log(`knotd output:\n${out.slice(-2000)}`);
       await removeTempDir(knot.dir);
     }
-    if (etcd) {
-      const dd = etcd.dataDir;
-      await etcd.stop().catch((err: Error) => log(`stopping etcd: ${err.message}`));
-      tempDirs.delete(dd);
-    }
+    if (etcd) await stopBenchEtcd(etcd);
     await removeTempDir(work);
   }
 }
@@ -933,10 +721,6 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
 // ---------------------------------------------------------------------------
 // Output
 // ---------------------------------------------------------------------------
-
-function fmt(v: number | null | undefined, digits: number): string {
-  return v === null || v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits);
-}
 
 function printReport(machine: Record<string, string>, s: Settings, sizes: SizeResult[]): void {
   const out: string[] = [];
@@ -995,9 +779,6 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
 
 async function main(): Promise<number> {
   const s = readSettings();
-  process.on('SIGINT', () => onSignal('SIGINT'));
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGHUP', () => onSignal('SIGHUP'));
 
   if (!fs.existsSync(SKYDNS_JS)) throw new Error(`${SKYDNS_JS} not found: build first (npx tsc -p tsconfig.json)`);
   for (const cmd of ['etcd', 'dig']) if (which(cmd) === null) throw new Error(`${cmd} not found (run: node scripts/ensure.mjs --bench)`);
@@ -1011,22 +792,11 @@ async function main(): Promise<number> {
     process.stdout.write('NOTE: knotd (Debian package "knot") is not installed: benchmarking skydns alone, no skydns/knot ratio.\n');
   }
 
-  const cpuModel = os.cpus()[0]?.model ?? 'unknown';
-  const machine: Record<string, string> = {
-    date: new Date().toISOString(),
-    cpus: `${os.availableParallelism()} x ${cpuModel}`,
-    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    kernel: `${os.type()} ${os.release()}`,
-    node: process.version,
+  const machine = machineInfo({
     knot: knotd !== null ? commandOutput(knotd, ['--version']).split('\n')[0] : knotSkipped ? 'skipped (BENCH_KNOT=0)' : 'not installed',
     dnsperf: (/Version\s+(\S+)/.exec(commandOutput(dnsperf, ['-h'])) ?? [])[1] ?? 'unknown',
-    etcd: commandOutput('etcd', ['--version']).split('\n')[0],
-    loadavg: `${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (1/5/15 min, at start)`,
-  };
-  if (os.loadavg()[0] > 0.5) {
-    log(`WARNING: the machine is busy (1-min load average ${os.loadavg()[0].toFixed(2)}); figures will be noisy (see the "other %" column)`);
-  }
-  log(`machine: ${JSON.stringify(machine)}`);
+  });
+  logMachine(machine, 'the "other %" column');
 
   const sizes: SizeResult[] = [];
   for (const n of s.sizes) {
@@ -1051,41 +821,9 @@ async function main(): Promise<number> {
   printReport(machine, s, sizes);
   await fsp.mkdir(RESULTS_DIR, { recursive: true });
   const jsonFile = path.join(RESULTS_DIR, 'latest.json');
-  await fsp.writeFile(jsonFile, JSON.stringify({ machine, settings: s, sizes }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+  await writeJson(jsonFile, { machine, settings: s, sizes });
   log(`results written to ${path.relative(ROOT, jsonFile)}`);
   return sizes.some((r) => r.error !== undefined) ? 1 : 0;
 }
 
-const settingsForWatchdog = (() => {
-  try {
-    return readSettings();
-  } catch {
-    return null;
-  }
-})();
-const watchdogMin = settingsForWatchdog?.timeoutMin ?? 60;
-const watchdog = setTimeout(() => {
-  log(`BENCH_TIMEOUT_MIN=${watchdogMin} exceeded: aborting`);
-  onSignal('SIGTERM');
-}, watchdogMin * 60_000);
-watchdog.unref();
-
-main().then(
-  (code) => {
-    clearTimeout(watchdog);
-    process.exitCode = code;
-  },
-  (err: Error) => {
-    clearTimeout(watchdog);
-    log(`error: ${err.message}`);
-    for (const p of running) {
-      try {
-        process.kill(p.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
-    process.exitCode = 1;
-  },
-);
+runBench(main, () => readSettings().timeoutMin, 60);
