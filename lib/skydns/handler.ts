@@ -5,6 +5,7 @@
  */
 import { inZone, labelCount } from '../msg/path.js';
 import { SkyConfig } from './config.js';
+import { AnswerCache, CachedAnswer, DO_FLAG, EDNS_FLAG } from './answers.js';
 import { Forwarder } from './forwarder.js';
 import { Metrics, System, Cause } from './metrics.js';
 import { Answer, Logger, Request, Resolver } from './resolver.js';
@@ -15,16 +16,6 @@ import { CLASS, Edns, Encoded, Message, OPCODE_QUERY, Query, RCODE, TYPE, WireEr
 export interface Transport {
   tcp: boolean;
   remote: string;
-}
-
-interface CachedAnswer {
-  buf: Buffer;
-  gen: number;
-  until: number;
-  /** A trailing run of same-size address records that may be shuffled. */
-  shuffle: { start: number; count: number; size: number } | null;
-  system: System;
-  cause: Cause | null;
 }
 
 /** Our advertised EDNS0 UDP payload size. */
@@ -42,20 +33,6 @@ export interface HandlerDeps {
   synced: () => boolean;
   /** Capacity of the encoded-answer cache (entries). */
   answerCacheSize?: number;
-}
-
-/** The question name's wire bytes, ASCII letters lower-cased, as a latin1 string. */
-function lowerWire(raw: Buffer, start: number, end: number): string {
-  const b = Buffer.allocUnsafe(end - start);
-  for (let i = start; i < end; i++) {
-    const c = raw[i];
-    b[i - start] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
-  }
-  return b.toString('latin1');
-}
-
-function answerKey(name: string, qtype: number, qclass: number, bufsize: number, edns: boolean, doBit: boolean): string {
-  return `${name}|${qtype}|${qclass}|${bufsize}|${edns ? 1 : 0}|${doBit ? 1 : 0}`;
 }
 
 /** End of the question name at offset 12 when it is written out in full (no compression pointer), else -1. */
@@ -81,44 +58,49 @@ function patchReply(b: Buffer, raw: Buffer, nameEnd: number): void {
 }
 
 /**
- * The answer-cache key of a plain query (one question with an uncompressed
- * name, no answer/authority records, at most an OPT record of version 0), or
- * null for anything else.
+ * The answer-cache entry for a plain query (one question with an uncompressed
+ * name, no answer/authority records, at most an OPT record of version 0), if
+ * the cache holds one; undefined for anything else.
  */
-function fastKey(raw: Buffer, tcp: boolean): { key: string; nameEnd: number } | null {
+function cachedFor(cache: AnswerCache, raw: Buffer, tcp: boolean): CachedAnswer | undefined {
   const n = raw.length;
-  if (n < 17) return null;
-  if ((raw[2] & 0xf8) !== 0) return null; // QR=0, opcode QUERY
-  if (raw[4] !== 0 || raw[5] !== 1 || raw[6] !== 0 || raw[7] !== 0 || raw[8] !== 0 || raw[9] !== 0 || raw[10] !== 0 || raw[11] > 1) return null;
+  if (n < 17) return undefined;
+  if ((raw[2] & 0xf8) !== 0) return undefined; // QR=0, opcode QUERY
+  if (raw[4] !== 0 || raw[5] !== 1 || raw[6] !== 0 || raw[7] !== 0 || raw[8] !== 0 || raw[9] !== 0 || raw[10] !== 0 || raw[11] > 1) return undefined;
   const nameEnd = plainNameEnd(raw);
-  if (nameEnd < 0 || nameEnd + 4 > n) return null;
-  const qtype = raw.readUInt16BE(nameEnd);
-  const qclass = raw.readUInt16BE(nameEnd + 2);
-  let edns = false;
-  let doBit = false;
+  if (nameEnd < 0 || nameEnd + 4 > n) return undefined;
+  let flags = 0;
   let udpSize = 512;
   let q = nameEnd + 4;
   if (raw[11] === 1) {
     // OPT: root owner, type 41, version 0, rdata consistent with the packet length.
-    if (q + 11 > n || raw[q] !== 0 || raw.readUInt16BE(q + 1) !== TYPE.OPT || raw[q + 6] !== 0) return null;
-    if (q + 11 + raw.readUInt16BE(q + 9) !== n) return null;
-    edns = true;
+    if (q + 11 > n || raw[q] !== 0 || raw.readUInt16BE(q + 1) !== TYPE.OPT || raw[q + 6] !== 0) return undefined;
+    if (q + 11 + raw.readUInt16BE(q + 9) !== n) return undefined;
+    flags = EDNS_FLAG | ((raw[q + 7] & 0x80) !== 0 ? DO_FLAG : 0);
     udpSize = raw.readUInt16BE(q + 3);
-    doBit = (raw[q + 7] & 0x80) !== 0;
     q = n;
   }
-  if (q !== n) return null;
+  if (q !== n) return undefined;
   const bufsize = tcp ? 65535 : Math.max(512, udpSize);
-  return { key: answerKey(lowerWire(raw, 12, nameEnd), qtype, qclass, bufsize, edns, doBit), nameEnd };
+  return cache.get(raw, nameEnd, raw.readUInt16BE(nameEnd), raw.readUInt16BE(nameEnd + 2), bufsize, flags);
+}
+
+/** Where a parsed query's answer-cache key lies in its bytes. */
+interface AnswerKey {
+  raw: Buffer;
+  nameEnd: number;
+  qtype: number;
+  qclass: number;
+  bufsize: number;
+  flags: number;
 }
 
 export class DnsHandler {
-  private answers = new Map<string, CachedAnswer>();
+  private readonly answers: AnswerCache;
   private rcache = new Map<string, { buf: Buffer; until: number }>();
-  private readonly maxAnswers: number;
 
   constructor(private readonly d: HandlerDeps) {
-    this.maxAnswers = Math.max(0, d.answerCacheSize ?? 50000);
+    this.answers = new AnswerCache(Math.max(0, d.answerCacheSize ?? 50000));
   }
 
   /**
@@ -126,15 +108,14 @@ export class DnsHandler {
    * cache is answered without parsing it fully. Null when the slow path is needed.
    */
   tryCached(raw: Buffer, tcp: boolean): Buffer | null {
-    const start = performance.now();
-    const k = fastKey(raw, tcp);
-    if (k === null) return null;
-    const c = this.answers.get(k.key);
-    if (!c || c.gen !== this.d.tree.generation || c.until <= Date.now()) return null;
-    const b = Buffer.from(c.buf);
-    patchReply(b, raw, k.nameEnd);
-    if (c.shuffle && this.d.cfg.roundRobin) shuffleBlock(b, c.shuffle);
     const m = this.d.metrics;
+    const start = m ? performance.now() : 0;
+    const c = cachedFor(this.answers, raw, tcp);
+    if (c === undefined || c.gen !== this.d.tree.generation || c.until <= Date.now()) return null;
+    const b = Buffer.allocUnsafe(c.buf.length);
+    c.buf.copy(b);
+    patchReply(b, raw, 12 + c.name.length);
+    if (c.shuffle && this.d.cfg.roundRobin) shuffleBlock(b, c.shuffle);
     if (m) {
       m.answerCacheHits.inc('');
       m.record(c.system, (performance.now() - start) / 1000, b.length, c.cause);
@@ -257,40 +238,32 @@ export class DnsHandler {
     return this.finish(q, t, ans, 'auth', ck, gen);
   }
 
-  /** The answer-cache key, or null (no caching) when the question name was compressed or the cache is off. */
-  private cacheKey(q: Query, bufsize: number, doBit: boolean): string | null {
+  /** The answer-cache key of a parsed query, or null (no caching) when the question name was compressed or the cache is off. */
+  private cacheKey(q: Query, bufsize: number, doBit: boolean): AnswerKey | null {
     const nameEnd = q.questionEnd - 4;
-    if (this.maxAnswers === 0 || plainNameEnd(q.raw) !== nameEnd) return null;
-    return answerKey(lowerWire(q.raw, 12, nameEnd), q.qtype, q.qclass, bufsize, q.edns !== null, doBit);
+    if (this.answers.capacity === 0 || plainNameEnd(q.raw) !== nameEnd) return null;
+    return { raw: q.raw, nameEnd, qtype: q.qtype, qclass: q.qclass, bufsize, flags: q.edns !== null ? EDNS_FLAG | (doBit ? DO_FLAG : 0) : 0 };
   }
 
-  private fromCache(key: string | null, q: Query, system: System): { buf: Buffer; system: System; cause: Cause | null } | null {
-    if (key === null) return null;
-    const c = this.answers.get(key);
+  private fromCache(k: AnswerKey | null, q: Query, system: System): { buf: Buffer; system: System; cause: Cause | null } | null {
+    if (k === null) return null;
+    const c = this.answers.get(k.raw, k.nameEnd, k.qtype, k.qclass, k.bufsize, k.flags);
     if (!c) return null;
     if (c.gen !== this.d.tree.generation || c.until <= Date.now()) {
-      this.answers.delete(key);
+      this.answers.delete(c);
       return null;
     }
     const b = Buffer.from(c.buf);
-    patchReply(b, q.raw, q.questionEnd - 4);
+    patchReply(b, q.raw, k.nameEnd);
     if (c.shuffle && this.d.cfg.roundRobin) shuffleBlock(b, c.shuffle);
     this.d.metrics?.answerCacheHits.inc('');
     return { buf: b, system, cause: c.cause };
   }
 
-  private finish(q: Query, t: Transport, ans: Answer, system: System, ck: string | null, gen: number): { buf: Buffer | null; system: System; cause: Cause | null } {
+  private finish(q: Query, t: Transport, ans: Answer, system: System, k: AnswerKey | null, gen: number): { buf: Buffer | null; system: System; cause: Cause | null } {
     const { buf, enc, cause } = this.encodeAnswer(q, t, ans);
-    if (ck !== null && enc && !enc.truncated && ans.reuseUntil > Date.now() && this.d.tree.generation === gen) {
-      if (this.answers.size >= this.maxAnswers) {
-        // Drop the oldest tenth (Map iteration is insertion order).
-        let n = Math.ceil(this.maxAnswers / 10);
-        for (const k of this.answers.keys()) {
-          this.answers.delete(k);
-          if (--n <= 0) break;
-        }
-      }
-      this.answers.set(ck, { buf: Buffer.from(buf), gen, until: ans.reuseUntil, shuffle: shuffleInfo(ans, enc), system, cause });
+    if (k !== null && enc && !enc.truncated && ans.reuseUntil > Date.now() && this.d.tree.generation === gen) {
+      this.answers.set(k.raw, k.nameEnd, k.qtype, k.qclass, k.bufsize, k.flags, { buf: Buffer.from(buf), gen, until: ans.reuseUntil, shuffle: shuffleInfo(ans, enc), system, cause });
     }
     if (enc) {
       const info = shuffleInfo(ans, enc);
