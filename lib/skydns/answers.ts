@@ -3,26 +3,29 @@
  * appears on the wire (name bytes compared without regard to ASCII case,
  * qtype, qclass, the UDP size the answer was fitted to, and the EDNS/DO bits).
  *
- * A lookup works on the request bytes directly: one pass hashes the name,
- * a Map keyed by a small-integer hash finds the entry, and the entry's own
- * key is compared byte by byte. No strings are built per query. Two
- * questions with the same hash share a slot (the newer one wins): that can
- * only cost a miss, never a wrong answer.
+ * A lookup works on the request bytes directly: one pass hashes the name, a
+ * Map keyed by a small-integer hash finds the entry, and the question section
+ * of the cached reply itself (kept with its name in lower case) is compared
+ * with the request's. No strings are built per query, and the reply bytes the
+ * comparison touches are the ones copied out next. Two questions with the same
+ * hash share a slot (the newer one wins): that can only cost a miss, never a
+ * wrong answer.
  */
 import type { Cause, System } from './metrics.js';
 
 export interface CachedAnswer {
   /** Hash slot of this entry. */
   readonly slot: number;
-  /** The question name's wire bytes, ASCII letters lower-cased. */
-  readonly name: Buffer;
-  readonly qtype: number;
-  readonly qclass: number;
+  /**
+   * The reply, to be sent after its ID, RD/CD bits and question-name case are
+   * patched from the request. Its question (offset 12 to questionEnd) is the
+   * key: name in lower case, then qtype and qclass.
+   */
+  readonly buf: Buffer;
+  readonly questionEnd: number;
   readonly bufsize: number;
   /** 1 = the request had an OPT record, 2 = with the DO bit. */
   readonly flags: number;
-  /** The reply, ready to send after patchReply. */
-  readonly buf: Buffer;
   /** Tree generation the answer was computed from. */
   readonly gen: number;
   /** Date.now() after which the answer must be recomputed. */
@@ -38,29 +41,31 @@ export type AnswerValue = Pick<CachedAnswer, 'buf' | 'gen' | 'until' | 'shuffle'
 export const EDNS_FLAG = 1;
 export const DO_FLAG = 2;
 
+const lower = (c: number): number => (c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+
 /**
- * FNV-1a over the name bytes with bit 5 set (so ASCII letters hash the same in
- * either case; the few other bytes it folds together are told apart by
- * sameName) and the other key fields, folded to a non-negative small integer.
+ * FNV-1a over the question bytes (name, qtype, qclass) with bit 5 set (so
+ * ASCII letters hash the same in either case; the few other bytes it folds
+ * together are told apart by the comparison), then the fitted size and flags,
+ * folded to a non-negative small integer.
  */
-function slotOf(raw: Buffer, nameEnd: number, qtype: number, qclass: number, bufsize: number, flags: number): number {
+function slotOf(raw: Buffer, questionEnd: number, bufsize: number, flags: number): number {
   let h = 0x811c9dc5 | 0;
-  for (let i = 12; i < nameEnd; i++) h = Math.imul(h ^ (raw[i] | 0x20), 0x01000193);
-  h = Math.imul(h ^ qtype, 0x01000193);
-  h = Math.imul(h ^ qclass, 0x01000193);
+  for (let i = 12; i < questionEnd; i++) h = Math.imul(h ^ (raw[i] | 0x20), 0x01000193);
   h = Math.imul(h ^ bufsize, 0x01000193);
   h = Math.imul(h ^ flags, 0x01000193);
   return (h ^ (h >>> 15)) & 0x3fffffff;
 }
 
-/** Whether raw[12, nameEnd) equals the lower-cased name, ignoring the case of ASCII letters only. */
-function sameName(lowered: Buffer, raw: Buffer, nameEnd: number): boolean {
-  const n = lowered.length;
-  if (nameEnd - 12 !== n) return false;
-  for (let i = 0; i < n; i++) {
-    const c = raw[12 + i];
-    const l = lowered[i];
-    if (c !== l && ((c | 0x20) !== l || l < 0x61 || l > 0x7a)) return false;
+/** Whether the request's question equals the cached one (whose name is lower case), ignoring the case of ASCII letters only. */
+function sameQuestion(c: CachedAnswer, raw: Buffer, questionEnd: number): boolean {
+  if (questionEnd !== c.questionEnd) return false;
+  const b = c.buf;
+  if (raw.compare(b, 12, questionEnd, 12, questionEnd) === 0) return true; // the usual case: asked in lower case
+  for (let i = 12; i < questionEnd; i++) {
+    const x = raw[i];
+    const l = b[i];
+    if (x !== l && ((x | 0x20) !== l || l < 0x61 || l > 0x7a)) return false;
   }
   return true;
 }
@@ -75,18 +80,28 @@ export class AnswerCache {
     return this.map.size;
   }
 
-  /** The entry for the question whose name occupies raw[12, nameEnd) uncompressed, if any (fresh or not). */
-  get(raw: Buffer, nameEnd: number, qtype: number, qclass: number, bufsize: number, flags: number): CachedAnswer | undefined {
-    const c = this.map.get(slotOf(raw, nameEnd, qtype, qclass, bufsize, flags));
-    if (c === undefined || c.qtype !== qtype || c.qclass !== qclass || c.bufsize !== bufsize || c.flags !== flags || !sameName(c.name, raw, nameEnd)) {
-      return undefined;
-    }
+  /**
+   * The entry for the request whose question (name written out in full at
+   * offset 12, then qtype and qclass) ends at questionEnd, if any (fresh or not).
+   */
+  get(raw: Buffer, questionEnd: number, bufsize: number, flags: number): CachedAnswer | undefined {
+    const c = this.map.get(slotOf(raw, questionEnd, bufsize, flags));
+    if (c === undefined || c.bufsize !== bufsize || c.flags !== flags || !sameQuestion(c, raw, questionEnd)) return undefined;
     return c;
   }
 
-  set(raw: Buffer, nameEnd: number, qtype: number, qclass: number, bufsize: number, flags: number, v: AnswerValue): void {
-    if (this.capacity === 0) return;
-    const slot = slotOf(raw, nameEnd, qtype, qclass, bufsize, flags);
+  /**
+   * Keeps v.buf (the cache owns it from now on) as the answer to the request's
+   * question. v.buf must carry the same question at offset 12, in any case;
+   * false (nothing stored) when it does not or the cache is off.
+   */
+  set(raw: Buffer, questionEnd: number, bufsize: number, flags: number, v: AnswerValue): boolean {
+    if (this.capacity === 0) return false;
+    const b = v.buf;
+    if (b.length < questionEnd) return false;
+    for (let i = 12; i < questionEnd; i++) if (lower(b[i]) !== lower(raw[i])) return false;
+    for (let i = 12; i < questionEnd; i++) b[i] = lower(b[i]);
+    const slot = slotOf(raw, questionEnd, bufsize, flags);
     if (!this.map.has(slot) && this.map.size >= this.capacity) {
       // Drop the oldest tenth (Map iteration is insertion order).
       let n = Math.ceil(this.capacity / 10);
@@ -95,12 +110,8 @@ export class AnswerCache {
         if (--n <= 0) break;
       }
     }
-    const name = Buffer.allocUnsafe(nameEnd - 12);
-    for (let i = 12; i < nameEnd; i++) {
-      const c = raw[i];
-      name[i - 12] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
-    }
-    this.map.set(slot, { slot, name, qtype, qclass, bufsize, flags, buf: v.buf, gen: v.gen, until: v.until, shuffle: v.shuffle, system: v.system, cause: v.cause });
+    this.map.set(slot, { slot, buf: b, questionEnd, bufsize, flags, gen: v.gen, until: v.until, shuffle: v.shuffle, system: v.system, cause: v.cause });
+    return true;
   }
 
   delete(c: CachedAnswer): void {

@@ -82,15 +82,13 @@ function cachedFor(cache: AnswerCache, raw: Buffer, tcp: boolean): CachedAnswer 
   }
   if (q !== n) return undefined;
   const bufsize = tcp ? 65535 : Math.max(512, udpSize);
-  return cache.get(raw, nameEnd, raw.readUInt16BE(nameEnd), raw.readUInt16BE(nameEnd + 2), bufsize, flags);
+  return cache.get(raw, nameEnd + 4, bufsize, flags);
 }
 
 /** Where a parsed query's answer-cache key lies in its bytes. */
 interface AnswerKey {
   raw: Buffer;
-  nameEnd: number;
-  qtype: number;
-  qclass: number;
+  questionEnd: number;
   bufsize: number;
   flags: number;
 }
@@ -114,7 +112,7 @@ export class DnsHandler {
     if (c === undefined || c.gen !== this.d.tree.generation || c.until <= Date.now()) return null;
     const b = Buffer.allocUnsafe(c.buf.length);
     c.buf.copy(b);
-    patchReply(b, raw, 12 + c.name.length);
+    patchReply(b, raw, c.questionEnd - 4);
     if (c.shuffle && this.d.cfg.roundRobin) shuffleBlock(b, c.shuffle);
     if (m) {
       m.answerCacheHits.inc('');
@@ -242,19 +240,19 @@ export class DnsHandler {
   private cacheKey(q: Query, bufsize: number, doBit: boolean): AnswerKey | null {
     const nameEnd = q.questionEnd - 4;
     if (this.answers.capacity === 0 || plainNameEnd(q.raw) !== nameEnd) return null;
-    return { raw: q.raw, nameEnd, qtype: q.qtype, qclass: q.qclass, bufsize, flags: q.edns !== null ? EDNS_FLAG | (doBit ? DO_FLAG : 0) : 0 };
+    return { raw: q.raw, questionEnd: q.questionEnd, bufsize, flags: q.edns !== null ? EDNS_FLAG | (doBit ? DO_FLAG : 0) : 0 };
   }
 
   private fromCache(k: AnswerKey | null, q: Query, system: System): { buf: Buffer; system: System; cause: Cause | null } | null {
     if (k === null) return null;
-    const c = this.answers.get(k.raw, k.nameEnd, k.qtype, k.qclass, k.bufsize, k.flags);
+    const c = this.answers.get(k.raw, k.questionEnd, k.bufsize, k.flags);
     if (!c) return null;
     if (c.gen !== this.d.tree.generation || c.until <= Date.now()) {
       this.answers.delete(c);
       return null;
     }
     const b = Buffer.from(c.buf);
-    patchReply(b, q.raw, k.nameEnd);
+    patchReply(b, q.raw, k.questionEnd - 4);
     if (c.shuffle && this.d.cfg.roundRobin) shuffleBlock(b, c.shuffle);
     this.d.metrics?.answerCacheHits.inc('');
     return { buf: b, system, cause: c.cause };
@@ -263,7 +261,8 @@ export class DnsHandler {
   private finish(q: Query, t: Transport, ans: Answer, system: System, k: AnswerKey | null, gen: number): { buf: Buffer | null; system: System; cause: Cause | null } {
     const { buf, enc, cause } = this.encodeAnswer(q, t, ans);
     if (k !== null && enc && !enc.truncated && ans.reuseUntil > Date.now() && this.d.tree.generation === gen) {
-      this.answers.set(k.raw, k.nameEnd, k.qtype, k.qclass, k.bufsize, k.flags, { buf: Buffer.from(buf), gen, until: ans.reuseUntil, shuffle: shuffleInfo(ans, enc), system, cause });
+      const stored = this.answers.set(k.raw, k.questionEnd, k.bufsize, k.flags, { buf: Buffer.from(buf), gen, until: ans.reuseUntil, shuffle: shuffleInfo(ans, enc), system, cause });
+      if (!stored) this.d.log.debug(`answer for ${q.qname} not cached: its question section differs from the request's`);
     }
     if (enc) {
       const info = shuffleInfo(ans, enc);

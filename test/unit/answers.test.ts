@@ -3,56 +3,76 @@
 // case, type, class, fitted size, EDNS/DO), never merely the same hash.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AnswerCache, AnswerValue, DO_FLAG, EDNS_FLAG } from '../../lib/skydns/answers.js';
+import { AnswerCache, AnswerValue, CachedAnswer, DO_FLAG, EDNS_FLAG } from '../../lib/skydns/answers.js';
 
-/** A query packet for `name` (labels written out) and where its name ends. */
-function query(name: string, id = 1): { raw: Buffer; nameEnd: number } {
+interface Q {
+  raw: Buffer;
+  questionEnd: number;
+}
+
+/** A query packet for `name` (labels written out) and where its question ends. */
+function query(name: string, qtype = 1, qclass = 1, id = 1): Q {
   const parts = [Buffer.from([id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0])];
   for (const label of name.split('.').filter((l) => l !== '')) parts.push(Buffer.from([label.length]), Buffer.from(label, 'latin1'));
-  parts.push(Buffer.from([0, 0, 1, 0, 1]));
+  parts.push(Buffer.from([0, qtype >> 8, qtype & 0xff, qclass >> 8, qclass & 0xff]));
   const raw = Buffer.concat(parts);
-  return { raw, nameEnd: raw.length - 4 };
+  return { raw, questionEnd: raw.length };
 }
 
-function value(tag: number): AnswerValue {
-  return { buf: Buffer.from([tag]), gen: 1, until: 1e15, shuffle: null, system: 'auth', cause: null };
+/** A reply to q (its header and question, then one byte standing for the answer records). */
+function reply(q: Q, tag: number): AnswerValue {
+  const buf = Buffer.concat([q.raw, Buffer.from([tag])]);
+  buf[2] |= 0x80;
+  return { buf, gen: 1, until: 1e15, shuffle: null, system: 'auth', cause: null };
 }
 
-const tagOf = (c: { buf: Buffer } | undefined) => (c === undefined ? undefined : c.buf[0]);
+const tagOf = (c: CachedAnswer | undefined) => (c === undefined ? undefined : c.buf[c.buf.length - 1]);
+const put = (c: AnswerCache, q: Q, tag: number, bufsize = 512, flags = 0) => c.set(q.raw, q.questionEnd, bufsize, flags, reply(q, tag));
+const get = (c: AnswerCache, q: Q, bufsize = 512, flags = 0) => c.get(q.raw, q.questionEnd, bufsize, flags);
 
 describe('AnswerCache', () => {
   test('a hit needs the same name (any ASCII case), type, class, size and flags', () => {
     const c = new AnswerCache(100);
-    const k = query('svc1.ns1.svc.cluster.local');
-    c.set(k.raw, k.nameEnd, 1, 1, 512, 0, value(7));
-    const upper = query('SVC1.Ns1.svc.CLUSTER.local');
-    assert.equal(tagOf(c.get(upper.raw, upper.nameEnd, 1, 1, 512, 0)), 7);
-    assert.equal(tagOf(c.get(k.raw, k.nameEnd, 1, 1, 512, 0)), 7);
-    assert.equal(c.get(k.raw, k.nameEnd, 28, 1, 512, 0), undefined, 'other qtype');
-    assert.equal(c.get(k.raw, k.nameEnd, 1, 3, 512, 0), undefined, 'other qclass');
-    assert.equal(c.get(k.raw, k.nameEnd, 1, 1, 1232, EDNS_FLAG), undefined, 'other size and EDNS');
-    assert.equal(c.get(k.raw, k.nameEnd, 1, 1, 512, EDNS_FLAG | DO_FLAG), undefined, 'DO bit');
+    const k = query('Svc1.ns1.svc.cluster.local');
+    assert.equal(put(c, k, 7), true);
+    assert.equal(tagOf(get(c, query('SVC1.Ns1.svc.CLUSTER.local'))), 7);
+    assert.equal(tagOf(get(c, query('svc1.ns1.svc.cluster.local'))), 7);
+    assert.equal(tagOf(get(c, k)), 7);
+    assert.equal(get(c, query('svc1.ns1.svc.cluster.local', 28)), undefined, 'other qtype');
+    assert.equal(get(c, query('svc1.ns1.svc.cluster.local', 1, 3)), undefined, 'other qclass');
+    assert.equal(get(c, k, 1232, EDNS_FLAG), undefined, 'other size and EDNS');
+    assert.equal(get(c, k, 512, EDNS_FLAG | DO_FLAG), undefined, 'DO bit');
     for (const other of ['svc2.ns1.svc.cluster.local', 'svc1.ns1.svc.cluster.loca', 'svc1.ns1.svc.cluster.local.x', 'svc1x.ns1.svc.cluster.local']) {
-      const o = query(other);
-      assert.equal(c.get(o.raw, o.nameEnd, 1, 1, 512, 0), undefined, other);
+      assert.equal(get(c, query(other)), undefined, other);
     }
+    // The stored reply keeps its question in lower case (patched to the asker's case on the way out).
+    assert.equal(get(c, k)!.buf.subarray(12, k.questionEnd - 4).toString('latin1'), '\x04svc1\x03ns1\x03svc\x07cluster\x05local\x00');
   });
 
   test('only ASCII letters fold: @ and ` and bytes above 0x7f are distinct', () => {
     const c = new AnswerCache(100);
     const at = query('a@b.cluster.local');
     const tick = query('a`b.cluster.local');
-    c.set(at.raw, at.nameEnd, 1, 1, 512, 0, value(1));
-    assert.equal(c.get(tick.raw, tick.nameEnd, 1, 1, 512, 0), undefined);
-    c.set(tick.raw, tick.nameEnd, 1, 1, 512, 0, value(2));
+    put(c, at, 1);
+    assert.equal(get(c, tick), undefined);
+    put(c, tick, 2);
     // Same hash slot (the hash folds bit 5): the newer question took it, the older one misses.
-    assert.equal(tagOf(c.get(tick.raw, tick.nameEnd, 1, 1, 512, 0)), 2);
-    assert.equal(c.get(at.raw, at.nameEnd, 1, 1, 512, 0), undefined);
+    assert.equal(tagOf(get(c, tick)), 2);
+    assert.equal(get(c, at), undefined);
     const hi = query('\u00c9t\u00e9.cluster.local');
     const lo = query('\u00e9t\u00e9.cluster.local');
-    c.set(hi.raw, hi.nameEnd, 1, 1, 512, 0, value(3));
-    assert.equal(c.get(lo.raw, lo.nameEnd, 1, 1, 512, 0), undefined);
-    assert.equal(tagOf(c.get(hi.raw, hi.nameEnd, 1, 1, 512, 0)), 3);
+    put(c, hi, 3);
+    assert.equal(get(c, lo), undefined);
+    assert.equal(tagOf(get(c, hi)), 3);
+  });
+
+  test('a reply whose question is not the request\'s is refused', () => {
+    const c = new AnswerCache(100);
+    const a = query('a.cluster.local');
+    const b = query('b.cluster.local');
+    assert.equal(c.set(a.raw, a.questionEnd, 512, 0, reply(b, 1)), false);
+    assert.equal(c.set(a.raw, a.questionEnd, 512, 0, { ...reply(a, 1), buf: a.raw.subarray(0, a.questionEnd - 1) }), false, 'too short');
+    assert.equal(c.size, 0);
   });
 
   test('two different names in one hash slot never answer for each other', () => {
@@ -62,64 +82,56 @@ describe('AnswerCache', () => {
     let pair: [string, string] | null = null;
     for (let i = 0; i < 400_000 && !pair; i++) {
       const name = `n${i}.cluster.local`;
-      const q = query(name);
       const before = c.size;
-      c.set(q.raw, q.nameEnd, 1, 1, 512, 0, value(i & 0xff));
+      put(c, query(name), i & 0xff);
       if (c.size === before) {
         // The slot was taken: by which earlier name?
-        for (const prev of names) {
-          const p = query(prev);
-          if (c.get(p.raw, p.nameEnd, 1, 1, 512, 0) === undefined) {
-            pair = [prev, name];
-            break;
-          }
-        }
+        const prev = names.find((p) => get(c, query(p)) === undefined);
+        if (prev !== undefined) pair = [prev, name];
       }
       names.push(name);
     }
     assert.ok(pair, 'no slot collision found among 400,000 names');
     const [older, newer] = pair;
-    const o = query(older);
-    const n = query(newer);
-    assert.equal(c.get(o.raw, o.nameEnd, 1, 1, 512, 0), undefined);
-    assert.ok(c.get(n.raw, n.nameEnd, 1, 1, 512, 0));
+    assert.equal(get(c, query(older)), undefined);
+    assert.ok(get(c, query(newer)));
   });
 
   test('full: the oldest tenth is dropped; capacity 0 keeps nothing', () => {
     const c = new AnswerCache(20);
     const qs = Array.from({ length: 21 }, (_, i) => query(`svc${i}.cluster.local`));
-    qs.slice(0, 20).forEach((q, i) => c.set(q.raw, q.nameEnd, 1, 1, 512, 0, value(i)));
+    qs.slice(0, 20).forEach((q, i) => put(c, q, i));
     assert.equal(c.size, 20);
-    c.set(qs[20].raw, qs[20].nameEnd, 1, 1, 512, 0, value(20));
+    put(c, qs[20], 20);
     assert.equal(c.size, 19);
-    assert.equal(c.get(qs[0].raw, qs[0].nameEnd, 1, 1, 512, 0), undefined);
-    assert.equal(c.get(qs[1].raw, qs[1].nameEnd, 1, 1, 512, 0), undefined);
-    assert.equal(tagOf(c.get(qs[2].raw, qs[2].nameEnd, 1, 1, 512, 0)), 2);
-    assert.equal(tagOf(c.get(qs[20].raw, qs[20].nameEnd, 1, 1, 512, 0)), 20);
+    assert.equal(get(c, qs[0]), undefined);
+    assert.equal(get(c, qs[1]), undefined);
+    assert.equal(tagOf(get(c, qs[2])), 2);
+    assert.equal(tagOf(get(c, qs[20])), 20);
     // Replacing an entry that is already there does not evict anything.
-    c.set(qs[2].raw, qs[2].nameEnd, 1, 1, 512, 0, value(99));
+    put(c, qs[2], 99);
     assert.equal(c.size, 19);
-    assert.equal(tagOf(c.get(qs[2].raw, qs[2].nameEnd, 1, 1, 512, 0)), 99);
+    assert.equal(tagOf(get(c, qs[2])), 99);
 
     const off = new AnswerCache(0);
-    off.set(qs[0].raw, qs[0].nameEnd, 1, 1, 512, 0, value(1));
+    assert.equal(put(off, qs[0], 1), false);
     assert.equal(off.size, 0);
-    assert.equal(off.get(qs[0].raw, qs[0].nameEnd, 1, 1, 512, 0), undefined);
+    assert.equal(get(off, qs[0]), undefined);
   });
 
   test('delete removes that entry only, clear removes all', () => {
     const c = new AnswerCache(10);
     const a = query('a.cluster.local');
     const b = query('b.cluster.local');
-    c.set(a.raw, a.nameEnd, 1, 1, 512, 0, value(1));
-    const stale = c.get(a.raw, a.nameEnd, 1, 1, 512, 0)!;
-    c.set(a.raw, a.nameEnd, 1, 1, 512, 0, value(2));
+    put(c, a, 1);
+    const stale = get(c, a)!;
+    put(c, a, 2);
     c.delete(stale); // already replaced: the newer entry stays
-    assert.equal(tagOf(c.get(a.raw, a.nameEnd, 1, 1, 512, 0)), 2);
-    c.set(b.raw, b.nameEnd, 1, 1, 512, 0, value(3));
-    c.delete(c.get(a.raw, a.nameEnd, 1, 1, 512, 0)!);
-    assert.equal(c.get(a.raw, a.nameEnd, 1, 1, 512, 0), undefined);
-    assert.equal(tagOf(c.get(b.raw, b.nameEnd, 1, 1, 512, 0)), 3);
+    assert.equal(tagOf(get(c, a)), 2);
+    put(c, b, 3);
+    c.delete(get(c, a)!);
+    assert.equal(get(c, a), undefined);
+    assert.equal(tagOf(get(c, b)), 3);
     c.clear();
     assert.equal(c.size, 0);
   });
