@@ -8,8 +8,11 @@
  *      /skydns/local/cluster/svc/ns<i % 50>/svc<i>/<label> (etcd3 client, 128-put transactions);
  *   2. skydns on loopback: start-up time (spawn → /readyz 200 and a dig NOERROR), RSS;
  *   3. knotd serving the same names from a zone file (skipped if knotd is missing);
- *   4. dnsperf against each server: a warm-up, then BENCH_ROUNDS alternating rounds
- *      (skydns, knot, skydns, knot, ...); the best round (highest qps) per server is reported.
+ *   4. the "Node floor" (bench/udp-floor.ts): a Node UDP server that answers every query
+ *      with a fixed record and looks nothing up — the ceiling for a Node server here
+ *      (BENCH_NODE_FLOOR=0 skips it);
+ *   5. dnsperf against each server: a warm-up, then BENCH_ROUNDS alternating rounds
+ *      (skydns, knot, floor, skydns, knot, floor, ...); the best round (highest qps) per server is reported.
  *
  * Prints figures and writes them to bench/results/latest.json. Asserts nothing.
  * Run: `npm run bench` (or `npx tsc -p tsconfig.json && node dist/bench/skydns-bench.js`).
@@ -30,6 +33,7 @@ import { RESULTS_DIR, ROOT, commandOutput, cpuSecondsOf, dnsAndMetricsPorts, env
 // ---------------------------------------------------------------------------
 
 const SKYDNS_JS = path.join(ROOT, 'dist', 'cmd', 'skydns.js');
+const FLOOR_JS = path.join(ROOT, 'dist', 'bench', 'udp-floor.js');
 const DOMAIN = 'cluster.local.';
 const NAMESPACES = 50;
 const RECORD_TTL = 30;
@@ -76,6 +80,7 @@ interface Settings {
   latencyQps: number;
   latencySeconds: number;
   knotWorkers: number;
+  nodeFloor: boolean;
   skydnsArgs: string[];
   timeoutMin: number;
   seed: number;
@@ -96,6 +101,7 @@ function readSettings(): Settings {
     latencyQps: envInt('BENCH_LATENCY_QPS', 5000, 0, 10_000_000),
     latencySeconds: envInt('BENCH_LATENCY_SECONDS', 5, 1, 3600),
     knotWorkers: envInt('BENCH_KNOT_UDP_WORKERS', 0, 0, 256),
+    nodeFloor: envInt('BENCH_NODE_FLOOR', 1, 0, 1) === 1,
     skydnsArgs: envArgs('BENCH_SKYDNS_ARGS'),
     timeoutMin: envInt('BENCH_TIMEOUT_MIN', 60, 1, 24 * 60),
     seed: envInt('BENCH_SEED', 1, 0, 2 ** 31 - 1),
@@ -210,7 +216,7 @@ async function loadEtcd(url: string, n: number): Promise<{ seconds: number; keys
 // ---------------------------------------------------------------------------
 
 interface Server {
-  label: 'skydns' | 'knot';
+  label: 'skydns' | 'knot' | 'floor';
   prog: Program;
   port: number;
   startupS: number;
@@ -340,6 +346,21 @@ async function startKnot(knotd: string, n: number, probeName: string, s: Setting
     startupS: (performance.now() - t0) / 1000,
     rssAfterLoadMiB: memOf(prog.pid)?.rssMiB ?? null,
   };
+}
+
+/** The Node floor (bench/udp-floor.ts): answers any name with 10.0.0.1, so readiness is one dig. */
+async function startFloor(probeName: string, timeoutMs: number): Promise<Server> {
+  const port = await freePort();
+  const t0 = performance.now();
+  const prog = start(process.execPath, [FLOOR_JS, String(port)], 'udp-floor');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!prog.running()) throw new Error(`udp-floor exited during start-up; output:\n${prog.output().slice(-4000)}`);
+    if (Date.now() > deadline) throw new Error(`udp-floor not answering after ${timeoutMs} ms; output:\n${prog.output().slice(-4000)}`);
+    if (await digReady(port, probeName)) break;
+    await sleep(20);
+  }
+  return { label: 'floor', prog, port, startupS: (performance.now() - t0) / 1000, rssAfterLoadMiB: memOf(prog.pid)?.rssMiB ?? null };
 }
 
 // ---------------------------------------------------------------------------
@@ -535,6 +556,8 @@ interface MixResult {
   /** Fixed-rate runs (dnsperf -Q): latency without saturation. */
   latency: LatencyRun[];
   ratioQps: number | null;
+  /** skydns qps / the Node floor's qps: how close skydns is to what Node itself allows. */
+  ratioFloorQps: number | null;
   skydnsAnswerCacheHitPct: number | null;
 }
 
@@ -632,6 +655,7 @@ async function benchMix(mix: Mix, n: number, servers: Server[], sky: SkydnsStart
   const results = servers.map((srv) => summarise(srv.label, mix, queryLines, perServer.get(srv.label) ?? []));
   const skyQps = results.find((r) => r.server === 'skydns')?.qps;
   const knotQps = results.find((r) => r.server === 'knot')?.qps;
+  const floorQps = results.find((r) => r.server === 'floor')?.qps;
   const dReq = c0.req !== null && c1.req !== null ? c1.req - c0.req : null;
   const dHits = c0.hits !== null && c1.hits !== null ? c1.hits - c0.hits : null;
   return {
@@ -640,6 +664,7 @@ async function benchMix(mix: Mix, n: number, servers: Server[], sky: SkydnsStart
     results,
     latency,
     ratioQps: skyQps !== undefined && knotQps !== undefined && knotQps > 0 ? skyQps / knotQps : null,
+    ratioFloorQps: skyQps !== undefined && floorQps !== undefined && floorQps > 0 ? skyQps / floorQps : null,
     skydnsAnswerCacheHitPct: dReq !== null && dHits !== null && dReq > 0 ? (100 * dHits) / dReq : null,
   };
 }
@@ -649,6 +674,7 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
   let etcd: EtcdProcess | undefined;
   let sky: SkydnsStart | undefined;
   let knot: (Server & { dir: string }) | undefined;
+  let floor: Server | undefined;
   const work = await makeTempDir('skydns-bench', `n${n}`);
   const probe = record(n - 1).name;
   try {
@@ -668,7 +694,13 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
       servers.push(knot);
     }
 
+    // The floor answers every name with one address: not part of the cross-check.
     const crossCheckProblems = await crossCheck(servers, n, s.seed);
+    if (s.nodeFloor) {
+      floor = await startFloor(probe, startTimeout);
+      log(`udp-floor up in ${floor.startupS.toFixed(2)} s`);
+      servers.push(floor);
+    }
     for (const p of crossCheckProblems) log(`CHECK: ${p}`);
 
     const mixes: MixResult[] = [];
@@ -713,6 +745,7 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
       if (out !== '') log(`knotd output:\n${out.slice(-2000)}`);
       await removeTempDir(knot.dir);
     }
+    if (floor) await stopProgram(floor.prog);
     if (etcd) await stopBenchEtcd(etcd);
     await removeTempDir(work);
   }
@@ -757,6 +790,7 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
       }
       out.push(
         `  ${''.padEnd(8)} ${m.mix.padEnd(14)} qps ratio skydns/knot: ${m.ratioQps === null ? '- (knot not run)' : m.ratioQps.toFixed(3)}; ` +
+          `skydns/floor: ${m.ratioFloorQps === null ? '- (floor not run)' : m.ratioFloorQps.toFixed(3)}; ` +
           `skydns answer-cache hits ${fmt(m.skydnsAnswerCacheHitPct, 1)}%`,
       );
     }
