@@ -421,11 +421,20 @@ function labelKey(l: Buffer): string {
   return k;
 }
 
+/** A label plainName could have written: printable ASCII, no dot, no backslash. */
+function isPlainLabel(l: Buffer): boolean {
+  for (const c of l) if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) return false;
+  return l.length > 0;
+}
+
 /** A growable buffer writer with name compression (case-insensitive suffix map). */
 export class Writer {
   buf: Buffer;
   pos = 0;
+  /** Compression targets written by labelsName: suffix keys of length-prefixed, case-folded wire labels → offset. */
   private comp = new Map<string, number>();
+  /** Compression targets written by plainName: lower-cased presentation suffixes (with the final dot) → offset. */
+  private compPlain = new Map<string, number>();
 
   constructor(size = 4096) {
     this.buf = Buffer.allocUnsafe(size);
@@ -456,7 +465,62 @@ export class Writer {
     this.buf.set(b, this.pos);
     this.pos += b.length;
   }
+  /** Writes a presentation-format name, compressed against the names written before unless `compress` is false. */
   name(name: string, compress = true): void {
+    if (!this.plainName(name, compress)) this.labelsName(name, compress);
+  }
+
+  /**
+   * The fast path for names made only of printable ASCII without escapes or
+   * empty labels (every name kube2sky writes): labels are cut from the string
+   * directly and the compression keys are lower-cased suffixes of it, kept in
+   * their own map. False, having written nothing, for any other name.
+   */
+  private plainName(name: string, compress: boolean): boolean {
+    const n = name.length;
+    if (n === 0 || name === '.' || name.charCodeAt(0) === 0x2e) return false;
+    const end = name.charCodeAt(n - 1) === 0x2e ? n - 1 : n;
+    let wireLen = 1;
+    let labelStart = 0;
+    for (let i = 0; i <= end; i++) {
+      const c = i < end ? name.charCodeAt(i) : 0x2e;
+      if (c === 0x2e) {
+        const len = i - labelStart;
+        if (len === 0) return false;
+        if (len > 63) throw new WireError(`label longer than 63 bytes in ${name}`, null);
+        wireLen += 1 + len;
+        labelStart = i + 1;
+      } else if (c <= 0x20 || c >= 0x7f || c === 0x5c) {
+        return false;
+      }
+    }
+    if (wireLen > 255) throw new WireError(`name longer than 255 bytes: ${name}`, null);
+    const lc = compress ? (end === n ? name + '.' : name).toLowerCase() : '';
+    this.ensure(wireLen);
+    const buf = this.buf;
+    labelStart = 0;
+    for (let i = 0; i <= end; i++) {
+      if (i < end && name.charCodeAt(i) !== 0x2e) continue;
+      if (compress) {
+        const key = labelStart === 0 ? lc : lc.slice(labelStart);
+        const at = this.compPlain.get(key);
+        if (at !== undefined) {
+          buf.writeUInt16BE(0xc000 | at, this.pos);
+          this.pos += 2;
+          return true;
+        }
+        if (this.pos < 0x3fff) this.compPlain.set(key, this.pos);
+      }
+      buf[this.pos++] = i - labelStart;
+      for (let j = labelStart; j < i; j++) buf[this.pos++] = name.charCodeAt(j);
+      labelStart = i + 1;
+    }
+    buf[this.pos++] = 0;
+    return true;
+  }
+
+  /** The general path: any name, through its wire labels. */
+  private labelsName(name: string, compress: boolean): void {
     const labels = nameToLabels(name);
     let wireLen = 1;
     for (const l of labels) {
@@ -464,24 +528,37 @@ export class Writer {
       wireLen += 1 + l.length;
     }
     if (wireLen > 255) throw new WireError(`name longer than 255 bytes: ${name}`, null);
-    // Suffix keys are length-prefixed wire labels (so `a\.b.c` and `a.b.c` differ),
-    // with ASCII letters folded: DNS names compare case-insensitively in ASCII only.
+    // A suffix made only of plain labels is keyed as plainName keys it (lower-cased text with
+    // the final dot, in compPlain), so both paths share it. Any other suffix is keyed by its
+    // length-prefixed wire labels (so `a\.b.c` and `a.b.c` differ), ASCII letters folded, in comp:
+    // DNS names compare case-insensitively in ASCII only.
     const keys: string[] = [];
+    const plain: boolean[] = [];
     if (compress) {
-      let k = '';
+      let text = '';
+      let tail = '';
+      let allPlain = true;
       for (let i = labels.length - 1; i >= 0; i--) {
-        k = labelKey(labels[i]) + k;
-        keys[i] = k;
+        allPlain = allPlain && isPlainLabel(labels[i]);
+        plain[i] = allPlain;
+        if (allPlain) {
+          text = labels[i].toString('latin1').toLowerCase() + '.' + text;
+          keys[i] = text;
+        } else {
+          keys[i] = labelKey(labels[i]) + tail;
+        }
+        tail = labelKey(labels[i]) + tail;
       }
     }
     for (let i = 0; i < labels.length; i++) {
       if (compress) {
-        const at = this.comp.get(keys[i]);
+        const map = plain[i] ? this.compPlain : this.comp;
+        const at = map.get(keys[i]);
         if (at !== undefined) {
           this.u16(0xc000 | at);
           return;
         }
-        if (this.pos < 0x3fff) this.comp.set(keys[i], this.pos);
+        if (this.pos < 0x3fff) map.set(keys[i], this.pos);
       }
       const l = labels[i];
       this.u8(l.length);

@@ -421,6 +421,46 @@ test('encodeMessage: name compression', async (t) => {
     assert.equal(rdata.toString('hex'), '03612e62' + 'c010');
   });
 
+  await t.test('plain names and names with escapes share their plain suffixes, both ways', () => {
+    // Escaped name first: "\192" (1 byte) then "example." at offset 14, reused by the plain owner.
+    const first = encodeMessage(
+      message({
+        question: [{ name: '\\192.Example.', type: TYPE.A, class: CLASS.IN }],
+        answer: [{ name: 'www.EXAMPLE.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', bytes: Uint8Array.from([1, 2, 3, 4]) } }],
+      }),
+    );
+    assert.ok(first);
+    assert.equal(first.buf.subarray(first.answerOffsets[0], first.answerOffsets[0] + 6).toString('hex'), '03777777' + 'c00e');
+    // Plain name first: the escaped name's tail "example." points at offset 16.
+    const second = encodeMessage(
+      message({
+        question: [{ name: 'www.example.', type: TYPE.A, class: CLASS.IN }],
+        answer: [{ name: 'a\\.b.example.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', bytes: Uint8Array.from([1, 2, 3, 4]) } }],
+      }),
+    );
+    assert.ok(second);
+    assert.equal(second.buf.subarray(second.answerOffsets[0], second.answerOffsets[0] + 6).toString('hex'), '03612e62' + 'c010');
+    assert.equal(decodeMessage(second.buf).answer[0].name, 'a\\.b.example.');
+  });
+
+  await t.test('a name without its final dot, or with empty labels, is the same wire name', () => {
+    const enc = encodeMessage(
+      message({
+        question: [{ name: 'svc.cluster.local', type: TYPE.A, class: CLASS.IN }],
+        answer: [
+          { name: 'svc.cluster.local.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', bytes: Uint8Array.from([1, 1, 1, 1]) } },
+          { name: 'x..cluster.local.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', bytes: Uint8Array.from([2, 2, 2, 2]) } },
+        ],
+      }),
+    );
+    assert.ok(enc);
+    assert.equal(enc.buf.subarray(12, 12 + 19).toString('hex'), Buffer.from(wname('svc', 'cluster', 'local')).toString('hex'));
+    assert.equal(enc.buf.readUInt16BE(enc.answerOffsets[0]), 0xc00c);
+    // "x" then a pointer to "cluster.local." (offset 16)
+    assert.equal(enc.buf.subarray(enc.answerOffsets[1], enc.answerOffsets[1] + 4).toString('hex'), '0178' + 'c010');
+    assert.deepEqual(decodeMessage(enc.buf).answer.map((r) => r.name), ['svc.cluster.local.', 'x.cluster.local.']);
+  });
+
   await t.test('only ASCII letters fold: \\192 and \\224 are different labels', () => {
     const msg = message({
       question: [{ name: '\\192.example.', type: TYPE.A, class: CLASS.IN }],
