@@ -5,12 +5,14 @@
  * back and one fixed A record (10.0.0.1, TTL 30, owner compressed to the
  * question) — a reply of the same size as skydns's — without looking anything
  * up. Its qps is the ceiling for any single-threaded Node server here (one
- * recvmsg, one sendmsg and dgram's per-packet JavaScript); skydns's qps divided
+ * recvmsg, one sendmsg and dgram's per-packet JavaScript, with the same
+ * synchronous address pass-through as skydns's socket); skydns's qps divided
  * by it shows how much of the gap to knot is skydns's own work.
  *
  * Usage: node dist/bench/udp-floor.js <port> [host]   (host defaults to 127.0.0.1)
  */
 import dgram from 'node:dgram';
+import { literalLookup } from '../lib/skydns/server.js';
 
 const port = Number(process.argv[2]);
 const host = process.argv[3] ?? '127.0.0.1';
@@ -26,7 +28,7 @@ if (host !== '::1' && !host.startsWith('127.')) {
 // Name pointer to offset 12, type A, class IN, TTL 30, RDLENGTH 4, 10.0.0.1.
 const RECORD = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 0, 0, 1]);
 
-const sock = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+const sock = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20, lookup: literalLookup });
 sock.on('message', (msg, rinfo) => {
   // Only well-formed single-question queries without other records: header + question.
   if (msg.length < 17 || (msg[2] & 0x80) !== 0 || msg.readUInt16BE(4) !== 1) return;

@@ -380,6 +380,25 @@ describe('skydns command line', () => {
     }
   });
 
+  test('-addr=[::1]:port serves IPv6 clients over UDP and TCP', async () => {
+    const etcd = await startEtcd();
+    await etcdPut(etcd.url, `${D}/svc/default/kubernetes/c88f1059`, A_VALUE('10.0.0.1'));
+    const port = await freePort();
+    const p = spawnProgram(process.execPath, [SKYDNS_BIN, `-machines=${etcd.url}`, `-addr=[::1]:${port}`, '-domain=cluster.local.', '-nameservers=127.0.0.1:1'], { name: 'skydns-v6' });
+    try {
+      await p.waitFor(/ready for queries on cluster\.local\. for tcp\/udp \[::1\]:/, 10000);
+      await waitUntil(async () => (await dig({ server: '::1', port, name: 'kubernetes.default.svc.cluster.local' })).status === 'NOERROR', 10000, 'answers');
+      // Twice over UDP: the second answer comes from the encoded-answer cache.
+      for (const tcp of [false, false, true]) {
+        const r = await dig({ server: '::1', port, name: 'kubernetes.default.svc.cluster.local', tcp });
+        assert.deepEqual(lines(r.answer), ['kubernetes.default.svc.cluster.local. 30 IN A 10.0.0.1'], `tcp=${tcp}`);
+      }
+    } finally {
+      await p.stop();
+      await etcd.stop();
+    }
+  });
+
   test('/skydns/config is merged over the flags', async () => {
     const etcd = await startEtcd();
     await etcdPut(etcd.url, '/skydns/config', '{"domain":"example.test.","ttl":77,"min_ttl":11,"no_rec":true,"bogus":1}');
