@@ -10,6 +10,10 @@
  * comparison touches are the ones copied out next. Two questions with the same
  * hash share a slot (the newer one wins): that can only cost a miss, never a
  * wrong answer.
+ *
+ * Every entry was computed from one generation of the record tree; the first
+ * lookup or store that sees a newer generation empties the cache, so answers
+ * computed from records that have since changed neither answer nor hold memory.
  */
 import type { Cause, System } from './metrics.js';
 
@@ -26,8 +30,6 @@ export interface CachedAnswer {
   readonly bufsize: number;
   /** 1 = the request had an OPT record, 2 = with the DO bit. */
   readonly flags: number;
-  /** Tree generation the answer was computed from. */
-  readonly gen: number;
   /** Date.now() after which the answer must be recomputed. */
   readonly until: number;
   /** A trailing run of same-size address records that may be shuffled. */
@@ -36,7 +38,49 @@ export interface CachedAnswer {
   readonly cause: Cause | null;
 }
 
-export type AnswerValue = Pick<CachedAnswer, 'buf' | 'gen' | 'until' | 'shuffle' | 'system' | 'cause'>;
+export type AnswerValue = Pick<CachedAnswer, 'buf' | 'until' | 'shuffle' | 'system' | 'cause'> & {
+  /** Tree generation the answer was computed from. */
+  readonly gen: number;
+};
+
+/**
+ * Where the caches keep their copies of replies. A copy made with
+ * Buffer.from() is a slice of Node's shared 8 KiB pool, and one slice keeps its
+ * whole pool alive; the rest of those pools is the short-lived replies encoded
+ * around it, so 50,000 cached answers of ≈ 100 bytes held ≈ 40–55 MiB. Copies
+ * made here share 16 KiB chunks with each other only. Both caches drop entries
+ * in about the order they were added (oldest first, or all at once), so a
+ * chunk is freed soon after the entries copied into it.
+ */
+export class ReplyChunks {
+  static readonly CHUNK = 16 * 1024;
+  private chunk = Buffer.alloc(0);
+  private used = 0;
+
+  /** A copy of src in the current chunk (in memory of its own when over a quarter chunk). */
+  copy(src: Uint8Array): Buffer {
+    const n = src.length;
+    if (n > ReplyChunks.CHUNK / 4) {
+      const own = Buffer.allocUnsafeSlow(n);
+      own.set(src);
+      return own;
+    }
+    if (this.used + n > this.chunk.length) {
+      this.chunk = Buffer.allocUnsafeSlow(ReplyChunks.CHUNK);
+      this.used = 0;
+    }
+    const b = this.chunk.subarray(this.used, this.used + n);
+    b.set(src);
+    this.used += n;
+    return b;
+  }
+
+  /** Starts a new chunk for the next copy (after the owner dropped all its entries). */
+  reset(): void {
+    this.chunk = Buffer.alloc(0);
+    this.used = 0;
+  }
+}
 
 export const EDNS_FLAG = 1;
 export const DO_FLAG = 2;
@@ -72,6 +116,9 @@ function sameQuestion(c: CachedAnswer, raw: Buffer, questionEnd: number): boolea
 
 export class AnswerCache {
   private readonly map = new Map<number, CachedAnswer>();
+  /** Generation of the tree the entries were computed from. */
+  private gen = -1;
+  private readonly chunks = new ReplyChunks();
 
   /** capacity 0 disables the cache. */
   constructor(readonly capacity: number) {}
@@ -82,25 +129,36 @@ export class AnswerCache {
 
   /**
    * The entry for the request whose question (name written out in full at
-   * offset 12, then qtype and qclass) ends at questionEnd, if any (fresh or not).
+   * offset 12, then qtype and qclass) ends at questionEnd, if any was stored
+   * from tree generation gen (and not yet dropped; its `until` is the caller's
+   * to check). A newer generation empties the cache.
    */
-  get(raw: Buffer, questionEnd: number, bufsize: number, flags: number): CachedAnswer | undefined {
+  get(raw: Buffer, questionEnd: number, bufsize: number, flags: number, gen: number): CachedAnswer | undefined {
+    if (gen !== this.gen) {
+      this.clear();
+      this.gen = gen;
+      return undefined;
+    }
     const c = this.map.get(slotOf(raw, questionEnd, bufsize, flags));
     if (c === undefined || c.bufsize !== bufsize || c.flags !== flags || !sameQuestion(c, raw, questionEnd)) return undefined;
     return c;
   }
 
   /**
-   * Keeps v.buf (the cache owns it from now on) as the answer to the request's
-   * question. v.buf must carry the same question at offset 12, in any case;
-   * false (nothing stored) when it does not or the cache is off.
+   * Keeps a copy of v.buf as the answer to the request's question. v.buf must
+   * carry the same question at offset 12, in any case; false (nothing stored)
+   * when it does not, when v was computed from an older tree generation than
+   * the cache has seen, or when the cache is off.
    */
   set(raw: Buffer, questionEnd: number, bufsize: number, flags: number, v: AnswerValue): boolean {
-    if (this.capacity === 0) return false;
-    const b = v.buf;
-    if (b.length < questionEnd) return false;
-    for (let i = 12; i < questionEnd; i++) if (lower(b[i]) !== lower(raw[i])) return false;
-    for (let i = 12; i < questionEnd; i++) b[i] = lower(b[i]);
+    if (this.capacity === 0 || v.gen < this.gen) return false;
+    const src = v.buf;
+    if (src.length < questionEnd) return false;
+    for (let i = 12; i < questionEnd; i++) if (lower(src[i]) !== lower(raw[i])) return false;
+    if (v.gen !== this.gen) {
+      this.clear();
+      this.gen = v.gen;
+    }
     const slot = slotOf(raw, questionEnd, bufsize, flags);
     if (!this.map.has(slot) && this.map.size >= this.capacity) {
       // Drop the oldest tenth (Map iteration is insertion order).
@@ -110,7 +168,9 @@ export class AnswerCache {
         if (--n <= 0) break;
       }
     }
-    this.map.set(slot, { slot, buf: b, questionEnd, bufsize, flags, gen: v.gen, until: v.until, shuffle: v.shuffle, system: v.system, cause: v.cause });
+    const b = this.chunks.copy(src);
+    for (let i = 12; i < questionEnd; i++) b[i] = lower(b[i]);
+    this.map.set(slot, { slot, buf: b, questionEnd, bufsize, flags, until: v.until, shuffle: v.shuffle, system: v.system, cause: v.cause });
     return true;
   }
 
@@ -120,5 +180,6 @@ export class AnswerCache {
 
   clear(): void {
     this.map.clear();
+    this.chunks.reset();
   }
 }

@@ -5,7 +5,7 @@
  */
 import { inZone, labelCount } from '../msg/path.js';
 import { SkyConfig } from './config.js';
-import { AnswerCache, CachedAnswer, DO_FLAG, EDNS_FLAG } from './answers.js';
+import { AnswerCache, CachedAnswer, DO_FLAG, EDNS_FLAG, ReplyChunks } from './answers.js';
 import { Forwarder } from './forwarder.js';
 import { Metrics, System, Cause } from './metrics.js';
 import { Answer, Logger, Request, Resolver } from './resolver.js';
@@ -62,7 +62,7 @@ function patchReply(b: Buffer, raw: Buffer, nameEnd: number): void {
  * name, no answer/authority records, at most an OPT record of version 0), if
  * the cache holds one; undefined for anything else.
  */
-function cachedFor(cache: AnswerCache, raw: Buffer, tcp: boolean): CachedAnswer | undefined {
+function cachedFor(cache: AnswerCache, raw: Buffer, tcp: boolean, gen: number): CachedAnswer | undefined {
   const n = raw.length;
   if (n < 17) return undefined;
   if ((raw[2] & 0xf8) !== 0) return undefined; // QR=0, opcode QUERY
@@ -82,7 +82,7 @@ function cachedFor(cache: AnswerCache, raw: Buffer, tcp: boolean): CachedAnswer 
   }
   if (q !== n) return undefined;
   const bufsize = tcp ? 65535 : Math.max(512, udpSize);
-  return cache.get(raw, nameEnd + 4, bufsize, flags);
+  return cache.get(raw, nameEnd + 4, bufsize, flags, gen);
 }
 
 /** Where a parsed query's answer-cache key lies in its bytes. */
@@ -96,6 +96,7 @@ interface AnswerKey {
 export class DnsHandler {
   private readonly answers: AnswerCache;
   private rcache = new Map<string, { buf: Buffer; until: number }>();
+  private readonly rcacheChunks = new ReplyChunks();
 
   constructor(private readonly d: HandlerDeps) {
     this.answers = new AnswerCache(Math.max(0, d.answerCacheSize ?? 50000));
@@ -108,8 +109,8 @@ export class DnsHandler {
   tryCached(raw: Buffer, tcp: boolean): Buffer | null {
     const m = this.d.metrics;
     const start = m ? performance.now() : 0;
-    const c = cachedFor(this.answers, raw, tcp);
-    if (c === undefined || c.gen !== this.d.tree.generation || c.until <= Date.now()) return null;
+    const c = cachedFor(this.answers, raw, tcp, this.d.tree.generation);
+    if (c === undefined || c.until <= Date.now()) return null;
     const b = Buffer.allocUnsafe(c.buf.length);
     c.buf.copy(b);
     patchReply(b, raw, c.questionEnd - 4);
@@ -245,9 +246,9 @@ export class DnsHandler {
 
   private fromCache(k: AnswerKey | null, q: Query, system: System): { buf: Buffer; system: System; cause: Cause | null } | null {
     if (k === null) return null;
-    const c = this.answers.get(k.raw, k.questionEnd, k.bufsize, k.flags);
+    const c = this.answers.get(k.raw, k.questionEnd, k.bufsize, k.flags, this.d.tree.generation);
     if (!c) return null;
-    if (c.gen !== this.d.tree.generation || c.until <= Date.now()) {
+    if (c.until <= Date.now()) {
       this.answers.delete(c);
       return null;
     }
@@ -261,7 +262,7 @@ export class DnsHandler {
   private finish(q: Query, t: Transport, ans: Answer, system: System, k: AnswerKey | null, gen: number): { buf: Buffer | null; system: System; cause: Cause | null } {
     const { buf, enc, cause } = this.encodeAnswer(q, t, ans);
     if (k !== null && enc && !enc.truncated && ans.reuseUntil > Date.now() && this.d.tree.generation === gen) {
-      const stored = this.answers.set(k.raw, k.questionEnd, k.bufsize, k.flags, { buf: Buffer.from(buf), gen, until: ans.reuseUntil, shuffle: shuffleInfo(ans, enc), system, cause });
+      const stored = this.answers.set(k.raw, k.questionEnd, k.bufsize, k.flags, { buf, gen, until: ans.reuseUntil, shuffle: shuffleInfo(ans, enc), system, cause });
       if (!stored) this.d.log.debug(`answer for ${q.qname} not cached: its question section differs from the request's`);
     }
     if (enc) {
@@ -339,7 +340,7 @@ export class DnsHandler {
       const first = this.rcache.keys().next();
       if (!first.done) this.rcache.delete(first.value);
     }
-    if (!this.rcache.has(key)) this.rcache.set(key, { buf: Buffer.from(reply), until: Date.now() + cfg.rcacheTtl * 1000 });
+    if (!this.rcache.has(key)) this.rcache.set(key, { buf: this.rcacheChunks.copy(reply), until: Date.now() + cfg.rcacheTtl * 1000 });
   }
 
   /** A cached forwarded reply larger than this client's buffer: set TC and keep the header and question. */
@@ -367,6 +368,7 @@ export class DnsHandler {
   clearCaches(): void {
     this.answers.clear();
     this.rcache.clear();
+    this.rcacheChunks.reset();
   }
 }
 

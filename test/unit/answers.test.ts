@@ -3,7 +3,7 @@
 // case, type, class, fitted size, EDNS/DO), never merely the same hash.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AnswerCache, AnswerValue, CachedAnswer, DO_FLAG, EDNS_FLAG } from '../../lib/skydns/answers.js';
+import { AnswerCache, AnswerValue, CachedAnswer, DO_FLAG, EDNS_FLAG, ReplyChunks } from '../../lib/skydns/answers.js';
 
 interface Q {
   raw: Buffer;
@@ -20,15 +20,15 @@ function query(name: string, qtype = 1, qclass = 1, id = 1): Q {
 }
 
 /** A reply to q (its header and question, then one byte standing for the answer records). */
-function reply(q: Q, tag: number): AnswerValue {
+function reply(q: Q, tag: number, gen = 1): AnswerValue {
   const buf = Buffer.concat([q.raw, Buffer.from([tag])]);
   buf[2] |= 0x80;
-  return { buf, gen: 1, until: 1e15, shuffle: null, system: 'auth', cause: null };
+  return { buf, gen, until: 1e15, shuffle: null, system: 'auth', cause: null };
 }
 
 const tagOf = (c: CachedAnswer | undefined) => (c === undefined ? undefined : c.buf[c.buf.length - 1]);
 const put = (c: AnswerCache, q: Q, tag: number, bufsize = 512, flags = 0) => c.set(q.raw, q.questionEnd, bufsize, flags, reply(q, tag));
-const get = (c: AnswerCache, q: Q, bufsize = 512, flags = 0) => c.get(q.raw, q.questionEnd, bufsize, flags);
+const get = (c: AnswerCache, q: Q, bufsize = 512, flags = 0, gen = 1) => c.get(q.raw, q.questionEnd, bufsize, flags, gen);
 
 describe('AnswerCache', () => {
   test('a hit needs the same name (any ASCII case), type, class, size and flags', () => {
@@ -134,5 +134,48 @@ describe('AnswerCache', () => {
     assert.equal(tagOf(get(c, b)), 3);
     c.clear();
     assert.equal(c.size, 0);
+  });
+
+  test('a newer tree generation empties the cache; an answer from an older one is not kept', () => {
+    const c = new AnswerCache(10);
+    const a = query('a.cluster.local');
+    const b = query('b.cluster.local');
+    put(c, a, 1);
+    put(c, b, 2);
+    assert.equal(tagOf(get(c, a)), 1);
+    assert.equal(get(c, a, 512, 0, 2), undefined, 'records changed');
+    assert.equal(c.size, 0);
+    assert.equal(get(c, b, 512, 0, 2), undefined);
+    // Computed before the change, stored after it: refused.
+    assert.equal(c.set(a.raw, a.questionEnd, 512, 0, reply(a, 3, 1)), false);
+    assert.equal(c.size, 0);
+    // A store from a newer generation than any lookup has seen also starts afresh.
+    assert.equal(c.set(a.raw, a.questionEnd, 512, 0, reply(a, 4, 2)), true);
+    assert.equal(c.set(b.raw, b.questionEnd, 512, 0, reply(b, 5, 3)), true);
+    assert.equal(c.size, 1);
+    assert.equal(tagOf(get(c, b, 512, 0, 3)), 5);
+  });
+
+  test('entries are copies in chunks of their own, not slices of Node\'s shared buffer pool', () => {
+    const c = new AnswerCache(1000);
+    const a = query('a.cluster.local');
+    const v = reply(a, 1);
+    put(c, a, 0); // the same question again below replaces it
+    c.set(a.raw, a.questionEnd, 512, 0, v);
+    v.buf[v.buf.length - 1] = 9; // the caller's buffer is its own again
+    const e = get(c, a)!;
+    assert.equal(tagOf(e), 1);
+    assert.notEqual(e.buf.buffer, v.buf.buffer);
+    assert.equal(e.buf.buffer.byteLength, ReplyChunks.CHUNK);
+    assert.equal(ReplyChunks.CHUNK, 16 * 1024);
+    const pooled = Buffer.from(v.buf);
+    assert.notEqual(e.buf.buffer, pooled.buffer, 'not in the pool');
+    // Small entries share a chunk; one too large for it gets its own memory.
+    const b = query('b.cluster.local');
+    put(c, b, 2);
+    assert.equal(get(c, b)!.buf.buffer, e.buf.buffer);
+    const big = query('big.cluster.local');
+    c.set(big.raw, big.questionEnd, 512, 0, { ...reply(big, 0), buf: Buffer.concat([reply(big, 0).buf, Buffer.alloc(5000, 7)]) });
+    assert.equal(get(c, big)!.buf.buffer.byteLength, big.questionEnd + 1 + 5000);
   });
 });
