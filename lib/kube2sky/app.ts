@@ -10,6 +10,7 @@ import { createEtcdClient } from '../etcd/client.js';
 import type { Log } from '../log.js';
 import { nameToKey } from '../msg/path.js';
 import { Kube2SkyConfig } from './config.js';
+import { RawList, listPaged } from './kube.js';
 import { Kube2SkyMetrics } from './metrics.js';
 import { Problem, RecordOptions, ownedPrefixes, podRecords, serviceRecords, versionRecords } from './records.js';
 import type { Endpoints, Pod, Service } from './types.js';
@@ -128,8 +129,18 @@ export class Kube2Sky {
     this.writer.set(key, g.records, t);
   }
 
-  private watch(kind: Kind, path: string, list: () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>, handlers: { up(o: KubernetesObject, t: number): void; down(o: KubernetesObject, t: number): void }): Watched<KubernetesObject> {
-    const lw = new ListWatch<KubernetesObject>(path, new Watch(this.kc), list as never, false);
+  /** The informers' list function: paged, plain JSON (see listPaged). */
+  private lister(kind: Kind, path: string): () => Promise<RawList> {
+    return () =>
+      listPaged(this.kc, path, {
+        onPage: (soFar, pages) => {
+          if (this.cfg.verbosity >= 2) this.log.info(`listed ${soFar} ${kind} (${pages} pages)`);
+        },
+      });
+  }
+
+  private watch(kind: Kind, path: string, handlers: { up(o: KubernetesObject, t: number): void; down(o: KubernetesObject, t: number): void }): Watched<KubernetesObject> {
+    const lw = new ListWatch<KubernetesObject>(path, new Watch(this.kc), this.lister(kind, path), false);
     const w: Watched<KubernetesObject> = { kind, lw, synced: false };
     const guard = (fn: (o: KubernetesObject, t: number) => void) => (o: KubernetesObject) => {
       try {
@@ -186,7 +197,7 @@ export class Kube2Sky {
     if (this.cfg.waitForKubernetes) await this.waitForKubernetesService();
     if (this.stopped) return;
 
-    this.endpoints = this.watch('endpoints', '/api/v1/endpoints', () => this.core.listEndpointsForAllNamespaces() as never, {
+    this.endpoints = this.watch('endpoints', '/api/v1/endpoints', {
       up: (o, t) => {
         const svc = this.services?.lw.get(o.metadata?.name ?? '', o.metadata?.namespace) as Service | undefined;
         if (!svc) {
@@ -197,12 +208,12 @@ export class Kube2Sky {
       },
       down: (o, t) => this.syncService(o.metadata?.namespace ?? '', o.metadata?.name ?? '', t),
     });
-    this.services = this.watch('services', '/api/v1/services', () => this.core.listServiceForAllNamespaces() as never, {
+    this.services = this.watch('services', '/api/v1/services', {
       up: (o, t) => this.applyService(o as Service, t),
       down: (o, t) => this.writer.remove(this.serviceKey(o.metadata?.namespace ?? '', o.metadata?.name ?? ''), t),
     });
     if (this.cfg.podRecords) {
-      this.pods = this.watch('pods', '/api/v1/pods', () => this.core.listPodForAllNamespaces() as never, {
+      this.pods = this.watch('pods', '/api/v1/pods', {
         up: (o, t) => this.applyPod(o as Pod, t),
         down: (o, t) => this.writer.remove(`pod/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`, t),
       });

@@ -1,5 +1,6 @@
 /** Kubernetes API client selection, as kube2sky 1.14 did it (spec/kube2sky.md §1.2). */
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import fetch from 'node-fetch';
 
 export function kubeConfigFor(masterUrl: string, kubeconfigPath: string): { kc: KubeConfig; how: string } {
   const kc = new KubeConfig();
@@ -18,4 +19,83 @@ export function kubeConfigFor(masterUrl: string, kubeconfigPath: string): { kc: 
   }
   kc.loadFromCluster();
   return { kc, how: `${kc.getCurrentCluster()?.server ?? '(no server)'} (in-cluster service account)` };
+}
+
+/** The result of a LIST: plain JSON objects, and the resourceVersion to watch from. */
+export interface RawList {
+  items: KubernetesObject[];
+  metadata: { resourceVersion?: string };
+}
+
+/** Objects per LIST page: bounds the size of one response body however large the cluster. */
+export const LIST_PAGE_SIZE = 500;
+
+/** A failed LIST request, with the HTTP status (as client-node's own errors carry it). */
+export class ListError extends Error {
+  constructor(
+    message: string,
+    readonly statusCode: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * LISTs `path` (e.g. /api/v1/pods) in pages of `limit` objects (limit/continue,
+ * every page from the same snapshot) and returns the objects as the API sent
+ * them: plain JSON, the same shape watch events carry. client-node's typed
+ * list calls build a second, typed copy of every object and read the whole
+ * list as one response body; for 30,000 pods that was the peak of kube2sky's
+ * memory. A continue token that expires between pages (410 Gone) starts the
+ * list over, at most `maxRestarts` times. `onPage` is called after each page
+ * with the number of objects so far.
+ */
+export async function listPaged(
+  kc: KubeConfig,
+  path: string,
+  opts: { limit?: number; maxRestarts?: number; onPage?: (soFar: number, pages: number) => void | Promise<void> } = {},
+): Promise<RawList> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('no current cluster in the Kubernetes client configuration');
+  const limit = opts.limit ?? LIST_PAGE_SIZE;
+  const maxRestarts = opts.maxRestarts ?? 3;
+  for (let restarts = 0; ; restarts++) {
+    const items: KubernetesObject[] = [];
+    let resourceVersion: string | undefined;
+    let token = '';
+    let pages = 0;
+    let expired = false;
+    do {
+      const url = new URL(cluster.server + path);
+      if (limit > 0) url.searchParams.set('limit', String(limit));
+      if (token) url.searchParams.set('continue', token);
+      const init = await kc.applyToFetchOptions({});
+      init.method = 'GET';
+      const res = await fetch(url.toString(), init);
+      if (res.status === 410 && token && restarts < maxRestarts) {
+        await res.text();
+        expired = true;
+        break;
+      }
+      if (res.status !== 200) {
+        const body = await res.text();
+        let reason = body.slice(0, 200);
+        try {
+          const status = JSON.parse(body) as { message?: unknown };
+          if (typeof status.message === 'string') reason = status.message;
+        } catch {
+          // not a Status object: keep the start of the body
+        }
+        throw new ListError(`LIST ${path}${token ? ' (continued)' : ''}: HTTP ${res.status}${reason ? `: ${reason}` : ''}`, res.status);
+      }
+      const page = (await res.json()) as { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } };
+      if (!Array.isArray(page.items)) throw new ListError(`LIST ${path}: the response has no items array`, res.status);
+      for (const o of page.items as KubernetesObject[]) items.push(o);
+      if (typeof page.metadata?.resourceVersion === 'string') resourceVersion = page.metadata.resourceVersion;
+      token = typeof page.metadata?.continue === 'string' ? page.metadata.continue : '';
+      pages++;
+      await opts.onPage?.(items.length, pages);
+    } while (token);
+    if (!expired) return { items, metadata: { resourceVersion } };
+  }
 }
