@@ -29,6 +29,8 @@ export interface RawList {
 
 /** Objects per LIST page: bounds the size of one response body however large the cluster. */
 export const LIST_PAGE_SIZE = 500;
+/** Longest wait for one page (request and body): an API server that stops answering fails the list, which is retried. */
+export const LIST_PAGE_TIMEOUT_MS = 60_000;
 
 /** A failed LIST request, with the HTTP status (as client-node's own errors carry it). */
 export class ListError extends Error {
@@ -47,18 +49,20 @@ export class ListError extends Error {
  * list calls build a second, typed copy of every object and read the whole
  * list as one response body; for 30,000 pods that was the peak of kube2sky's
  * memory. A continue token that expires between pages (410 Gone) starts the
- * list over, at most `maxRestarts` times. `onPage` is called after each page
- * with the number of objects so far.
+ * list over, at most `maxRestarts` times. A page that takes longer than
+ * `pageTimeoutMs` fails the list. `onPage` is called after each page with the
+ * number of objects so far.
  */
 export async function listPaged(
   kc: KubeConfig,
   path: string,
-  opts: { limit?: number; maxRestarts?: number; onPage?: (soFar: number, pages: number) => void | Promise<void> } = {},
+  opts: { limit?: number; maxRestarts?: number; pageTimeoutMs?: number; onPage?: (soFar: number, pages: number) => void | Promise<void> } = {},
 ): Promise<RawList> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in the Kubernetes client configuration');
   const limit = opts.limit ?? LIST_PAGE_SIZE;
   const maxRestarts = opts.maxRestarts ?? 3;
+  const pageTimeoutMs = opts.pageTimeoutMs ?? LIST_PAGE_TIMEOUT_MS;
   for (let restarts = 0; ; restarts++) {
     const items: KubernetesObject[] = [];
     let resourceVersion: string | undefined;
@@ -69,27 +73,39 @@ export async function listPaged(
       const url = new URL(cluster.server + path);
       if (limit > 0) url.searchParams.set('limit', String(limit));
       if (token) url.searchParams.set('continue', token);
+      const what = `LIST ${path}${token ? ' (continued)' : ''}`;
       const init = await kc.applyToFetchOptions({});
       init.method = 'GET';
-      const res = await fetch(url.toString(), init);
-      if (res.status === 410 && token && restarts < maxRestarts) {
-        await res.text();
-        expired = true;
-        break;
-      }
-      if (res.status !== 200) {
-        const body = await res.text();
-        let reason = body.slice(0, 200);
-        try {
-          const status = JSON.parse(body) as { message?: unknown };
-          if (typeof status.message === 'string') reason = status.message;
-        } catch {
-          // not a Status object: keep the start of the body
+      const abort = new AbortController();
+      init.signal = abort.signal as NonNullable<typeof init.signal>;
+      const timer = setTimeout(() => abort.abort(), pageTimeoutMs);
+      let page: { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } };
+      try {
+        const res = await fetch(url.toString(), init);
+        if (res.status === 410 && token && restarts < maxRestarts) {
+          await res.text();
+          expired = true;
+          break;
         }
-        throw new ListError(`LIST ${path}${token ? ' (continued)' : ''}: HTTP ${res.status}${reason ? `: ${reason}` : ''}`, res.status);
+        if (res.status !== 200) {
+          const body = await res.text();
+          let reason = body.slice(0, 200);
+          try {
+            const status = JSON.parse(body) as { message?: unknown };
+            if (typeof status.message === 'string') reason = status.message;
+          } catch {
+            // not a Status object: keep the start of the body
+          }
+          throw new ListError(`${what}: HTTP ${res.status}${reason ? `: ${reason}` : ''}`, res.status);
+        }
+        page = (await res.json()) as typeof page;
+      } catch (err) {
+        if (abort.signal.aborted) throw new ListError(`${what}: no complete answer within ${pageTimeoutMs} ms`, 0);
+        throw err;
+      } finally {
+        clearTimeout(timer);
       }
-      const page = (await res.json()) as { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } };
-      if (!Array.isArray(page.items)) throw new ListError(`LIST ${path}: the response has no items array`, res.status);
+      if (!Array.isArray(page.items)) throw new ListError(`${what}: the response has no items array`, 200);
       for (const o of page.items as KubernetesObject[]) items.push(o);
       if (typeof page.metadata?.resourceVersion === 'string') resourceVersion = page.metadata.resourceVersion;
       token = typeof page.metadata?.continue === 'string' ? page.metadata.continue : '';

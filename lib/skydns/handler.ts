@@ -261,14 +261,13 @@ export class DnsHandler {
 
   private finish(q: Query, t: Transport, ans: Answer, system: System, k: AnswerKey | null, gen: number): { buf: Buffer | null; system: System; cause: Cause | null } {
     const { buf, enc, cause } = this.encodeAnswer(q, t, ans);
+    const shuffle = enc ? shuffleInfo(ans, enc) : null;
     if (k !== null && enc && !enc.truncated && ans.reuseUntil > Date.now() && this.d.tree.generation === gen) {
-      const stored = this.answers.set(k.raw, k.questionEnd, k.bufsize, k.flags, { buf, gen, until: ans.reuseUntil, shuffle: shuffleInfo(ans, enc), system, cause });
+      // Stored unshuffled (a copy): every answer from the cache is shuffled afresh.
+      const stored = this.answers.set(k.raw, k.questionEnd, k.bufsize, k.flags, { buf, gen, until: ans.reuseUntil, shuffle, system, cause });
       if (!stored) this.d.log.debug(`answer for ${q.qname} not cached: its question section differs from the request's`);
     }
-    if (enc) {
-      const info = shuffleInfo(ans, enc);
-      if (info && this.d.cfg.roundRobin) shuffleBlock(buf, info);
-    }
+    if (shuffle && this.d.cfg.roundRobin) shuffleBlock(buf, shuffle);
     return { buf, system, cause };
   }
 

@@ -3,6 +3,7 @@
 // continue token that expires mid-list, HTTP errors.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { InProcessApi, request, startApiServerInProcess } from '../harness/apiserver.js';
 import { ListError, listPaged } from '../../lib/kube2sky/kube.js';
@@ -83,5 +84,24 @@ describe('listPaged', () => {
       listPaged(kc, '/api/v1/namespaces/default/frobs'),
       (err: unknown) => err instanceof ListError && err.statusCode === 404 && /^LIST \/api\/v1\/namespaces\/default\/frobs: HTTP 404: /.test(err.message),
     );
+  });
+
+  test('an API server that accepts the connection and never answers fails the list after the page timeout', { timeout: 10_000 }, async () => {
+    const held: net.Socket[] = [];
+    const silent = net.createServer((sock) => void held.push(sock));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as net.AddressInfo).port;
+    const quiet = new KubeConfig();
+    quiet.loadFromClusterAndUser({ name: 'silent', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }, { name: 'anonymous' });
+    try {
+      await assert.rejects(
+        listPaged(quiet, '/api/v1/pods', { pageTimeoutMs: 300 }),
+        (err: unknown) => err instanceof ListError && err.statusCode === 0 && err.message === 'LIST /api/v1/pods: no complete answer within 300 ms',
+      );
+      assert.equal(held.length, 1, 'the request reached the server');
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
   });
 });
