@@ -29,7 +29,14 @@ async function main(): Promise<void> {
     process.stderr.write(`kube2sky: cannot configure the Kubernetes client: ${(err as Error).message}\n`);
     process.exit(2);
   }
-  const app = new Kube2Sky(cfg, kc, log);
+  let app: Kube2Sky;
+  try {
+    app = new Kube2Sky(cfg, kc, log);
+  } catch (err) {
+    // Bad etcd configuration (unreadable certificate files, bad URLs): one line, exit 2.
+    process.stderr.write(`kube2sky: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
   log.info(`etcd ${cfg.etcdUrls.join(',')}, domain ${cfg.domain}${cfg.legacy ? ', legacy records' : ''}${cfg.podRecords ? '' : ', no pod records'}`);
   try {
     await startKube2SkyHttp(app, cfg.healthzAddress, cfg.healthzPort);

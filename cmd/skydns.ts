@@ -5,6 +5,7 @@ import { FlagError, parseCommandLine } from '../lib/flags.js';
 import { createLogger, Log } from '../lib/log.js';
 import { IMPLEMENTATION, SKYDNS_FLAGS, SKYDNS_VERSION, SkyConfig, configFromFlags, splitHostPort } from '../lib/skydns/config.js';
 import { SkyDnsApp } from '../lib/skydns/app.js';
+import { EtcdConfigError } from '../lib/etcd/client.js';
 import { metricsEndpoint, startHttp } from '../lib/skydns/http.js';
 import { Metrics, StoreState, processRegistry } from '../lib/skydns/metrics.js';
 import type { Snapshot } from '../lib/metrics/fast.js';
@@ -36,7 +37,8 @@ async function runServer(cfg: SkyConfig, log: Log, worker: boolean): Promise<voi
     await app.start();
   } catch (err) {
     log.error(`cannot start: ${(err as Error).message}`);
-    process.exit(1);
+    // Configuration the flags could not check (unreadable etcd certificate files) is exit 2, like a bad flag.
+    process.exit(err instanceof EtcdConfigError ? 2 : 1);
   }
   if (worker) {
     const report = () => {

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Make this machine ready to build and test the project.
 //
-//   node scripts/ensure.mjs [--bench] [--no-build]
+//   node scripts/ensure.mjs [--bench] [--tests] [--no-build]
 //
 // 1. Node >= 20.
 // 2. System commands etcd, etcdctl, dig, nslookup (+ dnsperf, knotd, knotc with
-//    --bench). Missing ones are installed with apt-get when running as root,
+//    --bench; + openssl with --tests, for the etcd TLS tests' certificates). Missing ones are installed with apt-get when running as root,
 //    otherwise the exact apt-get command is printed and we exit 1.
 // 3. npm dependencies (npm ci / npm install) when node_modules is missing or stale.
 // 4. TypeScript build (tsc -p tsconfig.json) unless --no-build.
@@ -19,16 +19,16 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
-const known = new Set(['--bench', '--no-build', '--help', '-h']);
+const known = new Set(['--bench', '--tests', '--no-build', '--help', '-h']);
 for (const a of argv) {
   if (!known.has(a)) {
     console.error(`[ensure] unknown argument: ${a}`);
-    console.error('[ensure] usage: node scripts/ensure.mjs [--bench] [--no-build]');
+    console.error('[ensure] usage: node scripts/ensure.mjs [--bench] [--tests] [--no-build]');
     process.exit(2);
   }
 }
 if (argv.includes('--help') || argv.includes('-h')) {
-  console.log('usage: node scripts/ensure.mjs [--bench] [--no-build]');
+  console.log('usage: node scripts/ensure.mjs [--bench] [--tests] [--no-build]');
   process.exit(0);
 }
 const bench = argv.includes('--bench');
@@ -58,7 +58,8 @@ const BENCH = [
   ['knotd', 'knot'],
   ['knotc', 'knot'],
 ];
-const wanted = bench ? [...REQUIRED, ...BENCH] : REQUIRED;
+const TESTS = [['openssl', 'openssl']];
+const wanted = [...REQUIRED, ...(bench ? BENCH : []), ...(argv.includes('--tests') ? TESTS : [])];
 
 function searchDirs() {
   const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);

@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const ensureArgs = args.filter((a) => a === '--no-build');
+const ensureArgs = ['--tests', ...args.filter((a) => a === '--no-build')];
 const nodeFlags = args.filter((a) => a.startsWith('-') && a !== '--no-build');
 const filters = args.filter((a) => !a.startsWith('-'));
 

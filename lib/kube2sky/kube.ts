@@ -1,6 +1,10 @@
 /** Kubernetes API client selection, as kube2sky 1.14 did it (spec/kube2sky.md §1.2). */
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { accessSync, constants } from 'node:fs';
 import fetch from 'node-fetch';
+
+/** Where the kubelet mounts a pod's service-account token. */
+export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export function kubeConfigFor(masterUrl: string, kubeconfigPath: string): { kc: KubeConfig; how: string } {
   const kc = new KubeConfig();
@@ -16,6 +20,17 @@ export function kubeConfigFor(masterUrl: string, kubeconfigPath: string): { kc: 
       kc.loadFromOptions({ clusters, users: kc.users, contexts: kc.contexts, currentContext: kc.currentContext });
     }
     return { kc, how: `${kc.getCurrentCluster()?.server ?? '(no server)'} (kubeconfig ${kubeconfigPath})` };
+  }
+  // In a pod: the kubelet's service variables and the mounted service-account token.
+  const host = process.env.KUBERNETES_SERVICE_HOST;
+  const port = process.env.KUBERNETES_SERVICE_PORT;
+  if (!host || !port) {
+    throw new Error('neither --kube-master-url nor --kubecfg-file is set, and KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT are not (they are in a pod)');
+  }
+  try {
+    accessSync(SERVICE_ACCOUNT_TOKEN, constants.R_OK);
+  } catch (err) {
+    throw new Error(`in-cluster service account: cannot read ${SERVICE_ACCOUNT_TOKEN}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   kc.loadFromCluster();
   return { kc, how: `${kc.getCurrentCluster()?.server ?? '(no server)'} (in-cluster service account)` };

@@ -34,6 +34,12 @@ export interface StartEtcdOptions {
   name?: string;
   /** Health wait timeout in ms (default 20000). */
   timeoutMs?: number;
+  /**
+   * Serve clients over TLS only (https:// URL) and require a client
+   * certificate signed by caFile. Health is then polled on a plain-HTTP
+   * metrics listener.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 const RING_LINES = 200;
@@ -93,9 +99,10 @@ interface Running {
 export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProcess> {
   const name = opts.name ?? 'etcd-test';
   const timeoutMs = opts.timeoutMs ?? HEALTH_TIMEOUT_MS;
-  const [port, peerPort] = await freeTcpPorts(2) as [number, number];
+  const [port, peerPort, metricsPort] = await freeTcpPorts(3) as [number, number, number];
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kube-dns-etcd-'));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const healthUrl = opts.tls ? `http://127.0.0.1:${metricsPort}` : url;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const args = [
     '--name', name,
@@ -106,6 +113,9 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProces
     '--initial-advertise-peer-urls', peerUrl,
     '--initial-cluster', `${name}=${peerUrl}`,
     '--initial-cluster-state', 'new',
+    ...(opts.tls
+      ? ['--cert-file', opts.tls.certFile, '--key-file', opts.tls.keyFile, '--trusted-ca-file', opts.tls.caFile, '--client-cert-auth', '--listen-metrics-urls', healthUrl]
+      : []),
   ];
   const ring = new LineRing();
   let current: Running | undefined;
@@ -147,7 +157,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProces
         await sleep(50); // let the pipes drain
         throw new Error(`etcd exited before becoming healthy (code ${info.code}, signal ${info.signal}); log tail:\n${ring.text()}`);
       }
-      if (await checkHealthy(url)) return;
+      if (await checkHealthy(healthUrl)) return;
       if (Date.now() >= deadline) {
         await terminate(child, exited, 'SIGKILL');
         throw new Error(`etcd at ${url} not healthy after ${timeoutMs}ms; log tail:\n${ring.text()}`);
