@@ -4,8 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EtcdProcess, etcdGetPrefix, etcdPut, startEtcd } from '../harness/etcd.js';
 import { InProcessApi, startApiServerInProcess } from '../harness/apiserver.js';
-import { Kube2SkyProcess, startKube2Sky } from '../harness/kube2sky.js';
-import { waitUntil } from '../harness/proc.js';
+import { KUBE2SKY_BIN, Kube2SkyProcess, startKube2Sky } from '../harness/kube2sky.js';
+import { spawnProgram, waitUntil } from '../harness/proc.js';
+import { freeTcpPort } from '../harness/ports.js';
 
 const D = '/skydns/local/cluster';
 const A = (ip: string) => `{"host":"${ip}","priority":10,"weight":10,"ttl":30,"targetstrip":0}`;
@@ -159,5 +160,37 @@ describe('kube2sky against the sandbox API server', () => {
     const m = await k2s.get('/metrics');
     assert.match(m.body, /^kube2sky_etcd_errors_total [1-9]\d*$/m);
     assert.match(m.body, /^kube2sky_dns_programming_latency_seconds_count [1-9]\d*$/m);
+  });
+});
+
+describe('kube2sky command line', () => {
+  const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const p = spawnProgram(process.execPath, [KUBE2SKY_BIN, ...args], { name: 'kube2sky-cli', env });
+    const { code } = await p.exited;
+    return { code, out: p.output() };
+  };
+
+  test('--version exits 0; bad flags exit 2 with a clear first line', async () => {
+    const v = await run(['--version']);
+    assert.equal(v.code, 0);
+    assert.equal(v.out, 'kube2sky 1.14 (kube-dns-ts 0.1.0)\n');
+    for (const [args, msg] of [
+      [['--bogus'], 'kube2sky: flag provided but not defined: -bogus'],
+      [['--etcd-mutation-timeout=x'], 'kube2sky: invalid value "x" for flag -etcd-mutation-timeout: parse error'],
+    ] as const) {
+      const r = await run([...args]);
+      assert.equal(r.code, 2, `${args}: ${r.out}`);
+      assert.equal(r.out.split('\n')[0], msg);
+    }
+  });
+
+  test('no API server configured and not in a pod: exit 2 saying what to give', async () => {
+    const env = { KUBERNETES_SERVICE_HOST: '', KUBERNETES_SERVICE_PORT: '' };
+    const r = await run(['--etcd-server=http://127.0.0.1:1', `--healthz-port=${await freeTcpPort()}`, '--healthz-address=127.0.0.1'], env);
+    assert.equal(r.code, 2, r.out);
+    assert.equal(
+      r.out,
+      'kube2sky: cannot configure the Kubernetes client: neither --kube-master-url nor --kubecfg-file is set, and KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT are not (they are in a pod)\n',
+    );
   });
 });
