@@ -20,6 +20,18 @@ export interface EtcdClientOptions {
 
 export class EtcdConfigError extends Error {}
 
+/**
+ * An etcd client error as one log line. gRPC's connection errors carry the TLS
+ * library's text after a newline and end in an empty "Resolution note".
+ */
+export function etcdErrorText(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text
+    .replace(/\s*\n\s*/g, ' ')
+    .replace(/\.?\s*Resolution note:\s*$/, '')
+    .trim();
+}
+
 function readOrThrow(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
@@ -38,9 +50,9 @@ export function etcdHosts(urls: string[]): { hosts: string[]; tls: boolean } {
     try {
       u = new URL(raw);
     } catch {
-      throw new EtcdConfigError(`etcd endpoint "${raw}" is not a URL`);
+      throw new EtcdConfigError(`etcd endpoint "${raw}" is not a URL (write http://host:port or https://host:port)`);
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new EtcdConfigError(`etcd endpoint "${raw}": scheme must be http or https`);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new EtcdConfigError(`etcd endpoint "${raw}": scheme must be http or https (write http://host:port or https://host:port)`);
     const isTls = u.protocol === 'https:';
     if (tls !== null && tls !== isTls) throw new EtcdConfigError('etcd endpoints mix http and https');
     tls = isTls;

@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
-import { listPrefix } from '../etcd/client.js';
+import { etcdErrorText, listPrefix } from '../etcd/client.js';
 import type { Records } from './records.js';
 
 export interface WriterLog {
@@ -205,7 +205,7 @@ export class RecordWriter extends EventEmitter {
           if (!this.hasWork()) await new Promise<void>((r) => (this.wake = r));
         } else this.emit('flushed');
       } catch (err) {
-        const msg = (err as Error).message;
+        const msg = etcdErrorText(err);
         if (this.etcdOk || msg !== this.lastError) this.opts.log.warn(`etcd write failed (${msg}); retrying in ${backoff} ms`);
         this.etcdOk = false;
         this.lastError = msg;

@@ -4,7 +4,7 @@
  */
 import type http from 'node:http';
 import type { Etcd3 } from 'etcd3';
-import { createEtcdClient } from '../etcd/client.js';
+import { createEtcdClient, etcdErrorText } from '../etcd/client.js';
 import { Log } from '../log.js';
 import { SkyConfig, applyDefaults, mergeConfigObject, ConfigObjectError, splitHostPort } from './config.js';
 import { Forwarder, parseServers } from './forwarder.js';
@@ -52,7 +52,7 @@ export class SkyDnsApp {
       this.log.info(`${key}: configuration object applied`);
     } catch (err) {
       if (err instanceof ConfigObjectError) this.log.error(`${key}: ${err.message}; using the command-line configuration`);
-      else this.log.warn(`falling back to default configuration, could not read from etcd: ${(err as Error).message}`);
+      else this.log.warn(`falling back to default configuration, could not read from etcd: ${etcdErrorText(err)}`);
     }
   }
 
@@ -110,7 +110,7 @@ export class SkyDnsApp {
       this.log.info(`metrics on ${endpoint.host ?? '*'}:${endpoint.port}${path}, health on /healthz and /readyz`);
     }
     if (this.opts.waitForSync) await sync;
-    else sync.catch((err: Error) => this.log.error(`etcd sync: ${err.message}`));
+    else sync.catch((err: Error) => this.log.error(`etcd sync: ${etcdErrorText(err)}`));
   }
 
   /** The store's state, as reported to metrics and to a cluster primary. */

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Etcd3, Watcher } from 'etcd3';
-import { listPrefix } from '../etcd/client.js';
+import { etcdErrorText, listPrefix } from '../etcd/client.js';
 import { RecordTree } from './tree.js';
 import type { Logger } from './resolver.js';
 
@@ -120,8 +120,8 @@ export class EtcdStore extends EventEmitter {
           this.emit('change');
           return;
         } catch (err) {
-          this.markDisconnected((err as Error).message);
-          if (!this.synced) this.log.warn(`etcd: cannot read /${this.prefix}/ (${(err as Error).message}); retrying in ${delay} ms`);
+          this.markDisconnected(etcdErrorText(err));
+          if (!this.synced) this.log.warn(`etcd: cannot read /${this.prefix}/ (${etcdErrorText(err)}); retrying in ${delay} ms`);
           await new Promise((r) => setTimeout(r, delay).unref());
           delay = Math.min(delay * 2, 5000);
         }
@@ -164,12 +164,12 @@ export class EtcdStore extends EventEmitter {
       this.markConnected();
       if (res.events.length) this.emit('change');
     });
-    w.on('disconnected', (err) => this.markDisconnected(err.message));
+    w.on('disconnected', (err) => this.markDisconnected(etcdErrorText(err)));
     w.on('connected', () => this.markConnected());
     w.on('error', (err) => {
       if (w !== this.watcher) return;
-      this.log.warn(`etcd: watch cancelled (${err.message}); re-reading /${this.prefix}/`);
-      this.markDisconnected(err.message);
+      this.log.warn(`etcd: watch cancelled (${etcdErrorText(err)}); re-reading /${this.prefix}/`);
+      this.markDisconnected(etcdErrorText(err));
       void this.resync();
     });
   }
