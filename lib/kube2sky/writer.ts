@@ -1,10 +1,12 @@
 /**
  * The etcd side of kube2sky: holds the desired records of every API object,
  * what etcd is known to hold under the keys kube2sky owns, and writes only the
- * difference, in transactions of at most `batch` operations. Puts always go
- * before deletes, so an update never opens a window in which a name that
- * exists has no record. Failed writes are retried with backoff for as long as
- * it takes; nothing is dropped and the process never exits because of etcd.
+ * difference, in transactions of at most `batch` operations, up to `parallel`
+ * of them in flight at once (no key is in two at a time). Puts always go
+ * before deletes (a delete starts only when no put is pending or in flight),
+ * so an update never opens a window in which a name that exists has no record.
+ * Failed writes are retried with backoff for as long as it takes; nothing is
+ * dropped and the process never exits because of etcd.
  */
 import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
@@ -32,6 +34,8 @@ export interface WriterOptions {
   owns(key: string, value: string): boolean;
   /** etcd's --max-txn-ops is 128 by default. */
   batch?: number;
+  /** Transactions in flight at once (default 4). */
+  parallel?: number;
   /** Give up one attempt after this long (the mutation timeout). */
   attemptTimeoutMs?: number;
   log: WriterLog;
@@ -59,15 +63,32 @@ export class RecordWriter extends EventEmitter {
   lastError = '';
   lastSuccess = 0;
   private readonly batch: number;
+  private readonly parallel: number;
+  /** Keys in a transaction that has not landed yet. */
+  private inFlight = new Set<string>();
+  /** Transactions in flight, and how many of them carry puts. */
+  private flights = 0;
+  private putFlights = 0;
+  /** The first error of a transaction that landed since the loop last looked. */
+  private failure: Error | null = null;
+  /** Transactions that came back (either way); wakes the loop. */
+  private landings = 0;
+  private landed: (() => void) | null = null;
 
   constructor(private readonly client: Etcd3, private readonly opts: WriterOptions) {
     super();
     this.batch = opts.batch ?? 128;
+    this.parallel = Math.max(1, opts.parallel ?? 4);
   }
 
   /** Number of distinct keys wanted. */
   get size(): number {
     return this.desired.size;
+  }
+
+  /** etcd transactions sent and not yet answered. */
+  get transactionsInFlight(): number {
+    return this.flights;
   }
 
   /** Nothing waits to be written. */
@@ -150,10 +171,14 @@ export class RecordWriter extends EventEmitter {
     this.kick();
   }
 
+  /** New work: wake the loop whether it sleeps idle or waits for a landing (it may start another transaction). */
   private kick(): void {
     const w = this.wake;
     this.wake = null;
     w?.();
+    const l = this.landed;
+    this.landed = null;
+    l?.();
   }
 
   /** Resolves once nothing is left to write (or after `timeoutMs`, returning false). */
@@ -192,18 +217,32 @@ export class RecordWriter extends EventEmitter {
     let backoff = 50;
     while (!this.stopped) {
       try {
-        if (this.reconcileWanted) {
+        if (this.reconcileWanted && this.flights === 0) {
           this.reconcileWanted = false;
           await this.loadActual();
         }
-        const did = await this.flushOnce();
+        // A reconcile waits until every transaction in flight has landed.
+        while (!this.reconcileWanted && this.flights < this.parallel && this.launch());
+        if (this.flights === 0) {
+          this.etcdOk = true;
+          this.lastSuccess = Date.now();
+          backoff = 50;
+          this.emit('idle');
+          if (!this.hasWork()) await new Promise<void>((r) => (this.wake = r));
+          continue;
+        }
+        const before = this.landings;
+        await new Promise<void>((r) => (this.landed = r));
+        if (this.landings === before) continue; // woken by new work, nothing landed yet
+        if (this.failure) {
+          const err = this.failure;
+          this.failure = null;
+          throw err;
+        }
         this.etcdOk = true;
         this.lastSuccess = Date.now();
         backoff = 50;
-        if (!did) {
-          this.emit('idle');
-          if (!this.hasWork()) await new Promise<void>((r) => (this.wake = r));
-        } else this.emit('flushed');
+        this.emit('flushed');
       } catch (err) {
         const msg = etcdErrorText(err);
         if (this.etcdOk || msg !== this.lastError) this.opts.log.warn(`etcd write failed (${msg}); retrying in ${backoff} ms`);
@@ -213,6 +252,8 @@ export class RecordWriter extends EventEmitter {
         this.emit('error-state');
         await new Promise<void>((r) => setTimeout(r, backoff));
         backoff = Math.min(backoff * 2, 5000);
+        // Transactions that failed during the wait are retried now; their keys are still dirty.
+        this.failure = null;
       }
     }
   }
@@ -249,11 +290,16 @@ export class RecordWriter extends EventEmitter {
     });
   }
 
-  /** Writes one transaction of pending puts (or, when none are left, deletes). Returns false if nothing was pending. */
-  private async flushOnce(): Promise<boolean> {
+  /**
+   * Starts one transaction of pending puts (or, when no put is pending or in
+   * flight, deletes) over keys not already in flight. False if there was none
+   * to start.
+   */
+  private launch(): boolean {
     const puts: string[] = [];
     const deletes: string[] = [];
     for (const [k] of this.dirty) {
+      if (this.inFlight.has(k)) continue; // looked at again when its transaction lands
       const op = this.needsOp(k);
       if (op === null) {
         if (this.desiredValue(k) !== undefined || this.deletesAllowed || !this.applied.has(k)) this.dirty.delete(k);
@@ -265,30 +311,54 @@ export class RecordWriter extends EventEmitter {
       } else if (deletes.length < this.batch) deletes.push(k);
     }
     // Deletes only once every put is done: a replacement record is always in place first.
-    const keys = puts.length > 0 ? puts : deletes;
+    const keys = puts.length > 0 ? puts : this.putFlights === 0 ? deletes : [];
     if (keys.length === 0) return false;
+    const isPut = puts.length > 0;
     const values = keys.map((k) => this.desiredValue(k));
     const success = keys.map((k, i) =>
       values[i] !== undefined
         ? { request_put: { key: Buffer.from(k), value: Buffer.from(values[i]!) } }
         : { request_delete_range: { key: Buffer.from(k) } },
     );
-    await this.withTimeout(this.client.kv.txn({ compare: [], success, failure: [] }), `write ${keys.length} keys`);
-    const now = Date.now();
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i];
-      const v = values[i];
-      if (v === undefined) this.applied.delete(k);
-      else this.applied.set(k, v);
-      const t = this.dirty.get(k);
-      // The key may have changed again while the write was in flight; keep it dirty then.
-      if (this.desiredValue(k) === v || (v === undefined && this.desiredValue(k) === undefined)) {
-        this.dirty.delete(k);
-        if (t !== undefined) this.opts.hooks?.programmed?.((now - t) / 1000);
-      }
-      this.opts.log.debug(v === undefined ? `Removing ${k}` : `Setting DNS record: ${k} -> ${v}`);
-    }
-    this.opts.hooks?.written?.(puts.length > 0 ? 'put' : 'delete', keys.length);
+    for (const k of keys) this.inFlight.add(k);
+    this.flights++;
+    if (isPut) this.putFlights++;
+    this.withTimeout(this.client.kv.txn({ compare: [], success, failure: [] }), `write ${keys.length} keys`).then(
+      () => this.land(keys, values, isPut, null),
+      (err: unknown) => this.land(keys, values, isPut, err instanceof Error ? err : new Error(String(err))),
+    );
     return true;
+  }
+
+  /** A transaction came back: record what etcd now holds (on success) and wake the loop. */
+  private land(keys: string[], values: (string | undefined)[], isPut: boolean, err: Error | null): void {
+    this.flights--;
+    this.landings++;
+    if (isPut) this.putFlights--;
+    for (const k of keys) this.inFlight.delete(k);
+    if (err) {
+      this.failure ??= err;
+    } else {
+      const now = Date.now();
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i];
+        const v = values[i];
+        if (v === undefined) this.applied.delete(k);
+        else this.applied.set(k, v);
+        const t = this.dirty.get(k);
+        if (this.desiredValue(k) === v) {
+          this.dirty.delete(k);
+          if (t !== undefined) this.opts.hooks?.programmed?.((now - t) / 1000);
+        } else {
+          // The key changed again while the write was in flight: write it again.
+          this.touch(k, t ?? now);
+        }
+        this.opts.log.debug(v === undefined ? `Removing ${k}` : `Setting DNS record: ${k} -> ${v}`);
+      }
+      this.opts.hooks?.written?.(isPut ? 'put' : 'delete', keys.length);
+    }
+    const w = this.landed;
+    this.landed = null;
+    w?.();
   }
 }

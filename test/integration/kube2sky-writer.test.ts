@@ -98,6 +98,57 @@ test('an update never leaves a moment without an A record (watched revision by r
   }
 });
 
+test('transactions in parallel: many services re-addressed at once never lack a record, deletes wait for every put', async () => {
+  const etcd = await startEtcd();
+  const client = createEtcdClient({ urls: [etcd.url] });
+  try {
+    const inFlightAtLanding: number[] = [];
+    const w: RecordWriter = new RecordWriter(client, {
+      prefixes: [S],
+      owns: (k) => k.startsWith(S),
+      log: quiet,
+      attemptTimeoutMs: 2000,
+      batch: 3,
+      parallel: 4,
+      hooks: { written: () => void inFlightAtLanding.push(w.transactionsInFlight) },
+    });
+    w.start();
+    w.enableDeletes();
+    const N = 40;
+    for (let i = 0; i < N; i++) w.set(`svc/default/s${i}`, rec({ [`${S}default/s${i}/old`]: `old${i}` }));
+    await w.drained();
+    assert.ok(inFlightAtLanding.some((n) => n > 0), `transactions overlapped: ${inFlightAtLanding}`);
+    assert.ok(Math.max(...inFlightAtLanding) <= 3, `at most 4 in flight: ${inFlightAtLanding}`);
+
+    const present = new Map<string, Set<string>>();
+    for (let i = 0; i < N; i++) present.set(`s${i}`, new Set(['old']));
+    const empty: string[] = [];
+    const watcher = await client.watch().prefix(`${S}default/`).create();
+    const svcOf = (key: string) => key.slice(`${S}default/`.length).split('/') as [string, string];
+    watcher.on('put', (kv) => {
+      const [svc, label] = svcOf(kv.key.toString());
+      present.get(svc)!.add(label);
+    });
+    watcher.on('delete', (kv) => {
+      const [svc, label] = svcOf(kv.key.toString());
+      present.get(svc)!.delete(label);
+      if (present.get(svc)!.size === 0) empty.push(svc);
+    });
+    for (let i = 0; i < N; i++) w.set(`svc/default/s${i}`, rec({ [`${S}default/s${i}/new`]: `new${i}` }));
+    await w.drained();
+    await waitUntil(() => [...present.values()].every((l) => l.size === 1 && l.has('new')), 5000, 'final state watched');
+    await watcher.cancel();
+    assert.deepEqual(empty, [], 'services seen without any record');
+    const want: Record<string, string> = {};
+    for (let i = 0; i < N; i++) want[`${S}default/s${i}/new`] = `new${i}`;
+    assert.deepEqual(await dump(etcd.url), Object.fromEntries(Object.entries(want).sort(([a], [b]) => (a < b ? -1 : 1))));
+    await w.stop();
+  } finally {
+    client.close();
+    await etcd.stop();
+  }
+});
+
 test('shared keys: two objects wanting one key keep it until both are gone', async () => {
   const etcd = await startEtcd();
   const client = createEtcdClient({ urls: [etcd.url] });
