@@ -4,19 +4,20 @@
  * first), then informers on all three kinds; every change recomputes the
  * object's records and the writer applies the difference.
  */
-import { CoreV1Api, KubeConfig, KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, KubernetesObject, ListWatch } from '@kubernetes/client-node';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient } from '../etcd/client.js';
 import type { Log } from '../log.js';
 import { nameToKey } from '../msg/path.js';
 import { Kube2SkyConfig } from './config.js';
-import { RawList, listPaged } from './kube.js';
+import { MappingWatch, RawList, listPaged } from './kube.js';
+import { WatchedKind, trimObject } from './trim.js';
 import { Kube2SkyMetrics } from './metrics.js';
 import { Problem, RecordOptions, ownedPrefixes, podRecords, serviceRecords, versionRecords } from './records.js';
 import type { Endpoints, Pod, Service } from './types.js';
 import { RecordWriter } from './writer.js';
 
-type Kind = 'services' | 'endpoints' | 'pods';
+type Kind = WatchedKind;
 
 interface Watched<T extends KubernetesObject> {
   kind: Kind;
@@ -133,6 +134,7 @@ export class Kube2Sky {
   private lister(kind: Kind, path: string): () => Promise<RawList> {
     return () =>
       listPaged(this.kc, path, {
+        map: (o) => trimObject(kind, o),
         onPage: (soFar, pages) => {
           if (this.cfg.verbosity >= 2) this.log.info(`listed ${soFar} ${kind} (${pages} pages)`);
         },
@@ -140,7 +142,7 @@ export class Kube2Sky {
   }
 
   private watch(kind: Kind, path: string, handlers: { up(o: KubernetesObject, t: number): void; down(o: KubernetesObject, t: number): void }): Watched<KubernetesObject> {
-    const lw = new ListWatch<KubernetesObject>(path, new Watch(this.kc), this.lister(kind, path), false);
+    const lw = new ListWatch<KubernetesObject>(path, new MappingWatch(this.kc, (o) => trimObject(kind, o)), this.lister(kind, path), false);
     const w: Watched<KubernetesObject> = { kind, lw, synced: false };
     const guard = (fn: (o: KubernetesObject, t: number) => void) => (o: KubernetesObject) => {
       try {

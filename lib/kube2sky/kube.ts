@@ -1,5 +1,5 @@
 /** Kubernetes API client selection, as kube2sky 1.14 did it (spec/kube2sky.md §1.2). */
-import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeConfig, type KubernetesObject, Watch } from '@kubernetes/client-node';
 import { accessSync, constants } from 'node:fs';
 import fetch from 'node-fetch';
 
@@ -65,13 +65,20 @@ export class ListError extends Error {
  * list as one response body; for 30,000 pods that was the peak of kube2sky's
  * memory. A continue token that expires between pages (410 Gone) starts the
  * list over, at most `maxRestarts` times. A page that takes longer than
- * `pageTimeoutMs` fails the list. `onPage` is called after each page with the
- * number of objects so far.
+ * `pageTimeoutMs` fails the list. `map` is applied to every object as its page
+ * arrives; `onPage` is called after each page with the number of objects so far.
  */
 export async function listPaged(
   kc: KubeConfig,
   path: string,
-  opts: { limit?: number; maxRestarts?: number; pageTimeoutMs?: number; onPage?: (soFar: number, pages: number) => void | Promise<void> } = {},
+  opts: {
+    limit?: number;
+    maxRestarts?: number;
+    pageTimeoutMs?: number;
+    /** Applied to each object as its page arrives (e.g. to keep only the fields used). */
+    map?: (o: KubernetesObject) => KubernetesObject;
+    onPage?: (soFar: number, pages: number) => void | Promise<void>;
+  } = {},
 ): Promise<RawList> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in the Kubernetes client configuration');
@@ -121,12 +128,41 @@ export async function listPaged(
         clearTimeout(timer);
       }
       if (!Array.isArray(page.items)) throw new ListError(`${what}: the response has no items array`, 200);
-      for (const o of page.items as KubernetesObject[]) items.push(o);
+      const map = opts.map;
+      for (const o of page.items as KubernetesObject[]) items.push(map ? map(o) : o);
       if (typeof page.metadata?.resourceVersion === 'string') resourceVersion = page.metadata.resourceVersion;
       token = typeof page.metadata?.continue === 'string' ? page.metadata.continue : '';
       pages++;
       await opts.onPage?.(items.length, pages);
     } while (token);
     if (!expired) return { items, metadata: { resourceVersion } };
+  }
+}
+
+/**
+ * client-node's Watch, with `map` applied to the object of every ADDED,
+ * MODIFIED and DELETED event before the informer sees it (ERROR and BOOKMARK
+ * events pass unchanged: they carry a Status and a resourceVersion).
+ */
+export class MappingWatch extends Watch {
+  constructor(
+    config: KubeConfig,
+    private readonly map: (o: KubernetesObject) => KubernetesObject,
+  ) {
+    super(config);
+  }
+
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: any, watchObj?: any) => void,
+    done: (err: any) => void,
+  ): Promise<AbortController> {
+    return super.watch(
+      path,
+      queryParams,
+      (phase, obj, raw) => callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.map(obj as KubernetesObject) : obj, raw),
+      done,
+    );
   }
 }

@@ -7,6 +7,13 @@ import net from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { InProcessApi, request, startApiServerInProcess } from '../harness/apiserver.js';
 import { ListError, listPaged } from '../../lib/kube2sky/kube.js';
+import { podRecords, serviceRecords } from '../../lib/kube2sky/records.js';
+import { trimObject } from '../../lib/kube2sky/trim.js';
+import type { Endpoints, Pod, Service } from '../../lib/kube2sky/types.js';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const SANDBOX_CLUSTER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../manifests/sandbox-cluster.yaml');
 
 const N = 23;
 
@@ -102,6 +109,46 @@ describe('listPaged', () => {
     } finally {
       for (const s of held) s.destroy();
       await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+});
+
+describe('trimmed informer objects', () => {
+  test('the seeded sandbox cluster: records from trimmed objects equal records from the full ones', async () => {
+    const api = await startApiServerInProcess({ load: [SANDBOX_CLUSTER], simulateKubelet: true });
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromFile(api.kubeconfig);
+      // Full objects as the API sends them, and the same lists trimmed on arrival.
+      const full = async (p: string) => (await listPaged(kc, p)).items;
+      const trimmed = async (p: string, kind: 'services' | 'endpoints' | 'pods') => (await listPaged(kc, p, { map: (o) => trimObject(kind, o) })).items;
+      const [svcs, eps, pods] = await Promise.all([full('/api/v1/services'), full('/api/v1/endpoints'), full('/api/v1/pods')]);
+      const [tSvcs, tEps, tPods] = await Promise.all([trimmed('/api/v1/services', 'services'), trimmed('/api/v1/endpoints', 'endpoints'), trimmed('/api/v1/pods', 'pods')]);
+      assert.ok(svcs.length >= 5 && pods.length >= 2, `a realistic cluster: ${svcs.length} services, ${pods.length} pods`);
+      const key = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace}/${o.metadata?.name}`;
+      const epOf = (list: typeof eps, s: (typeof svcs)[number]) => (list.find((e) => key(e) === key(s)) ?? null) as Endpoints | null;
+      let records = 0;
+      for (const legacy of [false, true]) {
+        const opts = { domain: 'cluster.local.', legacy };
+        for (let i = 0; i < svcs.length; i++) {
+          assert.equal(key(tSvcs[i]), key(svcs[i]));
+          const a = serviceRecords(svcs[i] as Service, epOf(eps, svcs[i]), opts);
+          const b = serviceRecords(tSvcs[i] as Service, epOf(tEps, tSvcs[i]), opts);
+          assert.deepEqual([...b.records], [...a.records], key(svcs[i]));
+          assert.deepEqual(b.problems, a.problems);
+          records += a.records.size;
+        }
+        for (let i = 0; i < pods.length; i++) {
+          const a = podRecords(pods[i] as Pod, opts);
+          assert.deepEqual([...podRecords(tPods[i] as Pod, opts).records], [...a.records], key(pods[i]));
+          records += a.records.size;
+        }
+      }
+      assert.ok(records > 20, `records compared: ${records}`);
+      const size = (l: unknown[]) => JSON.stringify(l).length;
+      assert.ok(size(tPods) * 3 < size(pods), `pods trimmed to ${size(tPods)} of ${size(pods)} bytes`);
+    } finally {
+      await api.stop();
     }
   });
 });
