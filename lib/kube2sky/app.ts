@@ -17,10 +17,8 @@ import { Problem, RecordOptions, ownedPrefixes, podRecords, serviceRecords, vers
 import type { Endpoints, Pod, Service } from './types.js';
 import { RecordWriter } from './writer.js';
 
-type Kind = WatchedKind;
-
 interface Watched<T extends KubernetesObject> {
-  kind: Kind;
+  kind: WatchedKind;
   lw: ListWatch<T>;
   synced: boolean;
 }
@@ -131,7 +129,7 @@ export class Kube2Sky {
   }
 
   /** The informers' list function: paged, plain JSON (see listPaged). */
-  private lister(kind: Kind, path: string): () => Promise<RawList> {
+  private lister(kind: WatchedKind, path: string): () => Promise<RawList> {
     return () =>
       listPaged(this.kc, path, {
         map: (o) => trimObject(kind, o),
@@ -141,7 +139,7 @@ export class Kube2Sky {
       });
   }
 
-  private watch(kind: Kind, path: string, handlers: { up(o: KubernetesObject, t: number): void; down(o: KubernetesObject, t: number): void }): Watched<KubernetesObject> {
+  private watch(kind: WatchedKind, path: string, handlers: { up(o: KubernetesObject, t: number): void; down(o: KubernetesObject, t: number): void }): Watched<KubernetesObject> {
     const lw = new ListWatch<KubernetesObject>(path, new MappingWatch(this.kc, (o) => trimObject(kind, o)), this.lister(kind, path), false);
     const w: Watched<KubernetesObject> = { kind, lw, synced: false };
     const guard = (fn: (o: KubernetesObject, t: number) => void) => (o: KubernetesObject) => {
