@@ -297,3 +297,10 @@ export function spawnProgram(cmd: string, args: string[], opts: SpawnOptions): P
     running: () => exitInfo === undefined,
   };
 }
+
+/** Runs `cmd args` to its end: its exit code and everything it printed (stdout and stderr). */
+export async function runToExit(cmd: string, args: string[], opts: SpawnOptions): Promise<{ code: number | null; out: string }> {
+  const p = spawnProgram(cmd, args, opts);
+  const { code } = await p.exited;
+  return { code, out: p.output() };
+}

@@ -13,7 +13,7 @@ import { InProcessApi, startApiServerInProcess } from '../harness/apiserver.js';
 import { KUBE2SKY_BIN, startKube2Sky } from '../harness/kube2sky.js';
 import { Pki, makePki } from '../harness/pki.js';
 import { SKYDNS_BIN, startSkyDns } from '../harness/skydns.js';
-import { spawnProgram, waitUntil } from '../harness/proc.js';
+import { runToExit, waitUntil } from '../harness/proc.js';
 import { freePort, freeTcpPort } from '../harness/ports.js';
 
 const D = '/skydns/local/cluster';
@@ -81,14 +81,12 @@ describe('etcd over TLS with client certificates', () => {
   });
 
   test('unreadable certificate files: one line and exit 2, for both programs', async () => {
-    const sky = spawnProgram(process.execPath, [SKYDNS_BIN, `-machines=${etcd.url}`, `-addr=127.0.0.1:${await freePort()}`, '-ca-cert=/nonexistent/ca.pem'], { name: 'skydns-badca' });
-    const s = await sky.exited;
-    assert.equal(s.code, 2);
-    assert.match(sky.output(), /cannot start: cannot read etcd CA certificate \/nonexistent\/ca\.pem: ENOENT/);
-    const k = spawnProgram(process.execPath, [KUBE2SKY_BIN, `--etcd-server=${etcd.url}`, '--etcd-cafile=/nonexistent/ca.pem', '--kube-master-url=http://127.0.0.1:1', `--healthz-port=${await freeTcpPort()}`, '--healthz-address=127.0.0.1'], { name: 'kube2sky-badca' });
-    const r = await k.exited;
-    assert.equal(r.code, 2);
-    assert.match(k.output(), /^kube2sky: cannot read etcd CA certificate \/nonexistent\/ca\.pem: ENOENT/m);
+    const sky = await runToExit(process.execPath, [SKYDNS_BIN, `-machines=${etcd.url}`, `-addr=127.0.0.1:${await freePort()}`, '-ca-cert=/nonexistent/ca.pem'], { name: 'skydns-badca' });
+    assert.equal(sky.code, 2);
+    assert.match(sky.out, /cannot start: cannot read etcd CA certificate \/nonexistent\/ca\.pem: ENOENT/);
+    const k = await runToExit(process.execPath, [KUBE2SKY_BIN, `--etcd-server=${etcd.url}`, '--etcd-cafile=/nonexistent/ca.pem', '--kube-master-url=http://127.0.0.1:1', `--healthz-port=${await freeTcpPort()}`, '--healthz-address=127.0.0.1'], { name: 'kube2sky-badca' });
+    assert.equal(k.code, 2);
+    assert.match(k.out, /^kube2sky: cannot read etcd CA certificate \/nonexistent\/ca\.pem: ENOENT/m);
   });
 });
 

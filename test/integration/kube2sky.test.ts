@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { EtcdProcess, etcdGetPrefix, etcdPut, startEtcd } from '../harness/etcd.js';
 import { InProcessApi, startApiServerInProcess } from '../harness/apiserver.js';
 import { KUBE2SKY_BIN, Kube2SkyProcess, startKube2Sky } from '../harness/kube2sky.js';
-import { spawnProgram, waitUntil } from '../harness/proc.js';
+import { runToExit, waitUntil } from '../harness/proc.js';
 import { freeTcpPort } from '../harness/ports.js';
 
 const D = '/skydns/local/cluster';
@@ -164,11 +164,7 @@ describe('kube2sky against the sandbox API server', () => {
 });
 
 describe('kube2sky command line', () => {
-  const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const p = spawnProgram(process.execPath, [KUBE2SKY_BIN, ...args], { name: 'kube2sky-cli', env });
-    const { code } = await p.exited;
-    return { code, out: p.output() };
-  };
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) => runToExit(process.execPath, [KUBE2SKY_BIN, ...args], { name: 'kube2sky-cli', env });
 
   test('--version exits 0; bad flags exit 2 with a clear first line', async () => {
     const v = await run(['--version']);

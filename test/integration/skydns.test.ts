@@ -7,7 +7,7 @@ import net from 'node:net';
 import { EtcdProcess, etcdDel, etcdPut, startEtcd } from '../harness/etcd.js';
 import { DigRR, dig, nslookup } from '../harness/dig.js';
 import { SkyDnsProcess, startSkyDns, SKYDNS_BIN } from '../harness/skydns.js';
-import { spawnProgram, waitUntil } from '../harness/proc.js';
+import { runToExit, spawnProgram, waitUntil } from '../harness/proc.js';
 import { freePort } from '../harness/ports.js';
 import { startUpstream, UpstreamServer } from '../harness/upstream.js';
 import { TYPE } from '../../lib/skydns/wire.js';
@@ -334,11 +334,7 @@ describe('skydns and etcd failures', () => {
 });
 
 describe('skydns command line', () => {
-  const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const p = spawnProgram(process.execPath, [SKYDNS_BIN, ...args], { name: 'skydns-cli', env });
-    const { code } = await p.exited;
-    return { code, out: p.output() };
-  };
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) => runToExit(process.execPath, [SKYDNS_BIN, ...args], { name: 'skydns-cli', env });
 
   test('-version', async () => {
     const r = await run(['-version']);
