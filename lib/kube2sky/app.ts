@@ -128,11 +128,11 @@ export class Kube2Sky {
     this.writer.set(key, g.records, t);
   }
 
-  /** The informers' list function: paged, plain JSON (see listPaged). */
-  private lister(kind: WatchedKind, path: string): () => Promise<RawList> {
+  /** The informers' list function: paged, plain JSON (see listPaged), each object trimmed. */
+  private lister(kind: WatchedKind, path: string, trim: (o: KubernetesObject) => KubernetesObject): () => Promise<RawList> {
     return () =>
       listPaged(this.kc, path, {
-        map: (o) => trimObject(kind, o),
+        map: trim,
         onPage: (soFar, pages) => {
           if (this.cfg.verbosity >= 2) this.log.info(`listed ${soFar} ${kind} (${pages} pages)`);
         },
@@ -140,7 +140,8 @@ export class Kube2Sky {
   }
 
   private watch(kind: WatchedKind, path: string, handlers: { up(o: KubernetesObject, t: number): void; down(o: KubernetesObject, t: number): void }): Watched<KubernetesObject> {
-    const lw = new ListWatch<KubernetesObject>(path, new MappingWatch(this.kc, (o) => trimObject(kind, o)), this.lister(kind, path), false);
+    const trim = (o: KubernetesObject) => trimObject(kind, o);
+    const lw = new ListWatch<KubernetesObject>(path, new MappingWatch(this.kc, trim), this.lister(kind, path, trim), false);
     const w: Watched<KubernetesObject> = { kind, lw, synced: false };
     const guard = (fn: (o: KubernetesObject, t: number) => void) => (o: KubernetesObject) => {
       try {

@@ -31,7 +31,10 @@ function pick(o: unknown, fields: readonly string[], inner: Record<string, (v: u
 }
 
 /** Each element picked, when v is an array (v itself otherwise). */
-const each = (fields: readonly string[]) => (v: unknown) => (Array.isArray(v) ? v.map((e) => pick(e, fields)) : v);
+const each =
+  (fields: readonly string[], inner: Record<string, (v: unknown) => unknown> = {}) =>
+  (v: unknown) =>
+    Array.isArray(v) ? v.map((e) => pick(e, fields, inner)) : v;
 
 const PORT = ['name', 'protocol', 'port'] as const;
 const ADDRESS = ['ip', 'hostname'] as const;
@@ -56,10 +59,7 @@ export function trimObject(kind: WatchedKind, o: KubernetesObject): KubernetesOb
     case 'endpoints':
       return pick(o, ['metadata', 'subsets'], {
         metadata: (m) => meta(m, true),
-        subsets: (subsets) =>
-          Array.isArray(subsets)
-            ? subsets.map((s) => pick(s, ['addresses', 'notReadyAddresses', 'ports'], { addresses: each(ADDRESS), notReadyAddresses: each(ADDRESS), ports: each(PORT) }))
-            : subsets,
+        subsets: each(['addresses', 'notReadyAddresses', 'ports'], { addresses: each(ADDRESS), notReadyAddresses: each(ADDRESS), ports: each(PORT) }),
       }) as KubernetesObject;
     case 'pods':
       return pick(o, ['metadata', 'status'], {
