@@ -6,11 +6,11 @@
 import { inZone, labelCount } from '../msg/path.js';
 import { SkyConfig } from './config.js';
 import { AnswerCache, CachedAnswer, DO_FLAG, EDNS_FLAG, ReplyChunks } from './answers.js';
-import { Forwarder } from './forwarder.js';
+import { Forwarder, Server } from './forwarder.js';
 import { Metrics, System, Cause } from './metrics.js';
-import { Answer, Logger, Request, Resolver } from './resolver.js';
+import { Answer, Logger, Request, Resolver, UpstreamMemo } from './resolver.js';
 import { StubZones, hasStubOption, withStubOption } from './stub.js';
-import { RecordTree } from './tree.js';
+import { RecordTree, TreeChange } from './tree.js';
 import { CLASS, Edns, Encoded, Message, OPCODE_QUERY, Query, RCODE, TYPE, WireError, encodeMessage, errorReply, parseQuery, typeName } from './wire.js';
 
 export interface Transport {
@@ -33,6 +33,8 @@ export interface HandlerDeps {
   synced: () => boolean;
   /** Capacity of the encoded-answer cache (entries). */
   answerCacheSize?: number;
+  /** The encoded-answer cache to use instead of a new one of answerCacheSize (tests). */
+  answerCache?: AnswerCache;
 }
 
 /** End of the question name at offset 12 when it is written out in full (no compression pointer), else -1. */
@@ -62,7 +64,7 @@ function patchReply(b: Buffer, raw: Buffer, nameEnd: number): void {
  * name, no answer/authority records, at most an OPT record of version 0), if
  * the cache holds one; undefined for anything else.
  */
-function cachedFor(cache: AnswerCache, raw: Buffer, tcp: boolean, gen: number): CachedAnswer | undefined {
+function cachedFor(cache: AnswerCache, raw: Buffer, tcp: boolean): CachedAnswer | undefined {
   const n = raw.length;
   if (n < 17) return undefined;
   if ((raw[2] & 0xf8) !== 0) return undefined; // QR=0, opcode QUERY
@@ -82,7 +84,7 @@ function cachedFor(cache: AnswerCache, raw: Buffer, tcp: boolean, gen: number): 
   }
   if (q !== n) return undefined;
   const bufsize = tcp ? 65535 : Math.max(512, udpSize);
-  return cache.get(raw, nameEnd + 4, bufsize, flags, gen);
+  return cache.get(raw, nameEnd + 4, bufsize, flags);
 }
 
 /** Where a parsed query's answer-cache key lies in its bytes. */
@@ -93,13 +95,38 @@ interface AnswerKey {
   flags: number;
 }
 
+/** What answering one request came to: the bytes to send (null: nothing), and how to count it. */
+interface Outcome {
+  buf: Buffer | null;
+  system: System;
+  cause: Cause | null;
+}
+
+/** Whether an answer is still on its way (the handler needed the network). */
+export function isPromise<T>(x: T | Promise<T>): x is Promise<T> {
+  return x !== null && typeof (x as { then?: unknown }).then === 'function';
+}
+
 export class DnsHandler {
   private readonly answers: AnswerCache;
   private rcache = new Map<string, { buf: Buffer; until: number }>();
   private readonly rcacheChunks = new ReplyChunks();
+  /** Key segments of stub.dns.<domain>: a change below them changes where names are answered. */
+  private readonly stubSegs: string[];
 
   constructor(private readonly d: HandlerDeps) {
-    this.answers = new AnswerCache(Math.max(0, d.answerCacheSize ?? 50000));
+    this.answers = d.answerCache ?? new AnswerCache(Math.max(0, d.answerCacheSize ?? 50000));
+    this.stubSegs = [...d.resolver.domainSegs, 'dns', 'stub'];
+    d.tree.subscribe((change) => this.treeChanged(change));
+  }
+
+  /** Drops the cached answers a record change can alter (all of them for a stub-zone change). */
+  private treeChanged(change: TreeChange | null): void {
+    const before = this.answers.invalidated;
+    if (change !== null && this.d.stubs !== null && isBelow(change.segs, this.stubSegs)) this.answers.changed(null);
+    else this.answers.changed(change);
+    const n = this.answers.invalidated - before;
+    if (n > 0) this.d.metrics?.answerCacheInvalidations.inc('', n);
   }
 
   /**
@@ -109,7 +136,7 @@ export class DnsHandler {
   tryCached(raw: Buffer, tcp: boolean): Buffer | null {
     const m = this.d.metrics;
     const start = m ? performance.now() : 0;
-    const c = cachedFor(this.answers, raw, tcp, this.d.tree.generation);
+    const c = cachedFor(this.answers, raw, tcp);
     if (c === undefined || c.until <= Date.now()) return null;
     const b = Buffer.allocUnsafe(c.buf.length);
     c.buf.copy(b);
@@ -122,36 +149,55 @@ export class DnsHandler {
     return b;
   }
 
-  /** Answers one request; null means "send nothing". Never throws. */
-  async handle(raw: Buffer, t: Transport): Promise<Buffer | null> {
+  /**
+   * Answers one request: the reply, null for "send nothing", or a promise of
+   * either when the answer needs the network (forwarding, stub zones,
+   * out-of-zone CNAME/SRV/MX targets). Every name the records can answer is
+   * answered synchronously. Never throws; the promise never rejects.
+   */
+  answer(raw: Buffer, t: Transport): Buffer | null | Promise<Buffer | null> {
+    const fast = this.tryCached(raw, t.tcp);
+    if (fast) return fast;
     const start = performance.now();
-    let system: System = 'auth';
-    let out: Buffer | null = null;
-    let cause: Cause | null = null;
+    let r: Outcome | Promise<Outcome>;
     try {
-      const r = await this.process(raw, t);
-      out = r.buf;
-      system = r.system;
-      cause = r.cause;
+      r = this.process(raw, t);
     } catch (err) {
-      this.d.log.error(`internal error answering a query from ${t.remote}: ${(err as Error).stack ?? String(err)}`);
-      out = raw.length >= 12 && (raw[2] & 0x80) === 0 ? errorReply(raw, RCODE.SERVFAIL, null) : null;
-      cause = 'servfail';
+      r = this.failed(err, raw, t);
     }
-    this.d.metrics?.record(system, (performance.now() - start) / 1000, out ? out.length : 0, cause);
-    return out;
+    if (!isPromise(r)) return this.done(r, start);
+    return r.then(
+      (o) => this.done(o, start),
+      (err) => this.done(this.failed(err, raw, t), start),
+    );
   }
 
-  private async process(raw: Buffer, t: Transport): Promise<{ buf: Buffer | null; system: System; cause: Cause | null }> {
+  /** answer(), always as a promise (tests). */
+  async handle(raw: Buffer, t: Transport): Promise<Buffer | null> {
+    return this.answer(raw, t);
+  }
+
+  private done(o: Outcome, start: number): Buffer | null {
+    this.d.metrics?.record(o.system, (performance.now() - start) / 1000, o.buf ? o.buf.length : 0, o.cause);
+    return o.buf;
+  }
+
+  private failed(err: unknown, raw: Buffer, t: Transport): Outcome {
+    this.d.log.error(`internal error answering a query from ${t.remote}: ${(err as Error).stack ?? String(err)}`);
+    const buf = raw.length >= 12 && (raw[2] & 0x80) === 0 ? errorReply(raw, RCODE.SERVFAIL, null) : null;
+    return { buf, system: 'auth', cause: 'servfail' };
+  }
+
+  private process(raw: Buffer, t: Transport): Outcome | Promise<Outcome> {
     const { cfg, log } = this.d;
     let q: Query;
     try {
       q = parseQuery(raw);
     } catch (err) {
-      const e = err as WireError;
-      this.d.metrics?.malformed.inc(e.id === null ? 'short' : 'formerr');
-      log.debug(`malformed request from ${t.remote}: ${e.message}`);
-      if (e.id === null || (raw[2] & 0x80) !== 0) return { buf: null, system: 'auth', cause: 'formerr' };
+      if (!(err instanceof WireError)) throw err;
+      this.d.metrics?.malformed.inc(err.id === null ? 'short' : 'formerr');
+      log.debug(`malformed request from ${t.remote}: ${err.message}`);
+      if (err.id === null || (raw[2] & 0x80) !== 0) return { buf: null, system: 'auth', cause: 'formerr' };
       return { buf: errorReply(raw, RCODE.FORMERR, null), system: 'auth', cause: 'formerr' };
     }
     if (q.header.qr) return { buf: null, system: 'auth', cause: null }; // never answer responses
@@ -159,18 +205,19 @@ export class DnsHandler {
     if (q.header.opcode !== OPCODE_QUERY) return { buf: errorReply(raw, RCODE.NOTIMP, q.questionEnd), system: 'auth', cause: null };
     if (q.edns && q.edns.version !== 0) {
       // RFC 6891: unknown EDNS version → BADVERS (extended rcode 16).
-      return { buf: this.encodeAnswer(q, t, { rcode: 0, aa: false, ra: false, answer: [], authority: [], additional: [], reuseUntil: 0 }, 1).buf, system: 'auth', cause: null };
+      return { buf: this.encodeAnswer(q, t, refusal(0), 1).buf, system: 'auth', cause: null };
     }
     if (q.qtype === TYPE.ANY || q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) {
-      return { buf: this.encodeAnswer(q, t, { rcode: RCODE.REFUSED, aa: false, ra: false, answer: [], authority: [], additional: [], reuseUntil: 0 }).buf, system: 'auth', cause: 'refused' };
+      return { buf: this.encodeAnswer(q, t, refusal(RCODE.REFUSED)).buf, system: 'auth', cause: 'refused' };
     }
     const bufsize = t.tcp ? 65535 : Math.max(512, q.edns?.udpSize ?? 512);
     const doBit = q.edns?.do ?? false;
     const name = q.qnameLower;
 
     // Response cache (forwarded and stub answers).
-    const rkey = `${q.qname}|${q.qtype}|${q.qclass}|${doBit ? 1 : 0}|${t.tcp ? 1 : 0}`;
+    let rkey = '';
     if (cfg.rcache > 0) {
+      rkey = `${q.qname}|${q.qtype}|${q.qclass}|${doBit ? 1 : 0}|${t.tcp ? 1 : 0}`;
       const hit = this.rcache.get(rkey);
       if (hit && hit.until > Date.now()) {
         const b = Buffer.from(hit.buf);
@@ -185,28 +232,14 @@ export class DnsHandler {
     // Stub zones.
     if (this.d.stubs && this.d.forwarder) {
       const servers = this.d.stubs.match(name);
-      if (servers) {
-        if (hasStubOption(q)) {
-          log.warn(`stub forward loop detected for ${q.qname}; dropping`);
-          return { buf: null, system: 'stub', cause: null };
-        }
-        const id = q.header.id;
-        const reply = await this.d.forwarder.walk(servers, id % servers.length, withStubOption(q), t.tcp);
-        if (!reply) return { buf: errorReply(raw, RCODE.SERVFAIL, q.questionEnd), system: 'stub', cause: 'servfail' };
-        const b = Buffer.from(reply);
-        b.writeUInt16BE(id, 0);
-        this.storeR(rkey, b);
-        return { buf: b, system: 'stub', cause: null };
-      }
+      if (servers) return this.stub(q, t, raw, rkey, servers);
     }
 
     const inDomain = inZone(name, cfg.domain);
     const reverse = q.qtype === TYPE.PTR && (name.endsWith('.in-addr.arpa.') || name.endsWith('.ip6.arpa.'));
 
     if ((inDomain || reverse) && !this.d.synced()) {
-      if (reverse && !inDomain) {
-        // Unknown yet whether we hold a PTR: forwarding might give a wrong answer; say SERVFAIL.
-      }
+      // Unknown yet whether we hold the name (or, for a reverse name, a PTR that forwarding would miss).
       return { buf: errorReply(raw, RCODE.SERVFAIL, q.questionEnd), system: reverse ? 'reverse' : 'auth', cause: 'servfail' };
     }
 
@@ -217,10 +250,9 @@ export class DnsHandler {
       const hit = this.fromCache(ck, q, 'reverse');
       if (hit) return hit;
       this.d.metrics?.cacheMiss.inc('answer');
-      const gen = this.d.tree.generation;
-      const ans = this.d.resolver.reverse(req);
-      if (ans) return this.finish(q, t, ans, 'reverse', ck, gen);
-      if (inDomain) return this.finish(q, t, await this.d.resolver.authoritative(req), 'auth', ck, gen);
+      const ans = this.d.resolver.reverse(req, ck !== null);
+      if (ans) return this.finish(q, t, ans, 'reverse', ck);
+      if (inDomain) return this.authoritative(q, t, req, undefined, ck);
       return this.forward(q, t, raw, rkey, 'reverse');
     }
 
@@ -230,11 +262,31 @@ export class DnsHandler {
     const hit = this.fromCache(ck, q, 'auth');
     if (hit) return hit;
     this.d.metrics?.cacheMiss.inc('answer');
-    const gen = this.d.tree.generation;
-    let lookupName: string | undefined;
-    if (cfg.local && name === `local.dns.${cfg.domain}`) lookupName = cfg.local.toLowerCase();
-    const ans = await this.d.resolver.authoritative(req, lookupName);
-    return this.finish(q, t, ans, 'auth', ck, gen);
+    const lookupName = cfg.local && name === `local.dns.${cfg.domain}` ? cfg.local.toLowerCase() : undefined;
+    return this.authoritative(q, t, req, lookupName, ck);
+  }
+
+  /** An authoritative answer: synchronous unless an out-of-zone target needs upstream lookups. */
+  private authoritative(q: Query, t: Transport, req: Request, lookupName: string | undefined, ck: AnswerKey | null): Outcome | Promise<Outcome> {
+    const resolver = this.d.resolver;
+    const memo: UpstreamMemo = new Map();
+    const first = resolver.resolve(req, lookupName, memo, ck !== null);
+    if (first.missing === null) return this.finish(q, t, first.answer, 'auth', ck);
+    return resolver.settle(req, lookupName, first, memo, ck !== null).then((ans) => this.finish(q, t, ans, 'auth', ck));
+  }
+
+  private async stub(q: Query, t: Transport, raw: Buffer, rkey: string, servers: Server[]): Promise<Outcome> {
+    if (hasStubOption(q)) {
+      this.d.log.warn(`stub forward loop detected for ${q.qname}; dropping`);
+      return { buf: null, system: 'stub', cause: null };
+    }
+    const id = q.header.id;
+    const reply = await this.d.forwarder!.walk(servers, id % servers.length, withStubOption(q), t.tcp);
+    if (!reply) return { buf: errorReply(raw, RCODE.SERVFAIL, q.questionEnd), system: 'stub', cause: 'servfail' };
+    const b = Buffer.from(reply);
+    b.writeUInt16BE(id, 0);
+    this.storeR(rkey, b);
+    return { buf: b, system: 'stub', cause: null };
   }
 
   /** The answer-cache key of a parsed query, or null (no caching) when the question name was compressed or the cache is off. */
@@ -244,9 +296,9 @@ export class DnsHandler {
     return { raw: q.raw, questionEnd: q.questionEnd, bufsize, flags: q.edns !== null ? EDNS_FLAG | (doBit ? DO_FLAG : 0) : 0 };
   }
 
-  private fromCache(k: AnswerKey | null, q: Query, system: System): { buf: Buffer; system: System; cause: Cause | null } | null {
+  private fromCache(k: AnswerKey | null, q: Query, system: System): Outcome | null {
     if (k === null) return null;
-    const c = this.answers.get(k.raw, k.questionEnd, k.bufsize, k.flags, this.d.tree.generation);
+    const c = this.answers.get(k.raw, k.questionEnd, k.bufsize, k.flags);
     if (!c) return null;
     if (c.until <= Date.now()) {
       this.answers.delete(c);
@@ -259,13 +311,18 @@ export class DnsHandler {
     return { buf: b, system, cause: c.cause };
   }
 
-  private finish(q: Query, t: Transport, ans: Answer, system: System, k: AnswerKey | null, gen: number): { buf: Buffer | null; system: System; cause: Cause | null } {
+  /**
+   * Encodes an answer and, when it may be reused, caches it. Every answer
+   * handed here was computed from the records as they are now (an answer that
+   * waited for upstream lookups was computed again after them).
+   */
+  private finish(q: Query, t: Transport, ans: Answer, system: System, k: AnswerKey | null): Outcome {
     const { buf, enc, cause } = this.encodeAnswer(q, t, ans);
     const shuffle = enc ? shuffleInfo(ans, enc) : null;
-    if (k !== null && enc && !enc.truncated && ans.reuseUntil > Date.now() && this.d.tree.generation === gen) {
+    if (k !== null && enc && !enc.truncated && ans.reuseUntil > Date.now()) {
       // Stored unshuffled (a copy): every answer from the cache is shuffled afresh.
-      const stored = this.answers.set(k.raw, k.questionEnd, k.bufsize, k.flags, { buf, gen, until: ans.reuseUntil, shuffle, system, cause });
-      if (!stored) this.d.log.debug(`answer for ${q.qname} not cached: its question section differs from the request's`);
+      const stored = this.answers.set(k.raw, k.questionEnd, k.bufsize, k.flags, { buf, until: ans.reuseUntil, shuffle, system, cause, deps: ans.deps });
+      if (!stored) this.d.log.debug(`answer for ${q.qname} not cached (question differs from the request's, or too many wildcard answers cached)`);
     }
     if (shuffle && this.d.cfg.roundRobin) shuffleBlock(buf, shuffle);
     return { buf, system, cause };
@@ -311,12 +368,12 @@ export class DnsHandler {
     return { buf: enc.buf, enc, cause };
   }
 
-  private async forward(q: Query, t: Transport, raw: Buffer, rkey: string, system: System): Promise<{ buf: Buffer | null; system: System; cause: Cause | null }> {
+  private async forward(q: Query, t: Transport, raw: Buffer, rkey: string, system: System): Promise<Outcome> {
     const { cfg } = this.d;
-    const fail = (ra: boolean) => {
+    const fail = (ra: boolean): Outcome => {
       const b = errorReply(raw, RCODE.SERVFAIL, q.questionEnd);
       if (ra) b[3] |= 0x80;
-      return { buf: b, system, cause: 'servfail' as Cause };
+      return { buf: b, system, cause: 'servfail' };
     };
     if (cfg.noRec) return fail(false);
     const fwd = this.d.forwarder;
@@ -363,12 +420,29 @@ export class DnsHandler {
     return out;
   }
 
+  /** Entries in the encoded-answer cache (tests, metrics). */
+  get cachedAnswers(): number {
+    return this.answers.size;
+  }
+
   /** Drops cached answers (tests, and after a full re-read). */
   clearCaches(): void {
     this.answers.clear();
     this.rcache.clear();
     this.rcacheChunks.reset();
   }
+}
+
+/** An answer with no records: REFUSED, or the BADVERS base. */
+function refusal(rcode: number): Answer {
+  return { rcode, aa: false, ra: false, answer: [], authority: [], additional: [], reuseUntil: 0, deps: null };
+}
+
+/** Whether key segments lie at or below `base`. */
+function isBelow(segs: readonly string[], base: readonly string[]): boolean {
+  if (segs.length < base.length) return false;
+  for (let i = 0; i < base.length; i++) if (segs[i] !== base[i]) return false;
+  return true;
 }
 
 /** The trailing run of answer records that are all A (or all AAAA) with the same owner. */

@@ -33,6 +33,7 @@ export class Metrics {
   readonly errors: FastCounter;
   readonly cacheMiss: FastCounter;
   readonly answerCacheHits: FastCounter;
+  readonly answerCacheInvalidations: FastCounter;
   readonly malformed: FastCounter;
   private readonly all: Array<FastCounter | FastHistogram>;
 
@@ -45,8 +46,9 @@ export class Metrics {
     this.errors = new FastCounter(`${p}dns_error_count_total`, 'Counter of DNS requests resulting in an error.', ['system', 'cause']);
     this.cacheMiss = new FastCounter(`${p}dns_cachemiss_count_total`, 'Counter of DNS requests that result in a cache miss.', ['cache']);
     this.answerCacheHits = new FastCounter(`${p}answer_cache_hits_total`, 'Authoritative answers served from the encoded-answer cache.', []);
+    this.answerCacheInvalidations = new FastCounter(`${p}answer_cache_invalidations_total`, 'Cached answers dropped because a record they were computed from changed.', []);
     this.malformed = new FastCounter(`${p}malformed_requests_total`, 'Requests that could not be parsed, by reason.', ['reason']);
-    this.all = [this.requests, this.duration, this.size, this.errors, this.cacheMiss, this.answerCacheHits, this.malformed];
+    this.all = [this.requests, this.duration, this.size, this.errors, this.cacheMiss, this.answerCacheHits, this.answerCacheInvalidations, this.malformed];
   }
 
   /** One request done. */

@@ -4,11 +4,11 @@
  * out-of-zone CNAME/SRV/MX targets go through the injected `Upstream`.
  */
 import { hostname } from 'node:os';
-import { Service } from '../msg/service.js';
-import { addressFromReverse, fqdn, inZone, keyToName, labelCount, nameToSegments, parseIP, splitName } from '../msg/path.js';
-import { Entry, LookupOptions, RecordTree } from './tree.js';
+import { addressFromReverse, fqdn, inZone, keyToName, labelCount, splitName } from '../msg/path.js';
+import { Entry, RecordTree } from './tree.js';
 import { CLASS, RCODE, RR, TYPE, rdataKey } from './wire.js';
 import { SKYDNS_VERSION, SkyConfig } from './config.js';
+import { Deps, ENTRY, EXISTS, SUBTREE, SUBTREE_PLAIN } from './deps.js';
 
 /** An upstream lookup: the answer section of a NOERROR reply, or null on any failure. */
 export interface Upstream {
@@ -40,17 +40,42 @@ export interface Answer {
   additional: RR[];
   /** Epoch ms until which this answer may be served again unchanged (0: do not reuse). */
   reuseUntil: number;
+  /** What the answer read from the record tree (null: nothing, or not recorded). */
+  deps: Deps | null;
 }
 
 /** Lease remaining-TTL oracle (seconds, or null when unknown). */
 export type LeaseTTL = (lease: string) => number | null;
 
-class NotFound extends Error {}
+/** An upstream lookup an answer needs; `key` identifies it in the memo. */
+export interface Lookup {
+  name: string;
+  qtype: number;
+  key: string;
+}
+
+/** Results of upstream lookups made for one question so far, by Lookup.key (null: the lookup failed). */
+export type UpstreamMemo = Map<string, RR[] | null>;
+
+/** One pass of the resolver: the answer, or the upstream lookups it still needs (then the answer is incomplete). */
+export interface Resolution {
+  answer: Answer;
+  missing: Lookup[] | null;
+}
+
+const NO_UPSTREAM: UpstreamMemo = new Map();
+/** Passes of the resolver for one question: upstream results never lead to further upstream lookups, so two suffice. */
+const MAX_PASSES = 4;
+
 
 const CHAOS_AUTHORS = ['Erik St. Martin', 'Brian Ketelsen', 'Miek Gieben', 'Michael Crosby'];
 
 function ipRR(owner: string, fam: 4 | 6, bytes: Uint8Array, ttl: number): RR {
   return { name: owner, type: fam === 4 ? TYPE.A : TYPE.AAAA, class: CLASS.IN, ttl, data: { t: 'ip', bytes } };
+}
+
+function cnameRR(owner: string, target: string, ttl: number): RR {
+  return { name: owner, type: TYPE.CNAME, class: CLASS.IN, ttl, data: { t: 'name', name: target } };
 }
 
 /** Splits text into ≤255-byte character strings (an empty text gives one empty string). */
@@ -71,41 +96,41 @@ export function targetStrip(name: string, n: number): string {
 }
 
 /** The SkyDNS SRV weight: per priority, floor((100 / sum) × own), 0 counting as 100. */
-export function srvWeights(services: readonly Service[]): number[] {
+export function srvWeights(services: readonly { priority: number; weight: number }[]): number[] {
   const sums = new Map<number, number>();
   for (const s of services) sums.set(s.priority, (sums.get(s.priority) ?? 0) + (s.weight === 0 ? 100 : s.weight));
   return services.map((s) => Math.floor((100 / sums.get(s.priority)!) * (s.weight === 0 ? 100 : s.weight)));
 }
 
-/** SkyDNS msg.Group: restrict a subtree answer to the group chosen at the shallowest level. */
-export function applyGroups(sx: Service[]): Service[] {
-  if (sx.length === 0) return sx;
-  const depth = (s: Service) => s.key.split('/').length - 1;
+/**
+ * SkyDNS msg.Group: restrict a subtree answer to the group chosen at the
+ * shallowest level. Works on any records that know their group and key depth.
+ */
+export function applyGroups<T extends { group: string; depth: number }>(sx: T[]): T[] {
+  if (sx.length < 2) return sx;
   let group = sx[0].group;
-  let best = depth(sx[0]);
-  const depths = new Array<number>(sx.length).fill(0);
+  let best = sx[0].depth;
   for (let i = 0; i < sx.length; i++) {
-    const d = depth(sx[i]);
+    const d = sx[i].depth;
     if (d < best) {
       if (sx[i].group === '') break;
       group = sx[i].group;
       best = d;
     }
-    depths[i] = d;
   }
   if (group === '') return sx;
-  const out: Service[] = [];
+  const out: T[] = [];
   for (let i = 0; i < sx.length; i++) {
     const s = sx[i];
-    if (s.group === '') out.push(s);
-    else if (s.group === group) out.push(s);
-    else if (depths[i] === best) return sx; // disagreement at the top level
+    if (s.group === '' || s.group === group) out.push(s);
+    else if (s.depth === best) return sx; // disagreement at the top level
   }
   return out;
 }
 
 /** Message-level de-duplication (owner+class+type+rdata; CNAME by owner only), keeping first occurrence. */
 export function dedup(rrs: RR[]): RR[] {
+  if (rrs.length < 2) return rrs;
   const seen = new Set<string>();
   const out: RR[] = [];
   for (const rr of rrs) {
@@ -114,19 +139,50 @@ export function dedup(rrs: RR[]): RR[] {
     seen.add(k);
     out.push(rr);
   }
-  return out;
+  return out.length === rrs.length ? rrs : out;
+}
+
+/** A record as one answer uses it: its entry, TTL and priority after defaults. */
+interface Rec {
+  e: Entry;
+  group: string;
+  depth: number;
+  ttl: number;
+  priority: number;
 }
 
 interface Ctx {
   req: Request;
   now: number;
-  /** Set when the answer depends on leases or upstream data and must not be reused long. */
+  /** Lowered when the answer depends on leases or upstream data and must not be reused long. */
   reuseUntil: number;
+  /** The reads made (null when nobody asked for them). */
+  deps: Deps | null;
+  memo: UpstreamMemo;
+  missing: Lookup[] | null;
+  /** First pass: problems with records are logged (later passes would repeat them). */
+  log: boolean;
+}
+
+/** Key segments of a lower-case name (labels reversed), without splitName's escape handling when there is nothing to escape. */
+function segmentsOf(name: string): string[] {
+  if (name.indexOf('\\') !== -1) return splitName(name).reverse();
+  const out: string[] = [];
+  let end = name.length;
+  if (end > 0 && name.charCodeAt(end - 1) === 0x2e) end--;
+  let i = end;
+  while (i > 0) {
+    const dot = name.lastIndexOf('.', i - 1);
+    if (dot + 1 < i) out.push(name.slice(dot + 1, i));
+    i = dot;
+  }
+  return out;
 }
 
 export class Resolver {
   readonly domainSegs: string[];
   private readonly host = hostname();
+  private readonly nsName: string;
 
   constructor(
     private readonly tree: RecordTree,
@@ -135,49 +191,61 @@ export class Resolver {
     private readonly log: Logger,
     private readonly leaseTTL: LeaseTTL = () => null,
   ) {
-    this.domainSegs = nameToSegments(cfg.domain);
+    this.domainSegs = segmentsOf(cfg.domain);
+    this.nsName = `ns.dns.${cfg.domain}`;
   }
 
   // ------------------------------------------------------------ lookups
 
-  /** Looks up a lower-case name; throws NotFound when no key exists at or below it. */
-  private records(name: string, opts: LookupOptions, ctx: Ctx): Service[] {
-    const res = this.tree.lookup(nameToSegments(name), opts);
-    if (!res.exists) throw new NotFound(name);
-    return this.services(res.entries, ctx);
-  }
-
-  /** Entries → services: bad values skipped (logged), duplicates dropped, TTL and priority defaulted. */
-  private services(entries: Entry[], ctx: Ctx): Service[] {
-    const out: Service[] = [];
-    const seen = new Set<string>();
+  /**
+   * The records at or below a lower-case name (SkyDNS's backend Records):
+   * bad values skipped (logged), duplicates dropped, TTL and priority
+   * defaulted. Null when no key exists at or below the name (NXDOMAIN).
+   */
+  private records(name: string, exact: boolean, plain: boolean, ctx: Ctx): Rec[] | null {
+    const segs = segmentsOf(name);
+    ctx.deps?.add(segs, exact ? ENTRY : plain ? SUBTREE_PLAIN : SUBTREE);
+    const entries: Entry[] = [];
+    if (!this.tree.collect(segs, exact, plain, entries)) return null;
+    const out: Rec[] = [];
+    let seen: Set<string> | null = null;
     for (const e of entries) {
-      if (!e.svc) {
-        this.log.warn(`skipping ${e.error}`);
+      const s = e.svc;
+      if (!s) {
+        if (ctx.log) this.log.warn(`skipping ${e.error}`);
         continue;
       }
-      const s = e.svc;
-      const dk = `${s.host}\u0000${s.port}\u0000${s.priority}\u0000${s.weight}\u0000${s.text}`;
-      if (seen.has(dk)) continue;
-      seen.add(dk);
-      let ttl = s.ttl;
-      if (e.lease !== '0') {
-        const remaining = this.leaseTTL(e.lease);
-        if (remaining !== null) {
-          const r = Math.max(1, Math.ceil(remaining));
-          ttl = ttl === 0 ? r : Math.min(ttl, r);
-        }
-        ctx.reuseUntil = Math.min(ctx.reuseUntil, ctx.now + 1000);
+      if (entries.length > 1) {
+        seen ??= new Set();
+        if (seen.has(e.ident)) continue;
+        seen.add(e.ident);
       }
-      if (ttl === 0) ttl = this.cfg.ttl;
-      out.push({ ...s, ttl, priority: s.priority === 0 ? this.cfg.priority : s.priority });
+      out.push(this.rec(e, ctx));
     }
     return out;
   }
 
+  /** An entry with a valid value as an answer uses it: TTL (record, lease, default) and priority defaulted. */
+  private rec(e: Entry, ctx: Ctx): Rec {
+    const s = e.svc!;
+    let ttl = s.ttl;
+    if (e.lease !== '0') {
+      const remaining = this.leaseTTL(e.lease);
+      if (remaining !== null) {
+        const r = Math.max(1, Math.ceil(remaining));
+        ttl = ttl === 0 ? r : Math.min(ttl, r);
+      }
+      if (ctx.reuseUntil > ctx.now + 1000) ctx.reuseUntil = ctx.now + 1000;
+    }
+    if (ttl === 0) ttl = this.cfg.ttl;
+    return { e, group: s.group, depth: e.depth, ttl, priority: s.priority === 0 ? this.cfg.priority : s.priority };
+  }
+
   /** Does the name exist (a key at or below it; wildcard labels honoured, as the lookup does)? */
-  private existsName(name: string): boolean {
-    return this.tree.lookup(nameToSegments(name), { exact: true }).exists;
+  private existsName(name: string, ctx: Ctx): boolean {
+    const segs = segmentsOf(name);
+    ctx.deps?.add(segs, EXISTS);
+    return this.tree.collect(segs, true, false, []);
   }
 
   // ------------------------------------------------------------ records
@@ -191,7 +259,7 @@ export class Resolver {
       ttl,
       data: {
         t: 'soa',
-        mname: `ns.dns.${this.cfg.domain}`,
+        mname: this.nsName,
         rname: this.cfg.hostmaster,
         serial: now - (now % 3600),
         refresh: 28800,
@@ -202,121 +270,123 @@ export class Resolver {
     };
   }
 
-  /** Upstream lookup of an out-of-zone name with SkyDNS's guards; TTLs forced to rcache-ttl. */
-  private async upstreamLookup(name: string, qtype: number, ctx: Ctx): Promise<RR[] | null> {
+  /**
+   * Upstream lookup of an out-of-zone name with SkyDNS's guards; TTLs forced
+   * to rcache-ttl. Answered from the memo; a lookup not made yet is noted as
+   * missing and counts as failed in this pass.
+   */
+  private upstreamLookup(name: string, qtype: number, ctx: Ctx): RR[] | null {
     if (!this.upstream || this.cfg.noRec || this.cfg.nameservers.length === 0) return null;
     if (labelCount(name) < this.cfg.ndots) return null;
-    const rrs = await this.upstream.lookup(name, qtype, { do: ctx.req.do, bufsize: ctx.req.bufsize });
-    if (!rrs) {
-      this.log.debug(`incomplete CNAME chain: upstream lookup of ${name} ${qtype} failed`);
+    const key = `${name.toLowerCase()}|${qtype}`;
+    const rrs = ctx.memo.get(key);
+    if (rrs === undefined) {
+      (ctx.missing ??= []).push({ name, qtype, key });
       return null;
     }
-    ctx.reuseUntil = Math.min(ctx.reuseUntil, ctx.now + this.cfg.rcacheTtl * 1000);
+    if (rrs === null) return null;
+    if (ctx.reuseUntil > ctx.now + this.cfg.rcacheTtl * 1000) ctx.reuseUntil = ctx.now + this.cfg.rcacheTtl * 1000;
     return rrs.map((rr) => ({ ...rr, ttl: this.cfg.rcacheTtl }));
   }
 
   /**
-   * A/AAAA builder. `owner` is the name written into records, `name` the name looked
-   * up (lower-case). `both` emits both families (SRV/MX glue).
+   * A/AAAA builder. `owner` is the name written into records, `name` the name
+   * looked up (lower-case). `both` emits both families (SRV/MX glue). Null
+   * when the name does not exist.
    */
-  private async addressRecords(owner: string, name: string, qtype: number, chain: string[], both: boolean, ctx: Ctx): Promise<RR[]> {
-    const services = applyGroups(this.records(name, { skipAttrleaf: true }, ctx));
+  private addressRecords(owner: string, name: string, qtype: number, chain: readonly string[], both: boolean, ctx: Ctx): RR[] | null {
+    const found = this.records(name, false, true, ctx);
+    if (found === null) return null;
+    const services = applyGroups(found);
     const out: RR[] = [];
     for (const s of services) {
-      const ip = parseIP(s.host);
+      const ip = s.e.ip;
       if (ip) {
         if (ip.family === 4 && (both || qtype === TYPE.A)) out.push(ipRR(owner, 4, ip.bytes, s.ttl));
         else if (ip.family === 6 && (both || qtype === TYPE.AAAA)) out.push(ipRR(owner, 6, ip.bytes, s.ttl));
         continue;
       }
-      if (s.host === '') {
-        this.log.warn(`skipping record at ${s.key}: empty host`);
+      const target = s.e.target;
+      if (target === '') {
+        if (ctx.log) this.log.warn(`skipping record at ${s.e.key}: empty host`);
         continue;
       }
-      const target = fqdn(s.host);
       if (target === owner || chain.length >= 8 || chain.includes(target)) continue;
       const lower = target.toLowerCase();
-      let sub: RR[];
-      try {
-        sub = await this.addressRecords(target, lower, qtype, [...chain, target], both, ctx);
-      } catch (err) {
-        if (!(err instanceof NotFound)) throw err;
+      const sub = this.addressRecords(target, lower, qtype, [...chain, target], both, ctx);
+      if (sub === null) {
         if (inZone(lower, this.cfg.domain)) continue;
         // In "both" mode (SRV/MX glue) the question is A, as SkyDNS asked upstream.
-        const up = await this.upstreamLookup(target, qtype, ctx);
+        const up = this.upstreamLookup(target, qtype, ctx);
         if (!up) continue;
-        out.push({ name: owner, type: TYPE.CNAME, class: CLASS.IN, ttl: s.ttl, data: { t: 'name', name: target } }, ...up);
+        out.push(cnameRR(owner, target, s.ttl), ...up);
         continue;
       }
-      if (sub.length > 0) out.push({ name: owner, type: TYPE.CNAME, class: CLASS.IN, ttl: s.ttl, data: { t: 'name', name: target } }, ...sub);
+      if (sub.length > 0) out.push(cnameRR(owner, target, s.ttl), ...sub);
     }
     return out;
   }
 
   /** Glue for an SRV/MX target name: in-zone via the address builder, else upstream A + AAAA. */
-  private async targetGlue(target: string, ctx: Ctx): Promise<RR[]> {
+  private targetGlue(target: string, ctx: Ctx): RR[] {
     const lower = target.toLowerCase();
     if (!inZone(lower, this.cfg.domain)) {
       const out: RR[] = [];
-      const a = await this.upstreamLookup(target, TYPE.A, ctx);
+      const a = this.upstreamLookup(target, TYPE.A, ctx);
       if (a) out.push(...a);
-      const aaaa = await this.upstreamLookup(target, TYPE.AAAA, ctx);
+      const aaaa = this.upstreamLookup(target, TYPE.AAAA, ctx);
       if (aaaa) out.push(...aaaa.filter((rr) => rr.type !== TYPE.CNAME));
       return out;
     }
-    try {
-      return await this.addressRecords(target, lower, TYPE.A, [], true, ctx);
-    } catch (err) {
-      if (err instanceof NotFound) return [];
-      throw err;
-    }
+    return this.addressRecords(target, lower, TYPE.A, [], true, ctx) ?? [];
   }
 
-  private async srvRecords(owner: string, name: string, ctx: Ctx): Promise<{ answer: RR[]; extra: RR[] }> {
-    const services = applyGroups(this.records(name, {}, ctx)).filter((s) => {
-      if (s.host !== '') return true;
-      this.log.warn(`skipping record at ${s.key}: empty host`);
+  private srvRecords(owner: string, found: Rec[], ctx: Ctx): { answer: RR[]; extra: RR[] } {
+    const services = applyGroups(found).filter((s) => {
+      if (s.e.svc!.host !== '') return true;
+      if (ctx.log) this.log.warn(`skipping record at ${s.e.key}: empty host`);
       return false;
     });
     // Weights are shared among the records that are served (an empty-host record is not).
-    const weights = srvWeights(services);
+    const weights = srvWeights(services.map((s) => ({ priority: s.priority, weight: s.e.svc!.weight })));
     const answer: RR[] = [];
     const extra: RR[] = [];
     const glued = new Set<string>();
     for (let i = 0; i < services.length; i++) {
       const s = services[i];
-      const ip = parseIP(s.host);
+      const svc = s.e.svc!;
+      const ip = s.e.ip;
       const srv = (target: string): RR => ({
         name: owner,
         type: TYPE.SRV,
         class: CLASS.IN,
         ttl: s.ttl,
-        data: { t: 'srv', priority: s.priority & 0xffff, weight: weights[i] & 0xffff, port: s.port & 0xffff, target },
+        data: { t: 'srv', priority: s.priority & 0xffff, weight: weights[i] & 0xffff, port: svc.port & 0xffff, target },
       });
       if (ip) {
-        const target = targetStrip(keyToName(s.key), s.targetstrip);
+        const target = targetStrip(keyToName(s.e.key), svc.targetstrip);
         answer.push(srv(target));
         extra.push(ipRR(target, ip.family, ip.bytes, s.ttl));
         continue;
       }
-      const target = targetStrip(fqdn(s.host), s.targetstrip);
+      const target = targetStrip(s.e.target, svc.targetstrip);
       answer.push(srv(target));
       const k = target.toLowerCase();
       if (glued.has(k)) continue;
       glued.add(k);
-      extra.push(...(await this.targetGlue(target, ctx)));
+      extra.push(...this.targetGlue(target, ctx));
     }
     return { answer, extra };
   }
 
-  private async mxRecords(owner: string, name: string, ctx: Ctx): Promise<{ answer: RR[]; extra: RR[] }> {
-    const services = this.records(name, { skipAttrleaf: true }, ctx);
+  private mxRecords(owner: string, found: Rec[], ctx: Ctx): { answer: RR[]; extra: RR[] } {
     const answer: RR[] = [];
     const extra: RR[] = [];
     const glued = new Set<string>();
-    for (const s of services) {
-      if (!s.mail) continue;
-      const ip = parseIP(s.host);
+    for (const s of found) {
+      const svc = s.e.svc!;
+      if (!svc.mail) continue;
+      const ip = s.e.ip;
       const mx = (exchange: string): RR => ({
         name: owner,
         type: TYPE.MX,
@@ -325,57 +395,50 @@ export class Resolver {
         data: { t: 'mx', preference: s.priority & 0xffff, exchange },
       });
       if (ip) {
-        const synth = keyToName(s.key);
-        const target = targetStrip(synth, s.targetstrip);
+        const target = targetStrip(keyToName(s.e.key), svc.targetstrip);
         answer.push(mx(target));
         // Fixed: glue is owned by the (stripped) exchange name, so it matches the MX target.
         extra.push(ipRR(target, ip.family, ip.bytes, s.ttl));
         continue;
       }
-      if (s.host === '') continue;
-      const target = targetStrip(fqdn(s.host), s.targetstrip);
+      if (s.e.target === '') continue;
+      const target = targetStrip(s.e.target, svc.targetstrip);
       answer.push(mx(target));
       const k = target.toLowerCase();
       if (glued.has(k)) continue;
       glued.add(k);
-      extra.push(...(await this.targetGlue(target, ctx)));
+      extra.push(...this.targetGlue(target, ctx));
     }
     return { answer, extra };
   }
 
-  private txtRecords(owner: string, name: string, ctx: Ctx): RR[] {
-    const services = applyGroups(this.records(name, {}, ctx));
+  private txtRecords(owner: string, found: Rec[]): RR[] {
     const out: RR[] = [];
-    for (const s of services) {
-      if (s.text === '') continue;
-      out.push({ name: owner, type: TYPE.TXT, class: CLASS.IN, ttl: s.ttl, data: { t: 'txt', strings: txtChunks(s.text) } });
+    for (const s of applyGroups(found)) {
+      const text = s.e.svc!.text;
+      if (text === '') continue;
+      out.push({ name: owner, type: TYPE.TXT, class: CLASS.IN, ttl: s.ttl, data: { t: 'txt', strings: txtChunks(text) } });
     }
     return out;
   }
 
-  private cnameRecords(owner: string, name: string, ctx: Ctx): RR[] {
-    const services = applyGroups(this.records(name, { exact: true }, ctx));
+  private cnameRecords(owner: string, found: Rec[]): RR[] {
+    const services = applyGroups(found);
     if (services.length === 0) return [];
     const s = services[0];
-    if (parseIP(s.host) || s.host === '') return [];
-    return [{ name: owner, type: TYPE.CNAME, class: CLASS.IN, ttl: s.ttl, data: { t: 'name', name: fqdn(s.host) } }];
+    if (s.e.ip || s.e.target === '') return [];
+    return [cnameRR(owner, s.e.target, s.ttl)];
   }
 
   private nsRecords(ctx: Ctx): { answer: RR[]; extra: RR[] } {
-    const name = `ns.dns.${this.cfg.domain}`;
-    let services: Service[];
-    try {
-      services = applyGroups(this.records(name, {}, ctx));
-    } catch (err) {
-      if (err instanceof NotFound) return { answer: [], extra: [] };
-      throw err;
-    }
+    const found = this.records(this.nsName, false, false, ctx);
     const answer: RR[] = [];
     const extra: RR[] = [];
-    for (const s of services) {
-      const ip = parseIP(s.host);
+    if (found === null) return { answer, extra };
+    for (const s of applyGroups(found)) {
+      const ip = s.e.ip;
       if (!ip) return { answer: [], extra: [] };
-      const target = keyToName(s.key);
+      const target = keyToName(s.e.key);
       answer.push({ name: this.cfg.domain, type: TYPE.NS, class: CLASS.IN, ttl: s.ttl, data: { t: 'name', name: target } });
       extra.push(ipRR(target, ip.family, ip.bytes, s.ttl));
     }
@@ -393,27 +456,70 @@ export class Resolver {
       authority: [],
       additional: [],
       reuseUntil: 0,
+      deps: null,
     });
     if (req.qtype === TYPE.TXT) {
       if (name === 'authors.bind.' || name === this.cfg.domain) return txt(CHAOS_AUTHORS);
       if (name === 'version.bind.' || name === 'version.server.') return txt([SKYDNS_VERSION]);
       if (name === 'hostname.bind.' || name === 'id.server.') return txt([this.host]);
     }
-    return { rcode: RCODE.SERVFAIL, aa: true, ra: true, answer: [], authority: [], additional: [], reuseUntil: 0 };
+    return { rcode: RCODE.SERVFAIL, aa: true, ra: true, answer: [], authority: [], additional: [], reuseUntil: 0, deps: null };
   }
 
   /**
-   * Answers a question inside the domain (or CHAOS). `lookupName` replaces the
-   * question name for the lookup (the `-local` substitution); owners keep `req.qname`.
+   * Answers a question inside the domain (or CHAOS), making the upstream
+   * lookups that out-of-zone CNAME, SRV and MX targets need.
+   * `lookupName` replaces the question name for the lookup (the `-local`
+   * substitution); owners keep `req.qname`.
    */
-  async authoritative(req: Request, lookupName?: string): Promise<Answer> {
+  async authoritative(req: Request, lookupName?: string, deps = false): Promise<Answer> {
+    const memo: UpstreamMemo = new Map();
+    return this.settle(req, lookupName, this.resolve(req, lookupName, memo, deps), memo, deps);
+  }
+
+  /**
+   * Completes a pass that needs upstream lookups: makes them (in parallel,
+   * into memo) and resolves again, until nothing is missing.
+   */
+  async settle(req: Request, lookupName: string | undefined, first: Resolution, memo: UpstreamMemo, deps = false): Promise<Answer> {
+    let r = first;
+    for (let pass = 1; r.missing !== null && pass < MAX_PASSES; pass++) {
+      await Promise.all(r.missing.map((l) => this.fetch(l, req, memo)));
+      // Computed again from the records as they are now (they may have changed meanwhile),
+      // so the answer and what it read belong together.
+      r = this.resolve(req, lookupName, memo, deps, false);
+    }
+    // Still missing lookups (records kept changing under us): answer with what is known, but never reuse it.
+    if (r.missing !== null) r.answer.reuseUntil = 0;
+    return r.answer;
+  }
+
+  /**
+   * One synchronous pass over the records: the answer, complete when
+   * `missing` is null. With `deps`, the answer's `deps` lists what it read.
+   */
+  resolve(req: Request, lookupName: string | undefined, memo: UpstreamMemo = NO_UPSTREAM, deps = false, log = true): Resolution {
     const now = Date.now();
-    const ctx: Ctx = { req, now, reuseUntil: now + 3600_000 };
-    const name = lookupName ?? req.qname.toLowerCase();
+    // SOA serial changes on the hour; never reuse an answer across it.
+    const ctx: Ctx = { req, now, reuseUntil: now - (now % 3600_000) + 3600_000, deps: deps ? new Deps() : null, memo, missing: null, log };
+    const answer = this.answerIn(req, lookupName ?? req.qname.toLowerCase(), ctx);
+    return { answer, missing: ctx.missing };
+  }
+
+  private async fetch(l: Lookup, req: Request, memo: UpstreamMemo): Promise<void> {
+    let rrs: RR[] | null = null;
+    try {
+      rrs = await this.upstream!.lookup(l.name, l.qtype, { do: req.do, bufsize: req.bufsize });
+    } catch (err) {
+      this.log.debug(`upstream lookup of ${l.name} failed: ${(err as Error).message}`);
+    }
+    if (!rrs) this.log.debug(`incomplete CNAME chain: upstream lookup of ${l.name} ${l.qtype} failed`);
+    memo.set(l.key, rrs);
+  }
+
+  private answerIn(req: Request, name: string, ctx: Ctx): Answer {
     const owner = req.qname;
     const domain = this.cfg.domain;
-    // SOA serial changes on the hour; never reuse an answer across it.
-    ctx.reuseUntil = Math.min(ctx.reuseUntil, now - (now % 3600_000) + 3600_000);
 
     if (name === domain && req.qtype === TYPE.SOA && req.qclass !== CLASS.CH) {
       return this.finish(ctx, RCODE.NOERROR, [{ ...this.soa(this.cfg.ttl), name: owner }], [], []);
@@ -422,43 +528,46 @@ export class Resolver {
 
     let answer: RR[] = [];
     let extra: RR[] = [];
-    try {
-      switch (req.qtype) {
-        case TYPE.NS:
-          if (name !== domain) {
-            if (!this.existsName(name)) throw new NotFound(name);
-            break;
-          }
-          ({ answer, extra } = this.nsRecords(ctx));
-          answer = answer.map((rr) => ({ ...rr, name: owner }));
+    let exists = true;
+    switch (req.qtype) {
+      case TYPE.NS:
+        if (name !== domain) {
+          exists = this.existsName(name, ctx);
           break;
-        case TYPE.A:
-        case TYPE.AAAA:
-          answer = await this.addressRecords(owner, name, req.qtype, [], false, ctx);
+        }
+        ({ answer, extra } = this.nsRecords(ctx));
+        if (owner !== domain) answer = answer.map((rr) => ({ ...rr, name: owner }));
+        break;
+      case TYPE.A:
+      case TYPE.AAAA: {
+        const found = this.addressRecords(owner, name, req.qtype, [], false, ctx);
+        if (found === null) exists = false;
+        else if (found.length > 1) {
           // CNAMEs first: stub resolvers cannot follow a chain whose CNAME comes after the addresses.
-          answer = [...answer.filter((r) => r.type === TYPE.CNAME), ...answer.filter((r) => r.type !== TYPE.CNAME)];
-          break;
-        case TYPE.TXT:
-          answer = this.txtRecords(owner, name, ctx);
-          break;
-        case TYPE.CNAME:
-          answer = this.cnameRecords(owner, name, ctx);
-          break;
-        case TYPE.MX:
-          ({ answer, extra } = await this.mxRecords(owner, name, ctx));
-          break;
-        case TYPE.SRV:
-          ({ answer, extra } = await this.srvRecords(owner, name, ctx));
-          break;
-        default:
-          if (name !== domain && !this.existsName(name)) throw new NotFound(name);
+          answer = [...found.filter((r) => r.type === TYPE.CNAME), ...found.filter((r) => r.type !== TYPE.CNAME)];
+        } else answer = found;
+        break;
       }
-    } catch (err) {
-      if (err instanceof NotFound) {
-        if (name === domain) return this.finish(ctx, RCODE.NOERROR, [], [this.soa(this.cfg.minTtl)], []);
-        return this.finish(ctx, RCODE.NXDOMAIN, [], [this.soa(this.cfg.minTtl)], []);
+      case TYPE.TXT:
+      case TYPE.CNAME:
+      case TYPE.MX:
+      case TYPE.SRV: {
+        const t = req.qtype;
+        const found = this.records(name, t === TYPE.CNAME, t === TYPE.MX, ctx);
+        if (found === null) {
+          exists = false;
+          break;
+        }
+        if (t === TYPE.TXT) answer = this.txtRecords(owner, found);
+        else if (t === TYPE.CNAME) answer = this.cnameRecords(owner, found);
+        else ({ answer, extra } = t === TYPE.MX ? this.mxRecords(owner, found, ctx) : this.srvRecords(owner, found, ctx));
+        break;
       }
-      throw err;
+      default:
+        if (name !== domain) exists = this.existsName(name, ctx);
+    }
+    if (!exists) {
+      return this.finish(ctx, name === domain ? RCODE.NOERROR : RCODE.NXDOMAIN, [], [this.soa(this.cfg.minTtl)], []);
     }
     if (answer.length === 0) return this.finish(ctx, RCODE.NOERROR, [], [this.soa(this.cfg.minTtl)], []);
     answer = dedup(answer);
@@ -471,36 +580,40 @@ export class Resolver {
   }
 
   private finish(ctx: Ctx, rcode: number, answer: RR[], authority: RR[], additional: RR[]): Answer {
-    return { rcode, aa: true, ra: true, answer, authority, additional, reuseUntil: ctx.reuseUntil };
+    return { rcode, aa: true, ra: true, answer, authority, additional, reuseUntil: ctx.reuseUntil, deps: ctx.deps };
   }
 
   /**
    * PTR from the reverse tree: the key must hold exactly one valid record.
    * Returns null when the query must be forwarded instead.
    */
-  reverse(req: Request): Answer | null {
+  reverse(req: Request, deps = false): Answer | null {
     const name = req.qname.toLowerCase();
     if (addressFromReverse(name) === null && !/\.(in-addr|ip6)\.arpa\.$/.test(name)) return null;
-    const segs = nameToSegments(name);
+    const segs = segmentsOf(name);
     if (segs.some((s) => s === '*' || s === 'any')) return null;
     const entry = this.tree.get(`/${this.cfg.prefix}/${segs.join('/')}`);
     if (!entry || !entry.svc) {
       if (entry?.error) this.log.warn(`skipping ${entry.error}`);
       return null;
     }
-    if (this.tree.lookup(segs).entries.length !== 1) return null;
+    const under: Entry[] = [];
+    this.tree.collect(segs, false, false, under);
+    if (under.length !== 1) return null;
     const now = Date.now();
-    const ctx: Ctx = { req, now, reuseUntil: now + 3600_000 };
-    const [s] = this.services([entry], ctx);
-    if (!s || s.host === '' || parseIP(s.host)) return null;
+    const ctx: Ctx = { req, now, reuseUntil: now + 3600_000, deps: deps ? new Deps() : null, memo: NO_UPSTREAM, missing: null, log: true };
+    ctx.deps?.add(segs, SUBTREE);
+    const s = this.rec(entry, ctx);
+    if (s.e.target === '') return null;
     return {
       rcode: RCODE.NOERROR,
       aa: false,
       ra: true,
-      answer: [{ name: req.qname, type: TYPE.PTR, class: CLASS.IN, ttl: s.ttl, data: { t: 'name', name: fqdn(s.host) } }],
+      answer: [{ name: req.qname, type: TYPE.PTR, class: CLASS.IN, ttl: s.ttl, data: { t: 'name', name: s.e.target } }],
       authority: [],
       additional: [],
       reuseUntil: ctx.reuseUntil,
+      deps: ctx.deps,
     };
   }
 }

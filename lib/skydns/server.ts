@@ -5,7 +5,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { DnsHandler } from './handler.js';
+import { DnsHandler, Transport, isPromise } from './handler.js';
 import type { Logger } from './resolver.js';
 
 export interface ServerOptions {
@@ -35,6 +35,15 @@ export function literalLookup(
 }
 const MAX_TCP_BACKLOG_BYTES = 1 << 20;
 
+/** A UDP client as the handler sees it; its address text is made only when a log line needs it. */
+class UdpTransport implements Transport {
+  readonly tcp = false;
+  constructor(private readonly rinfo: dgram.RemoteInfo) {}
+  get remote(): string {
+    return `${this.rinfo.address}:${this.rinfo.port}`;
+  }
+}
+
 export class DnsServer {
   private udp: dgram.Socket | null = null;
   private tcp: net.Server | null = null;
@@ -48,17 +57,15 @@ export class DnsServer {
     const type = host.includes(':') ? 'udp6' : 'udp4';
     const udp = dgram.createSocket({ type, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20, lookup: literalLookup });
     udp.on('message', (msg, rinfo) => {
-      const fast = this.handler.tryCached(msg, false);
-      if (fast) {
-        udp.send(fast, rinfo.port, rinfo.address);
+      const out = this.handler.answer(msg, new UdpTransport(rinfo));
+      if (out === null) return;
+      if (!isPromise(out)) {
+        udp.send(out, rinfo.port, rinfo.address);
         return;
       }
-      this.handler.handle(msg, { tcp: false, remote: `${rinfo.address}:${rinfo.port}` }).then(
-        (out) => {
-          if (out) udp.send(out, rinfo.port, rinfo.address);
-        },
-        () => undefined,
-      );
+      out.then((b) => {
+        if (b) udp.send(b, rinfo.port, rinfo.address);
+      });
     });
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
@@ -95,6 +102,7 @@ export class DnsServer {
   private onConnection(sock: net.Socket): void {
     this.conns.add(sock);
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
+    const transport: Transport = { tcp: true, remote };
     let buf = Buffer.alloc(0);
     let pending = 0;
     let closed = false;
@@ -112,16 +120,28 @@ export class DnsServer {
         const msg = Buffer.from(buf.subarray(2, 2 + len));
         buf = buf.subarray(2 + len);
         if (len === 0) continue;
-        const fast = this.handler.tryCached(msg, true);
-        if (fast) {
-          const framed = Buffer.allocUnsafe(2 + fast.length);
-          framed.writeUInt16BE(fast.length, 0);
-          fast.copy(framed, 2);
+        const now = this.handler.answer(msg, transport);
+        if (now === null) {
+          if (len < 12) {
+            sock.destroy();
+            return;
+          }
+          continue;
+        }
+        if (!isPromise(now)) {
+          const framed = Buffer.allocUnsafe(2 + now.length);
+          framed.writeUInt16BE(now.length, 0);
+          now.copy(framed, 2);
           sock.write(framed);
+          if (sock.writableLength > MAX_TCP_BACKLOG_BYTES) {
+            this.log.warn(`tcp client ${remote} does not read its answers; closing`);
+            sock.destroy();
+            return;
+          }
           continue;
         }
         pending++;
-        this.handler.handle(msg, { tcp: true, remote }).then(
+        now.then(
           (out) => {
             pending--;
             if (closed) return;

@@ -5,7 +5,12 @@
  * a name exists iff some key equals its path or lies below `path + "/"`.
  */
 import { decodeService, Service, ServiceDecodeError } from '../msg/service.js';
+import { fqdn, IPFamily, parseIP } from '../msg/path.js';
 
+/**
+ * One etcd key and its value, parsed once when it arrives: the answers built
+ * from it read these fields and never parse the value again.
+ */
 export interface Entry {
   key: string;
   raw: string;
@@ -15,7 +20,29 @@ export interface Entry {
   error: string | null;
   /** etcd lease ID as a decimal string; '0' when the key has no lease. */
   lease: string;
+  /** The host as an address (family and bytes), when it is an IP literal. */
+  ip: { family: IPFamily; bytes: Uint8Array } | null;
+  /** The host made fully qualified, when it is a name; '' for an address or an empty host. */
+  target: string;
+  /** Number of `/`-separated parts of the key (SkyDNS groups compare depths). */
+  depth: number;
+  /** What two records must share to be one answer (host, port, priority, weight, text). */
+  ident: string;
 }
+
+/**
+ * What a put or delete changed, for caches that keep answers computed from
+ * the tree: the key's segments, and the depth (0 = the root, segs.length = the
+ * key itself) of the shallowest node that came into existence or went out of
+ * it (segs.length + 1 when every node on the path existed before and after).
+ */
+export interface TreeChange {
+  readonly segs: readonly string[];
+  readonly flipped: number;
+}
+
+/** Called synchronously after every change; null means everything changed (the tree was cleared). */
+export type TreeListener = (change: TreeChange | null) => void;
 
 class Node {
   children: Map<string, Node> | null = null;
@@ -57,11 +84,21 @@ export class RecordTree {
   generation = 0;
   /** Keys whose value is not a valid record. */
   invalid = 0;
+  private listeners: TreeListener[] = [];
 
   constructor(readonly prefix = 'skydns') {}
 
   get size(): number {
     return this.root.count;
+  }
+
+  /** Calls fn after every change, synchronously, before the change is visible to anything else. */
+  subscribe(fn: TreeListener): void {
+    this.listeners.push(fn);
+  }
+
+  private notify(change: TreeChange | null): void {
+    for (const fn of this.listeners) fn(change);
   }
 
   /** Segments of a key below `/<prefix>/`, or null for keys outside the prefix. */
@@ -82,7 +119,10 @@ export class RecordTree {
     } catch (err) {
       error = err instanceof ServiceDecodeError ? err.message : `bad record at ${key}: ${String(err)}`;
     }
-    const entry: Entry = { key, raw, svc, error, lease };
+    const ip = svc ? parseIP(svc.host) : null;
+    const target = svc && !ip && svc.host !== '' ? fqdn(svc.host) : '';
+    const ident = svc ? `${svc.host}\u0000${svc.port}\u0000${svc.priority}\u0000${svc.weight}\u0000${svc.text}` : '';
+    const entry: Entry = { key, raw, svc, error, lease, ip, target, depth: segs.length + 1, ident };
     const path: Node[] = [this.root];
     let node = this.root;
     for (const s of segs) {
@@ -98,10 +138,17 @@ export class RecordTree {
     }
     const old = node.entry;
     node.entry = entry;
-    if (!old) for (const n of path) n.count++;
+    let flipped = segs.length + 1;
+    if (!old) {
+      for (let i = path.length - 1; i >= 0; i--) {
+        if (path[i].count === 0) flipped = i;
+        path[i].count++;
+      }
+    }
     if (old && old.error) this.invalid--;
     if (error) this.invalid++;
     this.generation++;
+    this.notify({ segs, flipped });
     return entry;
   }
 
@@ -121,7 +168,10 @@ export class RecordTree {
     if (!old) return false;
     node.entry = null;
     if (old.error) this.invalid--;
-    for (const n of path) n.count--;
+    let flipped = segs.length + 1;
+    for (let i = path.length - 1; i >= 0; i--) {
+      if (--path[i].count === 0) flipped = i;
+    }
     for (let i = path.length - 1; i > 0; i--) {
       if (path[i].count > 0) break;
       const parent = path[i - 1];
@@ -130,6 +180,7 @@ export class RecordTree {
       if (parent.children!.size === 0) parent.children = null;
     }
     this.generation++;
+    this.notify({ segs, flipped });
     return true;
   }
 
@@ -143,6 +194,7 @@ export class RecordTree {
     this.root = new Node();
     this.invalid = 0;
     this.generation++;
+    this.notify(null);
   }
 
   /** Every key currently held, in tree order. */
@@ -186,24 +238,44 @@ export class RecordTree {
    */
   lookup(segs: readonly string[], opts: LookupOptions = {}): LookupResult {
     const entries: Entry[] = [];
-    const visit = (e: Entry) => entries.push(e);
-    const wild = segs.findIndex(isWildcard);
-    if (wild === -1) {
-      const n = this.node(segs);
-      if (!n || n.count === 0) return { exists: false, entries };
-      if (opts.exact) {
-        if (n.entry) entries.push(n.entry);
-      } else this.walk(n, opts.skipAttrleaf ?? false, visit);
-      return { exists: true, entries };
+    const exists = this.collect(segs, opts.exact ?? false, opts.skipAttrleaf ?? false, entries);
+    return { exists, entries };
+  }
+
+  /**
+   * lookup() without its result object: pushes the entries onto `out` and
+   * returns whether the name exists. The query path's form of it.
+   */
+  collect(segs: readonly string[], exact: boolean, skipAttrleaf: boolean, out: Entry[]): boolean {
+    let wild = -1;
+    for (let i = 0; i < segs.length; i++) {
+      if (isWildcard(segs[i])) {
+        wild = i;
+        break;
+      }
     }
+    if (wild === -1) {
+      let n: Node | undefined = this.root;
+      for (let i = 0; i < segs.length && n; i++) n = n.children?.get(segs[i]);
+      if (!n || n.count === 0) return false;
+      if (exact) {
+        if (n.entry) out.push(n.entry);
+      } else if (!n.children) {
+        out.push(n.entry!);
+      } else this.walk(n, skipAttrleaf, (e) => out.push(e));
+      return true;
+    }
+    const entries = out;
+    const opts = { exact, skipAttrleaf };
+    const visit = (e: Entry) => entries.push(e);
     const base = this.node(segs.slice(0, wild));
-    if (!base || base.count === 0) return { exists: false, entries };
+    if (!base || base.count === 0) return false;
     if (base.entry && !base.children) {
       // The GET below the wildcard hit a leaf: SkyDNS returns it without filtering.
       entries.push(base.entry);
-      return { exists: true, entries };
+      return true;
     }
-    if (opts.exact) return { exists: true, entries };
+    if (opts.exact) return true;
     const match = (node: Node, i: number): void => {
       if (i === segs.length) {
         this.walk(node, opts.skipAttrleaf ?? false, visit);
@@ -221,6 +293,6 @@ export class RecordTree {
       }
     };
     match(base, wild);
-    return { exists: true, entries };
+    return true;
   }
 }

@@ -3,7 +3,8 @@
 // case, type, class, fitted size, EDNS/DO), never merely the same hash.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AnswerCache, AnswerValue, CachedAnswer, DO_FLAG, EDNS_FLAG, ReplyChunks } from '../../lib/skydns/answers.js';
+import { AnswerCache, AnswerValue, CachedAnswer, DO_FLAG, EDNS_FLAG, MAX_WILDCARD_ENTRIES, ReplyChunks } from '../../lib/skydns/answers.js';
+import { Deps, ENTRY, EXISTS, SUBTREE, SUBTREE_PLAIN } from '../../lib/skydns/deps.js';
 
 interface Q {
   raw: Buffer;
@@ -20,15 +21,15 @@ function query(name: string, qtype = 1, qclass = 1, id = 1): Q {
 }
 
 /** A reply to q (its header and question, then one byte standing for the answer records). */
-function reply(q: Q, tag: number, gen = 1): AnswerValue {
+function reply(q: Q, tag: number, deps: Deps | null = null): AnswerValue {
   const buf = Buffer.concat([q.raw, Buffer.from([tag])]);
   buf[2] |= 0x80;
-  return { buf, gen, until: 1e15, shuffle: null, system: 'auth', cause: null };
+  return { buf, until: 1e15, shuffle: null, system: 'auth', cause: null, deps };
 }
 
 const tagOf = (c: CachedAnswer | undefined) => (c === undefined ? undefined : c.buf[c.buf.length - 1]);
 const put = (c: AnswerCache, q: Q, tag: number, bufsize = 512, flags = 0) => c.set(q.raw, q.questionEnd, bufsize, flags, reply(q, tag));
-const get = (c: AnswerCache, q: Q, bufsize = 512, flags = 0, gen = 1) => c.get(q.raw, q.questionEnd, bufsize, flags, gen);
+const get = (c: AnswerCache, q: Q, bufsize = 512, flags = 0) => c.get(q.raw, q.questionEnd, bufsize, flags);
 
 describe('AnswerCache', () => {
   test('a hit needs the same name (any ASCII case), type, class, size and flags', () => {
@@ -136,24 +137,77 @@ describe('AnswerCache', () => {
     assert.equal(c.size, 0);
   });
 
-  test('a newer tree generation empties the cache; an answer from an older one is not kept', () => {
-    const c = new AnswerCache(10);
-    const a = query('a.cluster.local');
-    const b = query('b.cluster.local');
-    put(c, a, 1);
-    put(c, b, 2);
-    assert.equal(tagOf(get(c, a)), 1);
-    assert.equal(get(c, a, 512, 0, 2), undefined, 'records changed');
+  test('a change drops the entries whose answers read the changed path, and no others', () => {
+    const c = new AnswerCache(100);
+    const deps = (path: string, kind: number) => {
+      const d = new Deps();
+      d.add(path === '' ? [] : path.split('/'), kind);
+      return d;
+    };
+    const entries: [string, string, number][] = [
+      ['a', 'local/cluster/svc/ns1/a', SUBTREE_PLAIN],
+      ['b', 'local/cluster/svc/ns1/b', SUBTREE_PLAIN],
+      ['ns1', 'local/cluster/svc/ns1', SUBTREE],
+      ['miss', 'local/cluster/svc/ns2/a', EXISTS],
+      ['cname', 'local/cluster/svc/ns1/a', ENTRY],
+    ];
+    for (const [name, path, kind] of entries) {
+      const q = query(`${name}.cluster.local`);
+      assert.equal(c.set(q.raw, q.questionEnd, 512, 0, reply(q, 1, deps(path, kind))), true);
+    }
+    const apex = query('cluster.local', 6);
+    c.set(apex.raw, apex.questionEnd, 512, 0, reply(apex, 1));
+    const alive = () => ['a', 'b', 'ns1', 'miss', 'cname'].filter((n) => get(c, query(`${n}.cluster.local`)) !== undefined);
+    // A new leaf below an existing a: a's address answer and the ns1 subtree; a's CNAME and existence stay.
+    c.changed({ segs: ['local', 'cluster', 'svc', 'ns1', 'a', 'x1'], flipped: 6 });
+    assert.deepEqual(alive(), ['b', 'miss', 'cname']);
+    assert.equal(c.invalidated, 2);
+    // An SRV leaf below b's attribute labels: not part of b's address answer.
+    c.changed({ segs: ['local', 'cluster', 'svc', 'ns1', 'b', '_tcp', '_http', 'x2'], flipped: 6 });
+    assert.deepEqual(alive(), ['b', 'miss', 'cname']);
+    // The first key below ns2/a: the NXDOMAIN goes.
+    c.changed({ segs: ['local', 'cluster', 'svc', 'ns2', 'a', 'x3'], flipped: 4 });
+    assert.deepEqual(alive(), ['b', 'cname']);
+    // The value at exactly ns1/a: the CNAME answer goes.
+    c.changed({ segs: ['local', 'cluster', 'svc', 'ns1', 'a'], flipped: 6 });
+    assert.deepEqual(alive(), ['b']);
+    assert.ok(get(c, apex), 'an answer that read nothing stays');
+    c.changed(null);
     assert.equal(c.size, 0);
-    assert.equal(get(c, b, 512, 0, 2), undefined);
-    // Computed before the change, stored after it: refused.
-    assert.equal(c.set(a.raw, a.questionEnd, 512, 0, reply(a, 3, 1)), false);
-    assert.equal(c.size, 0);
-    // A store from a newer generation than any lookup has seen also starts afresh.
-    assert.equal(c.set(a.raw, a.questionEnd, 512, 0, reply(a, 4, 2)), true);
-    assert.equal(c.set(b.raw, b.questionEnd, 512, 0, reply(b, 5, 3)), true);
+  });
+
+  test('wildcard answers are bounded in number', () => {
+    const c = new AnswerCache(10 * MAX_WILDCARD_ENTRIES);
+    const wild = new Deps();
+    wild.add(['local', 'cluster', 'svc', '*'], SUBTREE_PLAIN);
+    for (let i = 0; i < MAX_WILDCARD_ENTRIES; i++) {
+      const q = query(`w${i}.cluster.local`);
+      assert.equal(c.set(q.raw, q.questionEnd, 512, 0, reply(q, 1, wild)), true);
+    }
+    const one = query('one-more.cluster.local');
+    assert.equal(c.set(one.raw, one.questionEnd, 512, 0, reply(one, 1, wild)), false);
+    assert.equal(c.set(one.raw, one.questionEnd, 512, 0, reply(one, 1)), true, 'answers without a wildcard read are still kept');
+  });
+
+  test('chunks are compacted when dropped entries leave them mostly empty', () => {
+    const c = new AnswerCache(100_000);
+    const keep = query('keep.cluster.local');
+    const d = new Deps();
+    d.add(['local', 'cluster', 'keep'], SUBTREE);
+    c.set(keep.raw, keep.questionEnd, 512, 0, reply(keep, 42, d));
+    const first = get(c, keep)!.buf.buffer;
+    // Many short-lived entries, each dropped by a change: the chunk `keep` sits in would stay pinned.
+    for (let i = 0; i < 20_000; i++) {
+      const q = query(`t${i}.cluster.local`);
+      const dep = new Deps();
+      dep.add(['local', 'cluster', `t${i}`], SUBTREE);
+      c.set(q.raw, q.questionEnd, 512, 0, reply(q, 1, dep));
+      c.changed({ segs: ['local', 'cluster', `t${i}`], flipped: 4 });
+    }
     assert.equal(c.size, 1);
-    assert.equal(tagOf(get(c, b, 512, 0, 3)), 5);
+    const e = get(c, keep)!;
+    assert.equal(tagOf(e), 42);
+    assert.notEqual(e.buf.buffer, first, 'moved to a fresh chunk');
   });
 
   test('entries are copies in chunks of their own, not slices of Node\'s shared buffer pool', () => {

@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+/**
+ * In-process skydns query-path benchmark: the CPU one query costs inside the
+ * DNS handler (parse, cache, resolver, encoding), with no sockets, so that a
+ * change to the hot path can be A/B-measured without the noise of the
+ * kernel's UDP path and of dnsperf sharing the two cores.
+ *
+ * It loads N services in kube2sky's layout into a record tree and feeds the
+ * handler the queries pods with `ndots:5` really send (the pod's-eye mix, see
+ * bench/README.md), then reports µs of CPU per query for:
+ *   - uncached: answer cache off (-answer-cache=0), every query computed;
+ *   - cached:   answer cache on and warm;
+ *   - churn:    answer cache on while CHURN record changes per 1,000 queries
+ *               land elsewhere in the zone (the rate of 200 changes a second at
+ *               about 20k queries a second is 10 per 1,000).
+ *
+ * Run: `npx tsc -p tsconfig.json && node dist/bench/skydns-inproc.js`
+ * Knobs: INPROC_SERVICES (5000), INPROC_SECONDS (3 per measurement), INPROC_CHURN (10).
+ * For instruction counts (repeatable on a noisy machine):
+ *   INPROC_SECONDS=0 INPROC_QUERIES=200000 valgrind --tool=callgrind node dist/bench/skydns-inproc.js
+ */
+import { applyDefaults, type SkyConfig } from '../lib/skydns/config.js';
+import { DnsHandler, isPromise } from '../lib/skydns/handler.js';
+import { Resolver, type Logger } from '../lib/skydns/resolver.js';
+import { RecordTree } from '../lib/skydns/tree.js';
+import { encodeService, hashLabel } from '../lib/msg/service.js';
+import { envInt } from './common.js';
+
+const DOMAIN = 'cluster.local.';
+const NAMESPACES = 50;
+
+function config(answerCache: number): SkyConfig {
+  const cfg: SkyConfig = {
+    domain: DOMAIN, dnsAddr: '127.0.0.1:53', host: '127.0.0.1', port: 53, nameservers: ['127.0.0.1:1'], noRec: false,
+    machines: ['http://127.0.0.1:2379'], local: '', tlsKey: '', tlsPem: '', caCert: '', username: '', password: '',
+    readTimeoutMs: 2000, roundRobin: true, nsRotate: false, stubzones: false, verbose: false, hostmaster: '',
+    ttl: 3600, minTtl: 60, priority: 10, rcache: 0, rcacheTtl: 60, ndots: 2, prefix: 'skydns', metricsAddr: '',
+    tcpMaxConns: 1000, tcpIdleMs: 10000, answerCacheSize: answerCache, workers: 1,
+  };
+  applyDefaults(cfg);
+  return cfg;
+}
+
+const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} };
+
+function ipOf(i: number): string {
+  const n = i + 1;
+  return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+}
+
+/** The keys and values kube2sky writes for ClusterIP service i (A leaf, SRV leaf for port "http"). */
+function serviceRecords(i: number, ip = ipOf(i)): [string, string][] {
+  const ns = `ns${i % NAMESPACES}`;
+  const base = `/skydns/local/cluster/svc/${ns}/svc${i}`;
+  const a = encodeService({ host: ip, priority: 10, weight: 10, ttl: 30 });
+  const srv = encodeService({ host: `svc${i}.${ns}.svc.cluster.local.`, port: 80, priority: 10, weight: 10, ttl: 30 });
+  return [[`${base}/${hashLabel(a)}`, a], [`${base}/_tcp/_http/${hashLabel(srv)}`, srv]];
+}
+
+/** A query packet with EDNS0 (as glibc sends with `options edns0`, and dnsperf -e) or without. */
+function packet(name: string, qtype: number, id: number, edns: boolean): Buffer {
+  const parts: Buffer[] = [Buffer.from([id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, edns ? 1 : 0])];
+  for (const l of name.split('.').filter((x) => x !== '')) parts.push(Buffer.from([l.length]), Buffer.from(l, 'latin1'));
+  parts.push(Buffer.from([0, qtype >> 8, qtype & 0xff, 0, 1]));
+  if (edns) parts.push(Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]));
+  return Buffer.concat(parts);
+}
+
+/** The pod's-eye mix for service i: A (hit), AAAA (NODATA), a search-path miss, and an external name walking the search path. */
+function mixQueries(i: number, n: number): [string, number][] {
+  const ns = `ns${i % NAMESPACES}`;
+  const other = `ns${(i + 1) % NAMESPACES}`;
+  const ext = `api${i % Math.max(1, Math.floor(n / 10))}.example.com`;
+  return [
+    [`svc${i}.${ns}.svc.cluster.local`, 1],
+    [`svc${i}.${ns}.svc.cluster.local`, 28],
+    [`svc${i}.${ns}.${other}.svc.cluster.local`, 1],
+    [`${ext}.${other}.svc.cluster.local`, 1],
+    [`${ext}.svc.cluster.local`, 1],
+    [`${ext}.cluster.local`, 1],
+  ];
+}
+
+interface Setup {
+  tree: RecordTree;
+  handler: DnsHandler;
+}
+
+function setup(n: number, answerCache: number): Setup {
+  const cfg = config(answerCache);
+  const tree = new RecordTree('skydns');
+  for (let i = 0; i < n; i++) for (const [k, v] of serviceRecords(i)) tree.put(k, v);
+  const resolver = new Resolver(tree, cfg, null, quiet);
+  const handler = new DnsHandler({ cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: quiet, synced: () => true, answerCacheSize: answerCache });
+  return { tree, handler };
+}
+
+const UDP = { tcp: false, remote: '127.0.0.1:1' };
+
+function answer(h: DnsHandler, q: Buffer): Buffer | null | Promise<Buffer | null> {
+  return h.answer(q, UDP);
+}
+
+interface Measured {
+  queries: number;
+  cpuUs: number;
+  usPerQuery: number;
+}
+
+/** Runs queries round-robin for `seconds` of wall time (or exactly `count` queries when seconds is 0). */
+async function run(s: Setup, packets: Buffer[], seconds: number, count: number, churnPer1000: number, n: number): Promise<Measured> {
+  let k = 0;
+  let churned = 0;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const every = churnPer1000 > 0 ? Math.max(1, Math.round(1000 / churnPer1000)) : 0;
+  for (;;) {
+    for (let j = 0; j < 1000; j++) {
+      const r = answer(s.handler, packets[k % packets.length]);
+      if (isPromise(r)) await r;
+      k++;
+      if (every && k % every === 0) {
+        // Re-address a service outside the queried half (names n/2..n-1 are never asked).
+        const i = Math.floor(n / 2) + (churned % Math.ceil(n / 2));
+        const old = serviceRecords(i, ipOf(i + churned * 7919));
+        const fresh = serviceRecords(i, ipOf(i + (churned + 1) * 7919));
+        s.tree.put(fresh[0][0], fresh[0][1]);
+        s.tree.delete(old[0][0]);
+        churned++;
+      }
+    }
+    if (seconds > 0 ? performance.now() - t0 >= seconds * 1000 : k >= count) break;
+  }
+  const c = process.cpuUsage(c0);
+  const cpuUs = c.user + c.system;
+  return { queries: k, cpuUs, usPerQuery: cpuUs / k };
+}
+
+async function main(): Promise<void> {
+  const n = envInt('INPROC_SERVICES', 5000, 2, 1_000_000);
+  const seconds = envInt('INPROC_SECONDS', 3, 0, 600);
+  const count = envInt('INPROC_QUERIES', 200_000, 1, 100_000_000);
+  const churn = envInt('INPROC_CHURN', 10, 0, 1000);
+  const which = (process.env.INPROC_RUNS ?? 'uncached,cached,churn').split(',');
+  // Only the first half of the services is queried (the churn changes the other half).
+  const packets: Buffer[] = [];
+  let id = 1;
+  for (let i = 0; i < Math.floor(n / 2); i++) for (const [name, t] of mixQueries(i, n)) packets.push(packet(name, t, id++ & 0xffff, true));
+  // Shuffle (seeded) so that consecutive queries do not share a service.
+  let seed = 1;
+  for (let i = packets.length - 1; i > 0; i--) {
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    const j = seed % (i + 1);
+    [packets[i], packets[j]] = [packets[j], packets[i]];
+  }
+  process.stdout.write(`skydns in-process: ${n} services, ${packets.length} distinct questions (pod's-eye mix over half of them), node ${process.version}\n`);
+  for (const w of which) {
+    const s = setup(n, w === 'uncached' ? 0 : 50_000);
+    // Warm-up: one pass (JIT, and the answer cache for the cached runs).
+    await run(s, packets, 0, packets.length, 0, n);
+    const m = await run(s, packets, seconds, count, w === 'churn' ? churn : 0, n);
+    process.stdout.write(`${w.padEnd(9)} ${m.usPerQuery.toFixed(2).padStart(7)} µs/query  (${m.queries} queries, ${(m.cpuUs / 1e6).toFixed(2)} s CPU${w === 'churn' ? `, ${churn} changes per 1,000 queries` : ''})\n`);
+  }
+}
+
+void main();

@@ -1,0 +1,193 @@
+/**
+ * What an answer read from the record tree, and which cached answers a change
+ * to the tree can alter.
+ *
+ * The resolver notes every read while it builds an answer (`Deps`). The answer
+ * cache files each cached answer under the paths it read (`DepIndex`); when a
+ * key changes, only the answers filed under that key or one of its ancestors
+ * (and wildcard answers whose pattern the key can match) are looked at, and of
+ * those only the ones the change can really alter are dropped. So a record
+ * that changes in one namespace leaves every other cached answer in place.
+ *
+ * A read is one of four kinds, each with the exact rule for when a change at
+ * key K (segments k₀…kₙ₋₁, see TreeChange) alters it. A read at path P of
+ * depth i (P = k₀…kᵢ₋₁, so K is at or below P) is altered when:
+ *
+ *   SUBTREE       always: the answer lists every leaf at or below P;
+ *   SUBTREE_PLAIN some segment of K below P is not an underscore label
+ *                 (leaves below `_tcp`-style labels are not part of it), or
+ *                 P itself came into or went out of existence;
+ *   EXISTS        P came into or went out of existence (NXDOMAIN ↔ NODATA);
+ *   ENTRY         K is P itself, or P came into or went out of existence.
+ *
+ * A read through a wildcard label (`*` or `any`) is kept apart with its
+ * pattern; a change under the pattern's fixed part alters it when the key
+ * matches the pattern, is the fixed part itself, or the fixed part or its
+ * children came into or went out of existence.
+ */
+import { isWildcard, type TreeChange } from './tree.js';
+
+/** The answer lists every leaf at or below the path (and whether it exists). */
+export const SUBTREE = 1;
+/** As SUBTREE, without the leaves that lie below an underscore label under the path. */
+export const SUBTREE_PLAIN = 2;
+/** Only whether anything exists at or below the path. */
+export const EXISTS = 4;
+/** The value at exactly the path, and whether anything exists at or below it. */
+export const ENTRY = 8;
+
+export interface WildRead {
+  /** The looked-up segments, one or more of them wildcards. */
+  readonly segs: readonly string[];
+  /** Index of the first wildcard segment. */
+  readonly first: number;
+  readonly kind: number;
+}
+
+/** Joins key segments into the path form the index files reads under ('' is the root). */
+export function pathOf(segs: readonly string[], n = segs.length): string {
+  if (n === 0) return '';
+  let p = segs[0];
+  for (let i = 1; i < n; i++) p += '/' + segs[i];
+  return p;
+}
+
+/** The reads one answer made. */
+export class Deps {
+  readonly paths: string[] = [];
+  readonly kinds: number[] = [];
+  wild: WildRead[] | null = null;
+
+  /** Notes a read of `kind` at the name whose key segments are segs. */
+  add(segs: readonly string[], kind: number): void {
+    for (let i = 0; i < segs.length; i++) {
+      if (isWildcard(segs[i])) {
+        (this.wild ??= []).push({ segs: segs.slice(), first: i, kind });
+        return;
+      }
+    }
+    const p = pathOf(segs);
+    // An answer usually reads a path once; look back a little for repeats instead of keeping a set.
+    for (let j = this.paths.length - 1; j >= 0 && j >= this.paths.length - 8; j--) {
+      if (this.paths[j] === p) {
+        this.kinds[j] |= kind;
+        return;
+      }
+    }
+    this.paths.push(p);
+    this.kinds.push(kind);
+  }
+}
+
+/** Whether a change at `change` alters a wildcard read. */
+export function wildAltered(w: WildRead, change: TreeChange): boolean {
+  const k = change.segs;
+  const base = w.first;
+  if (k.length < base) return false;
+  for (let j = 0; j < base; j++) if (k[j] !== w.segs[j]) return false;
+  // K is the fixed part itself, or the fixed part or one of its children appeared or went away.
+  if (k.length === base || change.flipped <= base + 1) return true;
+  if (w.kind & (EXISTS | ENTRY)) return false;
+  const plain = (w.kind & SUBTREE) === 0;
+  const m = w.segs.length;
+  if (k.length < m) return false;
+  for (let j = base; j < m; j++) {
+    const s = w.segs[j];
+    if (isWildcard(s)) {
+      if (plain && k[j].charCodeAt(0) === 0x5f) return false;
+    } else if (k[j] !== s) return false;
+  }
+  if (plain) for (let j = m; j < k.length; j++) if (k[j].charCodeAt(0) === 0x5f) return false;
+  return true;
+}
+
+/**
+ * Cached items filed by the paths their answers read. `T` is the cache's
+ * item; the index keeps each item's Deps to unfile it again.
+ */
+export class DepIndex<T> {
+  private readonly byPath = new Map<string, Map<T, number>>();
+  private readonly wild = new Map<T, WildRead[]>();
+
+  /** Items with a wildcard read (each is looked at on every change). */
+  get wildCount(): number {
+    return this.wild.size;
+  }
+
+  add(item: T, deps: Deps): void {
+    for (let j = 0; j < deps.paths.length; j++) {
+      const p = deps.paths[j];
+      let bucket = this.byPath.get(p);
+      if (!bucket) {
+        bucket = new Map();
+        this.byPath.set(p, bucket);
+      }
+      bucket.set(item, (bucket.get(item) ?? 0) | deps.kinds[j]);
+    }
+    if (deps.wild) this.wild.set(item, deps.wild);
+  }
+
+  remove(item: T, deps: Deps): void {
+    for (const p of deps.paths) {
+      const bucket = this.byPath.get(p);
+      if (!bucket) continue;
+      bucket.delete(item);
+      if (bucket.size === 0) this.byPath.delete(p);
+    }
+    if (deps.wild) this.wild.delete(item);
+  }
+
+  clear(): void {
+    this.byPath.clear();
+    this.wild.clear();
+  }
+
+  /**
+   * Whether reads of `kind` at one path of the changed key's are altered:
+   * `atKey` when the path is the key itself, `flipped` when the path came into
+   * or went out of existence, `belowAttr` when the key lies below an
+   * underscore label under the path. (The rules of this file's header.)
+   */
+  protected pathAltered(kind: number, atKey: boolean, flipped: boolean, belowAttr: boolean): boolean {
+    return (
+      (kind & SUBTREE) !== 0 ||
+      ((kind & SUBTREE_PLAIN) !== 0 && (flipped || !belowAttr)) ||
+      ((kind & EXISTS) !== 0 && flipped) ||
+      ((kind & ENTRY) !== 0 && (flipped || atKey))
+    );
+  }
+
+  protected wildAltered(w: WildRead, change: TreeChange): boolean {
+    return wildAltered(w, change);
+  }
+
+  /** Pushes onto `out` every item whose answer the change can alter (an item may appear twice). */
+  altered(change: TreeChange, out: T[]): void {
+    const k = change.segs;
+    const n = k.length;
+    const f = change.flipped;
+    // attrFrom[i]: a segment of K at depth ≥ i is an underscore label, so K lies below an
+    // attribute label under the path of depth i and is not part of a SUBTREE_PLAIN read there.
+    const attrFrom = new Array<boolean>(n + 1);
+    attrFrom[n] = false;
+    for (let i = n - 1; i >= 0; i--) attrFrom[i] = attrFrom[i + 1] || k[i].charCodeAt(0) === 0x5f;
+    let p = '';
+    for (let i = 0; i <= n; i++) {
+      if (i === 1) p = k[0];
+      else if (i > 1) p += '/' + k[i - 1];
+      const bucket = this.byPath.get(p);
+      if (!bucket) continue;
+      const flipped = f <= i;
+      for (const [item, kind] of bucket) if (this.pathAltered(kind, i === n, flipped, attrFrom[i])) out.push(item);
+    }
+    if (this.wild.size === 0) return;
+    for (const [item, reads] of this.wild) {
+      for (const w of reads) {
+        if (this.wildAltered(w, change)) {
+          out.push(item);
+          break;
+        }
+      }
+    }
+  }
+}
