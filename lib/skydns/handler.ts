@@ -11,7 +11,7 @@ import { Metrics, System, Cause } from './metrics.js';
 import { Answer, Logger, Request, Resolver, UpstreamMemo } from './resolver.js';
 import { StubZones, hasStubOption, withStubOption } from './stub.js';
 import { RecordTree, TreeChange } from './tree.js';
-import { CLASS, Edns, Encoded, Message, OPCODE_QUERY, Query, RCODE, TYPE, WireError, encodeMessage, errorReply, parseQuery, typeName } from './wire.js';
+import { CLASS, Edns, Encoded, Message, OPCODE_QUERY, Query, RCODE, TYPE, WireError, ZoneSoa, encodeMessage, errorReply, parseQuery, typeName } from './wire.js';
 
 export interface Transport {
   tcp: boolean;
@@ -61,28 +61,29 @@ function patchReply(b: Buffer, raw: Buffer, nameEnd: number): void {
 
 /**
  * The answer-cache entry for a plain query (one question with an uncompressed
- * name, no answer/authority records, at most an OPT record of version 0), if
- * the cache holds one; undefined for anything else.
+ * name, no answer/authority records, at most an OPT record of version 0):
+ * the entry, or undefined when the cache holds none. Null for any other query
+ * (the cache was not asked).
  */
-function cachedFor(cache: AnswerCache, raw: Buffer, tcp: boolean): CachedAnswer | undefined {
+function cachedFor(cache: AnswerCache, raw: Buffer, tcp: boolean): CachedAnswer | undefined | null {
   const n = raw.length;
-  if (n < 17) return undefined;
-  if ((raw[2] & 0xf8) !== 0) return undefined; // QR=0, opcode QUERY
-  if (raw[4] !== 0 || raw[5] !== 1 || raw[6] !== 0 || raw[7] !== 0 || raw[8] !== 0 || raw[9] !== 0 || raw[10] !== 0 || raw[11] > 1) return undefined;
+  if (n < 17 || cache.capacity === 0) return null;
+  if ((raw[2] & 0xf8) !== 0) return null; // QR=0, opcode QUERY
+  if (raw[4] !== 0 || raw[5] !== 1 || raw[6] !== 0 || raw[7] !== 0 || raw[8] !== 0 || raw[9] !== 0 || raw[10] !== 0 || raw[11] > 1) return null;
   const nameEnd = plainNameEnd(raw);
-  if (nameEnd < 0 || nameEnd + 4 > n) return undefined;
+  if (nameEnd < 0 || nameEnd + 4 > n) return null;
   let flags = 0;
   let udpSize = 512;
   let q = nameEnd + 4;
   if (raw[11] === 1) {
     // OPT: root owner, type 41, version 0, rdata consistent with the packet length.
-    if (q + 11 > n || raw[q] !== 0 || raw.readUInt16BE(q + 1) !== TYPE.OPT || raw[q + 6] !== 0) return undefined;
-    if (q + 11 + raw.readUInt16BE(q + 9) !== n) return undefined;
+    if (q + 11 > n || raw[q] !== 0 || raw.readUInt16BE(q + 1) !== TYPE.OPT || raw[q + 6] !== 0) return null;
+    if (q + 11 + raw.readUInt16BE(q + 9) !== n) return null;
     flags = EDNS_FLAG | ((raw[q + 7] & 0x80) !== 0 ? DO_FLAG : 0);
     udpSize = raw.readUInt16BE(q + 3);
     q = n;
   }
-  if (q !== n) return undefined;
+  if (q !== n) return null;
   const bufsize = tcp ? 65535 : Math.max(512, udpSize);
   return cache.get(raw, nameEnd + 4, bufsize, flags);
 }
@@ -113,10 +114,13 @@ export class DnsHandler {
   private readonly rcacheChunks = new ReplyChunks();
   /** Key segments of stub.dns.<domain>: a change below them changes where names are answered. */
   private readonly stubSegs: string[];
+  /** The zone's SOA pre-encoded for negative answers (null if its names cannot take the fast path). */
+  private readonly soa: ZoneSoa | null;
 
   constructor(private readonly d: HandlerDeps) {
     this.answers = d.answerCache ?? new AnswerCache(Math.max(0, d.answerCacheSize ?? 50000));
     this.stubSegs = [...d.resolver.domainSegs, 'dns', 'stub'];
+    this.soa = zoneSoa(d.resolver);
     d.tree.subscribe((change) => this.treeChanged(change));
   }
 
@@ -134,10 +138,15 @@ export class DnsHandler {
    * cache is answered without parsing it fully. Null when the slow path is needed.
    */
   tryCached(raw: Buffer, tcp: boolean): Buffer | null {
+    const c = cachedFor(this.answers, raw, tcp);
+    return c ? this.serve(c, raw) : null;
+  }
+
+  /** A cached answer for this request, unless it expired (null). */
+  private serve(c: CachedAnswer, raw: Buffer): Buffer | null {
     const m = this.d.metrics;
     const start = m ? performance.now() : 0;
-    const c = cachedFor(this.answers, raw, tcp);
-    if (c === undefined || c.until <= Date.now()) return null;
+    if (c.until <= Date.now()) return null;
     const b = Buffer.allocUnsafe(c.buf.length);
     c.buf.copy(b);
     patchReply(b, raw, c.questionEnd - 4);
@@ -156,12 +165,16 @@ export class DnsHandler {
    * answered synchronously. Never throws; the promise never rejects.
    */
   answer(raw: Buffer, t: Transport): Buffer | null | Promise<Buffer | null> {
-    const fast = this.tryCached(raw, t.tcp);
-    if (fast) return fast;
+    const c = cachedFor(this.answers, raw, t.tcp);
+    if (c) {
+      const b = this.serve(c, raw);
+      if (b) return b;
+    }
     const start = performance.now();
     let r: Outcome | Promise<Outcome>;
     try {
-      r = this.process(raw, t);
+      // c !== null: the cache was asked for this very question already.
+      r = this.process(raw, t, c !== null);
     } catch (err) {
       r = this.failed(err, raw, t);
     }
@@ -188,7 +201,7 @@ export class DnsHandler {
     return { buf, system: 'auth', cause: 'servfail' };
   }
 
-  private process(raw: Buffer, t: Transport): Outcome | Promise<Outcome> {
+  private process(raw: Buffer, t: Transport, asked = false): Outcome | Promise<Outcome> {
     const { cfg, log } = this.d;
     let q: Query;
     try {
@@ -247,7 +260,7 @@ export class DnsHandler {
 
     if (reverse) {
       const ck = this.cacheKey(q, bufsize, doBit);
-      const hit = this.fromCache(ck, q, 'reverse');
+      const hit = asked ? null : this.fromCache(ck, q, 'reverse');
       if (hit) return hit;
       this.d.metrics?.cacheMiss.inc('answer');
       const ans = this.d.resolver.reverse(req, ck !== null);
@@ -259,7 +272,7 @@ export class DnsHandler {
     if (!inDomain && q.qclass !== CLASS.CH) return this.forward(q, t, raw, rkey, 'recursive');
 
     const ck = this.cacheKey(q, bufsize, doBit);
-    const hit = this.fromCache(ck, q, 'auth');
+    const hit = asked ? null : this.fromCache(ck, q, 'auth');
     if (hit) return hit;
     this.d.metrics?.cacheMiss.inc('answer');
     const lookupName = cfg.local && name === `local.dns.${cfg.domain}` ? cfg.local.toLowerCase() : undefined;
@@ -291,8 +304,7 @@ export class DnsHandler {
 
   /** The answer-cache key of a parsed query, or null (no caching) when the question name was compressed or the cache is off. */
   private cacheKey(q: Query, bufsize: number, doBit: boolean): AnswerKey | null {
-    const nameEnd = q.questionEnd - 4;
-    if (this.answers.capacity === 0 || plainNameEnd(q.raw) !== nameEnd) return null;
+    if (this.answers.capacity === 0 || !q.plainName) return null;
     return { raw: q.raw, questionEnd: q.questionEnd, bufsize, flags: q.edns !== null ? EDNS_FLAG | (doBit ? DO_FLAG : 0) : 0 };
   }
 
@@ -353,7 +365,7 @@ export class DnsHandler {
     const limit = t.tcp ? 65535 : Math.max(512, q.edns?.udpSize ?? 512);
     let enc: Encoded | null;
     try {
-      enc = encodeMessage(msg, limit);
+      enc = encodeMessage(msg, limit, q.plainName ? { raw: q.raw, questionEnd: q.questionEnd, qname: q.qname, soa: this.soa } : undefined);
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
       this.d.log.warn(`cannot encode the answer for ${q.qname} ${typeName(q.qtype)}: ${err.message}; sending SERVFAIL`);
@@ -430,6 +442,17 @@ export class DnsHandler {
     this.answers.clear();
     this.rcache.clear();
     this.rcacheChunks.reset();
+  }
+}
+
+/** The zone's SOA as the resolver writes it, pre-encoded; null when a name of it rules the fast path out. */
+function zoneSoa(resolver: Resolver): ZoneSoa | null {
+  const soa = resolver.soa(0);
+  if (soa.data.t !== 'soa') return null;
+  try {
+    return new ZoneSoa(soa.name, soa.data.mname, soa.data.rname);
+  } catch {
+    return null;
   }
 }
 

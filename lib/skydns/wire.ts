@@ -97,6 +97,8 @@ export interface Query {
   qclass: number;
   /** Offset where the question section ends. */
   questionEnd: number;
+  /** The question name is written out in full (no compression pointer) at offset 12. */
+  plainName: boolean;
   edns: Edns | null;
   /** The whole query as received. */
   raw: Buffer;
@@ -116,7 +118,7 @@ function escapeLabel(buf: Buffer, start: number, len: number): string {
 }
 
 /** Reads a possibly compressed name at `off`; returns the name and the offset after it in the original stream. */
-export function readName(buf: Buffer, off: number, id: number | null = null): { name: string; next: number } {
+export function readName(buf: Buffer, off: number, id: number | null = null): { name: string; next: number; compressed: boolean } {
   let name = '';
   let pos = off;
   let next = -1;
@@ -145,7 +147,7 @@ export function readName(buf: Buffer, off: number, id: number | null = null): { 
     name += escapeLabel(buf, pos + 1, len) + '.';
     pos += 1 + len;
   }
-  return { name: name === '' ? '.' : name, next };
+  return { name: name === '' ? '.' : name, next, compressed: hops > 0 };
 }
 
 /** Lower-cases ASCII letters only (DNS case folding). */
@@ -245,6 +247,38 @@ function ednsFromRaw(buf: Buffer, rr: RawRR, id: number): Edns {
   };
 }
 
+/** Where the bytes of a name read by readPlainName are assembled (a name is at most 255 bytes). */
+const nameScratch = Buffer.allocUnsafe(256);
+
+/**
+ * The name at `off` when it is written out in full and every label is plain
+ * printable ASCII without dots or backslashes (every name a resolver sends for
+ * a cluster service), else null. One string is made, from one copy of the
+ * bytes; readName's general path builds it a character at a time.
+ */
+function readPlainName(buf: Buffer, off: number): string | null {
+  const n = buf.length;
+  let p = off;
+  for (;;) {
+    if (p >= n) return null;
+    const len = buf[p];
+    if (len === 0) break;
+    if (len > 63 || p + 1 + len > n) return null;
+    for (let i = p + 1; i <= p + len; i++) {
+      const c = buf[i];
+      if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) return null;
+    }
+    p += len + 1;
+  }
+  const wire = p - off + 1;
+  if (wire > 255) return null;
+  if (wire === 1) return '.';
+  buf.copy(nameScratch, 0, off + 1, p + 1);
+  // Label lengths become dots (and the final zero length the trailing dot).
+  for (let q = off; q < p; q += buf[q] + 1) nameScratch[q + buf[q] - off] = 0x2e;
+  return nameScratch.toString('latin1', 0, wire - 1);
+}
+
 /**
  * Parses a query strictly. Throws WireError (with the ID when the header was
  * readable) for anything a server should answer with FORMERR or drop.
@@ -258,7 +292,18 @@ export function parseQuery(buf: Buffer): Query {
   const ns = buf.readUInt16BE(8);
   const ar = buf.readUInt16BE(10);
   if (qd !== 1) throw new WireError(`QDCOUNT is ${qd}, want 1`, id);
-  const { name, next } = readName(buf, 12, id);
+  let name = readPlainName(buf, 12);
+  let next: number;
+  let plainName: boolean;
+  if (name !== null) {
+    next = 12 + (name === '.' ? 1 : name.length + 1);
+    plainName = true;
+  } else {
+    const r = readName(buf, 12, id);
+    name = r.name;
+    next = r.next;
+    plainName = !r.compressed;
+  }
   if (next + 4 > buf.length) throw new WireError('question runs past the end of the message', id);
   const qtype = buf.readUInt16BE(next);
   const qclass = buf.readUInt16BE(next + 2);
@@ -282,6 +327,7 @@ export function parseQuery(buf: Buffer): Query {
     qtype,
     qclass,
     questionEnd,
+    plainName,
     edns,
     raw: buf,
   };
@@ -438,6 +484,13 @@ export class Writer {
 
   constructor(size = 4096) {
     this.buf = Buffer.allocUnsafe(size);
+  }
+
+  /** Empties the writer for another message (its buffer is kept). */
+  reset(): void {
+    this.pos = 0;
+    this.comp.clear();
+    this.compPlain.clear();
   }
 
   private ensure(n: number): void {
@@ -624,21 +677,6 @@ function writeRR(w: Writer, rr: RR): void {
   writeRData(w, rr);
 }
 
-function writeOpt(w: Writer, edns: Edns): void {
-  w.u8(0);
-  w.u16(TYPE.OPT);
-  w.u16(edns.udpSize);
-  w.u32(((edns.extRcode & 0xff) << 24) | ((edns.version & 0xff) << 16) | (edns.do ? 0x8000 : 0));
-  let len = 0;
-  for (const o of edns.options) len += 4 + o.data.length;
-  w.u16(len);
-  for (const o of edns.options) {
-    w.u16(o.code);
-    w.u16(o.data.length);
-    w.bytes(o.data);
-  }
-}
-
 export interface Encoded {
   buf: Buffer;
   /** TC was set because the answers did not fit. */
@@ -649,15 +687,59 @@ export interface Encoded {
   answerOffsets: number[];
 }
 
+/** The OPT record of a reply, as bytes. */
+function optRecord(edns: Edns): Buffer {
+  let len = 0;
+  for (const o of edns.options) len += 4 + o.data.length;
+  const b = Buffer.allocUnsafe(11 + len);
+  b[0] = 0;
+  b.writeUInt16BE(TYPE.OPT, 1);
+  b.writeUInt16BE(edns.udpSize & 0xffff, 3);
+  b.writeUInt32BE((((edns.extRcode & 0xff) << 24) | ((edns.version & 0xff) << 16) | (edns.do ? 0x8000 : 0)) >>> 0, 5);
+  b.writeUInt16BE(len, 9);
+  let p = 11;
+  for (const o of edns.options) {
+    b.writeUInt16BE(o.code, p);
+    b.writeUInt16BE(o.data.length, p + 2);
+    o.data.copy(b, p + 4);
+    p += 4 + o.data.length;
+  }
+  return b;
+}
+
+/** The writer every message is encoded in (encoding is synchronous; the result is copied out). */
+const scratch = new Writer(4096);
+
+/**
+ * The request a reply answers, for encodeMessage's fast path: its bytes (the
+ * question is copied from them, case and all), where its question ends, the
+ * question name as parsed, and the zone's SOA pre-encoded.
+ */
+export interface FastContext {
+  raw: Buffer;
+  questionEnd: number;
+  qname: string;
+  soa: ZoneSoa | null;
+}
+
 /**
  * Encodes a message and fits it into `limit` bytes: when it is too large the
  * additional section is dropped first (no TC); if still too large, TC is set
  * and the largest prefix of the answer section that fits is kept (authority
  * and additional dropped). The OPT record, if any, is always kept.
  * Returns null if even the header, question and OPT do not fit.
+ *
+ * With `fast`, the two shapes nearly every cluster query gets — address
+ * records for the question name, or no answer and the zone's SOA — are
+ * written directly (encodeCommon) when they fit.
  */
-export function encodeMessage(msg: Message, limit = 65535): Encoded | null {
-  const w = new Writer(Math.min(Math.max(512, limit), 4096));
+export function encodeMessage(msg: Message, limit = 65535, fast?: FastContext): Encoded | null {
+  if (fast) {
+    const common = encodeCommon(msg, limit, fast);
+    if (common) return common;
+  }
+  const w = scratch;
+  w.reset();
   w.u16(msg.header.id);
   w.u16(headerFlags(msg.header));
   w.u16(msg.question.length);
@@ -678,12 +760,7 @@ export function encodeMessage(msg: Message, limit = 65535): Encoded | null {
   for (const rr of msg.authority) writeRR(w, rr);
   const additionalAt = w.pos;
   for (const rr of msg.additional) writeRR(w, rr);
-  let optBytes: Buffer | null = null;
-  if (msg.edns) {
-    const ow = new Writer(64);
-    writeOpt(ow, msg.edns);
-    optBytes = Buffer.from(ow.result());
-  }
+  const optBytes = msg.edns ? optRecord(msg.edns) : null;
   const optLen = optBytes ? optBytes.length : 0;
   const full = w.result();
   if (full.length + optLen <= limit) {
@@ -704,6 +781,146 @@ export function encodeMessage(msg: Message, limit = 65535): Encoded | null {
   buf.writeUInt16BE(0, 8);
   buf.writeUInt16BE(optBytes ? 1 : 0, 10);
   return { buf, truncated: true, droppedAdditional: true, answerOffsets: answerOffsets.slice(0, keep + 1) };
+}
+
+/**
+ * The zone's SOA record as negative answers carry it, pre-encoded: its owner
+ * is the zone name, which an in-zone question ends with, so the owner and the
+ * zone-name tails of MNAME and RNAME are pointers into the question.
+ */
+export class ZoneSoa {
+  /** Wire length of the zone name. */
+  private readonly zoneWire: number;
+  /** MNAME's labels before the zone name (no terminator). */
+  private readonly mnameHead: Buffer;
+  /** RNAME's labels before the zone name. */
+  private readonly rnameHead: Buffer;
+
+  /** `zone` lower case and fully qualified, not the root. Throws WireError for names that cannot be encoded. */
+  constructor(readonly zone: string, readonly mname: string, readonly rname: string) {
+    if (zone === '.' || zone !== zone.toLowerCase()) throw new WireError(`zone ${zone}: want a lower-case name below the root`, null);
+    const wireOf = (labels: Buffer[]) => Buffer.concat(labels.flatMap((l) => [Buffer.from([l.length]), l]));
+    const zoneLabels = nameToLabels(zone);
+    this.zoneWire = wireOf(zoneLabels).length + 1;
+    const head = (name: string): Buffer | null => {
+      const lower = name.toLowerCase();
+      if (lower !== zone && !lower.endsWith('.' + zone)) return null;
+      const labels = nameToLabels(name);
+      return wireOf(labels.slice(0, labels.length - zoneLabels.length));
+    };
+    for (const n of [zone, mname, rname]) for (const l of nameToLabels(n)) if (l.length > 63 || l.length === 0) throw new WireError(`bad label in ${n}`, null);
+    // A name outside the zone would compress against whatever the question holds; the general path does that.
+    const m = head(mname);
+    if (m === null) throw new WireError(`SOA MNAME ${mname} is not in zone ${zone}`, null);
+    const r = head(rname);
+    if (r === null) throw new WireError(`SOA RNAME ${rname} is not in zone ${zone}`, null);
+    this.mnameHead = m;
+    this.rnameHead = r;
+    if (this.zoneWire > 255 || m.length + this.zoneWire > 255 || r.length + this.zoneWire > 255) throw new WireError('SOA names longer than 255 bytes', null);
+  }
+
+  /** Whether rr is this zone's SOA (any TTL, serial and timers). */
+  matches(rr: RR): boolean {
+    return rr.type === TYPE.SOA && rr.name === this.zone && rr.data.t === 'soa' && rr.data.mname === this.mname && rr.data.rname === this.rname;
+  }
+
+  /** Bytes of the record. */
+  size(): number {
+    return 12 + this.mnameHead.length + 2 + this.rnameHead.length + 2 + 20;
+  }
+
+  /** Writes rr (which matches()) at `at`, for a question name of `qnameWire` bytes at offset 12 that ends with the zone. */
+  write(b: Buffer, at: number, rr: RR, qnameWire: number): number {
+    const d = rr.data as Extract<RData, { t: 'soa' }>;
+    const zoneAt = 0xc000 | (12 + qnameWire - this.zoneWire);
+    let p = at;
+    b.writeUInt16BE(zoneAt, p);
+    b.writeUInt16BE(TYPE.SOA, p + 2);
+    b.writeUInt16BE(rr.class, p + 4);
+    b.writeUInt32BE(rr.ttl >>> 0, p + 6);
+    const rdAt = p + 10;
+    p += 12;
+    p += this.mnameHead.copy(b, p);
+    b.writeUInt16BE(zoneAt, p);
+    p += 2;
+    p += this.rnameHead.copy(b, p);
+    b.writeUInt16BE(zoneAt, p);
+    p += 2;
+    b.writeUInt32BE(d.serial >>> 0, p);
+    b.writeUInt32BE(d.refresh >>> 0, p + 4);
+    b.writeUInt32BE(d.retry >>> 0, p + 8);
+    b.writeUInt32BE(d.expire >>> 0, p + 12);
+    b.writeUInt32BE(d.minimum >>> 0, p + 16);
+    p += 20;
+    b.writeUInt16BE(p - rdAt - 2, rdAt);
+    return p;
+  }
+
+  /** Whether a lower-case name is the zone or below it. */
+  holds(lowerName: string): boolean {
+    return lowerName === this.zone || lowerName.endsWith('.' + this.zone);
+  }
+}
+
+/**
+ * The fast path of encodeMessage for a question written out in full: answer
+ * records that are all A/AAAA owned by the question name (a pointer to it),
+ * no additional records, and no authority or just the zone's SOA. Null for
+ * any other message, or one that does not fit (the general path then fits it).
+ */
+function encodeCommon(msg: Message, limit: number, f: FastContext): Encoded | null {
+  if (msg.additional.length !== 0 || msg.question.length !== 1 || msg.question[0].name !== f.qname) return null;
+  if (msg.edns && msg.edns.options.length !== 0) return null;
+  const qEnd = f.questionEnd;
+  let size = qEnd + (msg.edns ? 11 : 0);
+  for (const rr of msg.answer) {
+    if (rr.name !== f.qname || rr.data.t !== 'ip') return null;
+    const len = rr.data.bytes.length;
+    if (!((rr.type === TYPE.A && len === 4) || (rr.type === TYPE.AAAA && len === 16))) return null;
+    size += 12 + len;
+  }
+  let soa: RR | null = null;
+  if (msg.authority.length !== 0) {
+    if (msg.authority.length !== 1 || !f.soa || !f.soa.matches(msg.authority[0]) || !f.soa.holds(f.qname.toLowerCase())) return null;
+    soa = msg.authority[0];
+    size += f.soa.size();
+  }
+  if (size > limit) return null;
+  const b = Buffer.allocUnsafe(size);
+  f.raw.copy(b, 0, 0, qEnd);
+  b.writeUInt16BE(msg.header.id, 0);
+  b.writeUInt16BE(headerFlags(msg.header), 2);
+  b.writeUInt16BE(1, 4);
+  b.writeUInt16BE(msg.answer.length, 6);
+  b.writeUInt16BE(msg.authority.length, 8);
+  b.writeUInt16BE(msg.edns ? 1 : 0, 10);
+  let p = qEnd;
+  const answerOffsets: number[] = new Array(msg.answer.length + 1);
+  for (let i = 0; i < msg.answer.length; i++) {
+    const rr = msg.answer[i];
+    const bytes = (rr.data as Extract<RData, { t: 'ip' }>).bytes;
+    answerOffsets[i] = p;
+    b[p] = 0xc0;
+    b[p + 1] = 12;
+    b.writeUInt16BE(rr.type, p + 2);
+    b.writeUInt16BE(rr.class, p + 4);
+    b.writeUInt32BE(rr.ttl >>> 0, p + 6);
+    b.writeUInt16BE(bytes.length, p + 10);
+    b.set(bytes, p + 12);
+    p += 12 + bytes.length;
+  }
+  answerOffsets[msg.answer.length] = p;
+  if (soa) p = f.soa!.write(b, p, soa, qEnd - 4 - 12);
+  if (msg.edns) {
+    const e = msg.edns;
+    b[p] = 0;
+    b.writeUInt16BE(TYPE.OPT, p + 1);
+    b.writeUInt16BE(e.udpSize & 0xffff, p + 3);
+    b.writeUInt32BE((((e.extRcode & 0xff) << 24) | ((e.version & 0xff) << 16) | (e.do ? 0x8000 : 0)) >>> 0, p + 5);
+    b.writeUInt16BE(0, p + 9);
+    p += 11;
+  }
+  return { buf: b, truncated: false, droppedAdditional: false, answerOffsets };
 }
 
 /** A minimal error reply echoing the question when it could be read. */

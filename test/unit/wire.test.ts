@@ -26,6 +26,7 @@ import {
   rdataKey,
   readName,
   typeName,
+  ZoneSoa,
 } from '../../lib/skydns/wire.js';
 
 // ---------------------------------------------------------------- hand-built packets
@@ -79,8 +80,36 @@ test('parseQuery: a plain A query', () => {
   assert.equal(q.qtype, TYPE.A);
   assert.equal(q.qclass, CLASS.IN);
   assert.equal(q.questionEnd, 12 + 17 + 4);
+  assert.equal(q.plainName, true);
   assert.equal(q.edns, null);
   assert.equal(q.raw, A_QUERY);
+});
+
+test('parseQuery: question names, through the plain fast path and the escaping general path alike', () => {
+  const cases: [number[], string, boolean][] = [
+    [[0], '.', true],
+    [wname('a'), 'a.', true],
+    [wname('Svc1', 'NS', 'svc', 'cluster', 'local'), 'Svc1.NS.svc.cluster.local.', true],
+    [wname('_http', '_tcp', 'x-y', '0'), '_http._tcp.x-y.0.', true],
+    [wname('a.b', 'c'), 'a\\.b.c.', true],
+    [wname('a\\b', 'c'), 'a\\\\b.c.', true],
+    [wname('sp ace', 'c'), 'sp\\032ace.c.', true],
+    [[1, 0xe9, 0], '\\233.', true],
+    [[1, 0x7f, 1, 0x7e, 0], '\\127.~.', true],
+    [wname('x'.repeat(63), 'y'.repeat(63), 'z'.repeat(63), 'w'.repeat(61)), `${'x'.repeat(63)}.${'y'.repeat(63)}.${'z'.repeat(63)}.${'w'.repeat(61)}.`, true],
+  ];
+  for (const [name, text, plain] of cases) {
+    const q = parseQuery(pkt(header(1, 0, 1, 0, 0, 0), name, u16(TYPE.A), u16(CLASS.IN)));
+    assert.equal(q.qname, text);
+    assert.equal(q.plainName, plain);
+    assert.equal(q.questionEnd, 12 + name.length + 4);
+  }
+  // 256 bytes of name: refused on either path.
+  assert.throws(() => parseQuery(pkt(header(1, 0, 1, 0, 0, 0), wname('x'.repeat(63), 'y'.repeat(63), 'z'.repeat(63), 'w'.repeat(62)), u16(TYPE.A), u16(CLASS.IN))), wireError('name longer than 255 bytes', 1));
+  // A question name ending in a compression pointer (to itself, backwards: into the header) is not plain.
+  const ptr = parseQuery(pkt(header(1, 0, 1, 0, 0, 0), [1, 0x61, 0xc0, 4], u16(TYPE.A), u16(CLASS.IN)));
+  assert.equal(ptr.qname, 'a.');
+  assert.equal(ptr.plainName, false);
 });
 
 test('parseQuery: header flags decoded bit by bit', () => {
@@ -199,9 +228,9 @@ test('parseQuery: malformed packets → WireError (with the ID once the header i
 
 test('readName: offsets after compressed and plain names', () => {
   const buf = pkt([0, 0], wname('ab', 'c'), [3, 0x78, 0x79, 0x7a, 0xc0, 2]);
-  assert.deepEqual(readName(buf, 2), { name: 'ab.c.', next: 8 });
-  assert.deepEqual(readName(buf, 8), { name: 'xyz.ab.c.', next: 14 });
-  assert.deepEqual(readName(buf, 12), { name: 'ab.c.', next: 14 });
+  assert.deepEqual(readName(buf, 2), { name: 'ab.c.', next: 8, compressed: false });
+  assert.deepEqual(readName(buf, 8), { name: 'xyz.ab.c.', next: 14, compressed: true });
+  assert.deepEqual(readName(buf, 12), { name: 'ab.c.', next: 14, compressed: true });
 });
 
 // ---------------------------------------------------------------- decodeMessage
@@ -724,4 +753,76 @@ test('typeName and rcodeName', () => {
   assert.equal(rcodeName(3), 'NXDOMAIN');
   assert.equal(rcodeName(0), 'NOERROR');
   assert.equal(rcodeName(16), 'RCODE16');
+});
+
+// ---------------------------------------------------------------- the fast path for common answers
+
+test('encodeMessage: the common shapes take the fast path and decode exactly as the general path', () => {
+  const zone = 'cluster.local.';
+  const soaRR = (ttl: number, rname = `hostmaster.${zone}`): RR => ({
+    name: zone, type: TYPE.SOA, class: CLASS.IN, ttl,
+    data: { t: 'soa', mname: `ns.dns.${zone}`, rname, serial: 1764720000, refresh: 28800, retry: 7200, expire: 604800, minimum: 60 },
+  });
+  const ip4 = (owner: string, last: number, ttl = 30): RR => ({ name: owner, type: TYPE.A, class: CLASS.IN, ttl, data: { t: 'ip', bytes: Uint8Array.from([10, 0, 0, last]) } });
+  const ip6 = (owner: string): RR => ({ name: owner, type: TYPE.AAAA, class: CLASS.IN, ttl: 30, data: { t: 'ip', bytes: Uint8Array.from([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]) } });
+  const cases: { qname: string; rcode: number; answer: RR[]; authority: RR[]; edns: boolean; fast: boolean }[] = [
+    { qname: 'Svc1.Ns1.svc.cluster.local.', rcode: RCODE.NOERROR, answer: [ip4('Svc1.Ns1.svc.cluster.local.', 1)], authority: [], edns: true, fast: true },
+    { qname: 'db.ns1.svc.cluster.local.', rcode: RCODE.NOERROR, answer: [1, 2, 3].map((i) => ip4('db.ns1.svc.cluster.local.', i)), authority: [], edns: false, fast: true },
+    { qname: 'v6.ns1.svc.cluster.local.', rcode: RCODE.NOERROR, answer: [ip6('v6.ns1.svc.cluster.local.')], authority: [], edns: true, fast: true },
+    { qname: 'x.ns1.other.svc.cluster.local.', rcode: RCODE.NXDOMAIN, answer: [], authority: [soaRR(60)], edns: true, fast: true },
+    { qname: 'svc1.ns1.svc.cluster.local.', rcode: RCODE.NOERROR, answer: [], authority: [soaRR(60)], edns: false, fast: true },
+    { qname: 'CLUSTER.local.', rcode: RCODE.NOERROR, answer: [], authority: [soaRR(60)], edns: true, fast: true },
+    // Not the common shapes: the general path.
+    { qname: 'a.cluster.local.', rcode: RCODE.NOERROR, answer: [{ ...ip4('other.cluster.local.', 1) }], authority: [], edns: true, fast: false },
+    { qname: 'a.cluster.local.', rcode: RCODE.NOERROR, answer: [{ name: 'a.cluster.local.', type: TYPE.CNAME, class: CLASS.IN, ttl: 5, data: { t: 'name', name: 'b.cluster.local.' } }], authority: [], edns: true, fast: false },
+    { qname: 'a.example.org.', rcode: RCODE.NXDOMAIN, answer: [], authority: [soaRR(60)], edns: true, fast: false },
+  ];
+  for (const c of cases) {
+    const query = pkt(header(0x4321, 0x0110, 1, 0, 0, c.edns ? 1 : 0), wname(...c.qname.split('.').filter((l) => l !== '')), u16(TYPE.A), u16(CLASS.IN), c.edns ? opt(4096, 0x8000) : []);
+    const q = parseQuery(query);
+    const msg: Message = {
+      header: { id: 0x4321, qr: true, opcode: 0, aa: true, tc: false, rd: true, ra: true, ad: false, cd: true, rcode: c.rcode },
+      question: [{ name: q.qname, type: q.qtype, class: q.qclass }],
+      answer: c.answer,
+      authority: c.authority,
+      additional: [],
+      edns: c.edns ? { udpSize: 1232, extRcode: 0, version: 0, do: true, options: [] } : null,
+    };
+    const soa = new ZoneSoa(zone, `ns.dns.${zone}`, `hostmaster.${zone}`);
+    const general = encodeMessage(msg, 512)!;
+    const fast = encodeMessage(msg, 512, { raw: q.raw, questionEnd: q.questionEnd, qname: q.qname, soa })!;
+    assert.deepEqual(decodeMessage(fast.buf), decodeMessage(general.buf), c.qname);
+    assert.equal(fast.truncated, false);
+    assert.deepEqual(fast.answerOffsets.length, c.answer.length + 1);
+    // The fast path writes what the general one writes, compressing at least as well.
+    assert.ok(fast.buf.length <= general.buf.length, `${c.qname}: ${fast.buf.length} > ${general.buf.length}`);
+    if (c.fast) assert.equal(fast.buf.length, general.buf.length, `${c.qname}: same size`);
+    // The question is the request's own bytes.
+    assert.deepEqual(fast.buf.subarray(12, q.questionEnd), query.subarray(12, q.questionEnd));
+  }
+});
+
+test('encodeMessage: a common answer too large for the limit is fitted by the general path', () => {
+  const qname = 'big.cluster.local.';
+  const query = pkt(header(1, 0x0100, 1, 0, 0, 0), wname('big', 'cluster', 'local'), u16(TYPE.A), u16(CLASS.IN));
+  const q = parseQuery(query);
+  const answer: RR[] = Array.from({ length: 40 }, (_, i) => ({ name: qname, type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip' as const, bytes: Uint8Array.from([10, 0, 1, i]) } }));
+  const msg: Message = {
+    header: { id: 1, qr: true, opcode: 0, aa: true, tc: false, rd: true, ra: true, ad: false, cd: false, rcode: 0 },
+    question: [{ name: qname, type: TYPE.A, class: CLASS.IN }],
+    answer, authority: [], additional: [], edns: null,
+  };
+  const fast = encodeMessage(msg, 512, { raw: q.raw, questionEnd: q.questionEnd, qname: q.qname, soa: null })!;
+  assert.equal(fast.truncated, true);
+  assert.ok(fast.buf.length <= 512);
+  assert.deepEqual(fast.buf, encodeMessage(msg, 512)!.buf);
+});
+
+test('ZoneSoa: refuses names it cannot pre-encode', () => {
+  assert.throws(() => new ZoneSoa('.', 'ns.', 'h.'), WireError);
+  assert.throws(() => new ZoneSoa('Cluster.local.', 'ns.dns.cluster.local.', 'h.cluster.local.'), WireError);
+  assert.throws(() => new ZoneSoa('cluster.local.', 'ns.example.org.', 'h.cluster.local.'), WireError);
+  // An RNAME outside the zone would compress against whatever the question holds: the general path does that.
+  assert.throws(() => new ZoneSoa('cluster.local.', 'ns.dns.cluster.local.', 'hostmaster.skydns.local.'), WireError);
+  assert.throws(() => new ZoneSoa('cluster.local.', `${'x'.repeat(64)}.cluster.local.`, 'h.cluster.local.'), WireError);
 });
