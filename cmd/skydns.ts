@@ -71,7 +71,7 @@ async function runPrimary(cfg: SkyConfig, log: Log): Promise<void> {
     setTimeout(fork, 500);
   });
   for (let i = 0; i < cfg.workers; i++) fork();
-  log.info(`ready for queries on ${cfg.domain} for tcp/udp ${cfg.dnsAddr} with ${cfg.workers} workers; etcd ${cfg.machines.join(',')}`);
+  log.info(`ready for queries on ${cfg.domain} for tcp/udp ${cfg.dnsAddr} with ${cfg.workers} workers${cfg.workersSource ? ` (${cfg.workersSource})` : ''}; etcd ${cfg.machines.join(',')}`);
   const endpoint = metricsEndpoint(cfg.metricsAddr, process.env, log, splitHostPort);
   if (endpoint) {
     const metrics = new Metrics(process.env.PROMETHEUS_NAMESPACE || 'skydns', process.env.PROMETHEUS_SUBSYSTEM || 'skydns');
@@ -117,6 +117,7 @@ async function main(): Promise<void> {
   if (!worker) for (const w of parsed.warnings) log.warn(w);
   process.on('uncaughtException', (err) => log.error(`uncaught exception (kept running): ${err.stack ?? String(err)}`));
   process.on('unhandledRejection', (err) => log.error(`unhandled rejection (kept running): ${err instanceof Error ? err.stack : String(err)}`));
+  if (!worker && cfg.workers === 1 && cfg.workersSource) log.info(`one server process (${cfg.workersSource})`);
   if (cfg.workers > 1 && cluster.isPrimary) await runPrimary(cfg, log);
   else await runServer(cfg, log, worker);
 }

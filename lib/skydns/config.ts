@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { FlagDef, FlagError, ParsedFlags, bool, num, str } from '../flags.js';
 import { fqdn } from '../msg/path.js';
+import { CpuBudget, cpuBudget } from './cpus.js';
 
 export const SKYDNS_VERSION = '2.5.3a';
 export const IMPLEMENTATION = 'kube-dns-ts 0.1.0';
@@ -41,7 +42,7 @@ export const SKYDNS_FLAGS: readonly FlagDef[] = [
   { name: 'tcp-max-conns', type: 'int', default: 1000, usage: 'maximum number of concurrent TCP client connections' },
   { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections idle for this long' },
   { name: 'answer-cache', type: 'int', default: 50000, usage: 'capacity (entries) of the cache of encoded authoritative answers; every etcd change invalidates it (0 disables it)' },
-  { name: 'workers', type: 'int', default: 1, env: 'SKYDNS_WORKERS', usage: 'server processes sharing the DNS sockets; each holds its own copy of the records' },
+  { name: 'workers', type: 'string', default: '1', env: 'SKYDNS_WORKERS', usage: 'server processes sharing the DNS sockets, or "auto": one per CPU the process may use (its cgroup CPU quota, else the CPU count); each holds its own copy of the records' },
 ];
 
 export interface SkyConfig {
@@ -76,6 +77,8 @@ export interface SkyConfig {
   tcpIdleMs: number;
   answerCacheSize: number;
   workers: number;
+  /** How the worker count was chosen (for the start-up log), when -workers=auto. */
+  workersSource?: string;
 }
 
 /** Splits "ip:port" (IPv6 in brackets) strictly, as SkyDNS validates -addr and -nameservers. */
@@ -131,8 +134,7 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
   const prefix = str(p, 'path-prefix');
   if (prefix === '' || prefix.includes('/')) throw new FlagError(`-path-prefix: "${prefix}" must be a single non-empty path segment`);
   const ndots = num(p, 'ndots');
-  const workers = num(p, 'workers');
-  if (workers < 1 || workers > 64) throw new FlagError(`-workers: ${workers} is out of range 1..64`);
+  const { workers, workersSource } = parseWorkers(str(p, 'workers'));
   if (num(p, 'answer-cache') < 0) throw new FlagError('-answer-cache must not be negative');
   return {
     domain: str(p, 'domain'),
@@ -166,7 +168,21 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
     tcpIdleMs: num(p, 'tcp-idle-timeout'),
     answerCacheSize: num(p, 'answer-cache'),
     workers,
+    ...(workersSource !== undefined ? { workersSource } : {}),
   };
+}
+
+/** -workers: a count 1..64, or "auto" (the CPUs the process may use, at most 64). */
+export function parseWorkers(raw: string, budget: () => CpuBudget = cpuBudget): { workers: number; workersSource?: string } {
+  const v = raw.trim();
+  if (v === 'auto') {
+    const b = budget();
+    return { workers: Math.min(64, b.count), workersSource: `auto: ${b.source}` };
+  }
+  if (!/^[0-9]+$/.test(v)) throw new FlagError(`-workers: "${raw}" is neither a number nor "auto"`);
+  const n = Number(v);
+  if (n < 1 || n > 64) throw new FlagError(`-workers: ${n} is out of range 1..64`);
+  return { workers: n };
 }
 
 export class ConfigObjectError extends Error {}

@@ -358,7 +358,7 @@ test('current form: Deployment with the same four containers, non-root, read-onl
   assert.deepEqual(cs.kube2sky.command, ['kube2sky']);
   assert.deepEqual(cs.kube2sky.args, kube2skyArgs('cluster.local'));
   assert.deepEqual(cs.skydns.command, ['skydns']);
-  assert.deepEqual(cs.skydns.args, ['-machines=http://127.0.0.1:4001', '-addr=0.0.0.0:10053', '-ns-rotate=false', '-domain=cluster.local.', '-metrics-addr=0.0.0.0:9153']);
+  assert.deepEqual(cs.skydns.args, ['-machines=http://127.0.0.1:4001', '-addr=0.0.0.0:10053', '-ns-rotate=false', '-domain=cluster.local.', '-metrics-addr=0.0.0.0:9153', '-workers=auto']);
   assert.deepEqual(cs.healthz.command, ['exec-healthz']);
   assert.deepEqual(cs.healthz.args, ['-cmd=nslookup -port=10053 kubernetes.default.svc.cluster.local 127.0.0.1 >/dev/null', '-port=8080']);
 

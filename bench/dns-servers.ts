@@ -1,0 +1,323 @@
+/**
+ * What the DNS benchmarks share: finding the tools, starting skydns, knot
+ * and the Node floor on loopback, and running dnsperf against them.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { dig } from '../test/harness/dig.js';
+import { freePort } from '../test/harness/ports.js';
+import { sleep, type Program } from '../test/harness/proc.js';
+import { ROOT, cpuSecondsOf, dnsAndMetricsPorts, httpGet, log, machineBusySeconds, makeTempDir, memOf, running, start, stopProgram, withTimeout } from './common.js';
+
+export const SKYDNS_JS = path.join(ROOT, 'dist', 'cmd', 'skydns.js');
+export const FLOOR_JS = path.join(ROOT, 'dist', 'bench', 'udp-floor.js');
+export const DOMAIN = 'cluster.local.';
+/** TTL of the benchmark's records and of knot's zone. */
+export const RECORD_TTL = 30;
+
+/** Finds an executable on PATH or in the sbin directories (knotd lives in /usr/sbin). */
+export function which(cmd: string): string | null {
+  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  for (const d of ['/usr/local/sbin', '/usr/sbin', '/sbin']) if (!dirs.includes(d)) dirs.push(d);
+  for (const d of dirs) {
+    const p = path.join(d, cmd);
+    try {
+      if (fs.statSync(p).isFile()) {
+        fs.accessSync(p, fs.constants.X_OK);
+        return p;
+      }
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** Deterministic PRNG (mulberry32) so query files are reproducible for a given BENCH_SEED. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+
+export interface Server {
+  /** What the figures are printed under: skydns, knot, floor, or a variant such as skydns-2w. */
+  label: string;
+  prog: Program;
+  port: number;
+  startupS: number;
+  rssAfterLoadMiB: number | null;
+}
+
+/** Polls until `name` answers NOERROR with at least one A record. */
+export async function digReady(port: number, name: string): Promise<boolean> {
+  try {
+    const r = await dig({ port, name });
+    return r.status === 'NOERROR' && r.answer.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+export interface SkydnsStart extends Server {
+  metricsPort: number;
+  readyzS: number;
+  listMs: number | null;
+}
+
+/** Starts skydns against etcd with the bench's flags plus `extraArgs`; resolves once /readyz is 200 and `probeName` answers. */
+export async function startSkydns(etcdUrl: string, probeName: string, extraArgs: readonly string[], timeoutMs: number, label = 'skydns'): Promise<SkydnsStart> {
+  const { port, metricsPort } = await dnsAndMetricsPorts();
+  const args = [
+    SKYDNS_JS,
+    `-machines=${etcdUrl}`,
+    `-addr=127.0.0.1:${port}`,
+    `-domain=${DOMAIN}`,
+    '-ns-rotate=false',
+    '-nameservers=127.0.0.1:1',
+    `-metrics-addr=127.0.0.1:${metricsPort}`,
+    ...extraArgs,
+  ];
+  log(`starting skydns: node ${args.join(' ')}`);
+  const t0 = performance.now();
+  const prog = start(process.execPath, args, 'skydns');
+  let readyzS = NaN;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!prog.running()) throw new Error(`skydns exited during start-up; output:\n${prog.output().slice(-4000)}`);
+    if (Date.now() > deadline) throw new Error(`skydns not ready after ${timeoutMs} ms; output:\n${prog.output().slice(-4000)}`);
+    if (Number.isNaN(readyzS)) {
+      try {
+        if ((await httpGet(metricsPort, '/readyz', 1000)).status === 200) readyzS = (performance.now() - t0) / 1000;
+      } catch {
+        // not listening yet
+      }
+    }
+    if (!Number.isNaN(readyzS) && (await digReady(port, probeName))) break;
+    await sleep(20);
+  }
+  const startupS = (performance.now() - t0) / 1000;
+  const m = /etcd: read (\d+) keys .* in (\d+) ms/.exec(prog.output());
+  return {
+    label,
+    prog,
+    port,
+    metricsPort,
+    startupS,
+    readyzS,
+    listMs: m ? Number(m[2]) : null,
+    rssAfterLoadMiB: memOf(prog.pid)?.rssMiB ?? null,
+  };
+}
+
+/**
+ * Starts knotd serving `cluster.local.` from a zone file: SOA, NS, and the
+ * `records` lines (zone-file text, owner names absolute). Resolves once
+ * `probeName` answers. knotWorkers 0 keeps knot's default (one UDP worker per CPU).
+ */
+export async function startKnot(knotd: string, records: Iterable<string>, probeName: string, knotWorkers: number, timeoutMs: number): Promise<Server & { dir: string }> {
+  const dir = await makeTempDir('skydns-bench', 'knot');
+  const port = await freePort();
+  const zoneFile = path.join(dir, 'cluster.local.zone');
+  const lines: string[] = [
+    `$ORIGIN ${DOMAIN}`,
+    `$TTL ${RECORD_TTL}`,
+    `${DOMAIN} ${RECORD_TTL} IN SOA ns.dns.${DOMAIN} hostmaster.${DOMAIN} 1 7200 1800 86400 ${RECORD_TTL}`,
+    `${DOMAIN} ${RECORD_TTL} IN NS ns.dns.${DOMAIN}`,
+    `ns.dns.${DOMAIN} ${RECORD_TTL} IN A 127.0.0.1`,
+  ];
+  for (const line of records) lines.push(line);
+  await fsp.writeFile(zoneFile, lines.join('\n') + '\n');
+  const conf = path.join(dir, 'knot.conf');
+  await fsp.mkdir(path.join(dir, 'run'));
+  await fsp.mkdir(path.join(dir, 'db'));
+  await fsp.writeFile(
+    conf,
+    [
+      'server:',
+      `    rundir: "${path.join(dir, 'run')}"`,
+      `    listen: 127.0.0.1@${port}`,
+      ...(knotWorkers > 0 ? [`    udp-workers: ${knotWorkers}`] : []),
+      'control:',
+      `    listen: "${path.join(dir, 'knot.sock')}"`,
+      'database:',
+      `    storage: "${path.join(dir, 'db')}"`,
+      'log:',
+      '  - target: stderr',
+      '    any: warning',
+      'template:',
+      '  - id: default',
+      `    storage: "${dir}"`,
+      '    file: "%s.zone"',
+      '    zonefile-sync: -1',
+      '    zonefile-load: whole',
+      '    journal-content: none',
+      'zone:',
+      `  - domain: ${DOMAIN}`,
+      '',
+    ].join('\n'),
+  );
+  log(`starting knotd -c ${conf} (port ${port}, ${lines.length - 5} records)`);
+  const t0 = performance.now();
+  const prog = start(knotd, ['-c', conf], 'knotd');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!prog.running()) throw new Error(`knotd exited during start-up; output:\n${prog.output().slice(-4000)}`);
+    if (Date.now() > deadline) throw new Error(`knotd not answering after ${timeoutMs} ms; output:\n${prog.output().slice(-4000)}`);
+    if (await digReady(port, probeName)) break;
+    await sleep(20);
+  }
+  return {
+    label: 'knot',
+    prog,
+    port,
+    dir,
+    startupS: (performance.now() - t0) / 1000,
+    rssAfterLoadMiB: memOf(prog.pid)?.rssMiB ?? null,
+  };
+}
+
+/** The Node floor (bench/udp-floor.ts): answers any name with 10.0.0.1, so readiness is one dig. */
+export async function startFloor(probeName: string, timeoutMs: number): Promise<Server> {
+  const port = await freePort();
+  const t0 = performance.now();
+  const prog = start(process.execPath, [FLOOR_JS, String(port)], 'udp-floor');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!prog.running()) throw new Error(`udp-floor exited during start-up; output:\n${prog.output().slice(-4000)}`);
+    if (Date.now() > deadline) throw new Error(`udp-floor not answering after ${timeoutMs} ms; output:\n${prog.output().slice(-4000)}`);
+    if (await digReady(port, probeName)) break;
+    await sleep(20);
+  }
+  return { label: 'floor', prog, port, startupS: (performance.now() - t0) / 1000, rssAfterLoadMiB: memOf(prog.pid)?.rssMiB ?? null };
+}
+
+
+export interface PerfResult {
+  server: string;
+  round: number; // 0 = warm-up
+  sent: number;
+  completed: number;
+  lost: number;
+  lostPct: number;
+  qps: number;
+  avgLatencyMs: number;
+  minLatencyMs: number;
+  maxLatencyMs: number;
+  stddevLatencyMs: number;
+  rcodes: Record<string, number>;
+  serverCpuPct: number | null;
+  dnsperfCpuPct: number | null;
+  /** CPU used by everything else on the machine during the round (100 = one core): noise. */
+  otherCpuPct: number | null;
+  raw: string;
+}
+
+export function parseDnsperf(raw: string): Omit<PerfResult, 'server' | 'round' | 'serverCpuPct' | 'dnsperfCpuPct' | 'otherCpuPct' | 'raw'> {
+  const num = (re: RegExp, what: string): number => {
+    const m = re.exec(raw);
+    if (!m) throw new Error(`cannot find "${what}" in dnsperf output:\n${raw.slice(-3000)}`);
+    return Number(m[1]);
+  };
+  const sent = num(/Queries sent:\s+(\d+)/, 'Queries sent');
+  const completed = num(/Queries completed:\s+(\d+)/, 'Queries completed');
+  const lost = num(/Queries lost:\s+(\d+)/, 'Queries lost');
+  const qps = num(/Queries per second:\s+([\d.]+)/, 'Queries per second');
+  const lat = /Average Latency \(s\):\s+([\d.]+)(?:\s+\(min ([\d.]+), max ([\d.]+)\))?/.exec(raw);
+  if (!lat) throw new Error(`cannot find "Average Latency (s)" in dnsperf output:\n${raw.slice(-3000)}`);
+  const sd = /Latency StdDev \(s\):\s+([\d.]+)/.exec(raw);
+  const rcodes: Record<string, number> = {};
+  const rc = /Response codes:\s+(.*)/.exec(raw);
+  if (rc) for (const m of rc[1].matchAll(/([A-Z][A-Z0-9]*) (\d+) \(/g)) rcodes[m[1]] = Number(m[2]);
+  return {
+    sent,
+    completed,
+    lost,
+    lostPct: sent > 0 ? (100 * lost) / sent : 0,
+    qps,
+    avgLatencyMs: Number(lat[1]) * 1000,
+    minLatencyMs: lat[2] !== undefined ? Number(lat[2]) * 1000 : NaN,
+    maxLatencyMs: lat[3] !== undefined ? Number(lat[3]) * 1000 : NaN,
+    stddevLatencyMs: sd ? Number(sd[1]) * 1000 : NaN,
+    rcodes,
+  };
+}
+
+/** dnsperf's load-shaping flags. */
+export interface DnsperfOptions {
+  /** -c: UDP sockets. */
+  clients: number;
+  /** -T: threads. */
+  threads: number;
+  /** -q: queries in flight. */
+  outstanding: number;
+  /** -t: seconds after which a query counts as lost. */
+  queryTimeout: number;
+}
+
+/** round: 0 = warm-up, -1 = fixed-rate latency run (maxQps), 1.. = throughput rounds. */
+export async function runDnsperf(dnsperf: string, srv: Server, queryFile: string, seconds: number, round: number, s: DnsperfOptions, maxQps = 0): Promise<PerfResult> {
+  if (!srv.prog.running()) throw new Error(`${srv.label} is not running (before round ${round}); output tail:\n${srv.prog.output().slice(-3000)}`);
+  const args = [
+    '-s', '127.0.0.1',
+    '-p', String(srv.port),
+    '-d', queryFile,
+    '-l', String(seconds),
+    '-c', String(s.clients),
+    '-T', String(s.threads),
+    '-q', String(s.outstanding),
+    '-t', String(s.queryTimeout),
+    ...(maxQps > 0 ? ['-Q', String(maxQps)] : []),
+  ];
+  const serverCpu0 = cpuSecondsOf(srv.prog.pid);
+  const busy0 = machineBusySeconds();
+  const t0 = performance.now();
+  const prog = start(dnsperf, args, 'dnsperf');
+  let dnsperfCpu: number | null = null;
+  try {
+    // Sample dnsperf's own CPU shortly before it exits (it is gone afterwards).
+    const sampler = (async () => {
+      for (let i = 0; i < (seconds + s.queryTimeout + 30) * 10 && prog.running(); i++) {
+        const c = cpuSecondsOf(prog.pid);
+        if (c !== null) dnsperfCpu = c;
+        await sleep(100);
+      }
+    })();
+    const info = await withTimeout(prog.exited, (seconds + s.queryTimeout + 30) * 1000, `dnsperf against ${srv.label}`);
+    await sampler;
+    running.delete(prog);
+    const wall = (performance.now() - t0) / 1000;
+    const serverCpu1 = cpuSecondsOf(srv.prog.pid);
+    const busy1 = machineBusySeconds();
+    if (info.code !== 0) throw new Error(`dnsperf exited with code ${info.code} signal ${info.signal}:\n${prog.output().slice(-3000)}`);
+    const parsed = parseDnsperf(prog.output());
+    const serverCpuPct = serverCpu0 !== null && serverCpu1 !== null ? (100 * (serverCpu1 - serverCpu0)) / wall : null;
+    const dnsperfCpuPct = dnsperfCpu !== null ? (100 * dnsperfCpu) / wall : null;
+    const totalPct = busy0 !== null && busy1 !== null ? (100 * (busy1 - busy0)) / wall : null;
+    return {
+      server: srv.label,
+      round,
+      ...parsed,
+      serverCpuPct,
+      dnsperfCpuPct,
+      otherCpuPct: totalPct !== null && serverCpuPct !== null && dnsperfCpuPct !== null ? Math.max(0, totalPct - serverCpuPct - dnsperfCpuPct) : null,
+      raw: prog.output(),
+    };
+  } finally {
+    await stopProgram(prog);
+  }
+}
+
