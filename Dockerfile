@@ -6,17 +6,22 @@
 #   docker build -t kube-dns-ts:0.1.0 .
 #
 # The build stage runs exactly what the README's commands run (scripts/ensure.mjs):
-# `npm ci` and `tsc -p tsconfig.json`; then `npm prune --omit=dev` keeps the runtime deps.
+# `npm ci`, `tsc -p tsconfig.json` and skydns's batched UDP module (scripts/build-native.mjs:
+# one `cc` command against Node's headers); then `npm prune --omit=dev` keeps the runtime deps.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # ---------------------------------------------------------------------------- build
 FROM ${NODE_IMAGE} AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npx tsc -p tsconfig.json \
+ && node scripts/build-native.mjs --force --strict \
  && npm prune --omit=dev --no-audit --no-fund
 
 # ---------------------------------------------------------------------------- runtime
@@ -46,6 +51,7 @@ COPY --from=build /src/package.json /src/package-lock.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/cmd ./dist/cmd
 COPY --from=build /src/dist/lib ./dist/lib
+COPY --from=build /src/native/udpio.node ./native/udpio.node
 COPY manifests/sandbox-cluster.yaml ./manifests/sandbox-cluster.yaml
 
 # The programs by name, each under tini as a subreaper, so `command: [skydns]` works the

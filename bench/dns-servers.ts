@@ -78,8 +78,12 @@ export interface SkydnsStart extends Server {
   listMs: number | null;
 }
 
-/** Starts skydns against etcd with the bench's flags plus `extraArgs`; resolves once /readyz is 200 and `probeName` answers. */
-export async function startSkydns(etcdUrl: string, probeName: string, extraArgs: readonly string[], timeoutMs: number, label = 'skydns'): Promise<SkydnsStart> {
+/**
+ * Starts skydns against etcd with the bench's flags plus `extraArgs`; resolves
+ * once /readyz is 200 and `probeName` answers. `onReadyz` is called (with the
+ * DNS port) the moment /readyz first answers 200, which is polled every 5 ms.
+ */
+export async function startSkydns(etcdUrl: string, probeName: string, extraArgs: readonly string[], timeoutMs: number, label = 'skydns', onReadyz?: (port: number) => void): Promise<SkydnsStart> {
   const { port, metricsPort } = await dnsAndMetricsPorts();
   const args = [
     SKYDNS_JS,
@@ -101,13 +105,16 @@ export async function startSkydns(etcdUrl: string, probeName: string, extraArgs:
     if (Date.now() > deadline) throw new Error(`skydns not ready after ${timeoutMs} ms; output:\n${prog.output().slice(-4000)}`);
     if (Number.isNaN(readyzS)) {
       try {
-        if ((await httpGet(metricsPort, '/readyz', 1000)).status === 200) readyzS = (performance.now() - t0) / 1000;
+        if ((await httpGet(metricsPort, '/readyz', 1000)).status === 200) {
+          readyzS = (performance.now() - t0) / 1000;
+          onReadyz?.(port);
+        }
       } catch {
         // not listening yet
       }
     }
     if (!Number.isNaN(readyzS) && (await digReady(port, probeName))) break;
-    await sleep(20);
+    await sleep(Number.isNaN(readyzS) ? 5 : 20);
   }
   const startupS = (performance.now() - t0) / 1000;
   const m = /etcd: read (\d+) keys .* in (\d+) ms/.exec(prog.output());

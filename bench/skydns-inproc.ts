@@ -19,7 +19,7 @@
  * For instruction counts (repeatable on a noisy machine):
  *   INPROC_SECONDS=0 INPROC_QUERIES=200000 valgrind --tool=callgrind node dist/bench/skydns-inproc.js
  */
-import { applyDefaults, type SkyConfig } from '../lib/skydns/config.js';
+import { configFor, type SkyConfig } from '../lib/skydns/config.js';
 import { DnsHandler, isPromise } from '../lib/skydns/handler.js';
 import { Resolver, type Logger } from '../lib/skydns/resolver.js';
 import { RecordTree } from '../lib/skydns/tree.js';
@@ -30,15 +30,7 @@ const DOMAIN = 'cluster.local.';
 const NAMESPACES = 50;
 
 function config(answerCache: number): SkyConfig {
-  const cfg: SkyConfig = {
-    domain: DOMAIN, dnsAddr: '127.0.0.1:53', host: '127.0.0.1', port: 53, nameservers: ['127.0.0.1:1'], noRec: false,
-    machines: ['http://127.0.0.1:2379'], local: '', tlsKey: '', tlsPem: '', caCert: '', username: '', password: '',
-    readTimeoutMs: 2000, roundRobin: true, nsRotate: false, stubzones: false, verbose: false, hostmaster: '',
-    ttl: 3600, minTtl: 60, priority: 10, rcache: 0, rcacheTtl: 60, ndots: 2, prefix: 'skydns', metricsAddr: '',
-    tcpMaxConns: 1000, tcpIdleMs: 10000, answerCacheSize: answerCache, workers: 1,
-  };
-  applyDefaults(cfg);
-  return cfg;
+  return configFor([`-domain=${DOMAIN}`, '-nameservers=127.0.0.1:1', `-answer-cache=${answerCache}`]);
 }
 
 const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} };

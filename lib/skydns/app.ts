@@ -94,10 +94,13 @@ export class SkyDnsApp {
       if (obj) this.log.debug(`/${cfg.prefix}/config is read at start only; restart skydns to apply changes to it`);
     });
     const sync = store.start();
-    this.server = new DnsServer(this.handler, { host: cfg.host, port: cfg.port, maxTcpConns: cfg.tcpMaxConns, tcpIdleMs: cfg.tcpIdleMs, exclusive: !this.opts.worker }, this.log);
+    this.server = new DnsServer(this.handler, { host: cfg.host, port: cfg.port, maxTcpConns: cfg.tcpMaxConns, tcpIdleMs: cfg.tcpIdleMs, exclusive: !this.opts.worker, udpIo: cfg.udpIo }, this.log);
     await this.server.listen();
     this.listening = true;
-    if (!this.opts.worker) this.log.info(`ready for queries on ${cfg.domain} for tcp/udp ${cfg.dnsAddr} [rcache ${cfg.rcache}]; etcd ${cfg.machines.join(',')}; nameservers ${cfg.nameservers.join(',') || '(none)'}`);
+    const udp = this.server.udpMode;
+    const udpText = udp.mode === 'batch' ? 'batched UDP I/O' : `Node's dgram for UDP (${udp.why})`;
+    if (!this.opts.worker) this.log.info(`ready for queries on ${cfg.domain} for tcp/udp ${cfg.dnsAddr} [rcache ${cfg.rcache}; ${udpText}]; etcd ${cfg.machines.join(',')}; nameservers ${cfg.nameservers.join(',') || '(none)'}`);
+    else if (udp.mode === 'dgram' && cfg.udpIo === 'auto') this.log.info(`using ${udpText}`);
     if (endpoint) {
       const path = env.PROMETHEUS_PATH || '/metrics';
       const registry = processRegistry();

@@ -3,7 +3,7 @@
  * the `/<prefix>/config` JSON object merged over them, and SetDefaults.
  */
 import { readFileSync } from 'node:fs';
-import { FlagDef, FlagError, ParsedFlags, bool, num, str } from '../flags.js';
+import { FlagDef, FlagError, ParsedFlags, bool, num, parseFlags, str } from '../flags.js';
 import { fqdn } from '../msg/path.js';
 import { CpuBudget, cpuBudget } from './cpus.js';
 
@@ -42,6 +42,7 @@ export const SKYDNS_FLAGS: readonly FlagDef[] = [
   { name: 'tcp-max-conns', type: 'int', default: 1000, usage: 'maximum number of concurrent TCP client connections' },
   { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections idle for this long' },
   { name: 'answer-cache', type: 'int', default: 50000, usage: 'capacity (entries) of the cache of encoded authoritative answers; every etcd change invalidates it (0 disables it)' },
+  { name: 'udp-io', type: 'string', default: 'auto', env: 'SKYDNS_UDP_IO', usage: 'UDP socket I/O: "batch" (many datagrams per system call, through native/udpio.node), "dgram" (Node\'s dgram, one per call) or "auto" (batch when the module is built and loads, else dgram)' },
   { name: 'workers', type: 'string', default: '1', env: 'SKYDNS_WORKERS', usage: 'server processes sharing the DNS sockets, or "auto": one per CPU the process may use (its cgroup CPU quota, else the CPU count); each holds its own copy of the records' },
 ];
 
@@ -76,6 +77,8 @@ export interface SkyConfig {
   tcpMaxConns: number;
   tcpIdleMs: number;
   answerCacheSize: number;
+  /** UDP socket I/O: batched through the native module, Node's dgram, or the first that works. */
+  udpIo: 'auto' | 'batch' | 'dgram';
   workers: number;
   /** How the worker count was chosen (for the start-up log), when -workers=auto. */
   workersSource?: string;
@@ -135,6 +138,8 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
   if (prefix === '' || prefix.includes('/')) throw new FlagError(`-path-prefix: "${prefix}" must be a single non-empty path segment`);
   const ndots = num(p, 'ndots');
   const { workers, workersSource } = parseWorkers(str(p, 'workers'));
+  const udpIo = str(p, 'udp-io');
+  if (udpIo !== 'auto' && udpIo !== 'batch' && udpIo !== 'dgram') throw new FlagError(`-udp-io: "${udpIo}" is not one of auto, batch, dgram`);
   if (num(p, 'answer-cache') < 0) throw new FlagError('-answer-cache must not be negative');
   return {
     domain: str(p, 'domain'),
@@ -167,9 +172,21 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
     tcpMaxConns: num(p, 'tcp-max-conns'),
     tcpIdleMs: num(p, 'tcp-idle-timeout'),
     answerCacheSize: num(p, 'answer-cache'),
+    udpIo,
     workers,
     ...(workersSource !== undefined ? { workersSource } : {}),
   };
+}
+
+/**
+ * The configuration the given skydns arguments make, with SkyDNS's defaults
+ * applied, environment ignored, then `over` on top (tests and benchmarks).
+ * Throws FlagError like the command line does.
+ */
+export function configFor(args: readonly string[], over: Partial<SkyConfig> = {}): SkyConfig {
+  const cfg = configFromFlags(parseFlags(SKYDNS_FLAGS, args, { env: {} }));
+  applyDefaults(cfg);
+  return { ...cfg, ...over };
 }
 
 /** -workers: a count 1..64, or "auto" (the CPUs the process may use, at most 64). */

@@ -162,7 +162,9 @@ export class DnsHandler {
    * Answers one request: the reply, null for "send nothing", or a promise of
    * either when the answer needs the network (forwarding, stub zones,
    * out-of-zone CNAME/SRV/MX targets). Every name the records can answer is
-   * answered synchronously. Never throws; the promise never rejects.
+   * answered synchronously. Never throws; the promise never rejects. `raw`
+   * may be reused by the caller once this returns (the promise's work has its
+   * own copy), and so may `t`.
    */
   answer(raw: Buffer, t: Transport): Buffer | null | Promise<Buffer | null> {
     const c = cachedFor(this.answers, raw, t.tcp);
@@ -179,9 +181,10 @@ export class DnsHandler {
       r = this.failed(err, raw, t);
     }
     if (!isPromise(r)) return this.done(r, start);
+    const keep = detach({ raw } as Query, t); // for the SERVFAIL of a failure found later
     return r.then(
       (o) => this.done(o, start),
-      (err) => this.done(this.failed(err, raw, t), start),
+      (err) => this.done(this.failed(err, keep.q.raw, keep.t), start),
     );
   }
 
@@ -245,7 +248,10 @@ export class DnsHandler {
     // Stub zones.
     if (this.d.stubs && this.d.forwarder) {
       const servers = this.d.stubs.match(name);
-      if (servers) return this.stub(q, t, raw, rkey, servers);
+      if (servers) {
+        const d = detach(q, t);
+        return this.stub(d.q, d.t, d.q.raw, rkey, servers);
+      }
     }
 
     const inDomain = inZone(name, cfg.domain);
@@ -266,10 +272,14 @@ export class DnsHandler {
       const ans = this.d.resolver.reverse(req, ck !== null);
       if (ans) return this.finish(q, t, ans, 'reverse', ck);
       if (inDomain) return this.authoritative(q, t, req, undefined, ck);
-      return this.forward(q, t, raw, rkey, 'reverse');
+      const d = detach(q, t);
+      return this.forward(d.q, d.t, d.q.raw, rkey, 'reverse');
     }
 
-    if (!inDomain && q.qclass !== CLASS.CH) return this.forward(q, t, raw, rkey, 'recursive');
+    if (!inDomain && q.qclass !== CLASS.CH) {
+      const d = detach(q, t);
+      return this.forward(d.q, d.t, d.q.raw, rkey, 'recursive');
+    }
 
     const ck = this.cacheKey(q, bufsize, doBit);
     const hit = asked ? null : this.fromCache(ck, q, 'auth');
@@ -285,7 +295,9 @@ export class DnsHandler {
     const memo: UpstreamMemo = new Map();
     const first = resolver.resolve(req, lookupName, memo, ck !== null);
     if (first.missing === null) return this.finish(q, t, first.answer, 'auth', ck);
-    return resolver.settle(req, lookupName, first, memo, ck !== null).then((ans) => this.finish(q, t, ans, 'auth', ck));
+    const d = detach(q, t);
+    const dk = ck && { ...ck, raw: d.q.raw };
+    return resolver.settle(req, lookupName, first, memo, ck !== null).then((ans) => this.finish(d.q, d.t, ans, 'auth', dk));
   }
 
   private async stub(q: Query, t: Transport, raw: Buffer, rkey: string, servers: Server[]): Promise<Outcome> {
@@ -443,6 +455,16 @@ export class DnsHandler {
     this.rcache.clear();
     this.rcacheChunks.reset();
   }
+}
+
+/**
+ * The request as the asynchronous paths keep it. The bytes a caller passes to
+ * answer() are only valid while it runs (the batched UDP listener reuses its
+ * receive area for the next batch), so anything that waits for the network
+ * works on its own copy of them, and of the client's address text.
+ */
+function detach(q: Query, t: Transport): { q: Query; t: Transport } {
+  return { q: { ...q, raw: Buffer.from(q.raw) }, t: { tcp: t.tcp, remote: t.remote } };
 }
 
 /** The zone's SOA as the resolver writes it, pre-encoded; null when a name of it rules the fast path out. */

@@ -7,6 +7,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { DnsHandler, Transport, isPromise } from './handler.js';
 import type { Logger } from './resolver.js';
+import { BatchUdp, loadUdpIo } from './udp-batch.js';
 
 export interface ServerOptions {
   host: string;
@@ -15,6 +16,8 @@ export interface ServerOptions {
   tcpIdleMs: number;
   /** Bind the UDP socket exclusively (false lets cluster workers share it). */
   exclusive?: boolean;
+  /** UDP socket I/O (see -udp-io); default auto. */
+  udpIo?: 'auto' | 'batch' | 'dgram';
 }
 
 const MAX_PIPELINE = 64;
@@ -46,6 +49,9 @@ class UdpTransport implements Transport {
 
 export class DnsServer {
   private udp: dgram.Socket | null = null;
+  private batch: BatchUdp | null = null;
+  /** Which UDP I/O serves (after listen()), and why. */
+  udpMode: { mode: 'batch' | 'dgram'; why: string } = { mode: 'dgram', why: '' };
   private tcp: net.Server | null = null;
   private conns = new Set<net.Socket>();
   tcpRejected = 0;
@@ -54,6 +60,37 @@ export class DnsServer {
 
   async listen(): Promise<void> {
     const { host, port } = this.opts;
+    const want = this.opts.udpIo ?? 'auto';
+    const loaded = want === 'dgram' ? { io: null, why: '-udp-io=dgram' } : loadUdpIo();
+    if (loaded.io === null && want === 'batch') throw new Error(`-udp-io=batch: ${loaded.why}`);
+    if (loaded.io !== null) {
+      const b = new BatchUdp(loaded.io, this.handler, this.log);
+      // Cluster workers each bind a socket of their own to the port (SO_REUSEPORT); the kernel spreads clients over them.
+      b.listen(host, port, !(this.opts.exclusive ?? true));
+      this.batch = b;
+      this.udpMode = { mode: 'batch', why: loaded.why };
+    } else {
+      await this.listenDgram(host, port);
+      this.udpMode = { mode: 'dgram', why: loaded.why };
+    }
+
+    const tcp = net.createServer({ noDelay: true }, (sock) => this.onConnection(sock));
+    tcp.maxConnections = this.opts.maxTcpConns;
+    tcp.on('drop', () => {
+      this.tcpRejected++;
+    });
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen({ host, port, exclusive: this.opts.exclusive ?? true }, () => {
+        tcp.off('error', reject);
+        resolve();
+      });
+    });
+    tcp.on('error', (err) => this.log.error(`tcp ${host}:${port}: ${err.message}`));
+    this.tcp = tcp;
+  }
+
+  private async listenDgram(host: string, port: number): Promise<void> {
     const type = host.includes(':') ? 'udp6' : 'udp4';
     const udp = dgram.createSocket({ type, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20, lookup: literalLookup });
     udp.on('message', (msg, rinfo) => {
@@ -76,25 +113,11 @@ export class DnsServer {
     });
     udp.on('error', (err) => this.log.error(`udp ${host}:${port}: ${err.message}`));
     this.udp = udp;
-
-    const tcp = net.createServer({ noDelay: true }, (sock) => this.onConnection(sock));
-    tcp.maxConnections = this.opts.maxTcpConns;
-    tcp.on('drop', () => {
-      this.tcpRejected++;
-    });
-    await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject);
-      tcp.listen({ host, port, exclusive: this.opts.exclusive ?? true }, () => {
-        tcp.off('error', reject);
-        resolve();
-      });
-    });
-    tcp.on('error', (err) => this.log.error(`tcp ${host}:${port}: ${err.message}`));
-    this.tcp = tcp;
   }
 
   /** The actual UDP port (useful with port 0). */
   get port(): number {
+    if (this.batch) return this.batch.port;
     const a = this.udp?.address();
     return a ? a.port : this.opts.port;
   }
@@ -175,6 +198,7 @@ export class DnsServer {
 
   async close(): Promise<void> {
     for (const s of this.conns) s.destroy();
+    this.batch?.close();
     await Promise.all([
       new Promise<void>((r) => (this.udp ? this.udp.close(() => r()) : r())),
       new Promise<void>((r) => (this.tcp ? this.tcp.close(() => r()) : r())),

@@ -159,6 +159,10 @@ test('Dockerfile: the README\'s build steps, a non-root runtime with etcd, nsloo
   assert.match(text, /npm prune --omit=dev/);
   assert.match(fs.readFileSync(path.join(root, 'scripts/ensure.mjs'), 'utf8'), /\[tsc, '-p', 'tsconfig\.json'\]/);
   assert.match(text, /apt-get install -y --no-install-recommends [^\n]*\betcd-server\b[^\n]*\bbind9-dnsutils\b/);
+  // skydns's batched UDP module: built in the build stage as ensure.mjs builds it, shipped in the image.
+  assert.match(text, /node scripts\/build-native\.mjs --force --strict/);
+  assert.match(text, /^COPY --from=build \/src\/native\/udpio\.node \.\/native\/udpio\.node$/m);
+  assert.match(fs.readFileSync(path.join(root, 'scripts/ensure.mjs'), 'utf8'), /buildNative\(\{ log \}\)/);
   const user = /^USER (\d+)(?::(\d+))?$/m.exec(text);
   assert.ok(user && Number(user[1]) > 0, 'a numeric non-root USER');
   // Wrappers for each program; compose's entrypoints are among them (or etcd's path).

@@ -11,6 +11,7 @@ import { runToExit, spawnProgram, waitUntil } from '../harness/proc.js';
 import { freePort } from '../harness/ports.js';
 import { startUpstream, UpstreamServer } from '../harness/upstream.js';
 import { TYPE } from '../../lib/skydns/wire.js';
+import { loadUdpIo } from '../../lib/skydns/udp-batch.js';
 
 const D = '/skydns/local/cluster';
 const A_VALUE = (ip: string) => `{"host":"${ip}","priority":10,"weight":10,"ttl":30,"targetstrip":0}`;
@@ -351,6 +352,8 @@ describe('skydns command line', () => {
       [['-ndots=x'], 'skydns: invalid value "x" for flag -ndots: parse error'],
       [['-rtimeout=5'], 'skydns: invalid value "5" for flag -rtimeout: parse error'],
       [['-machines=ftp://x'], 'skydns: -machines: "ftp://x" must be an http:// or https:// URL'],
+      [['-udp-io=fast'], 'skydns: -udp-io: "fast" is not one of auto, batch, dgram'],
+      [['-workers=many'], 'skydns: -workers: "many" is neither a number nor "auto"'],
     ] as const) {
       const r = await run([...args]);
       assert.equal(r.code, 2, `${args}: ${r.out}`);
@@ -391,6 +394,34 @@ describe('skydns command line', () => {
       }
     } finally {
       await p.stop();
+      await etcd.stop();
+    }
+  });
+
+  test('-udp-io: batched I/O when the module is built (the default), Node\'s dgram on request; both answer', async () => {
+    const etcd = await startEtcd();
+    await etcdPut(etcd.url, `${D}/svc/default/kubernetes/c88f1059`, A_VALUE('10.0.0.1'));
+    const built = loadUdpIo().io !== null;
+    try {
+      for (const [args, line] of [
+        [[], built ? /\[rcache 0; batched UDP I\/O\]/ : /Node's dgram for UDP/],
+        [['-udp-io=dgram'], /\[rcache 0; Node's dgram for UDP \(-udp-io=dgram\)\]/],
+        ...(built ? [[['-udp-io=batch'], /\[rcache 0; batched UDP I\/O\]/] as const] : []),
+      ] as const) {
+        const sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1', '-rtimeout=200ms', ...args]);
+        try {
+          assert.match(sky.prog.output(), line);
+          for (const tcp of [false, true]) {
+            const r = await dig({ port: sky.port, name: 'kubernetes.default.svc.cluster.local', tcp });
+            assert.deepEqual(lines(r.answer), ['kubernetes.default.svc.cluster.local. 30 IN A 10.0.0.1'], `${args} tcp=${tcp}`);
+          }
+          assert.equal((await dig({ port: sky.port, name: 'nothere.default.svc.cluster.local' })).status, 'NXDOMAIN');
+          assert.equal((await dig({ port: sky.port, name: 'www.example.org' })).status, 'SERVFAIL', 'forwarded (to a closed port)');
+        } finally {
+          await sky.stop();
+        }
+      }
+    } finally {
       await etcd.stop();
     }
   });

@@ -8,7 +8,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AnswerCache, CachedAnswer } from '../../lib/skydns/answers.js';
-import { applyDefaults, SkyConfig } from '../../lib/skydns/config.js';
+import { configFor, SkyConfig } from '../../lib/skydns/config.js';
 import { DepIndex, Deps, WildRead } from '../../lib/skydns/deps.js';
 import { DnsHandler } from '../../lib/skydns/handler.js';
 import { Logger, Resolver, Upstream } from '../../lib/skydns/resolver.js';
@@ -19,15 +19,7 @@ import { encodeService, ServiceFields } from '../../lib/msg/service.js';
 const DOMAIN = 'cluster.local.';
 
 function config(): SkyConfig {
-  const cfg: SkyConfig = {
-    domain: DOMAIN, dnsAddr: '127.0.0.1:53', host: '127.0.0.1', port: 53, nameservers: ['127.0.0.1:53'], noRec: false,
-    machines: ['http://127.0.0.1:2379'], local: '', tlsKey: '', tlsPem: '', caCert: '', username: '', password: '',
-    readTimeoutMs: 2000, roundRobin: false, nsRotate: true, stubzones: false, verbose: false, hostmaster: '',
-    ttl: 3600, minTtl: 60, priority: 10, rcache: 0, rcacheTtl: 60, ndots: 2, prefix: 'skydns', metricsAddr: '',
-    tcpMaxConns: 1000, tcpIdleMs: 10000, answerCacheSize: 50000, workers: 1,
-  };
-  applyDefaults(cfg);
-  return cfg;
+  return configFor([`-domain=${DOMAIN}`, '-nameservers=127.0.0.1:53', '-round-robin=false']);
 }
 
 const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} };

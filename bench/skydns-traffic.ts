@@ -1,0 +1,629 @@
+#!/usr/bin/env node
+/**
+ * skydns under the traffic real clusters send, side by side with Knot DNS in
+ * one run (see bench/README.md, "Real cluster traffic"):
+ *
+ * - the pod's-eye mix: for every service the queries a pod with `ndots:5`
+ *   sends — its A (an answer), its AAAA (NODATA), the search-path miss of a
+ *   pod in another namespace (NXDOMAIN), and an external name walking the
+ *   three cluster suffixes (NXDOMAIN each): six distinct questions per service;
+ * - static records, and records changing while the queries flow: C changes a
+ *   second (each re-addresses one service: a new leaf put, the old one
+ *   deleted, in one etcd transaction), outside the queried names or among them;
+ * - skydns with 1 worker and with -workers=auto;
+ * - per workload: throughput (dnsperf, best of the rounds, alternating skydns
+ *   and knot), the server's CPU per query, and the latency percentiles of
+ *   every answer at a fixed rate of half of skydns's static maximum;
+ * - the first second after start: 20,000 queries a second from the moment
+ *   /readyz turns 200 (knot: from the moment it answers).
+ *
+ * knot serves the same names from a zone file and is never churned; it is the
+ * reference. Everything listens on 127.0.0.1. Prints a table, writes
+ * bench/results/traffic.json. Asserts nothing.
+ *
+ * Run: `npm run bench:traffic` (or, built: `node dist/bench/skydns-traffic.js`).
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { type EtcdProcess } from '../test/harness/etcd.js';
+import { sleep } from '../test/harness/proc.js';
+import { dig } from '../test/harness/dig.js';
+import { RESULTS_DIR, ROOT, commandOutput, envInt, fmt, log, logMachine, logProblems, machineInfo, makeTempDir, memOf, removeTempDir, runBench, running, start, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
+import { DOMAIN, PerfResult, RECORD_TTL, SKYDNS_JS, Server, SkydnsStart, digReady, median, rng, runDnsperf, startKnot, startSkydns, which } from './dns-servers.js';
+
+const NAMESPACES = 50;
+const PUTS_PER_TXN = 128;
+
+// ---------------------------------------------------------------------------
+// Settings
+// ---------------------------------------------------------------------------
+
+interface Churn {
+  rate: number;
+  /** outside: services that are never queried; inside: the queried ones. */
+  scope: 'outside' | 'inside';
+}
+
+interface Settings {
+  sizes: number[];
+  workers: string[];
+  churn: Churn[];
+  pool: number;
+  seconds: number;
+  rounds: number;
+  warmup: number;
+  clients: number;
+  threads: number;
+  outstanding: number;
+  queryTimeout: number;
+  latencySeconds: number;
+  firstQps: number;
+  knot: boolean;
+  seed: number;
+  timeoutMin: number;
+}
+
+function list(name: string, def: string): string[] {
+  return (process.env[name] ?? def).split(',').map((x) => x.trim()).filter((x) => x !== '');
+}
+
+function readSettings(): Settings {
+  const sizes = list('TRAFFIC_SERVICES', '5000,100000').map(Number);
+  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 10 || n > 1_000_000)) throw new Error('TRAFFIC_SERVICES: comma-separated integers in [10, 1000000]');
+  const workers = list('TRAFFIC_WORKERS', '1,auto');
+  if (workers.some((w) => w !== 'auto' && !/^[1-9][0-9]?$/.test(w))) throw new Error('TRAFFIC_WORKERS: comma-separated counts or "auto"');
+  const churn = list('TRAFFIC_CHURN', '200:outside,1000:outside,200:inside').map((c) => {
+    const m = /^(\d+):(outside|inside)$/.exec(c);
+    if (!m || Number(m[1]) < 1 || Number(m[1]) > 20_000) throw new Error(`TRAFFIC_CHURN: "${c}" is not <changes per second>:outside|inside`);
+    return { rate: Number(m[1]), scope: m[2] as Churn['scope'] };
+  });
+  return {
+    sizes,
+    workers,
+    churn,
+    pool: envInt('TRAFFIC_CHURN_POOL', 1000, 1, 100_000),
+    seconds: envInt('BENCH_SECONDS', 10, 1, 3600),
+    rounds: envInt('BENCH_ROUNDS', 2, 1, 50),
+    warmup: envInt('BENCH_WARMUP', 2, 0, 600),
+    clients: envInt('BENCH_CLIENTS', 4, 1, 1000),
+    threads: envInt('BENCH_THREADS', 2, 1, 64),
+    outstanding: envInt('BENCH_OUTSTANDING', 200, 1, 65535),
+    queryTimeout: envInt('BENCH_QUERY_TIMEOUT', 2, 1, 60),
+    latencySeconds: envInt('BENCH_LATENCY_SECONDS', 5, 1, 3600),
+    firstQps: envInt('TRAFFIC_FIRST_QPS', 20_000, 0, 1_000_000),
+    knot: process.env.BENCH_KNOT !== '0',
+    seed: envInt('BENCH_SEED', 1, 0, 2 ** 31 - 1),
+    timeoutMin: envInt('BENCH_TIMEOUT_MIN', 120, 1, 24 * 60),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Records and queries
+// ---------------------------------------------------------------------------
+
+function fnvLabel(s: string): string {
+  let h = 0x811c9dc5;
+  const b = Buffer.from(s, 'utf8');
+  for (let i = 0; i < b.length; i++) {
+    h ^= b[i];
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return (h >>> 0).toString(16);
+}
+
+/** Service i's address in generation `gen` (even and odd generations use two disjoint ranges). */
+function ipOf(i: number, gen: number): string {
+  const n = i + 1;
+  return `10.${(gen % 2 === 0 ? 0 : 128) + ((n >>> 16) & 127)}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+const nsOf = (i: number) => `ns${i % NAMESPACES}`;
+const nameOf = (i: number) => `svc${i}.${nsOf(i)}.svc.${DOMAIN}`;
+
+/** The A leaf of service i in generation gen: kube2sky's layout and bytes. */
+function aLeaf(i: number, gen: number): { key: string; value: string } {
+  const value = `{"host":"${ipOf(i, gen)}","priority":10,"weight":10,"ttl":${RECORD_TTL},"targetstrip":0}`;
+  return { key: `/skydns/local/cluster/svc/${nsOf(i)}/svc${i}/${fnvLabel(value)}`, value };
+}
+
+/** The SRV leaf of service i (named port "http" 80). */
+function srvLeaf(i: number): { key: string; value: string } {
+  const value = `{"host":"${nameOf(i)}","port":80,"priority":10,"weight":10,"ttl":${RECORD_TTL},"targetstrip":0}`;
+  return { key: `/skydns/local/cluster/svc/${nsOf(i)}/svc${i}/_tcp/_http/${fnvLabel(value)}`, value };
+}
+
+async function loadEtcd(url: string, total: number): Promise<{ seconds: number; keys: number }> {
+  const client = new Etcd3({ hosts: url, dialTimeout: 5000 });
+  const t0 = performance.now();
+  try {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        const from = next;
+        if (from >= total) return;
+        const to = Math.min(total, from + PUTS_PER_TXN / 2);
+        next = to;
+        const success = [];
+        for (let i = from; i < to; i++) {
+          for (const leaf of [aLeaf(i, 0), srvLeaf(i)]) success.push({ request_put: { key: Buffer.from(leaf.key), value: Buffer.from(leaf.value) } });
+        }
+        await withTimeout(client.kv.txn({ compare: [], success }), 30_000, `etcd txn of services ${from}..${to - 1}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, () => worker()));
+    const keys = Number(await withTimeout(client.getAll().prefix('/skydns/').count(), 30_000, 'etcd count'));
+    return { seconds: (performance.now() - t0) / 1000, keys };
+  } finally {
+    client.close();
+  }
+}
+
+function* knotRecords(total: number): Generator<string> {
+  for (let i = 0; i < total; i++) {
+    yield `${nameOf(i)} ${RECORD_TTL} IN A ${ipOf(i, 0)}`;
+    yield `_http._tcp.${nameOf(i)} ${RECORD_TTL} IN SRV 10 100 80 ${nameOf(i)}`;
+  }
+}
+
+/** The pod's-eye mix for services 0..n-1, shuffled (seeded): six lines per service. */
+async function writeMix(file: string, n: number, seed: number): Promise<number> {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const other = `ns${(i + 7) % NAMESPACES}`;
+    const ext = `ext${i}.example.com`;
+    lines.push(
+      `${nameOf(i)} A`,
+      `${nameOf(i)} AAAA`,
+      `svc${i}.${nsOf(i)}.${other}.svc.${DOMAIN} A`,
+      `${ext}.${other}.svc.${DOMAIN} A`,
+      `${ext}.svc.${DOMAIN} A`,
+      `${ext}.${DOMAIN} A`,
+    );
+  }
+  const r = rng(seed);
+  for (let i = lines.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [lines[i], lines[j]] = [lines[j], lines[i]];
+  }
+  await fsp.writeFile(file, lines.join('\n') + '\n');
+  return lines.length;
+}
+
+/** A few questions of the mix on every server: the same rcode and addresses everywhere. */
+async function crossCheck(servers: Server[], n: number): Promise<string[]> {
+  const problems: string[] = [];
+  const i = Math.floor(n / 3);
+  const probes: [string, 'A' | 'AAAA', string, string][] = [
+    [nameOf(i), 'A', 'NOERROR', ipOf(i, 0)],
+    [nameOf(i), 'AAAA', 'NOERROR', ''],
+    [`svc${i}.${nsOf(i)}.ns3.svc.${DOMAIN}`, 'A', 'NXDOMAIN', ''],
+    [`ext${i}.example.com.svc.${DOMAIN}`, 'A', 'NXDOMAIN', ''],
+  ];
+  for (const [name, type, status, addr] of probes) {
+    for (const srv of servers) {
+      try {
+        const res = await dig({ port: srv.port, name, type });
+        const got = res.answer.filter((a) => a.type === type).map((a) => a.data).join(',');
+        if (res.status !== status || got !== addr) problems.push(`${srv.label}: ${name} ${type} → ${res.status} [${got}], expected ${status} [${addr}]`);
+      } catch (err) {
+        problems.push(`${srv.label}: dig ${name} ${type}: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------
+// Churn: records changing while queries flow
+// ---------------------------------------------------------------------------
+
+class Churner {
+  private readonly client: Etcd3;
+  private readonly gens = new Map<number, number>();
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+  done = 0;
+  errors = 0;
+  private t0 = 0;
+  private t1 = 0;
+
+  constructor(url: string, private readonly services: readonly number[], private readonly rate: number, private readonly seed: number) {
+    this.client = new Etcd3({ hosts: url, dialTimeout: 5000 });
+  }
+
+  start(): void {
+    this.t0 = performance.now();
+    this.loop = this.run();
+  }
+
+  /** Changes per second actually made. */
+  get achieved(): number {
+    const end = this.t1 || performance.now();
+    return this.done / Math.max(0.001, (end - this.t0) / 1000);
+  }
+
+  private async change(i: number): Promise<void> {
+    const gen = this.gens.get(i) ?? 0;
+    const old = aLeaf(i, gen);
+    const fresh = aLeaf(i, gen + 1);
+    this.gens.set(i, gen + 1);
+    await this.client.kv.txn({
+      compare: [],
+      success: [{ request_put: { key: Buffer.from(fresh.key), value: Buffer.from(fresh.value) } }, { request_delete_range: { key: Buffer.from(old.key) } }],
+    });
+  }
+
+  private async run(): Promise<void> {
+    const r = rng(this.seed);
+    let inFlight = 0;
+    let launched = 0;
+    while (!this.stopped) {
+      const due = Math.floor((this.rate * (performance.now() - this.t0)) / 1000);
+      while (launched < due && inFlight < 64) {
+        const i = this.services[Math.floor(r() * this.services.length)];
+        launched++;
+        inFlight++;
+        this.change(i).then(
+          () => {
+            inFlight--;
+            this.done++;
+          },
+          () => {
+            inFlight--;
+            this.errors++;
+          },
+        );
+      }
+      await sleep(5);
+    }
+    for (let k = 0; k < 400 && inFlight > 0; k++) await sleep(5);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.t1 = performance.now();
+    await this.loop;
+    this.client.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Latency at a fixed rate: every answer's latency (dnsperf -v)
+// ---------------------------------------------------------------------------
+
+interface Latency {
+  server: string;
+  rate: number;
+  answered: number;
+  lost: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+/** Latencies (ms) of the answers in a dnsperf -v output file, in completion order; lines without one are lost queries. */
+async function readLatencies(file: string, limit = Infinity): Promise<{ ms: Float64Array; lost: number }> {
+  const text = await fsp.readFile(file, 'utf8');
+  const out: number[] = [];
+  let lost = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('> ')) continue;
+    if (out.length + lost >= limit) break;
+    const v = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('> T ') || !Number.isFinite(v)) lost++;
+    else out.push(v * 1000);
+  }
+  return { ms: Float64Array.from(out), lost };
+}
+
+function summariseLatency(server: string, rate: number, l: { ms: Float64Array; lost: number }): Latency {
+  const s = l.ms.slice().sort();
+  return { server, rate, answered: s.length, lost: l.lost, p50: percentile(s, 0.5), p99: percentile(s, 0.99), p999: percentile(s, 0.999), max: s.length ? s[s.length - 1] : NaN };
+}
+
+/** Starts dnsperf at a fixed rate with every answer written to `out`; resolves when it exits. */
+function spawnVerbose(dnsperf: string, port: number, queryFile: string, seconds: number, rate: number, s: Settings, out: string): Promise<void> {
+  const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
+  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(seconds), '-Q', String(rate), '-c', String(s.clients), '-T', String(s.threads), '-q', String(s.outstanding), '-t', String(s.queryTimeout), '-v'];
+  const prog = start('/bin/sh', ['-c', `exec ${q(dnsperf)} ${args.map(q).join(' ')} > ${q(out)}`], 'dnsperf -v');
+  return withTimeout(prog.exited, (seconds + s.queryTimeout + 30) * 1000, `dnsperf -v on port ${port}`).then((info) => {
+    running.delete(prog);
+    if (info.code !== 0) throw new Error(`dnsperf -v exited with ${info.code}: ${prog.output().slice(-2000)}`);
+  });
+}
+
+async function latencyRun(dnsperf: string, srv: Server, queryFile: string, rate: number, s: Settings, work: string): Promise<Latency> {
+  const out = path.join(work, `latency-${srv.label}.txt`);
+  await spawnVerbose(dnsperf, srv.port, queryFile, s.latencySeconds, rate, s, out);
+  const l = summariseLatency(srv.label, rate, await readLatencies(out));
+  await fsp.rm(out, { force: true });
+  return l;
+}
+
+// ---------------------------------------------------------------------------
+// Workloads
+// ---------------------------------------------------------------------------
+
+interface Throughput {
+  server: string;
+  qps: number;
+  medianQps: number;
+  cpuUsPerQuery: number | null;
+  lostPct: number;
+  otherCpuPct: number | null;
+  rcodes: Record<string, number>;
+}
+
+interface Workload {
+  name: string;
+  churn: Churn | null;
+  churnAchieved: number | null;
+  churnErrors: number;
+  throughput: Throughput[];
+  latency: Latency[];
+  cacheHitPct: number | null;
+  invalidations: number | null;
+}
+
+function summarise(server: string, rounds: PerfResult[]): Throughput {
+  const best = rounds.reduce((a, b) => (b.qps > a.qps ? b : a));
+  return {
+    server,
+    qps: best.qps,
+    medianQps: median(rounds.map((r) => r.qps)),
+    cpuUsPerQuery: best.serverCpuPct !== null && best.qps > 0 ? (best.serverCpuPct / 100 / best.qps) * 1e6 : null,
+    lostPct: best.lostPct,
+    otherCpuPct: best.otherCpuPct,
+    rcodes: best.rcodes,
+  };
+}
+
+async function metricsOf(sky: SkydnsStart): Promise<{ req: number; hits: number; inval: number } | null> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${sky.metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    const sum = (name: string) => {
+      let v = 0;
+      for (const line of text.split('\n')) if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) v += Number(line.slice(line.lastIndexOf(' ') + 1));
+      return v;
+    };
+    return { req: sum('skydns_skydns_dns_request_count_total'), hits: sum('skydns_skydns_answer_cache_hits_total'), inval: sum('skydns_skydns_answer_cache_invalidations_total') };
+  } catch {
+    return null;
+  }
+}
+
+async function workload(name: string, churn: Churn | null, sky: SkydnsStart, knot: Server | null, ctx: SizeCtx, latencyRate: number | null): Promise<Workload> {
+  const { s, dnsperf, queryFile } = ctx;
+  log(`--- ${name} ---`);
+  let churner: Churner | null = null;
+  if (churn) {
+    const services = churn.scope === 'outside' ? Array.from({ length: s.pool }, (_, k) => ctx.n + k) : Array.from({ length: ctx.n }, (_, k) => k);
+    churner = new Churner(ctx.etcdUrl, services, churn.rate, s.seed + churn.rate);
+    churner.start();
+  }
+  const servers = knot ? [sky, knot] : [sky];
+  try {
+    if (s.warmup > 0) for (const srv of servers) await runDnsperf(dnsperf, srv, queryFile, s.warmup, 0, s);
+    const m0 = await metricsOf(sky);
+    const rounds = new Map<string, PerfResult[]>(servers.map((x) => [x.label, []]));
+    for (let round = 1; round <= s.rounds; round++) {
+      for (const srv of servers) {
+        const r = await runDnsperf(dnsperf, srv, queryFile, s.seconds, round, s);
+        rounds.get(srv.label)!.push(r);
+        log(`round ${round} ${srv.label.padEnd(10)} ${r.qps.toFixed(0).padStart(7)} qps, cpu ${r.serverCpuPct?.toFixed(0) ?? '?'}%, lost ${r.lost}/${r.sent}, other ${r.otherCpuPct?.toFixed(0) ?? '?'}%${churner ? `, churn ${churner.achieved.toFixed(0)}/s` : ''}`);
+      }
+    }
+    const m1 = await metricsOf(sky);
+    const throughput = servers.map((srv) => summarise(srv.label, rounds.get(srv.label)!));
+    const rate = latencyRate ?? Math.round(throughput[0].qps / 2);
+    const latency: Latency[] = [];
+    for (const srv of servers) {
+      const l = await latencyRun(dnsperf, srv, queryFile, rate, s, ctx.work);
+      latency.push(l);
+      log(`at ${rate} qps ${srv.label.padEnd(10)} p50 ${fmt(l.p50, 3)} ms, p99 ${fmt(l.p99, 3)} ms, p99.9 ${fmt(l.p999, 3)} ms, max ${fmt(l.max, 1)} ms, lost ${l.lost}`);
+    }
+    return {
+      name,
+      churn,
+      churnAchieved: churner ? churner.achieved : null,
+      churnErrors: churner ? churner.errors : 0,
+      throughput,
+      latency,
+      cacheHitPct: m0 && m1 && m1.req > m0.req ? (100 * (m1.hits - m0.hits)) / (m1.req - m0.req) : null,
+      invalidations: m0 && m1 ? m1.inval - m0.inval : null,
+    };
+  } finally {
+    if (churner) await churner.stop();
+  }
+}
+
+/** The first second: `rate` queries a second from the moment the server is ready. */
+async function firstSecond(label: string, port: number, ctx: SizeCtx): Promise<Latency> {
+  const out = path.join(ctx.work, `first-${label}.txt`);
+  await spawnVerbose(ctx.dnsperf, port, ctx.queryFile, 2, ctx.s.firstQps, ctx.s, out);
+  const l = summariseLatency(label, ctx.s.firstQps, await readLatencies(out, ctx.s.firstQps));
+  await fsp.rm(out, { force: true });
+  return l;
+}
+
+interface SizeCtx {
+  n: number;
+  s: Settings;
+  dnsperf: string;
+  queryFile: string;
+  work: string;
+  etcdUrl: string;
+}
+
+interface VariantResult {
+  workers: string;
+  startupS: number;
+  readyzS: number;
+  rssMiB: number | null;
+  peakRssMiB: number | null;
+  first: Latency | null;
+  workloads: Workload[];
+  logProblems: string[];
+}
+
+interface SizeResult {
+  n: number;
+  questions: number;
+  etcdKeys: number;
+  knotFirst: Latency | null;
+  crossCheck: string[];
+  variants: VariantResult[];
+  error?: string;
+}
+
+async function benchVariant(workers: string, knot: Server | null, ctx: SizeCtx): Promise<VariantResult> {
+  const label = workers === '1' ? 'skydns' : `skydns-${workers}`;
+  const started: { first: Promise<Latency> | null } = { first: null };
+  const sky = await startSkydns(ctx.etcdUrl, nameOf(ctx.n - 1), [`-workers=${workers}`], Math.max(60_000, ctx.n * 2), label, (port) => {
+    if (ctx.s.firstQps > 0) started.first = firstSecond(label, port, ctx);
+  });
+  try {
+    log(`${label} ready in ${sky.readyzS.toFixed(2)} s (answering ${sky.startupS.toFixed(2)} s), RSS ${fmt(sky.rssAfterLoadMiB, 1)} MiB`);
+    const firstResult: Latency | null = started.first ? await started.first : null;
+    if (firstResult) log(`${label} first second at ${ctx.s.firstQps} qps: p50 ${fmt(firstResult.p50, 3)} p99 ${fmt(firstResult.p99, 3)} p99.9 ${fmt(firstResult.p999, 3)} max ${fmt(firstResult.max, 1)} ms, lost ${firstResult.lost}`);
+    const workloads: Workload[] = [];
+    const stat = await workload(`${label}: static`, null, sky, knot, ctx, null);
+    workloads.push(stat);
+    const half = Math.round(stat.throughput[0].qps / 2);
+    for (const c of ctx.s.churn) workloads.push(await workload(`${label}: ${c.rate} changes/s ${c.scope} the queried names`, c, sky, knot, ctx, half));
+    const mem = memOf(sky.prog.pid);
+    return { workers, startupS: sky.startupS, readyzS: sky.readyzS, rssMiB: mem?.rssMiB ?? null, peakRssMiB: mem?.hwmMiB ?? null, first: firstResult, workloads, logProblems: logProblems(sky.prog.output()).slice(0, 20) };
+  } finally {
+    await fsp.mkdir(RESULTS_DIR, { recursive: true });
+    await fsp.writeFile(path.join(RESULTS_DIR, `traffic-${label}-${ctx.n}.log`), sky.prog.output());
+    await stopProgram(sky.prog);
+  }
+}
+
+async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd: string | null }): Promise<SizeResult> {
+  log(`=== ${n} services ===`);
+  let etcd: EtcdProcess | undefined;
+  let knot: (Server & { dir: string }) | undefined;
+  const work = await makeTempDir('skydns-traffic', `n${n}`);
+  try {
+    etcd = await startBenchEtcd('traffic');
+    const load = await loadEtcd(etcd.url, n + s.pool);
+    log(`etcd: ${load.keys} keys (${n} queried services + ${s.pool} churned outside) in ${load.seconds.toFixed(2)} s`);
+    const queryFile = path.join(work, 'mix.txt');
+    const questions = await writeMix(queryFile, n, s.seed);
+    const ctx: SizeCtx = { n, s, dnsperf: tools.dnsperf, queryFile, work, etcdUrl: etcd.url };
+    let knotFirst: Latency | null = null;
+    if (tools.knotd) {
+      const probe = nameOf(n - 1);
+      let firstRun: Promise<Latency> | null = null;
+      knot = await startKnot(tools.knotd, knotRecords(n + s.pool), probe, 0, Math.max(60_000, n * 2));
+      // knot has no readiness endpoint: its first second starts when it answers the probe.
+      if (s.firstQps > 0) firstRun = firstSecond('knot', knot.port, ctx);
+      knotFirst = firstRun ? await firstRun : null;
+      log(`knot up in ${knot.startupS.toFixed(2)} s${knotFirst ? `; first second p99 ${fmt(knotFirst.p99, 3)} ms` : ''}`);
+    }
+    const variants: VariantResult[] = [];
+    let crossCheckProblems: string[] = [];
+    for (const w of s.workers) {
+      if (variants.length === 0 && knot) {
+        // Cross-check once, on a skydns that is up and idle.
+        const probe = await startSkydns(etcd.url, nameOf(n - 1), [], Math.max(60_000, n * 2), 'skydns-check');
+        crossCheckProblems = await crossCheck([probe, knot], n);
+        await stopProgram(probe.prog);
+        for (const p of crossCheckProblems) log(`CHECK: ${p}`);
+      }
+      variants.push(await benchVariant(w, knot ?? null, ctx));
+    }
+    return { n, questions, etcdKeys: load.keys, knotFirst, crossCheck: crossCheckProblems, variants };
+  } finally {
+    if (knot) {
+      await stopProgram(knot.prog);
+      await removeTempDir(knot.dir);
+    }
+    if (etcd) await stopBenchEtcd(etcd);
+    await removeTempDir(work);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------
+
+function printReport(machine: Record<string, string>, s: Settings, sizes: SizeResult[]): void {
+  const out: string[] = ['', 'skydns under real cluster traffic (the pod\'s-eye mix), beside knot'];
+  for (const [k, v] of Object.entries(machine)) out.push(`  ${k.padEnd(10)} ${v}`);
+  out.push(
+    `  settings   dnsperf -c ${s.clients} -T ${s.threads} -q ${s.outstanding} -l ${s.seconds}, best of ${s.rounds} alternating rounds after ${s.warmup} s of warm-up; ` +
+      `latency: every answer of ${s.latencySeconds} s at half of skydns's static maximum (dnsperf -Q -v); µs/q = server CPU time per answered query`,
+  );
+  for (const r of sizes) {
+    out.push('', `${r.n} services: ${r.questions} distinct questions (A, AAAA, search-path miss, external name × 3 suffixes per service)`);
+    if (r.error) {
+      out.push(`  FAILED: ${r.error.split('\n').slice(0, 10).join('\n    ')}`);
+      continue;
+    }
+    if (r.crossCheck.length) out.push(`  cross-check problems: ${r.crossCheck.join('; ')}`);
+    out.push(`  ${'workload'.padEnd(52)} ${'knot qps'.padStart(9)} ${'skydns qps'.padStart(10)} ${'/knot'.padStart(6)} ${'/static'.padStart(7)} ${'µs/q'.padStart(6)} ${'hits %'.padStart(6)}  latency p50 / p99 / p99.9 ms (skydns | knot) at rate`);
+    for (const v of r.variants) {
+      const staticQps = v.workloads[0]?.throughput[0]?.qps ?? NaN;
+      for (const w of v.workloads) {
+        const sky = w.throughput[0];
+        const kn = w.throughput[1];
+        const ls = w.latency[0];
+        const lk = w.latency[1];
+        const lat = (l: Latency | undefined) => (l ? `${fmt(l.p50, 2)} / ${fmt(l.p99, 2)} / ${fmt(l.p999, 2)}${l.lost ? ` (${l.lost} lost)` : ''}` : '-');
+        const churn = w.churn ? ` [${fmt(w.churnAchieved, 0)}/s done${w.churnErrors ? `, ${w.churnErrors} failed` : ''}]` : '';
+        out.push(
+          `  ${(w.name + churn).padEnd(52)} ${fmt(kn?.qps, 0).padStart(9)} ${fmt(sky.qps, 0).padStart(10)} ${(kn ? fmt(sky.qps / kn.qps, 2) : '-').padStart(6)} ${fmt(sky.qps / staticQps, 2).padStart(7)} ` +
+            `${fmt(sky.cpuUsPerQuery, 1).padStart(6)} ${fmt(w.cacheHitPct, 0).padStart(6)}  ${lat(ls)} | ${lat(lk)} at ${ls?.rate ?? '-'}`,
+        );
+      }
+      if (v.first) out.push(`  ${`${v.workloads[0]?.name.split(':')[0] ?? v.workers}: first second after /readyz`.padEnd(52)} at ${v.first.rate} qps: p50 ${fmt(v.first.p50, 2)}, p99 ${fmt(v.first.p99, 2)}, p99.9 ${fmt(v.first.p999, 2)}, max ${fmt(v.first.max, 1)} ms, ${v.first.lost} lost; ready ${fmt(v.readyzS, 2)} s after spawn`);
+      out.push(`  ${''.padEnd(52)} RSS ${fmt(v.rssMiB, 0)} MiB (peak ${fmt(v.peakRssMiB, 0)})${v.logProblems.length ? `; ${v.logProblems.length} WARN/ERROR log lines: ${v.logProblems[0]}` : ''}`);
+    }
+    if (r.knotFirst) out.push(`  ${'knot: first second after it answers'.padEnd(52)} at ${r.knotFirst.rate} qps: p50 ${fmt(r.knotFirst.p50, 2)}, p99 ${fmt(r.knotFirst.p99, 2)}, p99.9 ${fmt(r.knotFirst.p999, 2)}, max ${fmt(r.knotFirst.max, 1)} ms, ${r.knotFirst.lost} lost`);
+  }
+  out.push('');
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+async function main(): Promise<number> {
+  const s = readSettings();
+  if (!fs.existsSync(SKYDNS_JS)) throw new Error(`${SKYDNS_JS} not found: build first (npx tsc -p tsconfig.json)`);
+  for (const cmd of ['etcd', 'dig']) if (which(cmd) === null) throw new Error(`${cmd} not found (run: node scripts/ensure.mjs --bench)`);
+  const dnsperf = which('dnsperf');
+  if (dnsperf === null) throw new Error('dnsperf not found (run: node scripts/ensure.mjs --bench, or apt-get install dnsperf)');
+  const knotd = s.knot ? which('knotd') : null;
+  if (knotd === null) process.stdout.write(`NOTE: ${s.knot ? 'knotd (Debian package "knot") is not installed' : 'BENCH_KNOT=0'}: skydns alone, no ratio to knot.\n`);
+  const machine = machineInfo({
+    knot: knotd !== null ? commandOutput(knotd, ['--version']).split('\n')[0] : 'not run',
+    dnsperf: (/Version\s+(\S+)/.exec(commandOutput(dnsperf, ['-h'])) ?? [])[1] ?? 'unknown',
+  });
+  logMachine(machine, 'the "other %" of each round in the log');
+  const sizes: SizeResult[] = [];
+  for (const n of s.sizes) {
+    try {
+      sizes.push(await benchSize(n, s, { dnsperf, knotd }));
+    } catch (err) {
+      log(`${n} services failed: ${(err as Error).message}`);
+      sizes.push({ n, questions: 0, etcdKeys: 0, knotFirst: null, crossCheck: [], variants: [], error: (err as Error).message });
+    }
+  }
+  printReport(machine, s, sizes);
+  await fsp.mkdir(RESULTS_DIR, { recursive: true });
+  const file = path.join(RESULTS_DIR, 'traffic.json');
+  await writeJson(file, { machine, settings: s, sizes });
+  log(`results written to ${path.relative(ROOT, file)}`);
+  return sizes.some((r) => r.error !== undefined) ? 1 : 0;
+}
+
+runBench(main, () => readSettings().timeoutMin, 120);
