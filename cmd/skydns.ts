@@ -48,6 +48,7 @@ async function runServer(cfg: SkyConfig, log: Log, worker: boolean): Promise<voi
     report();
     setInterval(report, 1000).unref();
     app.store.on('synced', report);
+    app.on('warmed', report);
     process.on('disconnect', () => process.exit(0));
   }
   onSignals(log, () => app.stop());
@@ -85,6 +86,7 @@ async function runPrimary(cfg: SkyConfig, log: Log): Promise<void> {
           const r = all();
           if (r.length < cfg.workers) return { ok: false, reason: `${r.length} of ${cfg.workers} workers running` };
           if (!r.every((x) => x.state.synced)) return { ok: false, reason: 'records not read from etcd yet' };
+          if (!r.every((x) => x.state.warmed)) return { ok: false, reason: 'warming up' };
           return { ok: true, reason: '' };
         },
         metrics: async () => metrics.render(all().flatMap((r) => (r.snapshot ? [r.snapshot] : []))) + metrics.renderState(all().map((r) => r.state)) + (await registry.metrics()),

@@ -2,6 +2,7 @@
  * Wires skydns together: config → etcd client → store → resolver → handler →
  * sockets and the metrics/health endpoint. Used by cmd/skydns.ts and by tests.
  */
+import { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient, etcdErrorText } from '../etcd/client.js';
@@ -15,6 +16,7 @@ import { Resolver } from './resolver.js';
 import { DnsServer } from './server.js';
 import { EtcdStore } from './store.js';
 import { StubZones } from './stub.js';
+import { warmUp } from './warm.js';
 
 export interface AppOptions {
   env?: NodeJS.ProcessEnv;
@@ -24,7 +26,7 @@ export interface AppOptions {
   worker?: boolean;
 }
 
-export class SkyDnsApp {
+export class SkyDnsApp extends EventEmitter {
   client!: Etcd3;
   store!: EtcdStore;
   handler!: DnsHandler;
@@ -32,8 +34,12 @@ export class SkyDnsApp {
   metrics: Metrics | null = null;
   http: http.Server | null = null;
   private listening = false;
+  /** The query path ran hot after the first read of the records (see warm.ts). */
+  warmed = false;
 
-  constructor(readonly cfg: SkyConfig, private readonly log: Log, private readonly opts: AppOptions = {}) {}
+  constructor(readonly cfg: SkyConfig, private readonly log: Log, private readonly opts: AppOptions = {}) {
+    super();
+  }
 
   /** Reads `/<prefix>/config` once (legacy start-up step); failures fall back to the flags. */
   private async readConfigObject(): Promise<void> {
@@ -92,6 +98,19 @@ export class SkyDnsApp {
     store.on('synced', () => {
       const obj = store.tree.get(`/${cfg.prefix}/config`);
       if (obj) this.log.debug(`/${cfg.prefix}/config is read at start only; restart skydns to apply changes to it`);
+      // Answers flow from now on; ready once the query path has run hot (lib/skydns/warm.ts).
+      warmUp(store.tree, cfg, new Resolver(store.tree, cfg, null, this.log, store.leaseTTL), this.log).then(
+        (w) => {
+          this.warmed = true;
+          this.log.info(`query path warmed up with ${w.queries} answers from the records in ${w.ms.toFixed(0)} ms`);
+          this.emit('warmed');
+        },
+        (err: Error) => {
+          this.warmed = true;
+          this.log.warn(`warm-up failed (${err.message}); reporting ready anyway`);
+          this.emit('warmed');
+        },
+      );
     });
     const sync = store.start();
     this.server = new DnsServer(this.handler, { host: cfg.host, port: cfg.port, maxTcpConns: cfg.tcpMaxConns, tcpIdleMs: cfg.tcpIdleMs, exclusive: !this.opts.worker, udpIo: cfg.udpIo }, this.log);
@@ -107,7 +126,7 @@ export class SkyDnsApp {
       const metrics = this.metrics!;
       this.http = await startHttp(endpoint.host, endpoint.port, path, {
         live: () => this.listening,
-        ready: () => (store.synced ? { ok: true, reason: '' } : { ok: false, reason: 'records not read from etcd yet' }),
+        ready: () => (!store.synced ? { ok: false, reason: 'records not read from etcd yet' } : !this.warmed ? { ok: false, reason: 'warming up' } : { ok: true, reason: '' }),
         metrics: async () => metrics.render() + metrics.renderState([this.state()]) + (await registry.metrics()),
       }, this.log);
       this.log.info(`metrics on ${endpoint.host ?? '*'}:${endpoint.port}${path}, health on /healthz and /readyz`);
@@ -119,7 +138,7 @@ export class SkyDnsApp {
   /** The store's state, as reported to metrics and to a cluster primary. */
   state(): StoreState {
     const st = this.store;
-    return { synced: st.synced, connected: st.connected, records: st.tree.size, invalid: st.tree.invalid, staleness: st.stalenessSeconds() };
+    return { synced: st.synced, warmed: this.warmed, connected: st.connected, records: st.tree.size, invalid: st.tree.invalid, staleness: st.stalenessSeconds() };
   }
 
   get isListening(): boolean {

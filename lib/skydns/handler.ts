@@ -116,12 +116,13 @@ export class DnsHandler {
   private readonly stubSegs: string[];
   /** The zone's SOA pre-encoded for negative answers (null if its names cannot take the fast path). */
   private readonly soa: ZoneSoa | null;
+  private readonly unsubscribe: () => void;
 
   constructor(private readonly d: HandlerDeps) {
     this.answers = d.answerCache ?? new AnswerCache(Math.max(0, d.answerCacheSize ?? 50000));
     this.stubSegs = [...d.resolver.domainSegs, 'dns', 'stub'];
     this.soa = zoneSoa(d.resolver);
-    d.tree.subscribe((change) => this.treeChanged(change));
+    this.unsubscribe = d.tree.subscribe((change) => this.treeChanged(change));
   }
 
   /** Drops the cached answers a record change can alter (all of them for a stub-zone change). */
@@ -447,6 +448,12 @@ export class DnsHandler {
   /** Entries in the encoded-answer cache (tests, metrics). */
   get cachedAnswers(): number {
     return this.answers.size;
+  }
+
+  /** Stops following the record tree and drops the caches (a handler that is done with). */
+  close(): void {
+    this.unsubscribe();
+    this.clearCaches();
   }
 
   /** Drops cached answers (tests, and after a full re-read). */

@@ -13,6 +13,8 @@ export type Cause = 'truncated' | 'overflow' | 'servfail' | 'refused' | 'nxdomai
 /** What a store reports about itself (one per worker process). */
 export interface StoreState {
   synced: boolean;
+  /** The query path has been warmed up since the first read (ready to report ready). */
+  warmed: boolean;
   connected: boolean;
   records: number;
   invalid: number;

@@ -92,9 +92,12 @@ export class RecordTree {
     return this.root.count;
   }
 
-  /** Calls fn after every change, synchronously, before the change is visible to anything else. */
-  subscribe(fn: TreeListener): void {
+  /** Calls fn after every change, synchronously, before the change is visible to anything else. Returns the function that stops it. */
+  subscribe(fn: TreeListener): () => void {
     this.listeners.push(fn);
+    return () => {
+      this.listeners = this.listeners.filter((f) => f !== fn);
+    };
   }
 
   private notify(change: TreeChange | null): void {

@@ -300,7 +300,9 @@ describe('skydns and etcd failures', () => {
       assert.match(ready.body, /not ready: records not read from etcd yet/);
       await etcd.restart();
       await waitUntil(async () => (await dig({ port: sky.port, name: 'kubernetes.default.svc.cluster.local' })).status === 'NOERROR', 20000, 'answers after etcd came up');
-      assert.equal((await sky.httpGet('/readyz')).status, 200);
+      // Ready once the query path has been warmed up on the records (a fraction of a second).
+      await waitUntil(async () => (await sky.httpGet('/readyz')).status === 200, 5000, '/readyz 200 after the warm-up');
+      assert.match(sky.prog.output(), /query path warmed up with \d+ answers from the records in \d+ ms/);
     } finally {
       await sky.stop();
       await etcd.stop();

@@ -1,0 +1,117 @@
+/**
+ * Warm-up before skydns reports ready. A fresh process runs its query path
+ * in V8's interpreter until the functions are hot enough to be optimised;
+ * measured on loopback, answers in the first quarter second after start
+ * waited up to 65 ms (p99 47 ms at 20k queries a second). So, once the
+ * records are read and before /readyz turns 200, real questions made from
+ * the records — addresses, missing AAAA, search-path misses, SRV, PTR — go
+ * through a handler of their own (same code, its own answer cache, no
+ * metrics) until the path has run hot. The warm-up answers nothing to anyone
+ * and keeps nothing.
+ */
+import type { SkyConfig } from './config.js';
+import { DnsHandler, Transport, isPromise } from './handler.js';
+import type { Logger, Resolver } from './resolver.js';
+import type { RecordTree } from './tree.js';
+import { CLASS, TYPE, encodeMessage } from './wire.js';
+
+export interface WarmResult {
+  queries: number;
+  ms: number;
+}
+
+/** Questions made from up to `max` keys of the tree (their names; `_` leaves give SRV questions; reverse keys give PTR). */
+export function warmQuestions(tree: RecordTree, cfg: SkyConfig, max = 2000): [string, number][] {
+  const out: [string, number][] = [];
+  const keys = tree.keys();
+  const step = Math.max(1, Math.floor(keys.length / max));
+  const domainLabels = cfg.domain.split('.').filter((l) => l !== '');
+  for (let i = 0; i < keys.length && out.length < max * 4; i += step) {
+    const segs = keys[i].split('/').slice(2);
+    if (segs.length === 0) continue;
+    const name = [...segs].reverse().join('.') + '.';
+    if (name.endsWith('.arpa.')) {
+      out.push([name, TYPE.PTR]);
+      continue;
+    }
+    const owner = segs.length > domainLabels.length + 1 ? [...segs.slice(0, -1)].reverse().join('.') + '.' : name;
+    const attr = segs.findIndex((s) => s.startsWith('_'));
+    if (attr > 0) {
+      out.push([[...segs.slice(0, segs.length - 1)].reverse().join('.') + '.', TYPE.SRV]);
+      continue;
+    }
+    out.push([owner, TYPE.A], [owner, TYPE.AAAA], [`warm-up.${owner}`, TYPE.A], [`warm-up.${cfg.domain}`, TYPE.A]);
+  }
+  if (out.length === 0) out.push([cfg.domain, TYPE.SOA], [`warm-up.${cfg.domain}`, TYPE.A]);
+  return out;
+}
+
+function packet(name: string, qtype: number, id: number, edns: boolean): Buffer | null {
+  try {
+    return (
+      encodeMessage({
+        header: { id, qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, ad: false, cd: false, rcode: 0 },
+        question: [{ name, type: qtype, class: CLASS.IN }],
+        answer: [],
+        authority: [],
+        additional: [],
+        edns: edns ? { udpSize: 1232, extRcode: 0, version: 0, do: false, options: [] } : null,
+      })?.buf ?? null
+    );
+  } catch {
+    return null; // a key that is no DNS name (too long, bad labels): nothing to warm with
+  }
+}
+
+/**
+ * Runs the questions through a private handler, each twice (computed, then
+ * from its cache), until `minQueries` were answered and at least `minMs`
+ * passed, or `maxMs` passed. Upstream lookups are never made (no forwarder,
+ * no upstream). Works in slices of `sliceMs`, giving the event loop a turn in
+ * between, so real queries arriving meanwhile are answered.
+ */
+export async function warmUp(tree: RecordTree, cfg: SkyConfig, resolver: Resolver, log: Logger, opts: { minQueries?: number; minMs?: number; maxMs?: number; sliceMs?: number } = {}): Promise<WarmResult> {
+  const minQueries = opts.minQueries ?? 30_000;
+  const minMs = opts.minMs ?? 50;
+  const maxMs = opts.maxMs ?? 1500;
+  const sliceMs = opts.sliceMs ?? 10;
+  const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} };
+  const handler = new DnsHandler({ cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: quiet, synced: () => true, answerCacheSize: 4096 });
+  const packets: Buffer[] = [];
+  let id = 1;
+  for (const [name, qtype] of warmQuestions(tree, cfg)) {
+    for (const edns of [true, false]) {
+      const p = packet(name, qtype, id++ & 0xffff, edns);
+      if (p) packets.push(p);
+    }
+  }
+  const t: Transport = { tcp: false, remote: 'warm-up' };
+  const t0 = performance.now();
+  let n = 0;
+  let slice = t0;
+  try {
+    outer: for (;;) {
+      for (const p of packets) {
+        for (let k = 0; k < 2; k++) {
+          const r = handler.answer(p, t);
+          if (isPromise(r)) await r;
+          n++;
+        }
+        if ((n & 63) === 0) {
+          const now = performance.now();
+          if ((n >= minQueries && now - t0 >= minMs) || now - t0 >= maxMs) break outer;
+          if (now - slice >= sliceMs) {
+            await new Promise((r) => setImmediate(r));
+            slice = performance.now();
+          }
+        }
+      }
+      if (packets.length === 0) break;
+    }
+  } finally {
+    handler.close();
+  }
+  const ms = performance.now() - t0;
+  log.debug(`warm-up: ${n} queries in ${ms.toFixed(0)} ms`);
+  return { queries: n, ms };
+}
