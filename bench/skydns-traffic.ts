@@ -8,8 +8,9 @@
  *   pod in another namespace (NXDOMAIN), and an external name walking the
  *   three cluster suffixes (NXDOMAIN each): six distinct questions per service;
  * - static records, and records changing while the queries flow: C changes a
- *   second (each re-addresses one service: a new leaf put, the old one
- *   deleted, in one etcd transaction), outside the queried names or among them;
+ *   second (each re-addresses one service: a new leaf put and the old one
+ *   deleted; the changes due every 20 ms go in one etcd transaction, as
+ *   kube2sky writes them), outside the queried names or among them;
  * - skydns with 1 worker and with -workers=auto;
  * - per workload: throughput (dnsperf, best of the rounds, alternating skydns
  *   and knot), the server's CPU per query, and the latency percentiles of
@@ -244,15 +245,17 @@ class Churner {
     return this.done / Math.max(0.001, (end - this.t0) / 1000);
   }
 
-  private async change(i: number): Promise<void> {
-    const gen = this.gens.get(i) ?? 0;
-    const old = aLeaf(i, gen);
-    const fresh = aLeaf(i, gen + 1);
-    this.gens.set(i, gen + 1);
-    await this.client.kv.txn({
-      compare: [],
-      success: [{ request_put: { key: Buffer.from(fresh.key), value: Buffer.from(fresh.value) } }, { request_delete_range: { key: Buffer.from(old.key) } }],
-    });
+  /** Re-addresses services: each a new A leaf put and the old one deleted, all in one transaction (as kube2sky writes). */
+  private async change(services: number[]): Promise<void> {
+    const success = [];
+    for (const i of services) {
+      const gen = this.gens.get(i) ?? 0;
+      const old = aLeaf(i, gen);
+      const fresh = aLeaf(i, gen + 1);
+      this.gens.set(i, gen + 1);
+      success.push({ request_put: { key: Buffer.from(fresh.key), value: Buffer.from(fresh.value) } }, { request_delete_range: { key: Buffer.from(old.key) } });
+    }
+    await this.client.kv.txn({ compare: [], success });
   }
 
   private async run(): Promise<void> {
@@ -260,23 +263,31 @@ class Churner {
     let inFlight = 0;
     let launched = 0;
     while (!this.stopped) {
+      // The changes due by now, at most 64 (128 operations, etcd's default limit) per transaction.
       const due = Math.floor((this.rate * (performance.now() - this.t0)) / 1000);
-      while (launched < due && inFlight < 64) {
-        const i = this.services[Math.floor(r() * this.services.length)];
-        launched++;
+      while (launched < due && inFlight < 8) {
+        const batch: number[] = [];
+        const seen = new Set<number>();
+        while (launched < due && batch.length < 64) {
+          const i = this.services[Math.floor(r() * this.services.length)];
+          launched++;
+          if (seen.has(i)) continue; // one change per service per transaction
+          seen.add(i);
+          batch.push(i);
+        }
         inFlight++;
-        this.change(i).then(
+        this.change(batch).then(
           () => {
             inFlight--;
-            this.done++;
+            this.done += batch.length;
           },
           () => {
             inFlight--;
-            this.errors++;
+            this.errors += batch.length;
           },
         );
       }
-      await sleep(5);
+      await sleep(20);
     }
     for (let k = 0; k < 400 && inFlight > 0; k++) await sleep(5);
   }

@@ -15,21 +15,34 @@
  * deps.ts). A change to the tree drops exactly the entries whose answers it
  * can alter, so records changing in one place leave the rest of the cache
  * warm; clearing the tree, or a change the cache cannot trace, drops all.
+ *
+ * A question takes a place only the second time its answer is offered
+ * (TinyLFU's "doorkeeper": one bit per hash in a bit array cleared now and
+ * then), so names asked once — most search-path misses, scans, floods of
+ * random names — never push out answers that are asked again.
+ *
+ * Entries are kept small on the JavaScript heap: the reply lives in a shared
+ * chunk (an offset, not an object), and an answer that read one path (nearly
+ * all) carries that path inline. Every entry that survives a young-generation
+ * collection is copied by it, so filling the cache quickly used to cost pauses
+ * of 8–16 ms; fewer objects per entry make them shorter.
  */
-import { DepIndex, Deps } from './deps.js';
+import { DepIndex, type DepItem, Deps } from './deps.js';
 import type { Cause, System } from './metrics.js';
 import type { TreeChange } from './tree.js';
 
-export interface CachedAnswer {
+export interface CachedAnswer extends DepItem {
   /** Hash slot of this entry. */
   readonly slot: number;
   /**
-   * The reply, to be sent after its ID, RD/CD bits and question-name case are
-   * patched from the request. Its question (offset 12 to questionEnd) is the
-   * key: name in lower case, then qtype and qclass. (Moved to fresh memory
-   * when the cache compacts its chunks.)
+   * The reply is chunk[at, at + len), to be sent after its ID, RD/CD bits
+   * and question-name case are patched from the request. Its question
+   * (offset 12 to questionEnd) is the key: name in lower case, then qtype and
+   * qclass. (Moved to fresh memory when the cache compacts its chunks.)
    */
-  buf: Buffer;
+  chunk: Buffer;
+  at: number;
+  readonly len: number;
   readonly questionEnd: number;
   readonly bufsize: number;
   /** 1 = the request had an OPT record, 2 = with the DO bit. */
@@ -40,11 +53,22 @@ export interface CachedAnswer {
   readonly shuffle: { start: number; count: number; size: number } | null;
   readonly system: System;
   readonly cause: Cause | null;
-  /** What the answer read from the record tree (null: nothing that can change). */
+}
+
+/** What is stored: the reply bytes and what the answer read (see Deps). */
+export interface AnswerValue {
+  readonly buf: Buffer;
+  readonly until: number;
+  readonly shuffle: CachedAnswer['shuffle'];
+  readonly system: System;
+  readonly cause: Cause | null;
   readonly deps: Deps | null;
 }
 
-export type AnswerValue = Pick<CachedAnswer, 'buf' | 'until' | 'shuffle' | 'system' | 'cause' | 'deps'>;
+/** The reply bytes of an entry (a view; tests and the rare caller that wants a Buffer). */
+export function replyOf(c: CachedAnswer): Buffer {
+  return c.chunk.subarray(c.at, c.at + c.len);
+}
 
 /**
  * At most this many cached answers may have read through a wildcard label:
@@ -58,9 +82,9 @@ export const MAX_WILDCARD_ENTRIES = 1024;
  * Buffer.from() is a slice of Node's shared 8 KiB pool, and one slice keeps its
  * whole pool alive; the rest of those pools is the short-lived replies encoded
  * around it, so 50,000 cached answers of ≈ 100 bytes held ≈ 40–55 MiB. Copies
- * made here share 16 KiB chunks with each other only. Both caches drop entries
- * in about the order they were added (oldest first, or all at once), so a
- * chunk is freed soon after the entries copied into it.
+ * made here share 16 KiB chunks with each other only. A chunk is freed once
+ * no entry copied into it is left (the answer cache compacts when chunks are
+ * mostly dead).
  */
 export class ReplyChunks {
   static readonly CHUNK = 16 * 1024;
@@ -68,25 +92,35 @@ export class ReplyChunks {
   private used = 0;
   /** Bytes of chunk memory (and own-memory copies) handed out since the last reset. */
   allocated = 0;
+  /** The chunk the last place() copied into. */
+  placed: Buffer = this.chunk;
 
-  /** A copy of src in the current chunk (in memory of its own when over a quarter chunk). */
-  copy(src: Uint8Array): Buffer {
-    const n = src.length;
+  /** Copies src into the current chunk (into memory of its own when over a quarter chunk); returns its offset in `placed`. */
+  place(src: Uint8Array, from = 0, to = src.length): number {
+    const n = to - from;
     if (n > ReplyChunks.CHUNK / 4) {
       const own = Buffer.allocUnsafeSlow(n);
-      own.set(src);
+      own.set(src.subarray(from, to));
       this.allocated += n;
-      return own;
+      this.placed = own;
+      return 0;
     }
     if (this.used + n > this.chunk.length) {
       this.chunk = Buffer.allocUnsafeSlow(ReplyChunks.CHUNK);
       this.used = 0;
       this.allocated += ReplyChunks.CHUNK;
     }
-    const b = this.chunk.subarray(this.used, this.used + n);
-    b.set(src);
+    const at = this.used;
+    this.chunk.set(src.subarray(from, to), at);
     this.used += n;
-    return b;
+    this.placed = this.chunk;
+    return at;
+  }
+
+  /** A copy of src, as a Buffer of its own (a view into a chunk). */
+  copy(src: Uint8Array): Buffer {
+    const at = this.place(src);
+    return this.placed.subarray(at, at + src.length);
   }
 
   /** Starts a new chunk for the next copy (after the owner dropped all its entries). */
@@ -94,6 +128,7 @@ export class ReplyChunks {
     this.chunk = Buffer.alloc(0);
     this.used = 0;
     this.allocated = 0;
+    this.placed = this.chunk;
   }
 }
 
@@ -119,28 +154,42 @@ function slotOf(raw: Buffer, questionEnd: number, bufsize: number, flags: number
 /** Whether the request's question equals the cached one (whose name is lower case), ignoring the case of ASCII letters only. */
 function sameQuestion(c: CachedAnswer, raw: Buffer, questionEnd: number): boolean {
   if (questionEnd !== c.questionEnd) return false;
-  const b = c.buf;
-  if (raw.compare(b, 12, questionEnd, 12, questionEnd) === 0) return true; // the usual case: asked in lower case
+  const b = c.chunk;
+  const at = c.at;
+  if (raw.compare(b, at + 12, at + questionEnd, 12, questionEnd) === 0) return true; // the usual case: asked in lower case
   for (let i = 12; i < questionEnd; i++) {
     const x = raw[i];
-    const l = b[i];
+    const l = b[at + i];
     if (x !== l && ((x | 0x20) !== l || l < 0x61 || l > 0x7a)) return false;
   }
   return true;
+}
+
+/** Bits of the doorkeeper (512 KiB); it is cleared after an eighth of them were set (≈ 3 % false admissions at most). */
+const DOOR_BITS = 1 << 22;
+
+export interface AnswerCacheOptions {
+  /** A question is cached only the second time it is offered (default true). */
+  doorkeeper?: boolean;
+  /** The dependency index (tests pass a weakened one). */
+  index?: DepIndex<CachedAnswer>;
 }
 
 export class AnswerCache {
   private readonly map = new Map<number, CachedAnswer>();
   private chunks = new ReplyChunks();
   private readonly index: DepIndex<CachedAnswer>;
+  private readonly door: Uint8Array | null;
+  private doorSet = 0;
   /** Bytes of the replies held (what compaction would copy). */
   private liveBytes = 0;
   /** Entries dropped because a record they read changed (for metrics). */
   invalidated = 0;
 
   /** capacity 0 disables the cache. */
-  constructor(readonly capacity: number, index?: DepIndex<CachedAnswer>) {
-    this.index = index ?? new DepIndex<CachedAnswer>();
+  constructor(readonly capacity: number, opts: AnswerCacheOptions = {}) {
+    this.index = opts.index ?? new DepIndex<CachedAnswer>();
+    this.door = capacity > 0 && (opts.doorkeeper ?? true) ? new Uint8Array(DOOR_BITS >>> 3) : null;
   }
 
   get size(): number {
@@ -162,34 +211,72 @@ export class AnswerCache {
    * Keeps a copy of v.buf as the answer to the request's question. v.buf must
    * carry the same question at offset 12, in any case. The answer must have
    * been computed from the tree as it is now (the caller makes sure no change
-   * came in between). False (nothing stored) when the question differs, when
-   * too many wildcard answers are held already, or when the cache is off.
+   * came in between). False (nothing stored) when the question is offered for
+   * the first time (the doorkeeper), when the question differs, when too many
+   * wildcard answers are held already, or when the cache is off.
    */
   set(raw: Buffer, questionEnd: number, bufsize: number, flags: number, v: AnswerValue): boolean {
     if (this.capacity === 0) return false;
     const src = v.buf;
     if (src.length < questionEnd) return false;
     for (let i = 12; i < questionEnd; i++) if (lower(src[i]) !== lower(raw[i])) return false;
-    if (v.deps?.wild && this.index.wildCount >= MAX_WILDCARD_ENTRIES) return false;
+    const deps = v.deps;
+    if (deps?.wild && this.index.wildCount >= MAX_WILDCARD_ENTRIES) return false;
     const slot = slotOf(raw, questionEnd, bufsize, flags);
     const old = this.map.get(slot);
     if (old) this.drop(old);
-    else if (this.map.size >= this.capacity) {
-      // Drop the oldest tenth (Map iteration is insertion order).
-      let n = Math.ceil(this.capacity / 10);
-      for (const c of this.map.values()) {
-        this.drop(c);
-        if (--n <= 0) break;
+    else {
+      if (!this.admit(slot)) return false;
+      if (this.map.size >= this.capacity) {
+        // Drop the oldest tenth (Map iteration is insertion order).
+        let n = Math.ceil(this.capacity / 10);
+        for (const c of this.map.values()) {
+          this.drop(c);
+          if (--n <= 0) break;
+        }
       }
     }
-    const b = this.chunks.copy(src);
-    for (let i = 12; i < questionEnd; i++) b[i] = lower(b[i]);
-    const c: CachedAnswer = { slot, buf: b, questionEnd, bufsize, flags, until: v.until, shuffle: v.shuffle, system: v.system, cause: v.cause, deps: v.deps };
+    const at = this.chunks.place(src);
+    const chunk = this.chunks.placed;
+    for (let i = 12; i < questionEnd; i++) chunk[at + i] = lower(chunk[at + i]);
+    // One path read (nearly every answer): kept inline, no Deps object survives.
+    const single = deps !== null && deps.wild === null && deps.paths.length === 1;
+    const c: CachedAnswer = {
+      slot,
+      chunk,
+      at,
+      len: src.length,
+      questionEnd,
+      bufsize,
+      flags,
+      until: v.until,
+      shuffle: v.shuffle,
+      system: v.system,
+      cause: v.cause,
+      dep: deps === null || (deps.wild === null && deps.paths.length === 0) ? null : single ? deps.paths[0] : deps,
+      depKind: single ? deps.kinds[0] : 0,
+    };
     this.map.set(slot, c);
-    this.liveBytes += b.length;
-    if (c.deps) this.index.add(c, c.deps);
+    this.liveBytes += src.length;
+    this.index.add(c);
     this.compactIfSparse();
     return true;
+  }
+
+  /** The doorkeeper: false (and remembered) the first time a slot is offered, true the next time. */
+  private admit(slot: number): boolean {
+    const door = this.door;
+    if (door === null) return true;
+    const h = slot & (DOOR_BITS - 1);
+    const byte = h >>> 3;
+    const bit = 1 << (h & 7);
+    if ((door[byte] & bit) !== 0) return true;
+    door[byte] |= bit;
+    if (++this.doorSet >= DOOR_BITS >>> 3) {
+      door.fill(0);
+      this.doorSet = 0;
+    }
+    return false;
   }
 
   delete(c: CachedAnswer): void {
@@ -198,8 +285,8 @@ export class AnswerCache {
 
   private drop(c: CachedAnswer): void {
     this.map.delete(c.slot);
-    this.liveBytes -= c.buf.length;
-    if (c.deps) this.index.remove(c, c.deps);
+    this.liveBytes -= c.len;
+    this.index.remove(c);
   }
 
   /**
@@ -239,7 +326,10 @@ export class AnswerCache {
   private compactIfSparse(): void {
     if (this.chunks.allocated < 4 * this.liveBytes + 8 * ReplyChunks.CHUNK) return;
     const fresh = new ReplyChunks();
-    for (const c of this.map.values()) c.buf = fresh.copy(c.buf);
+    for (const c of this.map.values()) {
+      c.at = fresh.place(c.chunk, c.at, c.at + c.len);
+      c.chunk = fresh.placed;
+    }
     this.chunks = fresh;
   }
 }

@@ -102,11 +102,20 @@ export function wildAltered(w: WildRead, change: TreeChange): boolean {
 }
 
 /**
- * Cached items filed by the paths their answers read. `T` is the cache's
- * item; the index keeps each item's Deps to unfile it again.
+ * What an item filed in the index read: one path of kind `depKind` (stored
+ * inline, the usual case), several (a Deps), or nothing (null).
  */
-export class DepIndex<T> {
-  private readonly byPath = new Map<string, Map<T, number>>();
+export interface DepItem {
+  readonly dep: string | Deps | null;
+  readonly depKind: number;
+}
+
+/**
+ * Cached items filed by the paths their answers read. A path's bucket is the
+ * item itself while it is the only one (the usual case), else an array.
+ */
+export class DepIndex<T extends DepItem> {
+  private readonly byPath = new Map<string, T | T[]>();
   private readonly wild = new Map<T, WildRead[]>();
 
   /** Items with a wildcard read (each is looked at on every change). */
@@ -114,32 +123,60 @@ export class DepIndex<T> {
     return this.wild.size;
   }
 
-  add(item: T, deps: Deps): void {
-    for (let j = 0; j < deps.paths.length; j++) {
-      const p = deps.paths[j];
-      let bucket = this.byPath.get(p);
-      if (!bucket) {
-        bucket = new Map();
-        this.byPath.set(p, bucket);
-      }
-      bucket.set(item, (bucket.get(item) ?? 0) | deps.kinds[j]);
+  /** Files the item under what it read (`dep`: what to file it under, by default all it read). */
+  add(item: T, dep: string | Deps | null = item.dep): void {
+    if (dep === null) return;
+    if (typeof dep === 'string') {
+      this.file(dep, item);
+      return;
     }
-    if (deps.wild) this.wild.set(item, deps.wild);
+    for (const p of dep.paths) this.file(p, item);
+    if (dep.wild) this.wild.set(item, dep.wild);
   }
 
-  remove(item: T, deps: Deps): void {
-    for (const p of deps.paths) {
-      const bucket = this.byPath.get(p);
-      if (!bucket) continue;
-      bucket.delete(item);
-      if (bucket.size === 0) this.byPath.delete(p);
+  private file(p: string, item: T): void {
+    const b = this.byPath.get(p);
+    if (b === undefined) this.byPath.set(p, item);
+    else if (Array.isArray(b)) {
+      if (!b.includes(item)) b.push(item);
+    } else if (b !== item) this.byPath.set(p, [b, item]);
+  }
+
+  private unfile(p: string, item: T): void {
+    const b = this.byPath.get(p);
+    if (b === item) this.byPath.delete(p);
+    else if (Array.isArray(b)) {
+      const i = b.indexOf(item);
+      if (i === -1) return;
+      b.splice(i, 1);
+      if (b.length === 1) this.byPath.set(p, b[0]);
     }
-    if (deps.wild) this.wild.delete(item);
+  }
+
+  remove(item: T): void {
+    const dep = item.dep;
+    if (dep === null) return;
+    if (typeof dep === 'string') {
+      this.unfile(dep, item);
+      return;
+    }
+    for (const p of dep.paths) this.unfile(p, item);
+    if (dep.wild) this.wild.delete(item);
   }
 
   clear(): void {
     this.byPath.clear();
     this.wild.clear();
+  }
+
+  /** The kinds of the item's reads at path p. */
+  private kindAt(item: T, p: string): number {
+    const dep = item.dep;
+    if (dep === null) return 0;
+    if (typeof dep === 'string') return dep === p ? item.depKind : 0;
+    let k = 0;
+    for (let j = 0; j < dep.paths.length; j++) if (dep.paths[j] === p) k |= dep.kinds[j];
+    return k;
   }
 
   /**
@@ -176,9 +213,11 @@ export class DepIndex<T> {
       if (i === 1) p = k[0];
       else if (i > 1) p += '/' + k[i - 1];
       const bucket = this.byPath.get(p);
-      if (!bucket) continue;
+      if (bucket === undefined) continue;
       const flipped = f <= i;
-      for (const [item, kind] of bucket) if (this.pathAltered(kind, i === n, flipped, attrFrom[i])) out.push(item);
+      if (Array.isArray(bucket)) {
+        for (const item of bucket) if (this.pathAltered(this.kindAt(item, p), i === n, flipped, attrFrom[i])) out.push(item);
+      } else if (this.pathAltered(this.kindAt(bucket, p), i === n, flipped, attrFrom[i])) out.push(bucket);
     }
     if (this.wild.size === 0) return;
     for (const [item, reads] of this.wild) {

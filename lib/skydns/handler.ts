@@ -148,8 +148,8 @@ export class DnsHandler {
     const m = this.d.metrics;
     const start = m ? performance.now() : 0;
     if (c.until <= Date.now()) return null;
-    const b = Buffer.allocUnsafe(c.buf.length);
-    c.buf.copy(b);
+    const b = Buffer.allocUnsafe(c.len);
+    c.chunk.copy(b, 0, c.at, c.at + c.len);
     patchReply(b, raw, c.questionEnd - 4);
     if (c.shuffle && this.d.cfg.roundRobin) shuffleBlock(b, c.shuffle);
     if (m) {
@@ -329,7 +329,8 @@ export class DnsHandler {
       this.answers.delete(c);
       return null;
     }
-    const b = Buffer.from(c.buf);
+    const b = Buffer.allocUnsafe(c.len);
+    c.chunk.copy(b, 0, c.at, c.at + c.len);
     patchReply(b, q.raw, k.questionEnd - 4);
     if (c.shuffle && this.d.cfg.roundRobin) shuffleBlock(b, c.shuffle);
     this.d.metrics?.answerCacheHits.inc('');
@@ -345,9 +346,9 @@ export class DnsHandler {
     const { buf, enc, cause } = this.encodeAnswer(q, t, ans);
     const shuffle = enc ? shuffleInfo(ans, enc) : null;
     if (k !== null && enc && !enc.truncated && ans.reuseUntil > Date.now()) {
-      // Stored unshuffled (a copy): every answer from the cache is shuffled afresh.
-      const stored = this.answers.set(k.raw, k.questionEnd, k.bufsize, k.flags, { buf, until: ans.reuseUntil, shuffle, system, cause, deps: ans.deps });
-      if (!stored) this.d.log.debug(`answer for ${q.qname} not cached (question differs from the request's, or too many wildcard answers cached)`);
+      // Stored unshuffled (a copy): every answer from the cache is shuffled afresh. Not stored the
+      // first time a question is seen, nor when too many wildcard answers are held (see AnswerCache.set).
+      this.answers.set(k.raw, k.questionEnd, k.bufsize, k.flags, { buf, until: ans.reuseUntil, shuffle, system, cause, deps: ans.deps });
     }
     if (shuffle && this.d.cfg.roundRobin) shuffleBlock(buf, shuffle);
     return { buf, system, cause };

@@ -178,7 +178,7 @@ function harness(index?: DepIndex<CachedAnswer>): Harness {
   const leaseTTL = (lease: string) => (lease === LEASES[0] ? 20 : 45);
   const resolver = new Resolver(tree, cfg, upstream, quiet, leaseTTL);
   const common = { cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: quiet, synced: () => true };
-  const cached = new DnsHandler({ ...common, answerCache: new AnswerCache(100_000, index) });
+  const cached = new DnsHandler({ ...common, answerCache: new AnswerCache(100_000, { index }) });
   const fresh = new DnsHandler({ ...common, answerCacheSize: 0 });
   return { tree, cached, fresh };
 }
@@ -253,15 +253,14 @@ class WildcardsIgnored extends DepIndex<CachedAnswer> {
   }
 }
 class OnlyFirstRead extends DepIndex<CachedAnswer> {
-  override add(item: CachedAnswer, deps: Deps): void {
+  override add(item: CachedAnswer): void {
+    const d = item.dep;
+    if (d === null || typeof d === 'string') return super.add(item);
     const first = new Deps();
-    first.paths.push(...deps.paths.slice(0, 1));
-    first.kinds.push(...deps.kinds.slice(0, 1));
-    first.wild = deps.wild;
+    first.paths.push(...d.paths.slice(0, 1));
+    first.kinds.push(...d.kinds.slice(0, 1));
+    first.wild = d.wild;
     super.add(item, first);
-  }
-  override remove(item: CachedAnswer, deps: Deps): void {
-    super.remove(item, deps);
   }
 }
 

@@ -3,7 +3,7 @@
 // case, type, class, fitted size, EDNS/DO), never merely the same hash.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AnswerCache, AnswerValue, CachedAnswer, DO_FLAG, EDNS_FLAG, MAX_WILDCARD_ENTRIES, ReplyChunks } from '../../lib/skydns/answers.js';
+import { AnswerCache, AnswerCacheOptions, AnswerValue, CachedAnswer, DO_FLAG, EDNS_FLAG, MAX_WILDCARD_ENTRIES, ReplyChunks, replyOf } from '../../lib/skydns/answers.js';
 import { Deps, ENTRY, EXISTS, SUBTREE, SUBTREE_PLAIN } from '../../lib/skydns/deps.js';
 
 interface Q {
@@ -27,13 +27,15 @@ function reply(q: Q, tag: number, deps: Deps | null = null): AnswerValue {
   return { buf, until: 1e15, shuffle: null, system: 'auth', cause: null, deps };
 }
 
-const tagOf = (c: CachedAnswer | undefined) => (c === undefined ? undefined : c.buf[c.buf.length - 1]);
+const tagOf = (c: CachedAnswer | undefined) => (c === undefined ? undefined : replyOf(c)[c.len - 1]);
+/** A cache that stores on the first offer (the doorkeeper has its own test). */
+const cache = (capacity: number, opts: AnswerCacheOptions = {}) => new AnswerCache(capacity, { doorkeeper: false, ...opts });
 const put = (c: AnswerCache, q: Q, tag: number, bufsize = 512, flags = 0) => c.set(q.raw, q.questionEnd, bufsize, flags, reply(q, tag));
 const get = (c: AnswerCache, q: Q, bufsize = 512, flags = 0) => c.get(q.raw, q.questionEnd, bufsize, flags);
 
 describe('AnswerCache', () => {
   test('a hit needs the same name (any ASCII case), type, class, size and flags', () => {
-    const c = new AnswerCache(100);
+    const c = cache(100);
     const k = query('Svc1.ns1.svc.cluster.local');
     assert.equal(put(c, k, 7), true);
     assert.equal(tagOf(get(c, query('SVC1.Ns1.svc.CLUSTER.local'))), 7);
@@ -47,11 +49,11 @@ describe('AnswerCache', () => {
       assert.equal(get(c, query(other)), undefined, other);
     }
     // The stored reply keeps its question in lower case (patched to the asker's case on the way out).
-    assert.equal(get(c, k)!.buf.subarray(12, k.questionEnd - 4).toString('latin1'), '\x04svc1\x03ns1\x03svc\x07cluster\x05local\x00');
+    assert.equal(replyOf(get(c, k)!).subarray(12, k.questionEnd - 4).toString('latin1'), '\x04svc1\x03ns1\x03svc\x07cluster\x05local\x00');
   });
 
   test('only ASCII letters fold: @ and ` and bytes above 0x7f are distinct', () => {
-    const c = new AnswerCache(100);
+    const c = cache(100);
     const at = query('a@b.cluster.local');
     const tick = query('a`b.cluster.local');
     put(c, at, 1);
@@ -68,7 +70,7 @@ describe('AnswerCache', () => {
   });
 
   test('a reply whose question is not the request\'s is refused', () => {
-    const c = new AnswerCache(100);
+    const c = cache(100);
     const a = query('a.cluster.local');
     const b = query('b.cluster.local');
     assert.equal(c.set(a.raw, a.questionEnd, 512, 0, reply(b, 1)), false);
@@ -78,7 +80,7 @@ describe('AnswerCache', () => {
 
   test('two different names in one hash slot never answer for each other', () => {
     // Find a real collision of the 30-bit slot among generated names (birthday bound: ~2^15 names).
-    const c = new AnswerCache(1 << 20);
+    const c = cache(1 << 20);
     const names: string[] = [];
     let pair: [string, string] | null = null;
     for (let i = 0; i < 400_000 && !pair; i++) {
@@ -99,7 +101,7 @@ describe('AnswerCache', () => {
   });
 
   test('full: the oldest tenth is dropped; capacity 0 keeps nothing', () => {
-    const c = new AnswerCache(20);
+    const c = cache(20);
     const qs = Array.from({ length: 21 }, (_, i) => query(`svc${i}.cluster.local`));
     qs.slice(0, 20).forEach((q, i) => put(c, q, i));
     assert.equal(c.size, 20);
@@ -114,14 +116,14 @@ describe('AnswerCache', () => {
     assert.equal(c.size, 19);
     assert.equal(tagOf(get(c, qs[2])), 99);
 
-    const off = new AnswerCache(0);
+    const off = cache(0);
     assert.equal(put(off, qs[0], 1), false);
     assert.equal(off.size, 0);
     assert.equal(get(off, qs[0]), undefined);
   });
 
   test('delete removes that entry only, clear removes all', () => {
-    const c = new AnswerCache(10);
+    const c = cache(10);
     const a = query('a.cluster.local');
     const b = query('b.cluster.local');
     put(c, a, 1);
@@ -138,7 +140,7 @@ describe('AnswerCache', () => {
   });
 
   test('a change drops the entries whose answers read the changed path, and no others', () => {
-    const c = new AnswerCache(100);
+    const c = cache(100);
     const deps = (path: string, kind: number) => {
       const d = new Deps();
       d.add(path === '' ? [] : path.split('/'), kind);
@@ -176,8 +178,44 @@ describe('AnswerCache', () => {
     assert.equal(c.size, 0);
   });
 
+  test('the doorkeeper: a question is kept the second time it is offered; one asked once never takes a place', () => {
+    const c = new AnswerCache(100);
+    const a = query('a.cluster.local');
+    assert.equal(put(c, a, 1), false, 'first offer');
+    assert.equal(get(c, a), undefined);
+    assert.equal(put(c, a, 2), true, 'second offer');
+    assert.equal(tagOf(get(c, a)), 2);
+    assert.equal(put(c, a, 3), true, 'a replacement needs no second look');
+    // A thousand names asked once each leave the cache as it was.
+    for (let i = 0; i < 1000; i++) put(c, query(`once${i}.cluster.local`), 9);
+    assert.equal(c.size, 1);
+    assert.equal(tagOf(get(c, a)), 3);
+    // Off with capacity 0.
+    assert.equal(new AnswerCache(0).set(a.raw, a.questionEnd, 512, 0, reply(a, 1)), false);
+  });
+
+  test('an answer that read one path keeps it inline; several reads keep their Deps', () => {
+    const c = cache(100);
+    const one = new Deps();
+    one.add(['local', 'cluster', 'a'], SUBTREE_PLAIN);
+    const a = query('a.cluster.local');
+    put(c, a, 1);
+    c.set(a.raw, a.questionEnd, 512, 0, reply(a, 1, one));
+    assert.equal(get(c, a)!.dep, 'local/cluster/a');
+    assert.equal(get(c, a)!.depKind, SUBTREE_PLAIN);
+    const two = new Deps();
+    two.add(['local', 'cluster', 'b'], SUBTREE_PLAIN);
+    two.add(['local', 'cluster', 'c'], SUBTREE_PLAIN);
+    const b = query('b.cluster.local');
+    c.set(b.raw, b.questionEnd, 512, 0, reply(b, 1, two));
+    assert.equal(get(c, b)!.dep, two);
+    c.changed({ segs: ['local', 'cluster', 'c', 'x'], flipped: 4 });
+    assert.equal(get(c, b), undefined, 'dropped through its second read');
+    assert.ok(get(c, a));
+  });
+
   test('wildcard answers are bounded in number', () => {
-    const c = new AnswerCache(10 * MAX_WILDCARD_ENTRIES);
+    const c = cache(10 * MAX_WILDCARD_ENTRIES);
     const wild = new Deps();
     wild.add(['local', 'cluster', 'svc', '*'], SUBTREE_PLAIN);
     for (let i = 0; i < MAX_WILDCARD_ENTRIES; i++) {
@@ -190,12 +228,12 @@ describe('AnswerCache', () => {
   });
 
   test('chunks are compacted when dropped entries leave them mostly empty', () => {
-    const c = new AnswerCache(100_000);
+    const c = cache(100_000);
     const keep = query('keep.cluster.local');
     const d = new Deps();
     d.add(['local', 'cluster', 'keep'], SUBTREE);
     c.set(keep.raw, keep.questionEnd, 512, 0, reply(keep, 42, d));
-    const first = get(c, keep)!.buf.buffer;
+    const first = get(c, keep)!.chunk.buffer;
     // Many short-lived entries, each dropped by a change: the chunk `keep` sits in would stay pinned.
     for (let i = 0; i < 20_000; i++) {
       const q = query(`t${i}.cluster.local`);
@@ -207,11 +245,11 @@ describe('AnswerCache', () => {
     assert.equal(c.size, 1);
     const e = get(c, keep)!;
     assert.equal(tagOf(e), 42);
-    assert.notEqual(e.buf.buffer, first, 'moved to a fresh chunk');
+    assert.notEqual(e.chunk.buffer, first, 'moved to a fresh chunk');
   });
 
   test('entries are copies in chunks of their own, not slices of Node\'s shared buffer pool', () => {
-    const c = new AnswerCache(1000);
+    const c = cache(1000);
     const a = query('a.cluster.local');
     const v = reply(a, 1);
     put(c, a, 0); // the same question again below replaces it
@@ -219,17 +257,17 @@ describe('AnswerCache', () => {
     v.buf[v.buf.length - 1] = 9; // the caller's buffer is its own again
     const e = get(c, a)!;
     assert.equal(tagOf(e), 1);
-    assert.notEqual(e.buf.buffer, v.buf.buffer);
-    assert.equal(e.buf.buffer.byteLength, ReplyChunks.CHUNK);
+    assert.notEqual(e.chunk.buffer, v.buf.buffer);
+    assert.equal(e.chunk.buffer.byteLength, ReplyChunks.CHUNK);
     assert.equal(ReplyChunks.CHUNK, 16 * 1024);
     const pooled = Buffer.from(v.buf);
-    assert.notEqual(e.buf.buffer, pooled.buffer, 'not in the pool');
+    assert.notEqual(e.chunk.buffer, pooled.buffer, 'not in the pool');
     // Small entries share a chunk; one too large for it gets its own memory.
     const b = query('b.cluster.local');
     put(c, b, 2);
-    assert.equal(get(c, b)!.buf.buffer, e.buf.buffer);
+    assert.equal(get(c, b)!.chunk.buffer, e.chunk.buffer);
     const big = query('big.cluster.local');
     c.set(big.raw, big.questionEnd, 512, 0, { ...reply(big, 0), buf: Buffer.concat([reply(big, 0).buf, Buffer.alloc(5000, 7)]) });
-    assert.equal(get(c, big)!.buf.buffer.byteLength, big.questionEnd + 1 + 5000);
+    assert.equal(get(c, big)!.chunk.buffer.byteLength, big.questionEnd + 1 + 5000);
   });
 });
