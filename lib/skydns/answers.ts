@@ -16,10 +16,15 @@
  * can alter, so records changing in one place leave the rest of the cache
  * warm; clearing the tree, or a change the cache cannot trace, drops all.
  *
- * A question takes a place only the second time its answer is offered
- * (TinyLFU's "doorkeeper": one bit per hash in a bit array cleared now and
+ * Admission follows TinyLFU. A question takes a place only the second time
+ * its answer is offered (the "doorkeeper": one bit per hash, cleared now and
  * then), so names asked once — most search-path misses, scans, floods of
- * random names — never push out answers that are asked again.
+ * random names — never push out answers that are asked again. When the cache
+ * is full, a newcomer replaces the oldest entry only if it was asked more
+ * often recently than that entry (a count-min sketch of 4-bit counters,
+ * halved every ten capacities of questions). Without it, a working set larger
+ * than the cache (100,000 services' worth of distinct questions) made every
+ * query insert one answer and evict another, and cost 2.5× the uncached path.
  *
  * Entries are kept small on the JavaScript heap: the reply lives in a shared
  * chunk (an offset, not an object), and an answer that read one path (nearly
@@ -168,9 +173,63 @@ function sameQuestion(c: CachedAnswer, raw: Buffer, questionEnd: number): boolea
 /** Bits of the doorkeeper (512 KiB); it is cleared after an eighth of them were set (≈ 3 % false admissions at most). */
 const DOOR_BITS = 1 << 22;
 
+/**
+ * How often each question was asked lately, approximately: a count-min
+ * sketch (4 rows of saturating counters up to 15), every counter halved once
+ * ten times `capacity` questions were counted, so old popularity fades.
+ */
+export class FrequencySketch {
+  private readonly rows: Uint8Array;
+  private readonly mask: number;
+  private readonly shift: number;
+  private counted = 0;
+  private readonly period: number;
+
+  constructor(capacity: number) {
+    let width = 1024;
+    while (width < capacity && width < 1 << 22) width <<= 1;
+    this.rows = new Uint8Array(width * 4);
+    this.mask = width - 1;
+    this.shift = Math.log2(width);
+    this.period = Math.max(1000, capacity * 10);
+  }
+
+  private index(h: number, row: number): number {
+    const x = Math.imul(h ^ (row * 0x9e3779b9), 0x85ebca6b);
+    return (row << this.shift) | ((x ^ (x >>> 13)) & this.mask);
+  }
+
+  increment(h: number): void {
+    const r = this.rows;
+    for (let row = 0; row < 4; row++) {
+      const i = this.index(h, row);
+      if (r[i] < 15) r[i]++;
+    }
+    if (++this.counted >= this.period) {
+      for (let i = 0; i < r.length; i++) r[i] >>>= 1;
+      this.counted = 0;
+    }
+  }
+
+  estimate(h: number): number {
+    const r = this.rows;
+    let min = 15;
+    for (let row = 0; row < 4; row++) {
+      const v = r[this.index(h, row)];
+      if (v < min) min = v;
+    }
+    return min;
+  }
+}
+
 export interface AnswerCacheOptions {
-  /** A question is cached only the second time it is offered (default true). */
-  doorkeeper?: boolean;
+  /**
+   * TinyLFU admission (default true): a question is cached only the second
+   * time it is offered, and, once the cache is full, only if asked more often
+   * than the entry it would replace. false: every offer is stored, the oldest
+   * tenth is dropped when full (tests of the cache's other rules).
+   */
+  admission?: boolean;
   /** The dependency index (tests pass a weakened one). */
   index?: DepIndex<CachedAnswer>;
 }
@@ -181,6 +240,7 @@ export class AnswerCache {
   private readonly index: DepIndex<CachedAnswer>;
   private readonly door: Uint8Array | null;
   private doorSet = 0;
+  private readonly sketch: FrequencySketch | null;
   /** Bytes of the replies held (what compaction would copy). */
   private liveBytes = 0;
   /** Entries dropped because a record they read changed (for metrics). */
@@ -189,7 +249,9 @@ export class AnswerCache {
   /** capacity 0 disables the cache. */
   constructor(readonly capacity: number, opts: AnswerCacheOptions = {}) {
     this.index = opts.index ?? new DepIndex<CachedAnswer>();
-    this.door = capacity > 0 && (opts.doorkeeper ?? true) ? new Uint8Array(DOOR_BITS >>> 3) : null;
+    const admission = capacity > 0 && (opts.admission ?? true);
+    this.door = admission ? new Uint8Array(DOOR_BITS >>> 3) : null;
+    this.sketch = admission ? new FrequencySketch(capacity) : null;
   }
 
   get size(): number {
@@ -204,6 +266,7 @@ export class AnswerCache {
   get(raw: Buffer, questionEnd: number, bufsize: number, flags: number): CachedAnswer | undefined {
     const c = this.map.get(slotOf(raw, questionEnd, bufsize, flags));
     if (c === undefined || c.bufsize !== bufsize || c.flags !== flags || !sameQuestion(c, raw, questionEnd)) return undefined;
+    this.sketch?.increment(c.slot);
     return c;
   }
 
@@ -226,13 +289,22 @@ export class AnswerCache {
     const old = this.map.get(slot);
     if (old) this.drop(old);
     else {
+      const sketch = this.sketch;
+      sketch?.increment(slot);
       if (!this.admit(slot)) return false;
       if (this.map.size >= this.capacity) {
-        // Drop the oldest tenth (Map iteration is insertion order).
-        let n = Math.ceil(this.capacity / 10);
-        for (const c of this.map.values()) {
-          this.drop(c);
-          if (--n <= 0) break;
+        if (sketch) {
+          // The oldest entry (Map iteration is insertion order) gives way only to a question asked more often.
+          const victim = this.map.values().next().value as CachedAnswer;
+          if (sketch.estimate(slot) <= sketch.estimate(victim.slot)) return false;
+          this.drop(victim);
+        } else {
+          // Drop the oldest tenth.
+          let n = Math.ceil(this.capacity / 10);
+          for (const c of this.map.values()) {
+            this.drop(c);
+            if (--n <= 0) break;
+          }
         }
       }
     }

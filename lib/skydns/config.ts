@@ -41,7 +41,7 @@ export const SKYDNS_FLAGS: readonly FlagDef[] = [
   { name: 'metrics-addr', type: 'string', default: '', env: 'SKYDNS_METRICS_ADDR', usage: 'ip:port for /metrics, /healthz and /readyz (overrides PROMETHEUS_PORT, which binds all interfaces)' },
   { name: 'tcp-max-conns', type: 'int', default: 1000, usage: 'maximum number of concurrent TCP client connections' },
   { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections idle for this long' },
-  { name: 'answer-cache', type: 'int', default: 50000, usage: 'capacity (entries) of the cache of encoded authoritative answers; every etcd change invalidates it (0 disables it)' },
+  { name: 'answer-cache', type: 'int', default: 50000, usage: 'capacity (entries) of the cache of encoded authoritative answers; an etcd change drops exactly the answers it can alter, and a question is kept the second time it is asked (0 disables it)' },
   { name: 'udp-io', type: 'string', default: 'auto', env: 'SKYDNS_UDP_IO', usage: 'UDP socket I/O: "batch" (many datagrams per system call, through native/udpio.node), "dgram" (Node\'s dgram, one per call) or "auto" (batch when the module is built and loads, else dgram)' },
   { name: 'workers', type: 'string', default: '1', env: 'SKYDNS_WORKERS', usage: 'server processes sharing the DNS sockets, or "auto": one per CPU the process may use (its cgroup CPU quota, else the CPU count); each holds its own copy of the records' },
 ];

@@ -51,12 +51,13 @@ function plainNameEnd(raw: Buffer): number {
   return p + 1;
 }
 
-/** Copies a request's ID, RD and CD bits and question-name bytes (same length, maybe other case) into a cached reply. */
-function patchReply(b: Buffer, raw: Buffer, nameEnd: number): void {
-  b.writeUInt16BE(raw.readUInt16BE(0), 0);
-  b[2] = (b[2] & ~0x01) | (raw[2] & 0x01);
-  b[3] = (b[3] & ~0x10) | (raw[3] & 0x10);
-  raw.copy(b, 12, 12, nameEnd);
+/** Copies a request's ID, RD and CD bits and question-name bytes (same length, maybe other case) into a cached reply at b[at..]. */
+function patchReply(b: Buffer, raw: Buffer, nameEnd: number, at = 0): void {
+  b[at] = raw[0];
+  b[at + 1] = raw[1];
+  b[at + 2] = (b[at + 2] & ~0x01) | (raw[2] & 0x01);
+  b[at + 3] = (b[at + 3] & ~0x10) | (raw[3] & 0x10);
+  raw.copy(b, at + 12, 12, nameEnd);
 }
 
 /**
@@ -145,18 +146,37 @@ export class DnsHandler {
 
   /** A cached answer for this request, unless it expired (null). */
   private serve(c: CachedAnswer, raw: Buffer): Buffer | null {
-    const m = this.d.metrics;
-    const start = m ? performance.now() : 0;
     if (c.until <= Date.now()) return null;
     const b = Buffer.allocUnsafe(c.len);
-    c.chunk.copy(b, 0, c.at, c.at + c.len);
-    patchReply(b, raw, c.questionEnd - 4);
-    if (c.shuffle && this.d.cfg.roundRobin) shuffleBlock(b, c.shuffle);
+    this.serveAt(c, raw, b, 0);
+    return b;
+  }
+
+  /** Writes a cached answer for this request at out[at..] (there must be room for c.len bytes). */
+  private serveAt(c: CachedAnswer, raw: Buffer, out: Buffer, at: number): void {
+    const m = this.d.metrics;
+    const start = m ? performance.now() : 0;
+    c.chunk.copy(out, at, c.at, c.at + c.len);
+    patchReply(out, raw, c.questionEnd - 4, at);
+    if (c.shuffle && this.d.cfg.roundRobin) shuffleBlock(out, c.shuffle, at);
     if (m) {
       m.answerCacheHits.inc('');
-      m.record(c.system, (performance.now() - start) / 1000, b.length, c.cause);
+      m.record(c.system, (performance.now() - start) / 1000, c.len, c.cause);
     }
-    return b;
+  }
+
+  /**
+   * answer(), for a caller with a buffer of its own: a cached reply is
+   * written straight into out[at, at + room) and its length returned;
+   * anything else comes back as answer() returns it.
+   */
+  answerInto(raw: Buffer, t: Transport, out: Buffer, at: number, room: number): number | Buffer | null | Promise<Buffer | null> {
+    const c = cachedFor(this.answers, raw, t.tcp);
+    if (c && c.len <= room && c.until > Date.now()) {
+      this.serveAt(c, raw, out, at);
+      return c.len;
+    }
+    return this.answerAfter(c, raw, t);
   }
 
   /**
@@ -168,7 +188,11 @@ export class DnsHandler {
    * own copy), and so may `t`.
    */
   answer(raw: Buffer, t: Transport): Buffer | null | Promise<Buffer | null> {
-    const c = cachedFor(this.answers, raw, t.tcp);
+    return this.answerAfter(cachedFor(this.answers, raw, t.tcp), raw, t);
+  }
+
+  /** answer() once the cache was looked at: c is its entry, undefined (none) or null (not asked). */
+  private answerAfter(c: CachedAnswer | undefined | null, raw: Buffer, t: Transport): Buffer | null | Promise<Buffer | null> {
     if (c) {
       const b = this.serve(c, raw);
       if (b) return b;
@@ -514,16 +538,19 @@ function shuffleInfo(ans: Answer, enc: Encoded): { start: number; count: number;
   return { start: enc.answerOffsets[i], count, size };
 }
 
-/** Fisher–Yates over fixed-size record blocks, in place. */
-function shuffleBlock(b: Buffer, info: { start: number; count: number; size: number }): void {
-  const tmp = Buffer.allocUnsafe(info.size);
+/** Fisher–Yates over fixed-size record blocks of the reply at b[at..], in place (records are at most 12 + 16 bytes: swapped byte by byte). */
+function shuffleBlock(b: Buffer, info: { start: number; count: number; size: number }, at = 0): void {
+  const size = info.size;
+  const base = at + info.start;
   for (let i = info.count - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
     if (i === j) continue;
-    const a = info.start + i * info.size;
-    const c = info.start + j * info.size;
-    b.copy(tmp, 0, a, a + info.size);
-    b.copy(b, a, c, c + info.size);
-    tmp.copy(b, c);
+    const x = base + i * size;
+    const y = base + j * size;
+    for (let k = 0; k < size; k++) {
+      const t = b[x + k];
+      b[x + k] = b[y + k];
+      b[y + k] = t;
+    }
   }
 }

@@ -21,6 +21,11 @@ export interface StoreState {
   staleness: number;
 }
 
+const SYSTEMS: readonly System[] = ['auth', 'cache', 'recursive', 'reverse', 'stub'];
+const CAUSES: readonly Cause[] = ['truncated', 'overflow', 'servfail', 'refused', 'nxdomain', 'nodata', 'formerr'];
+/** The error counter's label keys, made once (a query must not build a string to be counted). */
+const ERROR_KEYS = Object.fromEntries(SYSTEMS.map((s) => [s, Object.fromEntries(CAUSES.map((c) => [c, `${s}\u0000${c}`]))])) as Record<System, Record<Cause, string>>;
+
 const SIZE_BUCKETS = (() => {
   const b = [0, 512, 1024, 1500, 2048];
   for (let x = 4096; x <= 65536; x += 4096) b.push(x);
@@ -58,7 +63,7 @@ export class Metrics {
     this.requests.inc(system);
     this.duration.observe(system, seconds);
     this.size.observe(system, bytes);
-    if (cause) this.errors.inc(`${system}\u0000${cause}`);
+    if (cause) this.errors.inc(ERROR_KEYS[system][cause]);
   }
 
   snapshot(): Snapshot {

@@ -61,6 +61,7 @@ export function loadUdpIo(): { io: UdpIo | null; why: string } {
 }
 
 const LITTLE = os.endianness() === 'LE';
+const VIEWS_PER_SLOT = 64;
 
 /** "ip:port" of the sockaddr at `o` (sockaddr_in or sockaddr_in6, as the kernel wrote it). */
 export function formatSockaddr(a: Buffer, o: number): string {
@@ -92,6 +93,12 @@ export class BatchUdp {
   private readonly bufs: BatchBuffers;
   private readonly lens: Int32Array;
   private readonly transport: SlotTransport;
+  /**
+   * Views of the receive area, by slot and length, made once and reused: a
+   * datagram costs no new object (the handler must not keep its view beyond
+   * the call, see DnsHandler.answer). At most VIEWS_PER_SLOT lengths per slot.
+   */
+  private readonly views: Map<number, Buffer>[];
 
   constructor(private readonly io: UdpIo, private readonly handler: DnsHandler, private readonly log: Logger) {
     const { BATCH, SLOT, ADDR } = io;
@@ -103,6 +110,19 @@ export class BatchUdp {
     };
     this.lens = new Int32Array(this.bufs.lens.buffer, this.bufs.lens.byteOffset, BATCH * 2);
     this.transport = new SlotTransport(this.bufs.addrs);
+    this.views = Array.from({ length: BATCH }, () => new Map<number, Buffer>());
+  }
+
+  private view(i: number, len: number): Buffer {
+    const m = this.views[i];
+    let v = m.get(len);
+    if (v === undefined) {
+      if (m.size >= VIEWS_PER_SLOT) m.clear();
+      const o = i * this.io.SLOT;
+      v = this.bufs.recv.subarray(o, o + len);
+      m.set(len, v);
+    }
+    return v;
   }
 
   /** Binds host:port (reusePort: several processes share it, each with a socket of its own) and starts answering. */
@@ -127,7 +147,7 @@ export class BatchUdp {
   /** Answers datagrams 0..count-1 of the receive area; a reply ready at once goes into the same slot of the send area. */
   private readonly onBatch = (count: number): void => {
     const { BATCH, SLOT, ADDR } = this.io;
-    const { recv, send, addrs } = this.bufs;
+    const { send, addrs } = this.bufs;
     const lens = this.lens;
     for (let i = 0; i < count; i++) {
       const len = lens[i];
@@ -137,15 +157,20 @@ export class BatchUdp {
       }
       const o = i * SLOT;
       this.transport.at = i * ADDR;
-      let out: Buffer | null | Promise<Buffer | null>;
+      let out: number | Buffer | null | Promise<Buffer | null>;
       try {
-        out = this.handler.answer(recv.subarray(o, o + len), this.transport);
+        // A cached reply is written straight into this datagram's send slot.
+        out = this.handler.answerInto(this.view(i, len), this.transport, send, o, SLOT);
       } catch (err) {
         // answer() never throws; if it ever did, one query must not stop the batch.
         this.log.error(`udp: answering ${this.transport.remote}: ${(err as Error).message}`);
         continue;
       }
       if (out === null) continue;
+      if (typeof out === 'number') {
+        lens[BATCH + i] = out;
+        continue;
+      }
       if (!isPromise(out)) {
         if (out.length <= SLOT) {
           out.copy(send, o);

@@ -3,7 +3,7 @@
 // case, type, class, fitted size, EDNS/DO), never merely the same hash.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AnswerCache, AnswerCacheOptions, AnswerValue, CachedAnswer, DO_FLAG, EDNS_FLAG, MAX_WILDCARD_ENTRIES, ReplyChunks, replyOf } from '../../lib/skydns/answers.js';
+import { AnswerCache, AnswerCacheOptions, FrequencySketch, AnswerValue, CachedAnswer, DO_FLAG, EDNS_FLAG, MAX_WILDCARD_ENTRIES, ReplyChunks, replyOf } from '../../lib/skydns/answers.js';
 import { Deps, ENTRY, EXISTS, SUBTREE, SUBTREE_PLAIN } from '../../lib/skydns/deps.js';
 
 interface Q {
@@ -28,8 +28,8 @@ function reply(q: Q, tag: number, deps: Deps | null = null): AnswerValue {
 }
 
 const tagOf = (c: CachedAnswer | undefined) => (c === undefined ? undefined : replyOf(c)[c.len - 1]);
-/** A cache that stores on the first offer (the doorkeeper has its own test). */
-const cache = (capacity: number, opts: AnswerCacheOptions = {}) => new AnswerCache(capacity, { doorkeeper: false, ...opts });
+/** A cache that stores every offer (admission has its own tests). */
+const cache = (capacity: number, opts: AnswerCacheOptions = {}) => new AnswerCache(capacity, { admission: false, ...opts });
 const put = (c: AnswerCache, q: Q, tag: number, bufsize = 512, flags = 0) => c.set(q.raw, q.questionEnd, bufsize, flags, reply(q, tag));
 const get = (c: AnswerCache, q: Q, bufsize = 512, flags = 0) => c.get(q.raw, q.questionEnd, bufsize, flags);
 
@@ -192,6 +192,47 @@ describe('AnswerCache', () => {
     assert.equal(tagOf(get(c, a)), 3);
     // Off with capacity 0.
     assert.equal(new AnswerCache(0).set(a.raw, a.questionEnd, 512, 0, reply(a, 1)), false);
+  });
+
+  test('full: a newcomer replaces the oldest entry only if it was asked more often', () => {
+    const c = new AnswerCache(10);
+    const qs = Array.from({ length: 10 }, (_, i) => query(`hot${i}.cluster.local`));
+    for (const q of qs) {
+      put(c, q, 1);
+      put(c, q, 1);
+    }
+    assert.equal(c.size, 10);
+    // Asked three times each (the hits count too).
+    for (const q of qs) get(c, q);
+    // A flood of names offered twice each (once past the doorkeeper) never gets in.
+    for (let i = 0; i < 200; i++) {
+      const q = query(`flood${i}.cluster.local`);
+      put(c, q, 2);
+      assert.equal(put(c, q, 2), false, `flood${i}`);
+    }
+    assert.equal(c.size, 10);
+    for (const q of qs) assert.ok(get(c, q), 'the hot entries stayed');
+    // A name asked often enough takes the oldest entry's place.
+    const popular = query('popular.cluster.local');
+    let stored = false;
+    for (let k = 0; k < 12 && !stored; k++) stored = put(c, popular, 3);
+    assert.equal(stored, true);
+    assert.equal(tagOf(get(c, popular)), 3);
+    assert.equal(c.size, 10);
+    assert.equal(get(c, qs[0]), undefined, 'the oldest went');
+  });
+
+  test('the frequency sketch counts, saturates at 15 and fades', () => {
+    const s = new FrequencySketch(100);
+    for (let i = 0; i < 5; i++) s.increment(42);
+    assert.equal(s.estimate(42), 5);
+    assert.equal(s.estimate(43), 0);
+    for (let i = 0; i < 30; i++) s.increment(7);
+    assert.equal(s.estimate(7), 15);
+    // After ten capacities' worth (at least 1,000) of counts every counter is halved.
+    for (let i = 0; i < 1000 - 35; i++) s.increment(99_999);
+    assert.equal(s.estimate(7), 7);
+    assert.equal(s.estimate(42), 2);
   });
 
   test('an answer that read one path keeps it inline; several reads keep their Deps', () => {
