@@ -241,6 +241,14 @@ export class AnswerCache {
   private readonly door: Uint8Array | null;
   private doorSet = 0;
   private readonly sketch: FrequencySketch | null;
+  /**
+   * Entries in the order they were stored, from `head` on; an entry that was
+   * dropped since stays until the head passes it (the Map's own order cannot
+   * serve here: V8's ordered hash table walks over every hole left by the
+   * entries deleted before, so "the oldest entry" got slower and slower).
+   */
+  private order: CachedAnswer[] = [];
+  private head = 0;
   /** Bytes of the replies held (what compaction would copy). */
   private liveBytes = 0;
   /** Entries dropped because a record they read changed (for metrics). */
@@ -294,17 +302,13 @@ export class AnswerCache {
       if (!this.admit(slot)) return false;
       if (this.map.size >= this.capacity) {
         if (sketch) {
-          // The oldest entry (Map iteration is insertion order) gives way only to a question asked more often.
-          const victim = this.map.values().next().value as CachedAnswer;
+          // The oldest entry gives way only to a question asked more often.
+          const victim = this.oldest()!;
           if (sketch.estimate(slot) <= sketch.estimate(victim.slot)) return false;
           this.drop(victim);
         } else {
           // Drop the oldest tenth.
-          let n = Math.ceil(this.capacity / 10);
-          for (const c of this.map.values()) {
-            this.drop(c);
-            if (--n <= 0) break;
-          }
+          for (let n = Math.ceil(this.capacity / 10); n > 0; n--) this.drop(this.oldest()!);
         }
       }
     }
@@ -329,10 +333,26 @@ export class AnswerCache {
       depKind: single ? deps.kinds[0] : 0,
     };
     this.map.set(slot, c);
+    this.order.push(c);
+    if (this.head > 4096 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
     this.liveBytes += src.length;
     this.index.add(c);
     this.compactIfSparse();
     return true;
+  }
+
+  /** The entry stored longest ago that is still held (the cache must not be empty). */
+  private oldest(): CachedAnswer | undefined {
+    const order = this.order;
+    while (this.head < order.length) {
+      const c = order[this.head];
+      if (this.map.get(c.slot) === c) return c;
+      this.head++;
+    }
+    return undefined;
   }
 
   /** The doorkeeper: false (and remembered) the first time a slot is offered, true the next time. */
@@ -383,6 +403,8 @@ export class AnswerCache {
 
   clear(): void {
     this.map.clear();
+    this.order = [];
+    this.head = 0;
     this.index.clear();
     this.chunks.reset();
     this.liveBytes = 0;
