@@ -16,7 +16,7 @@ import { Resolver } from './resolver.js';
 import { DnsServer } from './server.js';
 import { EtcdStore } from './store.js';
 import { StubZones } from './stub.js';
-import { warmUp } from './warm.js';
+import { QUIET, warmUp } from './warm.js';
 
 export interface AppOptions {
   env?: NodeJS.ProcessEnv;
@@ -99,7 +99,7 @@ export class SkyDnsApp extends EventEmitter {
       const obj = store.tree.get(`/${cfg.prefix}/config`);
       if (obj) this.log.debug(`/${cfg.prefix}/config is read at start only; restart skydns to apply changes to it`);
       // Answers flow from now on; ready once the query path has run hot (lib/skydns/warm.ts).
-      warmUp(store.tree, cfg, new Resolver(store.tree, cfg, null, this.log, store.leaseTTL), this.log).then(
+      warmUp(store.tree, cfg, new Resolver(store.tree, cfg, null, QUIET, store.leaseTTL), this.log).then(
         (w) => {
           this.warmed = true;
           this.log.info(`query path warmed up with ${w.queries} answers from the records in ${w.ms.toFixed(0)} ms`);

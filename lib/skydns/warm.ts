@@ -15,6 +15,9 @@ import type { Logger, Resolver } from './resolver.js';
 import type { RecordTree } from './tree.js';
 import { CLASS, TYPE, encodeMessage } from './wire.js';
 
+/** A logger that drops everything: the warm-up's own problems (bad records) are the real handler's to report. */
+export const QUIET: Logger = { info() {}, warn() {}, error() {}, debug() {} };
+
 export interface WarmResult {
   queries: number;
   ms: number;
@@ -64,8 +67,8 @@ function packet(name: string, qtype: number, id: number, edns: boolean): Buffer 
 }
 
 /**
- * Runs the questions through a private handler, each twice (computed, then
- * from its cache), until `minQueries` were answered and at least `minMs`
+ * Runs the questions through a private handler (`resolver` should log
+ * nothing: see QUIET), each twice (computed, then from its cache), until `minQueries` were answered and at least `minMs`
  * passed, or `maxMs` passed. Upstream lookups are never made (no forwarder,
  * no upstream). Works in slices of `sliceMs`, giving the event loop a turn in
  * between, so real queries arriving meanwhile are answered.
@@ -75,8 +78,7 @@ export async function warmUp(tree: RecordTree, cfg: SkyConfig, resolver: Resolve
   const minMs = opts.minMs ?? 50;
   const maxMs = opts.maxMs ?? 1500;
   const sliceMs = opts.sliceMs ?? 10;
-  const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} };
-  const handler = new DnsHandler({ cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: quiet, synced: () => true, answerCacheSize: 4096 });
+  const handler = new DnsHandler({ cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: QUIET, synced: () => true, answerCacheSize: 4096 });
   const packets: Buffer[] = [];
   let id = 1;
   for (const [name, qtype] of warmQuestions(tree, cfg)) {
