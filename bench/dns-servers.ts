@@ -8,7 +8,7 @@ import path from 'node:path';
 import { dig } from '../test/harness/dig.js';
 import { freePort } from '../test/harness/ports.js';
 import { sleep, type Program } from '../test/harness/proc.js';
-import { ROOT, cpuSecondsOf, dnsAndMetricsPorts, httpGet, log, machineBusySeconds, makeTempDir, memOf, running, start, stopProgram, withTimeout } from './common.js';
+import { ROOT, commandOutput, cpuSecondsOf, dnsAndMetricsPorts, httpGet, log, machineBusySeconds, machineInfo, makeTempDir, memOf, running, start, stopProgram, withTimeout } from './common.js';
 
 export const SKYDNS_JS = path.join(ROOT, 'dist', 'cmd', 'skydns.js');
 export const FLOOR_JS = path.join(ROOT, 'dist', 'bench', 'udp-floor.js');
@@ -34,16 +34,25 @@ export function which(cmd: string): string | null {
   return null;
 }
 
-/** Deterministic PRNG (mulberry32) so query files are reproducible for a given BENCH_SEED. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/**
+ * The programs the DNS benchmarks run, or an error saying how to get them:
+ * the built skydns, etcd, dig, dnsperf, and knotd (null when it is missing
+ * or BENCH_KNOT=0, said on stdout). `machine` is machineInfo() with their versions.
+ */
+export function benchTools(): { dnsperf: string; knotd: string | null; machine: Record<string, string> } {
+  if (!fs.existsSync(SKYDNS_JS)) throw new Error(`${SKYDNS_JS} not found: build first (npx tsc -p tsconfig.json)`);
+  for (const cmd of ['etcd', 'dig']) if (which(cmd) === null) throw new Error(`${cmd} not found (run: node scripts/ensure.mjs --bench)`);
+  const dnsperf = which('dnsperf');
+  if (dnsperf === null) throw new Error('dnsperf not found (run: node scripts/ensure.mjs --bench, or apt-get install dnsperf)');
+  const knotSkipped = process.env.BENCH_KNOT === '0';
+  const knotd = knotSkipped ? null : which('knotd');
+  if (knotSkipped) process.stdout.write('NOTE: BENCH_KNOT=0: benchmarking skydns alone, no skydns/knot ratio.\n');
+  else if (knotd === null) process.stdout.write('NOTE: knotd (Debian package "knot") is not installed: benchmarking skydns alone, no skydns/knot ratio.\n');
+  const machine = machineInfo({
+    knot: knotd !== null ? commandOutput(knotd, ['--version']).split('\n')[0] : knotSkipped ? 'skipped (BENCH_KNOT=0)' : 'not installed',
+    dnsperf: (/Version\s+(\S+)/.exec(commandOutput(dnsperf, ['-h'])) ?? [])[1] ?? 'unknown',
+  });
+  return { dnsperf, knotd, machine };
 }
 
 export function median(xs: number[]): number {

@@ -18,14 +18,15 @@
  * Run: `npm run bench` (or `npx tsc -p tsconfig.json && node dist/bench/skydns-bench.js`).
  * See bench/README.md for the knobs.
  */
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Etcd3 } from 'etcd3';
+import { hashLabel } from '../lib/msg/service.js';
 import { dig } from '../test/harness/dig.js';
+import { rng } from '../test/harness/random.js';
 import { type EtcdProcess } from '../test/harness/etcd.js';
-import { RESULTS_DIR, ROOT, commandOutput, envArgs, envInt, fmt, httpGet, log, logMachine, logProblems, machineInfo, makeTempDir, memOf, metricSum, removeTempDir, runBench, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
-import { DOMAIN, PerfResult, RECORD_TTL, SKYDNS_JS, Server, SkydnsStart, median, rng, runDnsperf, startFloor, startKnot, startSkydns, which } from './dns-servers.js';
+import { RESULTS_DIR, ROOT, envArgs, envInt, fmt, httpGet, log, logMachine, logProblems, makeTempDir, memOf, metricSum, removeTempDir, runBench, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
+import { benchTools, DOMAIN, PerfResult, RECORD_TTL, Server, SkydnsStart, median, runDnsperf, startFloor, startKnot, startSkydns } from './dns-servers.js';
 
 // ---------------------------------------------------------------------------
 // Settings
@@ -118,17 +119,6 @@ interface Rec {
   ip: string;
 }
 
-/** 32-bit FNV-1a as lower-case hex without padding (the label kube2sky derives from a value). */
-function fnvLabel(s: string): string {
-  let h = 0x811c9dc5;
-  const b = Buffer.from(s, 'utf8');
-  for (let i = 0; i < b.length; i++) {
-    h ^= b[i];
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return (h >>> 0).toString(16);
-}
-
 function record(i: number): Rec {
   const n = i + 1; // 10.0.0.1, 10.0.0.2, ... distinct for i < 2^24 - 1
   const ip = `10.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
@@ -136,7 +126,7 @@ function record(i: number): Rec {
   const value = `{"host":"${ip}","priority":10,"weight":10,"ttl":${RECORD_TTL},"targetstrip":0}`;
   return {
     name: `svc${i}.${ns}.svc.${DOMAIN}`,
-    key: `/skydns/local/cluster/svc/${ns}/svc${i}/${fnvLabel(value)}`,
+    key: `/skydns/local/cluster/svc/${ns}/svc${i}/${hashLabel(value)}`,
     value,
     ip,
   };
@@ -530,22 +520,7 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
 async function main(): Promise<number> {
   const s = readSettings();
 
-  if (!fs.existsSync(SKYDNS_JS)) throw new Error(`${SKYDNS_JS} not found: build first (npx tsc -p tsconfig.json)`);
-  for (const cmd of ['etcd', 'dig']) if (which(cmd) === null) throw new Error(`${cmd} not found (run: node scripts/ensure.mjs --bench)`);
-  const dnsperf = which('dnsperf');
-  if (dnsperf === null) throw new Error('dnsperf not found (run: node scripts/ensure.mjs --bench, or apt-get install dnsperf)');
-  const knotSkipped = process.env.BENCH_KNOT === '0';
-  const knotd = knotSkipped ? null : which('knotd');
-  if (knotSkipped) {
-    process.stdout.write('NOTE: BENCH_KNOT=0: benchmarking skydns alone, no skydns/knot ratio.\n');
-  } else if (knotd === null) {
-    process.stdout.write('NOTE: knotd (Debian package "knot") is not installed: benchmarking skydns alone, no skydns/knot ratio.\n');
-  }
-
-  const machine = machineInfo({
-    knot: knotd !== null ? commandOutput(knotd, ['--version']).split('\n')[0] : knotSkipped ? 'skipped (BENCH_KNOT=0)' : 'not installed',
-    dnsperf: (/Version\s+(\S+)/.exec(commandOutput(dnsperf, ['-h'])) ?? [])[1] ?? 'unknown',
-  });
+  const { dnsperf, knotd, machine } = benchTools();
   logMachine(machine, 'the "other %" column');
 
   const sizes: SizeResult[] = [];

@@ -21,7 +21,8 @@
  */
 import { configFor, type SkyConfig } from '../lib/skydns/config.js';
 import { DnsHandler, isPromise } from '../lib/skydns/handler.js';
-import { Resolver, type Logger } from '../lib/skydns/resolver.js';
+import { Resolver, SILENT } from '../lib/skydns/resolver.js';
+import { encodeQuery } from '../lib/skydns/wire.js';
 import { RecordTree } from '../lib/skydns/tree.js';
 import { encodeService, hashLabel } from '../lib/msg/service.js';
 import { envInt } from './common.js';
@@ -33,7 +34,6 @@ function config(answerCache: number): SkyConfig {
   return configFor([`-domain=${DOMAIN}`, '-nameservers=127.0.0.1:1', `-answer-cache=${answerCache}`]);
 }
 
-const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
 function ipOf(i: number): string {
   const n = i + 1;
@@ -47,15 +47,6 @@ function serviceRecords(i: number, ip = ipOf(i)): [string, string][] {
   const a = encodeService({ host: ip, priority: 10, weight: 10, ttl: 30 });
   const srv = encodeService({ host: `svc${i}.${ns}.svc.cluster.local.`, port: 80, priority: 10, weight: 10, ttl: 30 });
   return [[`${base}/${hashLabel(a)}`, a], [`${base}/_tcp/_http/${hashLabel(srv)}`, srv]];
-}
-
-/** A query packet with EDNS0 (as glibc sends with `options edns0`, and dnsperf -e) or without. */
-function packet(name: string, qtype: number, id: number, edns: boolean): Buffer {
-  const parts: Buffer[] = [Buffer.from([id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, edns ? 1 : 0])];
-  for (const l of name.split('.').filter((x) => x !== '')) parts.push(Buffer.from([l.length]), Buffer.from(l, 'latin1'));
-  parts.push(Buffer.from([0, qtype >> 8, qtype & 0xff, 0, 1]));
-  if (edns) parts.push(Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]));
-  return Buffer.concat(parts);
 }
 
 /** The pod's-eye mix for service i: A (hit), AAAA (NODATA), a search-path miss, and an external name walking the search path. */
@@ -82,8 +73,8 @@ function setup(n: number, answerCache: number): Setup {
   const cfg = config(answerCache);
   const tree = new RecordTree('skydns');
   for (let i = 0; i < n; i++) for (const [k, v] of serviceRecords(i)) tree.put(k, v);
-  const resolver = new Resolver(tree, cfg, null, quiet);
-  const handler = new DnsHandler({ cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: quiet, synced: () => true, answerCacheSize: answerCache });
+  const resolver = new Resolver(tree, cfg, null, SILENT);
+  const handler = new DnsHandler({ cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true, answerCacheSize: answerCache });
   return { tree, handler };
 }
 
@@ -137,7 +128,7 @@ async function main(): Promise<void> {
   // Only the first half of the services is queried (the churn changes the other half).
   const packets: Buffer[] = [];
   let id = 1;
-  for (let i = 0; i < Math.floor(n / 2); i++) for (const [name, t] of mixQueries(i, n)) packets.push(packet(name, t, id++ & 0xffff, true));
+  for (let i = 0; i < Math.floor(n / 2); i++) for (const [name, t] of mixQueries(i, n)) packets.push(encodeQuery(name, t, id++ & 0xffff, 1232));
   // Shuffle (seeded) so that consecutive queries do not share a service.
   let seed = 1;
   for (let i = packets.length - 1; i > 0; i--) {

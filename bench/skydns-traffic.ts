@@ -24,15 +24,16 @@
  *
  * Run: `npm run bench:traffic` (or, built: `node dist/bench/skydns-traffic.js`).
  */
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Etcd3 } from 'etcd3';
+import { hashLabel } from '../lib/msg/service.js';
 import { type EtcdProcess } from '../test/harness/etcd.js';
+import { rng } from '../test/harness/random.js';
 import { sleep } from '../test/harness/proc.js';
 import { dig } from '../test/harness/dig.js';
-import { RESULTS_DIR, ROOT, commandOutput, envInt, fmt, log, logMachine, logProblems, machineInfo, makeTempDir, memOf, removeTempDir, runBench, running, start, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
-import { DOMAIN, PerfResult, RECORD_TTL, SKYDNS_JS, Server, SkydnsStart, digReady, median, rng, runDnsperf, startKnot, startSkydns, which } from './dns-servers.js';
+import { RESULTS_DIR, ROOT, envInt, fmt, httpGet, log, logMachine, logProblems, makeTempDir, memOf, metricSum, removeTempDir, runBench, running, start, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
+import { benchTools, DOMAIN, PerfResult, RECORD_TTL, Server, SkydnsStart, median, runDnsperf, startKnot, startSkydns } from './dns-servers.js';
 
 const NAMESPACES = 50;
 const PUTS_PER_TXN = 128;
@@ -61,7 +62,6 @@ interface Settings {
   queryTimeout: number;
   latencySeconds: number;
   firstQps: number;
-  knot: boolean;
   seed: number;
   timeoutMin: number;
 }
@@ -94,7 +94,6 @@ function readSettings(): Settings {
     queryTimeout: envInt('BENCH_QUERY_TIMEOUT', 2, 1, 60),
     latencySeconds: envInt('BENCH_LATENCY_SECONDS', 5, 1, 3600),
     firstQps: envInt('TRAFFIC_FIRST_QPS', 20_000, 0, 1_000_000),
-    knot: process.env.BENCH_KNOT !== '0',
     seed: envInt('BENCH_SEED', 1, 0, 2 ** 31 - 1),
     timeoutMin: envInt('BENCH_TIMEOUT_MIN', 120, 1, 24 * 60),
   };
@@ -103,16 +102,6 @@ function readSettings(): Settings {
 // ---------------------------------------------------------------------------
 // Records and queries
 // ---------------------------------------------------------------------------
-
-function fnvLabel(s: string): string {
-  let h = 0x811c9dc5;
-  const b = Buffer.from(s, 'utf8');
-  for (let i = 0; i < b.length; i++) {
-    h ^= b[i];
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return (h >>> 0).toString(16);
-}
 
 /** Service i's address in generation `gen` (even and odd generations use two disjoint ranges). */
 function ipOf(i: number, gen: number): string {
@@ -126,13 +115,13 @@ const nameOf = (i: number) => `svc${i}.${nsOf(i)}.svc.${DOMAIN}`;
 /** The A leaf of service i in generation gen: kube2sky's layout and bytes. */
 function aLeaf(i: number, gen: number): { key: string; value: string } {
   const value = `{"host":"${ipOf(i, gen)}","priority":10,"weight":10,"ttl":${RECORD_TTL},"targetstrip":0}`;
-  return { key: `/skydns/local/cluster/svc/${nsOf(i)}/svc${i}/${fnvLabel(value)}`, value };
+  return { key: `/skydns/local/cluster/svc/${nsOf(i)}/svc${i}/${hashLabel(value)}`, value };
 }
 
 /** The SRV leaf of service i (named port "http" 80). */
 function srvLeaf(i: number): { key: string; value: string } {
   const value = `{"host":"${nameOf(i)}","port":80,"priority":10,"weight":10,"ttl":${RECORD_TTL},"targetstrip":0}`;
-  return { key: `/skydns/local/cluster/svc/${nsOf(i)}/svc${i}/_tcp/_http/${fnvLabel(value)}`, value };
+  return { key: `/skydns/local/cluster/svc/${nsOf(i)}/svc${i}/_tcp/_http/${hashLabel(value)}`, value };
 }
 
 async function loadEtcd(url: string, total: number): Promise<{ seconds: number; keys: number }> {
@@ -351,10 +340,11 @@ function spawnVerbose(dnsperf: string, port: number, queryFile: string, seconds:
   });
 }
 
-async function latencyRun(dnsperf: string, srv: Server, queryFile: string, rate: number, s: Settings, work: string): Promise<Latency> {
-  const out = path.join(work, `latency-${srv.label}.txt`);
-  await spawnVerbose(dnsperf, srv.port, queryFile, s.latencySeconds, rate, s, out);
-  const l = summariseLatency(srv.label, rate, await readLatencies(out));
+/** Every answer's latency of `seconds` at `rate` queries a second (the first `limit` answers only). */
+async function latencyRun(label: string, port: number, seconds: number, rate: number, ctx: SizeCtx, limit = Infinity): Promise<Latency> {
+  const out = path.join(ctx.work, `latency-${label}.txt`);
+  await spawnVerbose(ctx.dnsperf, port, ctx.queryFile, seconds, rate, ctx.s, out);
+  const l = summariseLatency(label, rate, await readLatencies(out, limit));
   await fsp.rm(out, { force: true });
   return l;
 }
@@ -399,13 +389,8 @@ function summarise(server: string, rounds: PerfResult[]): Throughput {
 
 async function metricsOf(sky: SkydnsStart): Promise<{ req: number; hits: number; inval: number } | null> {
   try {
-    const res = await fetch(`http://127.0.0.1:${sky.metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) });
-    const text = await res.text();
-    const sum = (name: string) => {
-      let v = 0;
-      for (const line of text.split('\n')) if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) v += Number(line.slice(line.lastIndexOf(' ') + 1));
-      return v;
-    };
+    const text = (await httpGet(sky.metricsPort, '/metrics')).body;
+    const sum = (name: string) => metricSum(text, name) ?? 0;
     return { req: sum('skydns_skydns_dns_request_count_total'), hits: sum('skydns_skydns_answer_cache_hits_total'), inval: sum('skydns_skydns_answer_cache_invalidations_total') };
   } catch {
     return null;
@@ -438,7 +423,7 @@ async function workload(name: string, churn: Churn | null, sky: SkydnsStart, kno
     const rate = latencyRate ?? Math.round(throughput[0].qps / 2);
     const latency: Latency[] = [];
     for (const srv of servers) {
-      const l = await latencyRun(dnsperf, srv, queryFile, rate, s, ctx.work);
+      const l = await latencyRun(srv.label, srv.port, s.latencySeconds, rate, ctx);
       latency.push(l);
       log(`at ${rate} qps ${srv.label.padEnd(10)} p50 ${fmt(l.p50, 3)} ms, p99 ${fmt(l.p99, 3)} ms, p99.9 ${fmt(l.p999, 3)} ms, max ${fmt(l.max, 1)} ms, lost ${l.lost}`);
     }
@@ -457,13 +442,9 @@ async function workload(name: string, churn: Churn | null, sky: SkydnsStart, kno
   }
 }
 
-/** The first second: `rate` queries a second from the moment the server is ready. */
-async function firstSecond(label: string, port: number, ctx: SizeCtx): Promise<Latency> {
-  const out = path.join(ctx.work, `first-${label}.txt`);
-  await spawnVerbose(ctx.dnsperf, port, ctx.queryFile, 2, ctx.s.firstQps, ctx.s, out);
-  const l = summariseLatency(label, ctx.s.firstQps, await readLatencies(out, ctx.s.firstQps));
-  await fsp.rm(out, { force: true });
-  return l;
+/** The first second: TRAFFIC_FIRST_QPS from the moment the server is ready (2 s sent, the first second's answers kept). */
+function firstSecond(label: string, port: number, ctx: SizeCtx): Promise<Latency> {
+  return latencyRun(`first-${label}`, port, 2, ctx.s.firstQps, ctx, ctx.s.firstQps);
 }
 
 interface SizeCtx {
@@ -609,16 +590,7 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
 
 async function main(): Promise<number> {
   const s = readSettings();
-  if (!fs.existsSync(SKYDNS_JS)) throw new Error(`${SKYDNS_JS} not found: build first (npx tsc -p tsconfig.json)`);
-  for (const cmd of ['etcd', 'dig']) if (which(cmd) === null) throw new Error(`${cmd} not found (run: node scripts/ensure.mjs --bench)`);
-  const dnsperf = which('dnsperf');
-  if (dnsperf === null) throw new Error('dnsperf not found (run: node scripts/ensure.mjs --bench, or apt-get install dnsperf)');
-  const knotd = s.knot ? which('knotd') : null;
-  if (knotd === null) process.stdout.write(`NOTE: ${s.knot ? 'knotd (Debian package "knot") is not installed' : 'BENCH_KNOT=0'}: skydns alone, no ratio to knot.\n`);
-  const machine = machineInfo({
-    knot: knotd !== null ? commandOutput(knotd, ['--version']).split('\n')[0] : 'not run',
-    dnsperf: (/Version\s+(\S+)/.exec(commandOutput(dnsperf, ['-h'])) ?? [])[1] ?? 'unknown',
-  });
+  const { dnsperf, knotd, machine } = benchTools();
   logMachine(machine, 'the "other %" of each round in the log');
   const sizes: SizeResult[] = [];
   for (const n of s.sizes) {

@@ -52,9 +52,19 @@ export function nameToKey(name: string, prefix = 'skydns'): string {
   return `/${prefix}/${labels.reverse().join('/')}`;
 }
 
-/** Name → key segments (below the prefix), in key order. */
+/** Name → key segments (below the prefix), in key order. Names without escapes are cut with lastIndexOf, without splitName's character loop (the query path). */
 export function nameToSegments(name: string): string[] {
-  return splitName(name).reverse();
+  if (name.indexOf('\\') !== -1) return splitName(name).reverse();
+  const out: string[] = [];
+  let end = name.length;
+  if (end > 0 && name.charCodeAt(end - 1) === 0x2e) end--;
+  let i = end;
+  while (i > 0) {
+    const dot = name.lastIndexOf('.', i - 1);
+    if (dot + 1 < i) out.push(name.slice(dot + 1, i));
+    i = dot;
+  }
+  return out;
 }
 
 /**

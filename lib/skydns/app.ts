@@ -12,11 +12,11 @@ import { Forwarder, parseServers } from './forwarder.js';
 import { DnsHandler } from './handler.js';
 import { metricsEndpoint, startHttp } from './http.js';
 import { Metrics, StoreState, processRegistry } from './metrics.js';
-import { Resolver } from './resolver.js';
+import { Resolver, SILENT } from './resolver.js';
 import { DnsServer } from './server.js';
 import { EtcdStore } from './store.js';
 import { StubZones } from './stub.js';
-import { QUIET, warmUp } from './warm.js';
+import { warmUp } from './warm.js';
 
 export interface AppOptions {
   env?: NodeJS.ProcessEnv;
@@ -99,7 +99,7 @@ export class SkyDnsApp extends EventEmitter {
       const obj = store.tree.get(`/${cfg.prefix}/config`);
       if (obj) this.log.debug(`/${cfg.prefix}/config is read at start only; restart skydns to apply changes to it`);
       // Answers flow from now on; ready once the query path has run hot (lib/skydns/warm.ts).
-      warmUp(store.tree, cfg, new Resolver(store.tree, cfg, null, QUIET, store.leaseTTL), this.log).then(
+      warmUp(store.tree, cfg, new Resolver(store.tree, cfg, null, SILENT, store.leaseTTL), this.log).then(
         (w) => {
           this.warmed = true;
           this.log.info(`query path warmed up with ${w.queries} answers from the records in ${w.ms.toFixed(0)} ms`);

@@ -4,7 +4,7 @@
  * out-of-zone CNAME/SRV/MX targets go through the injected `Upstream`.
  */
 import { hostname } from 'node:os';
-import { addressFromReverse, fqdn, inZone, keyToName, labelCount, splitName } from '../msg/path.js';
+import { addressFromReverse, inZone, keyToName, labelCount, nameToSegments, splitName } from '../msg/path.js';
 import { Entry, RecordTree } from './tree.js';
 import { CLASS, RCODE, RR, TYPE, rdataKey } from './wire.js';
 import { SKYDNS_VERSION, SkyConfig } from './config.js';
@@ -21,6 +21,9 @@ export interface Logger {
   error(msg: string): void;
   debug(msg: string): void;
 }
+
+/** A logger that drops everything (the warm-up's own resolver, tests, benchmarks). */
+export const SILENT: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
 export interface Request {
   /** Question name as received (case preserved, FQDN). */
@@ -164,21 +167,6 @@ interface Ctx {
   log: boolean;
 }
 
-/** Key segments of a lower-case name (labels reversed), without splitName's escape handling when there is nothing to escape. */
-function segmentsOf(name: string): string[] {
-  if (name.indexOf('\\') !== -1) return splitName(name).reverse();
-  const out: string[] = [];
-  let end = name.length;
-  if (end > 0 && name.charCodeAt(end - 1) === 0x2e) end--;
-  let i = end;
-  while (i > 0) {
-    const dot = name.lastIndexOf('.', i - 1);
-    if (dot + 1 < i) out.push(name.slice(dot + 1, i));
-    i = dot;
-  }
-  return out;
-}
-
 export class Resolver {
   readonly domainSegs: string[];
   private readonly host = hostname();
@@ -191,7 +179,7 @@ export class Resolver {
     private readonly log: Logger,
     private readonly leaseTTL: LeaseTTL = () => null,
   ) {
-    this.domainSegs = segmentsOf(cfg.domain);
+    this.domainSegs = nameToSegments(cfg.domain);
     this.nsName = `ns.dns.${cfg.domain}`;
   }
 
@@ -203,7 +191,7 @@ export class Resolver {
    * defaulted. Null when no key exists at or below the name (NXDOMAIN).
    */
   private records(name: string, exact: boolean, plain: boolean, ctx: Ctx): Rec[] | null {
-    const segs = segmentsOf(name);
+    const segs = nameToSegments(name);
     ctx.deps?.add(segs, exact ? ENTRY : plain ? SUBTREE_PLAIN : SUBTREE);
     const entries: Entry[] = [];
     if (!this.tree.collect(segs, exact, plain, entries)) return null;
@@ -243,7 +231,7 @@ export class Resolver {
 
   /** Does the name exist (a key at or below it; wildcard labels honoured, as the lookup does)? */
   private existsName(name: string, ctx: Ctx): boolean {
-    const segs = segmentsOf(name);
+    const segs = nameToSegments(name);
     ctx.deps?.add(segs, EXISTS);
     return this.tree.collect(segs, true, false, []);
   }
@@ -590,7 +578,7 @@ export class Resolver {
   reverse(req: Request, deps = false): Answer | null {
     const name = req.qname.toLowerCase();
     if (addressFromReverse(name) === null && !/\.(in-addr|ip6)\.arpa\.$/.test(name)) return null;
-    const segs = segmentsOf(name);
+    const segs = nameToSegments(name);
     if (segs.some((s) => s === '*' || s === 'any')) return null;
     const entry = this.tree.get(`/${this.cfg.prefix}/${segs.join('/')}`);
     if (!entry || !entry.svc) {

@@ -257,37 +257,34 @@ export class RecordTree {
         break;
       }
     }
+    const visit = (e: Entry) => out.push(e);
     if (wild === -1) {
-      let n: Node | undefined = this.root;
-      for (let i = 0; i < segs.length && n; i++) n = n.children?.get(segs[i]);
+      const n = this.node(segs);
       if (!n || n.count === 0) return false;
       if (exact) {
         if (n.entry) out.push(n.entry);
       } else if (!n.children) {
         out.push(n.entry!);
-      } else this.walk(n, skipAttrleaf, (e) => out.push(e));
+      } else this.walk(n, skipAttrleaf, visit);
       return true;
     }
-    const entries = out;
-    const opts = { exact, skipAttrleaf };
-    const visit = (e: Entry) => entries.push(e);
     const base = this.node(segs.slice(0, wild));
     if (!base || base.count === 0) return false;
     if (base.entry && !base.children) {
       // The GET below the wildcard hit a leaf: SkyDNS returns it without filtering.
-      entries.push(base.entry);
+      out.push(base.entry);
       return true;
     }
-    if (opts.exact) return true;
+    if (exact) return true;
     const match = (node: Node, i: number): void => {
       if (i === segs.length) {
-        this.walk(node, opts.skipAttrleaf ?? false, visit);
+        this.walk(node, skipAttrleaf, visit);
         return;
       }
       if (!node.children) return;
       if (isWildcard(segs[i])) {
         for (const k of node.childKeys()) {
-          if (opts.skipAttrleaf && k.startsWith('_')) continue;
+          if (skipAttrleaf && k.startsWith('_')) continue;
           match(node.children.get(k)!, i + 1);
         }
       } else {

@@ -11,12 +11,9 @@
  */
 import type { SkyConfig } from './config.js';
 import { DnsHandler, Transport, isPromise } from './handler.js';
-import type { Logger, Resolver } from './resolver.js';
+import { type Logger, type Resolver, SILENT } from './resolver.js';
 import type { RecordTree } from './tree.js';
-import { CLASS, TYPE, encodeMessage } from './wire.js';
-
-/** A logger that drops everything: the warm-up's own problems (bad records) are the real handler's to report. */
-export const QUIET: Logger = { info() {}, warn() {}, error() {}, debug() {} };
+import { TYPE, encodeQuery } from './wire.js';
 
 export interface WarmResult {
   queries: number;
@@ -49,26 +46,9 @@ export function warmQuestions(tree: RecordTree, cfg: SkyConfig, max = 2000): [st
   return out;
 }
 
-function packet(name: string, qtype: number, id: number, edns: boolean): Buffer | null {
-  try {
-    return (
-      encodeMessage({
-        header: { id, qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, ad: false, cd: false, rcode: 0 },
-        question: [{ name, type: qtype, class: CLASS.IN }],
-        answer: [],
-        authority: [],
-        additional: [],
-        edns: edns ? { udpSize: 1232, extRcode: 0, version: 0, do: false, options: [] } : null,
-      })?.buf ?? null
-    );
-  } catch {
-    return null; // a key that is no DNS name (too long, bad labels): nothing to warm with
-  }
-}
-
 /**
  * Runs the questions through a private handler (`resolver` should log
- * nothing: see QUIET), each twice (computed, then from its cache), until `minQueries` were answered and at least `minMs`
+ * nothing: see SILENT), each twice (computed, then from its cache), until `minQueries` were answered and at least `minMs`
  * passed, or `maxMs` passed. Upstream lookups are never made (no forwarder,
  * no upstream). Works in slices of `sliceMs`, giving the event loop a turn in
  * between, so real queries arriving meanwhile are answered.
@@ -78,13 +58,16 @@ export async function warmUp(tree: RecordTree, cfg: SkyConfig, resolver: Resolve
   const minMs = opts.minMs ?? 50;
   const maxMs = opts.maxMs ?? 1500;
   const sliceMs = opts.sliceMs ?? 10;
-  const handler = new DnsHandler({ cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: QUIET, synced: () => true, answerCacheSize: 4096 });
+  const handler = new DnsHandler({ cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true, answerCacheSize: 4096 });
   const packets: Buffer[] = [];
   let id = 1;
   for (const [name, qtype] of warmQuestions(tree, cfg)) {
-    for (const edns of [true, false]) {
-      const p = packet(name, qtype, id++ & 0xffff, edns);
-      if (p) packets.push(p);
+    for (const udpSize of [1232, 0]) {
+      try {
+        packets.push(encodeQuery(name, qtype, id++ & 0xffff, udpSize));
+      } catch {
+        // a key that is no DNS name (too long, bad labels): nothing to warm with
+      }
     }
   }
   const t: Transport = { tcp: false, remote: 'warm-up' };

@@ -923,6 +923,22 @@ function encodeCommon(msg: Message, limit: number, f: FastContext): Encoded | nu
   return { buf: b, truncated: false, droppedAdditional: false, answerOffsets };
 }
 
+/**
+ * A query for one question (RD set), with an OPT record of payload size
+ * `udpSize` when that is non-zero. Throws WireError for a name that cannot be
+ * encoded.
+ */
+export function encodeQuery(name: string, qtype: number, id: number, udpSize = 0): Buffer {
+  return encodeMessage({
+    header: { id, qr: false, opcode: OPCODE_QUERY, aa: false, tc: false, rd: true, ra: false, ad: false, cd: false, rcode: 0 },
+    question: [{ name, type: qtype, class: CLASS.IN }],
+    answer: [],
+    authority: [],
+    additional: [],
+    edns: udpSize ? { udpSize, extRcode: 0, version: 0, do: false, options: [] } : null,
+  })!.buf;
+}
+
 /** A minimal error reply echoing the question when it could be read. */
 export function errorReply(raw: Buffer, rcode: number, questionEnd: number | null): Buffer {
   const end = questionEnd ?? 12;

@@ -11,9 +11,10 @@ import { AnswerCache, CachedAnswer } from '../../lib/skydns/answers.js';
 import { configFor, SkyConfig } from '../../lib/skydns/config.js';
 import { DepIndex, Deps, WildRead } from '../../lib/skydns/deps.js';
 import { DnsHandler } from '../../lib/skydns/handler.js';
-import { Logger, Resolver, Upstream } from '../../lib/skydns/resolver.js';
+import { Resolver, SILENT, Upstream } from '../../lib/skydns/resolver.js';
 import { RecordTree, TreeChange } from '../../lib/skydns/tree.js';
-import { CLASS, RR, TYPE } from '../../lib/skydns/wire.js';
+import { CLASS, RR, TYPE, encodeQuery } from '../../lib/skydns/wire.js';
+import { rng } from '../harness/random.js';
 import { encodeService, ServiceFields } from '../../lib/msg/service.js';
 
 const DOMAIN = 'cluster.local.';
@@ -22,7 +23,6 @@ function config(): SkyConfig {
   return configFor([`-domain=${DOMAIN}`, '-nameservers=127.0.0.1:53', '-round-robin=false']);
 }
 
-const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
 /** Fixed upstream answers for the out-of-zone targets the records use. */
 class FixedUpstream implements Upstream {
@@ -33,18 +33,6 @@ class FixedUpstream implements Upstream {
     if (n === 'alias.example.org.') return qtype === TYPE.A ? [{ name, type: TYPE.CNAME, class: CLASS.IN, ttl: 300, data: { t: 'name', name: 'www.example.org.' } }, a('www.example.org.', 7)] : [];
     return null;
   }
-}
-
-/** A small seeded generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Key segments below /skydns/local/cluster, per depth: few choices, so that changes and questions meet often. */
@@ -136,14 +124,6 @@ interface Question {
   packet: Buffer;
 }
 
-function packet(name: string, qtype: number, edns: boolean, id: number): Buffer {
-  const parts: Buffer[] = [Buffer.from([id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, edns ? 1 : 0])];
-  for (const l of name.split('.').filter((x) => x !== '')) parts.push(Buffer.from([l.length]), Buffer.from(l, 'latin1'));
-  parts.push(Buffer.from([0, qtype >> 8, qtype & 0xff, 0, 1]));
-  if (edns) parts.push(Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]));
-  return Buffer.concat(parts);
-}
-
 /** The questions asked after every change: fixed ones that matter plus a random sample of the zone. */
 function questions(w: Workload, count: number): Question[] {
   const T = TYPE;
@@ -161,7 +141,7 @@ function questions(w: Workload, count: number): Question[] {
   while (all.length < count) all.push([w.name(), w.pick(types)]);
   return all.map(([name, qtype], i) => {
     const edns = i % 3 !== 0;
-    return { name, qtype, edns, tcp: i % 7 === 3, packet: packet(name, qtype, edns, 1 + (i & 0x7fff)) };
+    return { name, qtype, edns, tcp: i % 7 === 3, packet: encodeQuery(name, qtype, 1 + (i & 0x7fff), edns ? 1232 : 0) };
   });
 }
 
@@ -176,8 +156,8 @@ function harness(index?: DepIndex<CachedAnswer>): Harness {
   const tree = new RecordTree('skydns');
   const upstream = new FixedUpstream();
   const leaseTTL = (lease: string) => (lease === LEASES[0] ? 20 : 45);
-  const resolver = new Resolver(tree, cfg, upstream, quiet, leaseTTL);
-  const common = { cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: quiet, synced: () => true };
+  const resolver = new Resolver(tree, cfg, upstream, SILENT, leaseTTL);
+  const common = { cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true };
   const cached = new DnsHandler({ ...common, answerCache: new AnswerCache(100_000, { index }) });
   const fresh = new DnsHandler({ ...common, answerCacheSize: 0 });
   return { tree, cached, fresh };

@@ -223,6 +223,11 @@ test('nameToKey: SkyDNS msg.Path (TestPath and the specs)', () => {
 test('nameToSegments', () => {
   assert.deepEqual(nameToSegments('a.b.c.'), ['c', 'b', 'a']);
   assert.deepEqual(nameToSegments('.'), []);
+  // Names without escapes take a path of their own: it cuts exactly as splitName does.
+  for (const name of ['a.b.c', 'a..b.', '.a.b.', 'x', '', '..', 'svc1.ns1.svc.cluster.local.', '_http._tcp.web.ns.svc.cluster.local.', 'a\\.b.c.', 'a\\\\.b.']) {
+    assert.deepEqual(nameToSegments(name), splitName(name).reverse(), name);
+  }
+  assert.deepEqual(nameToSegments('a\\.b.c.'), ['c', 'a\\.b']);
 });
 
 test('keyToName: SkyDNS msg.Domain', () => {

@@ -9,14 +9,13 @@ import dgram from 'node:dgram';
 import { configFor } from '../../lib/skydns/config.js';
 import { Forwarder, parseServers } from '../../lib/skydns/forwarder.js';
 import { DnsHandler } from '../../lib/skydns/handler.js';
-import { Logger, Resolver } from '../../lib/skydns/resolver.js';
+import { Resolver, SILENT } from '../../lib/skydns/resolver.js';
 import { DnsServer } from '../../lib/skydns/server.js';
 import { RecordTree } from '../../lib/skydns/tree.js';
-import { CLASS, RCODE, TYPE, decodeMessage, encodeMessage } from '../../lib/skydns/wire.js';
+import { CLASS, RCODE, TYPE, decodeMessage, encodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
 import { formatSockaddr, loadUdpIo } from '../../lib/skydns/udp-batch.js';
 import { encodeService } from '../../lib/msg/service.js';
 
-const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 const native = loadUdpIo();
 
 /** A slow upstream: answers every question with 192.0.2.<id & 255> after `delayMs`. */
@@ -36,17 +35,6 @@ async function slowUpstream(delayMs: number): Promise<{ port: number; close(): P
   });
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
   return { port: sock.address().port, close: () => new Promise((r) => sock.close(() => r())) };
-}
-
-function query(name: string, qtype: number, id: number, udpSize = 0): Buffer {
-  return encodeMessage({
-    header: { id, qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, ad: false, cd: false, rcode: 0 },
-    question: [{ name, type: qtype, class: CLASS.IN }],
-    answer: [],
-    authority: [],
-    additional: [],
-    edns: udpSize ? { udpSize, extRcode: 0, version: 0, do: false, options: [] } : null,
-  })!.buf;
 }
 
 /** A client socket that sends queries and collects replies by ID. */
@@ -77,10 +65,10 @@ for (const mode of ['batch', 'dgram'] as const) {
       const tree = new RecordTree('skydns');
       for (let i = 0; i < 300; i++) tree.put(`/skydns/local/cluster/svc/ns/s${i}/a`, encodeService({ host: `10.1.${i >> 8}.${i & 255}`, ttl: 30 }));
       tree.put('/skydns/local/cluster/big/t', encodeService({ text: 'x'.repeat(6000) }));
-      const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: 2000, nsRotate: false, log: quiet });
-      const resolver = new Resolver(tree, cfg, forwarder, quiet);
-      const handler = new DnsHandler({ cfg, tree, resolver, forwarder, stubs: null, metrics: null, log: quiet, synced: () => true, answerCacheSize: 1000 });
-      server = new DnsServer(handler, { host: '127.0.0.1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, udpIo: mode }, quiet);
+      const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: 2000, nsRotate: false, log: SILENT });
+      const resolver = new Resolver(tree, cfg, forwarder, SILENT);
+      const handler = new DnsHandler({ cfg, tree, resolver, forwarder, stubs: null, metrics: null, log: SILENT, synced: () => true, answerCacheSize: 1000 });
+      server = new DnsServer(handler, { host: '127.0.0.1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, udpIo: mode }, SILENT);
       await server.listen();
       assert.equal(server.udpMode.mode, mode);
     });
@@ -93,8 +81,8 @@ for (const mode of ['batch', 'dgram'] as const) {
       const a = await client();
       const b = await client();
       for (let k = 0; k < 300; k++) {
-        a.send(query(`s${k}.ns.svc.cluster.local.`, TYPE.A, k + 1), server.port);
-        b.send(query(`s${299 - k}.ns.svc.cluster.local.`, TYPE.A, k + 1), server.port);
+        a.send(encodeQuery(`s${k}.ns.svc.cluster.local.`, TYPE.A, k + 1), server.port);
+        b.send(encodeQuery(`s${299 - k}.ns.svc.cluster.local.`, TYPE.A, k + 1), server.port);
       }
       await a.wait(300);
       await b.wait(300);
@@ -115,8 +103,8 @@ for (const mode of ['batch', 'dgram'] as const) {
       const c = await client();
       // Out-of-zone names (forwarded, 40 ms) interleaved with in-zone ones (answered at once).
       for (let k = 0; k < 200; k++) {
-        c.send(query(`ext${k}.example.org.`, TYPE.A, 1000 + k), server.port);
-        c.send(query(`s${k}.ns.svc.cluster.local.`, TYPE.A, 2000 + k), server.port);
+        c.send(encodeQuery(`ext${k}.example.org.`, TYPE.A, 1000 + k), server.port);
+        c.send(encodeQuery(`s${k}.ns.svc.cluster.local.`, TYPE.A, 2000 + k), server.port);
       }
       await c.wait(400);
       c.close();
@@ -132,8 +120,8 @@ for (const mode of ['batch', 'dgram'] as const) {
 
     test('a reply larger than a slot (6 kB TXT, EDNS 8192) arrives whole; at 512 bytes it is truncated', async () => {
       const c = await client();
-      c.send(query('t.big.cluster.local.', TYPE.TXT, 7, 8192), server.port);
-      c.send(query('t.big.cluster.local.', TYPE.TXT, 8), server.port);
+      c.send(encodeQuery('t.big.cluster.local.', TYPE.TXT, 7, 8192), server.port);
+      c.send(encodeQuery('t.big.cluster.local.', TYPE.TXT, 8), server.port);
       await c.wait(2);
       c.close();
       const big = decodeMessage(c.replies.get(7)!);
@@ -145,9 +133,9 @@ for (const mode of ['batch', 'dgram'] as const) {
 
     test('a datagram larger than a slot is dropped; the listener goes on', async () => {
       const c = await client();
-      const huge = Buffer.concat([query('s1.ns.svc.cluster.local.', TYPE.A, 9), Buffer.alloc(5000)]);
+      const huge = Buffer.concat([encodeQuery('s1.ns.svc.cluster.local.', TYPE.A, 9), Buffer.alloc(5000)]);
       c.send(huge, server.port);
-      c.send(query('s1.ns.svc.cluster.local.', TYPE.A, 10), server.port);
+      c.send(encodeQuery('s1.ns.svc.cluster.local.', TYPE.A, 10), server.port);
       await c.wait(mode === 'batch' ? 1 : 2);
       c.close();
       assert.ok(c.replies.has(10));
@@ -161,12 +149,12 @@ describe('UDP listener: batch details', { skip: native.io === null ? `native mod
     const cfg = configFor(['-domain=cluster.local.', '-nameservers=127.0.0.1:1']);
     const tree = new RecordTree('skydns');
     tree.put('/skydns/local/cluster/a', encodeService({ host: '10.9.9.9' }));
-    const resolver = new Resolver(tree, cfg, null, quiet);
-    const handler = new DnsHandler({ cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: quiet, synced: () => true });
-    const server = new DnsServer(handler, { host: '::1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, udpIo: 'batch' }, quiet);
+    const resolver = new Resolver(tree, cfg, null, SILENT);
+    const handler = new DnsHandler({ cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true });
+    const server = new DnsServer(handler, { host: '::1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, udpIo: 'batch' }, SILENT);
     await server.listen();
     const c = await client('udp6');
-    c.send(query('a.cluster.local.', TYPE.A, 77), server.port);
+    c.send(encodeQuery('a.cluster.local.', TYPE.A, 77), server.port);
     await c.wait(1);
     c.close();
     await server.close();
@@ -178,8 +166,8 @@ describe('UDP listener: batch details', { skip: native.io === null ? `native mod
     await new Promise<void>((r) => other.bind(0, '127.0.0.1', r));
     const cfg = configFor(['-domain=cluster.local.']);
     const tree = new RecordTree('skydns');
-    const handler = new DnsHandler({ cfg, tree, resolver: new Resolver(tree, cfg, null, quiet), forwarder: null, stubs: null, metrics: null, log: quiet, synced: () => true });
-    const server = new DnsServer(handler, { host: '127.0.0.1', port: other.address().port, maxTcpConns: 10, tcpIdleMs: 1000, udpIo: 'batch' }, quiet);
+    const handler = new DnsHandler({ cfg, tree, resolver: new Resolver(tree, cfg, null, SILENT), forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true });
+    const server = new DnsServer(handler, { host: '127.0.0.1', port: other.address().port, maxTcpConns: 10, tcpIdleMs: 1000, udpIo: 'batch' }, SILENT);
     await assert.rejects(server.listen(), /bind: Address already in use/);
     other.close();
   });

@@ -4,13 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configFor } from '../../lib/skydns/config.js';
 import { DnsHandler } from '../../lib/skydns/handler.js';
-import { Logger, Resolver } from '../../lib/skydns/resolver.js';
+import { Logger, Resolver, SILENT } from '../../lib/skydns/resolver.js';
 import { RecordTree } from '../../lib/skydns/tree.js';
 import { TYPE } from '../../lib/skydns/wire.js';
 import { warmQuestions, warmUp } from '../../lib/skydns/warm.js';
 import { encodeService } from '../../lib/msg/service.js';
 
-const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
 function tree(): RecordTree {
   const t = new RecordTree('skydns');
@@ -36,10 +35,10 @@ test('questions come from the records: addresses, a missing AAAA, search-path mi
 test('warm-up answers its questions on a handler of its own and leaves nothing behind', async () => {
   const cfg = configFor(['-domain=cluster.local.', '-nameservers=127.0.0.1:1']);
   const t = tree();
-  const resolver = new Resolver(t, cfg, null, quiet);
-  const real = new DnsHandler({ cfg, tree: t, resolver, forwarder: null, stubs: null, metrics: null, log: quiet, synced: () => true });
+  const resolver = new Resolver(t, cfg, null, SILENT);
+  const real = new DnsHandler({ cfg, tree: t, resolver, forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true });
   const lines: string[] = [];
-  const log: Logger = { ...quiet, debug: (m) => lines.push(m) };
+  const log: Logger = { ...SILENT, debug: (m) => lines.push(m) };
   const w = await warmUp(t, cfg, resolver, log, { minQueries: 5000, minMs: 1, maxMs: 5000 });
   assert.ok(w.queries >= 5000, `${w.queries} queries`);
   assert.match(lines[0], /^warm-up: \d+ queries in \d+ ms$/);
@@ -50,6 +49,6 @@ test('warm-up answers its questions on a handler of its own and leaves nothing b
   assert.equal(t.size, before + 1);
   assert.equal((t as unknown as { listeners: unknown[] }).listeners.length, 1);
   // A bound on time is kept even when the query count cannot be reached.
-  const short = await warmUp(t, cfg, resolver, quiet, { minQueries: 1e9, minMs: 1, maxMs: 30 });
+  const short = await warmUp(t, cfg, resolver, SILENT, { minQueries: 1e9, minMs: 1, maxMs: 30 });
   assert.ok(short.ms < 1000, `${short.ms} ms`);
 });
