@@ -157,7 +157,8 @@ kube-dns is up (etcd ${etcdUrl}, API ${apiUrl}, DNS 127.0.0.1:${dnsPort}). Try:
   ${d} kubernetes.default.svc.${domain}
   ${d} demoapp.default.svc.${domain}
   ${d} _http._tcp.demoapp.default.svc.${domain} SRV
-  ${d} -x 10.0.0.20
+  ${d} -x 10.0.0.20${kubeconfig ? '' : `
+  ${d} payments.shop.svc.${domain} CNAME   (an ExternalName service)`}
   nslookup -port=${dnsPort} db.default.svc.${domain} 127.0.0.1
   ETCDCTL_API=3 etcdctl --endpoints ${etcdUrl} get --prefix /skydns
   ${kubectl} create service clusterip foo --tcp=80

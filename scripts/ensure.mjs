@@ -5,7 +5,7 @@
 //
 // 1. Node >= 20.
 // 2. System commands etcd, etcdctl, dig, nslookup (+ dnsperf, knotd, knotc with
-//    --bench; + openssl with --tests, for the etcd TLS tests' certificates). Missing ones are installed with apt-get when running as root,
+//    --bench; + openssl and knotd with --tests, for the etcd TLS tests' certificates and the ExternalName test's upstream). Missing ones are installed with apt-get when running as root,
 //    otherwise the exact apt-get command is printed and we exit 1.
 // 3. npm dependencies (npm ci / npm install) when node_modules is missing or stale.
 // 4. TypeScript build (tsc -p tsconfig.json) unless --no-build.
@@ -62,7 +62,8 @@ const BENCH = [
   ['knotd', 'knot'],
   ['knotc', 'knot'],
 ];
-const TESTS = [['openssl', 'openssl']];
+// knotd: the real upstream nameserver of the ExternalName end-to-end test.
+const TESTS = [['openssl', 'openssl'], ['knotd', 'knot']];
 // The C compiler builds skydns's batched UDP module; without it skydns falls back to Node's
 // dgram, so it is installed only where we may (as root), never demanded.
 const isRootUser = typeof process.getuid === 'function' && process.getuid() === 0;

@@ -106,8 +106,9 @@ export function serviceRecords(svc: Service, endpoints: Endpoints | null, opts: 
       problems.push({ object: obj, message: `externalName ${JSON.stringify(spec.externalName ?? '')} is not a DNS name; no records` });
       return { records, problems };
     }
-    const value = encodeService({ host: target + '.', priority: 10, weight: 10, ttl: 30 });
-    put(records, `${hashLabel(value)}.${fq}`, value);
+    // At the service's own key, nothing below it (as kube-dns 1.14 stored it): skydns
+    // answers a CNAME question by exact lookup, so the record must be the name's own.
+    put(records, fq, encodeService({ host: target + '.', priority: 10, weight: 10, ttl: 30 }));
     return { records, problems };
   }
 

@@ -4,7 +4,11 @@
  * difference, in transactions of at most `batch` operations, up to `parallel`
  * of them in flight at once (no key is in two at a time). Puts always go
  * before deletes (a delete starts only when no put is pending or in flight),
- * so an update never opens a window in which a name that exists has no record.
+ * so an update never opens a window in which a name that exists has no record;
+ * and the keys an object stopped wanting go in the same transaction as that
+ * object's puts, so a record that changes shape (a Service switched to or from
+ * ExternalName: one key at the service's name, or keys below it) is replaced
+ * at one etcd revision.
  * Failed writes are retried with backoff for as long as it takes; nothing is
  * dropped and the process never exits because of etcd.
  */
@@ -49,6 +53,9 @@ export class RecordWriter extends EventEmitter {
   private desired = new Map<string, Map<string, string>>();
   /** What etcd holds under the owned prefixes, as far as we know. */
   private applied = new Map<string, string>();
+  /** Keys an object stopped wanting, by object, until they are deleted or wanted again; and the object of each. */
+  private retired = new Map<string, Set<string>>();
+  private retiredBy = new Map<string, string>();
   /** Keys to look at, with the time of the earliest event that touched them. */
   private dirty = new Map<string, number>();
   private running = false;
@@ -115,11 +122,13 @@ export class RecordWriter extends EventEmitter {
         const owners = this.desired.get(k);
         owners?.delete(objKey);
         if (owners && owners.size === 0) this.desired.delete(k);
+        if (!records.has(k)) this.retire(objKey, k);
         this.touch(k, eventTime);
       }
     }
     for (const [k, v] of records) {
       if (old?.get(k) === v) continue;
+      this.unretire(k);
       let owners = this.desired.get(k);
       if (!owners) this.desired.set(k, (owners = new Map()));
       owners.set(objKey, v);
@@ -135,6 +144,23 @@ export class RecordWriter extends EventEmitter {
   /** All object keys with records (for reconciling against the API caches). */
   objects(): string[] {
     return [...this.byObject.keys()];
+  }
+
+  private retire(objKey: string, key: string): void {
+    this.unretire(key);
+    let set = this.retired.get(objKey);
+    if (!set) this.retired.set(objKey, (set = new Set()));
+    set.add(key);
+    this.retiredBy.set(key, objKey);
+  }
+
+  private unretire(key: string): void {
+    const o = this.retiredBy.get(key);
+    if (o === undefined) return;
+    this.retiredBy.delete(key);
+    const set = this.retired.get(o);
+    set?.delete(key);
+    if (set?.size === 0) this.retired.delete(o);
   }
 
   private touch(key: string, t: number): void {
@@ -298,20 +324,31 @@ export class RecordWriter extends EventEmitter {
   private launch(): boolean {
     const puts: string[] = [];
     const deletes: string[] = [];
+    // Deletes that ride with the puts of the object that dropped them (same revision).
+    const withPuts = new Set<string>();
     for (const [k] of this.dirty) {
-      if (this.inFlight.has(k)) continue; // looked at again when its transaction lands
+      if (this.inFlight.has(k) || withPuts.has(k)) continue; // looked at again when its transaction lands
       const op = this.needsOp(k);
       if (op === null) {
-        if (this.desiredValue(k) !== undefined || this.deletesAllowed || !this.applied.has(k)) this.dirty.delete(k);
+        if (this.desiredValue(k) !== undefined || this.deletesAllowed || !this.applied.has(k)) {
+          this.dirty.delete(k);
+          if (this.desiredValue(k) === undefined && !this.applied.has(k)) this.unretire(k);
+        }
         continue;
       }
       if (op === 'put') {
+        const room = this.batch - puts.length - withPuts.size - 1;
+        const linked = this.retiredWith(k, withPuts);
+        // Keep an object's puts and drops together when they fit; more drops than a
+        // transaction holds go the ordinary way, after the puts.
+        if (puts.length > 0 && linked.length > room) break;
         puts.push(k);
-        if (puts.length >= this.batch) break;
+        for (const d of linked.slice(0, room)) withPuts.add(d);
+        if (puts.length + withPuts.size >= this.batch) break;
       } else if (deletes.length < this.batch) deletes.push(k);
     }
-    // Deletes only once every put is done: a replacement record is always in place first.
-    const keys = puts.length > 0 ? puts : this.putFlights === 0 ? deletes : [];
+    // Other deletes only once every put is done: a replacement record is always in place first.
+    const keys = puts.length > 0 ? [...puts, ...withPuts] : this.putFlights === 0 ? deletes : [];
     if (keys.length === 0) return false;
     const isPut = puts.length > 0;
     const values = keys.map((k) => this.desiredValue(k));
@@ -330,6 +367,18 @@ export class RecordWriter extends EventEmitter {
     return true;
   }
 
+  /** Keys the owners of `key` stopped wanting that are to be deleted now and are in no transaction yet. */
+  private retiredWith(key: string, taken: Set<string>): string[] {
+    const out: string[] = [];
+    if (this.retired.size === 0) return out;
+    for (const objKey of this.desired.get(key)?.keys() ?? []) {
+      for (const d of this.retired.get(objKey) ?? []) {
+        if (!taken.has(d) && !this.inFlight.has(d) && this.needsOp(d) === 'delete') out.push(d);
+      }
+    }
+    return out;
+  }
+
   /** A transaction came back: record what etcd now holds (on success) and wake the loop. */
   private land(keys: string[], values: (string | undefined)[], isPut: boolean, err: Error | null): void {
     this.flights--;
@@ -343,8 +392,10 @@ export class RecordWriter extends EventEmitter {
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i];
         const v = values[i];
-        if (v === undefined) this.applied.delete(k);
-        else this.applied.set(k, v);
+        if (v === undefined) {
+          this.applied.delete(k);
+          this.unretire(k);
+        } else this.applied.set(k, v);
         const t = this.dirty.get(k);
         if (this.desiredValue(k) === v) {
           this.dirty.delete(k);

@@ -4,6 +4,11 @@
  * server chosen by ID (ns-rotate) or always the first, a SERVFAIL retried once
  * on the same server, transport errors walking on to the next server.
  * Also the internal lookups used to chase out-of-zone CNAME/SRV/MX targets.
+ *
+ * Two things SkyDNS did not do: each UDP exchange uses a connected socket, so
+ * a closed port (ICMP port unreachable, ECONNREFUSED) moves on to the next
+ * server at once instead of after -rtimeout; and a server that failed is tried
+ * after the others for FAILED_SERVER_MS, instead of first on every query.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -23,7 +28,14 @@ export function parseServers(list: string[]): Server[] {
 
 export class ExchangeError extends Error {}
 
-/** One UDP exchange: send, wait for a reply with the same ID from that server. */
+/** How long a server that failed (no answer, refused, unreachable) is tried after the others. */
+export const FAILED_SERVER_MS = 30_000;
+
+/**
+ * One UDP exchange: send, wait for a reply with the same ID from that server.
+ * The socket is connected to the server (a fresh source port each time), so
+ * the kernel reports a closed port as an error at once.
+ */
 export function exchangeUdp(server: Server, msg: Buffer, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const sock = dgram.createSocket(server.host.includes(':') ? 'udp6' : 'udp4');
@@ -39,12 +51,15 @@ export function exchangeUdp(server: Server, msg: Buffer, timeoutMs: number): Pro
     };
     const timer = setTimeout(() => finish(new ExchangeError(`udp ${server.host}:${server.port}: i/o timeout after ${timeoutMs} ms`)), timeoutMs);
     sock.on('error', (err) => finish(new ExchangeError(`udp ${server.host}:${server.port}: ${err.message}`)));
-    sock.on('message', (buf, rinfo) => {
-      if (rinfo.port !== server.port || buf.length < 12 || buf.readUInt16BE(0) !== id) return;
+    sock.on('message', (buf) => {
+      if (buf.length < 12 || buf.readUInt16BE(0) !== id) return;
       finish(null, buf);
     });
-    sock.send(msg, server.port, server.host, (err) => {
-      if (err) finish(new ExchangeError(`udp ${server.host}:${server.port}: ${err.message}`));
+    sock.connect(server.port, server.host, () => {
+      if (done) return;
+      sock.send(msg, (err) => {
+        if (err) finish(new ExchangeError(`udp ${server.host}:${server.port}: ${err.message}`));
+      });
     });
   });
 }
@@ -93,6 +108,8 @@ export interface ForwarderOptions {
 
 export class Forwarder implements Upstream {
   private inflight = new Map<string, Promise<Buffer | null>>();
+  /** "host:port" of servers that failed lately → until when they are tried last. */
+  private failedUntil = new Map<string, number>();
 
   constructor(private readonly opts: ForwarderOptions) {}
 
@@ -100,26 +117,54 @@ export class Forwarder implements Upstream {
     return this.opts.servers;
   }
 
-  private async exchange(server: Server, msg: Buffer, tcp: boolean): Promise<Buffer> {
-    return tcp ? exchangeTcp(server, msg, this.opts.timeoutMs) : exchangeUdp(server, msg, this.opts.timeoutMs);
+  private async exchange(server: Server, msg: Buffer, tcp: boolean, timeoutMs: number): Promise<Buffer> {
+    return tcp ? exchangeTcp(server, msg, timeoutMs) : exchangeUdp(server, msg, timeoutMs);
+  }
+
+  /** Whether the server failed within the last FAILED_SERVER_MS. */
+  isDemoted(server: Server, now = Date.now()): boolean {
+    const key = `${server.host}:${server.port}`;
+    const until = this.failedUntil.get(key);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.failedUntil.delete(key);
+    return false;
+  }
+
+  /** The order to try servers in: from `first` on, round the list, servers that failed lately after the rest. */
+  order(servers: Server[], first: number): Server[] {
+    const n = servers.length;
+    const now = Date.now();
+    const good: Server[] = [];
+    const bad: Server[] = [];
+    for (let k = 0; k < n; k++) {
+      const s = servers[(first + k) % n];
+      (this.isDemoted(s, now) ? bad : good).push(s);
+    }
+    return bad.length === 0 ? good : [...good, ...bad];
   }
 
   /**
-   * The retry walk: start at `first`, a SERVFAIL reply is retried once on the
-   * same server and then relayed, a transport error moves to the next server;
-   * at most N+1 attempts. Returns null when every attempt failed.
+   * The retry walk: start at `first` (servers that failed lately go last), a
+   * SERVFAIL reply is retried once on the same server and then relayed, a
+   * transport error moves to the next server; at most N+1 attempts, and none
+   * after `deadline` (each waits at most until then). Returns null when every
+   * attempt failed.
    */
-  async walk(servers: Server[], first: number, msg: Buffer, tcp: boolean): Promise<Buffer | null> {
+  async walk(servers: Server[], first: number, msg: Buffer, tcp: boolean, deadline = Infinity): Promise<Buffer | null> {
     const n = servers.length;
     if (n === 0) return null;
-    let i = first % n;
+    const order = this.order(servers, first % n);
     for (let attempt = 0; attempt <= n; attempt++) {
-      const server = servers[i];
+      const server = order[attempt % n];
+      const timeoutMs = Math.min(this.opts.timeoutMs, deadline - Date.now());
+      if (timeoutMs <= 0) break;
       try {
-        let reply = await this.exchange(server, msg, tcp);
+        let reply = await this.exchange(server, msg, tcp, timeoutMs);
+        this.failedUntil.delete(`${server.host}:${server.port}`);
         if ((reply[3] & 0x0f) === RCODE.SERVFAIL) {
           try {
-            reply = await this.exchange(server, msg, tcp);
+            reply = await this.exchange(server, msg, tcp, Math.max(1, Math.min(this.opts.timeoutMs, deadline - Date.now())));
           } catch {
             /* keep the first SERVFAIL */
           }
@@ -127,7 +172,7 @@ export class Forwarder implements Upstream {
         return reply;
       } catch (err) {
         this.opts.log.debug(`forward: ${(err as Error).message}`);
-        i = (i + 1) % n;
+        this.failedUntil.set(`${server.host}:${server.port}`, Date.now() + FAILED_SERVER_MS);
       }
     }
     return null;
@@ -154,7 +199,11 @@ export class Forwarder implements Upstream {
     return out;
   }
 
-  /** Internal lookup (new ID, RD, EDNS0 with the client's size and DO), over UDP. */
+  /**
+   * Internal lookup (new ID, RD, EDNS0 with the client's size and DO), over
+   * UDP, all attempts within one -rtimeout: the client that waits for the
+   * chased CNAME target gets the CNAME alone rather than time out.
+   */
   async lookup(name: string, qtype: number, opts: { do: boolean; bufsize: number }): Promise<RR[] | null> {
     const id = randomInt(0, 65536);
     const w = new Writer(512);
@@ -174,7 +223,7 @@ export class Forwarder implements Upstream {
     w.u16(0);
     const msg = Buffer.from(w.result());
     const first = this.opts.nsRotate ? id % Math.max(1, this.opts.servers.length) : 0;
-    const reply = await this.walk(this.opts.servers, first, msg, false);
+    const reply = await this.walk(this.opts.servers, first, msg, false, Date.now() + this.opts.timeoutMs);
     if (!reply) return null;
     try {
       const m = decodeMessage(reply);

@@ -67,6 +67,8 @@ export interface Resolution {
 }
 
 const NO_UPSTREAM: UpstreamMemo = new Map();
+/** How long an answer made without a failed upstream lookup's data may be reused. */
+export const FAILED_LOOKUP_REUSE_MS = 5000;
 /** Passes of the resolver for one question: upstream results never lead to further upstream lookups, so two suffice. */
 const MAX_PASSES = 4;
 
@@ -272,7 +274,11 @@ export class Resolver {
       (ctx.missing ??= []).push({ name, qtype, key });
       return null;
     }
-    if (rrs === null) return null;
+    if (rrs === null) {
+      // A failed lookup is tried again soon, not when the answer would have expired.
+      if (ctx.reuseUntil > ctx.now + FAILED_LOOKUP_REUSE_MS) ctx.reuseUntil = ctx.now + FAILED_LOOKUP_REUSE_MS;
+      return null;
+    }
     if (ctx.reuseUntil > ctx.now + this.cfg.rcacheTtl * 1000) ctx.reuseUntil = ctx.now + this.cfg.rcacheTtl * 1000;
     return rrs.map((rr) => ({ ...rr, ttl: this.cfg.rcacheTtl }));
   }
@@ -287,6 +293,8 @@ export class Resolver {
     if (found === null) return null;
     const services = applyGroups(found);
     const out: RR[] = [];
+    // The first target whose addresses are not known (see the end).
+    let dangling: Rec | null = null;
     for (const s of services) {
       const ip = s.e.ip;
       if (ip) {
@@ -302,16 +310,21 @@ export class Resolver {
       if (target === owner || chain.length >= 8 || chain.includes(target)) continue;
       const lower = target.toLowerCase();
       const sub = this.addressRecords(target, lower, qtype, [...chain, target], both, ctx);
-      if (sub === null) {
-        if (inZone(lower, this.cfg.domain)) continue;
+      if (sub === null && !inZone(lower, this.cfg.domain)) {
         // In "both" mode (SRV/MX glue) the question is A, as SkyDNS asked upstream.
         const up = this.upstreamLookup(target, qtype, ctx);
-        if (!up) continue;
-        out.push(cnameRR(owner, target, s.ttl), ...up);
+        if (up) out.push(cnameRR(owner, target, s.ttl), ...up);
+        else dangling ??= s;
         continue;
       }
-      if (sub.length > 0) out.push(cnameRR(owner, target, s.ttl), ...sub);
+      if (sub !== null && sub.length > 0) out.push(cnameRR(owner, target, s.ttl), ...sub);
+      else dangling ??= s;
     }
+    // A name whose answer would otherwise be empty keeps its CNAME when the target's
+    // addresses are not known (no such name in the zone, none of this family, the
+    // upstream failed or was not asked): a client can follow it (an ExternalName
+    // service's name). SkyDNS dropped the CNAME of such an incomplete chain.
+    if (out.length === 0 && dangling !== null) out.push(cnameRR(owner, dangling.e.target, dangling.ttl));
     return out;
   }
 

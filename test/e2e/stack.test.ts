@@ -43,6 +43,8 @@ describe('the local stack (npm start)', () => {
     assert.deepEqual(lines(ptr.answer), ['20.0.0.10.in-addr.arpa. 30 IN PTR demoapp.default.svc.cluster.local.']);
     const db = await dig({ port: dnsPort, name: 'db.default.svc.cluster.local' });
     assert.deepEqual(lines(db.answer), ['db.default.svc.cluster.local. 30 IN A 10.244.1.5', 'db.default.svc.cluster.local. 30 IN A 10.244.1.6']);
+    const ext = await dig({ port: dnsPort, name: 'payments.shop.svc.cluster.local', type: 'CNAME' });
+    assert.deepEqual(lines(ext.answer), ['payments.shop.svc.cluster.local. 30 IN CNAME payments.example.com.']);
     const v = await dig({ port: dnsPort, name: 'dns-version.cluster.local', type: 'TXT' });
     assert.deepEqual(lines(v.answer), ['dns-version.cluster.local. 30 IN TXT "1.1.0"']);
     const ns = await nslookup('kubernetes.default.svc.cluster.local', '127.0.0.1', dnsPort);

@@ -149,6 +149,50 @@ test('transactions in parallel: many services re-addressed at once never lack a 
   }
 });
 
+test('a record that changes shape (ExternalName ⇄ ClusterIP) is replaced at one etcd revision: the new keys and the drops in one transaction', async () => {
+  const etcd = await startEtcd();
+  const client = createEtcdClient({ urls: [etcd.url] });
+  try {
+    const w = writer(client);
+    w.enableDeletes();
+    const clusterIP = rec({ [`${S}default/web/a1`]: 'A', [`${S}default/web/_tcp/_http/s1`]: 'SRV' });
+    const external = rec({ [`${S}default/web`]: 'CNAME' });
+    w.set('svc/default/web', clusterIP);
+    w.set('svc/default/other', rec({ [`${S}default/other/o1`]: 'A-o1' }));
+    await w.drained();
+    const events: { type: string; key: string; rev: string }[] = [];
+    const watcher = await client.watch().prefix(`${S}default/`).create();
+    watcher.on('put', (kv) => void events.push({ type: 'put', key: kv.key.toString(), rev: kv.mod_revision }));
+    watcher.on('delete', (kv) => void events.push({ type: 'delete', key: kv.key.toString(), rev: kv.mod_revision }));
+    w.set('svc/default/web', external);
+    await w.drained();
+    await waitUntil(() => events.length >= 3, 5000, 'switch to ExternalName watched');
+    w.set('svc/default/web', clusterIP);
+    w.set('svc/default/other', rec({ [`${S}default/other/o2`]: 'A-o2' }));
+    await w.drained();
+    await waitUntil(() => events.length >= 8, 5000, 'switch back watched');
+    await watcher.cancel();
+    const toExt = events.slice(0, 3);
+    const shape = (es: typeof events) => es.map((e) => `${e.type} ${e.key.slice(S.length)}`);
+    assert.equal(shape(toExt)[0], 'put default/web', 'the put comes first in the transaction');
+    assert.deepEqual(shape(toExt).sort(), ['delete default/web/_tcp/_http/s1', 'delete default/web/a1', 'put default/web']);
+    assert.equal(new Set(toExt.map((e) => e.rev)).size, 1, `one revision: ${JSON.stringify(toExt)}`);
+    const back = events.slice(3).filter((e) => e.key.startsWith(`${S}default/web`));
+    assert.equal(back.length, 3);
+    assert.equal(new Set(back.map((e) => e.rev)).size, 1, `one revision: ${JSON.stringify(back)}`);
+    assert.equal(shape(back).filter((x) => x.startsWith('put')).length, 2);
+    // Any object's replaced keys go the same way (an address changed: new key and old key at one revision).
+    const other = events.slice(3).filter((e) => e.key.startsWith(`${S}default/other`));
+    assert.deepEqual(shape(other), ['put default/other/o2', 'delete default/other/o1']);
+    assert.equal(other[0].rev, other[1].rev);
+    assert.deepEqual(await dump(etcd.url), { [`${S}default/other/o2`]: 'A-o2', [`${S}default/web/_tcp/_http/s1`]: 'SRV', [`${S}default/web/a1`]: 'A' });
+    await w.stop();
+  } finally {
+    client.close();
+    await etcd.stop();
+  }
+});
+
 test('shared keys: two objects wanting one key keep it until both are gone', async () => {
   const etcd = await startEtcd();
   const client = createEtcdClient({ urls: [etcd.url] });

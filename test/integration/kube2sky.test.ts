@@ -41,7 +41,11 @@ describe('kube2sky against the sandbox API server', () => {
     await etcdPut(etcd.url, '/skydns/arpa/in-addr/10/0/0/99', '{"host":"gone.default.svc.cluster.local."}');
     await etcdPut(etcd.url, '/skydns/arpa/in-addr/192/168/1/1', '{"host":"router.example.org."}');
     await etcdPut(etcd.url, `${D}/dns/ns/ns1`, '{"host":"10.0.0.10"}');
+    // An ExternalName record as an earlier version wrote it: at a hash label below the service's key.
+    await etcdPut(etcd.url, `${D}/svc/shop/legacy-ext/5d6a8b1e`, '{"host":"legacy.example.com.","priority":10,"weight":10,"ttl":30,"targetstrip":0}');
     api = await startApiServerInProcess({ simulateKubelet: true });
+    api.server.store.create('namespaces', undefined, { metadata: { name: 'shop' } });
+    api.server.store.create('services', 'shop', { metadata: { name: 'legacy-ext' }, spec: { type: 'ExternalName', externalName: 'legacy.example.com' } });
     k2s = await startKube2Sky(etcd.url, api.url);
   });
   after(async () => {
@@ -65,6 +69,12 @@ describe('kube2sky against the sandbox API server', () => {
     assert.equal(all['/skydns/arpa/in-addr/10/0/0/1'], '{"host":"kubernetes.default.svc.cluster.local.","priority":10,"weight":10,"ttl":30,"targetstrip":0}');
     assert.equal(all[`${D}/dns-version`], '{"text":"1.1.0","ttl":30,"targetstrip":0}');
     assert.match(k2s.prog.output(), /Successfully added DNS record for Kubernetes service/);
+  });
+
+  test('ExternalName: the record at the service\'s own key; the hash-labelled leaf of an earlier version reconciled away', async () => {
+    assert.deepEqual(await under(etcd.url, `${D}/svc/shop/legacy-ext`), {
+      [`${D}/svc/shop/legacy-ext`]: '{"host":"legacy.example.com.","priority":10,"weight":10,"ttl":30,"targetstrip":0}',
+    });
   });
 
   test('ClusterIP service: add, update (ports and IP), delete', async () => {

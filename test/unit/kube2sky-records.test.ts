@@ -154,12 +154,27 @@ test('IPv6 cluster IP and pod IP', () => {
   assert.deepEqual([...p.keys()].map((k) => k.split('/').slice(0, -1).join('/')), ['/skydns/local/cluster/pod/default/fd00--1-2']);
 });
 
-test('ExternalName: a record whose host is the external name (not in legacy mode)', () => {
-  const svc: Service = { metadata: { name: 'db', namespace: 'prod' }, spec: { type: 'ExternalName', externalName: 'Db.Example.COM' } };
-  const r = serviceRecords(svc, null, MODERN).records;
-  assert.deepEqual([...r.values()], ['{"host":"db.example.com.","priority":10,"weight":10,"ttl":30,"targetstrip":0}']);
-  assert.match([...r.keys()][0], /^\/skydns\/local\/cluster\/svc\/prod\/db\/[0-9a-f]+$/);
+test('ExternalName: one record at the service\'s own key, whose host is the external name (not in legacy mode)', () => {
+  const svc: Service = { metadata: { name: 'db', namespace: 'prod' }, spec: { type: 'ExternalName', externalName: 'Db.Example.COM.', ports: [{ name: 'pg', protocol: 'TCP', port: 5432 }] } };
+  assert.deepEqual(obj(serviceRecords(svc, null, MODERN).records), {
+    '/skydns/local/cluster/svc/prod/db': '{"host":"db.example.com.","priority":10,"weight":10,"ttl":30,"targetstrip":0}',
+  });
   assert.equal(serviceRecords(svc, null, LEGACY).records.size, 0);
+  // Not a DNS name: no record, a problem named.
+  const bad = serviceRecords({ ...svc, spec: { type: 'ExternalName', externalName: '10.0.0.1' } }, null, MODERN);
+  assert.equal(bad.records.size, 0);
+  assert.match(bad.problems[0].message, /externalName "10.0.0.1" is not a DNS name/);
+});
+
+test('ExternalName ⇄ ClusterIP: one shape replaces the other, no key of the old shape is left wanted', () => {
+  const ext: Service = { metadata: { name: 'web', namespace: 'default' }, spec: { type: 'ExternalName', externalName: 'www.example.com' } };
+  const cip: Service = { metadata: { name: 'web', namespace: 'default' }, spec: { type: 'ClusterIP', clusterIP: '10.0.0.9', ports: [{ name: 'http', protocol: 'TCP', port: 80 }] } };
+  const e = [...serviceRecords(ext, null, MODERN).records.keys()];
+  const c = [...serviceRecords(cip, null, MODERN).records.keys()].filter((k) => !k.startsWith('/skydns/arpa/'));
+  assert.deepEqual(e, ['/skydns/local/cluster/svc/default/web']);
+  assert.equal(c.length, 2, 'A and SRV');
+  assert.ok(c.every((k) => k.startsWith('/skydns/local/cluster/svc/default/web/')), `ClusterIP records lie below the service key: ${c}`);
+  assert.ok(!c.includes(e[0]));
 });
 
 test('dns-version TXT and owned prefixes', () => {

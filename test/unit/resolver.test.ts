@@ -493,11 +493,14 @@ const CASES: Case[] = [
 
   // ---------------------------------------------------------- CNAME chasing (A/AAAA)
   {
-    name: 'CNAME: in-zone target; a target ending out of zone below ndots adds nothing',
+    // The directory's second leaf points at 100.server1…, whose own record is a CNAME to a
+    // target below ndots (not looked up): that name keeps its lone CNAME; the directory's
+    // answer keeps one CNAME per owner, the first.
+    name: 'CNAME: in-zone target; a target ending out of zone below ndots keeps its lone CNAME',
     q: 'cname.skydns.test.',
     type: 'A',
     rcode: 'NOERROR',
-    answer: [`cname.skydns.test. 3600 IN CNAME ${R1}`, `${R1} 3600 IN A 10.0.0.1`],
+    answer: [`cname.skydns.test. 3600 IN CNAME ${R1}`, '100.server1.development.region1.skydns.test. 3600 IN CNAME server1.', `${R1} 3600 IN A 10.0.0.1`],
   },
   {
     name: 'CNAME: a chain is followed, CNAMEs first',
@@ -511,8 +514,20 @@ const CASES: Case[] = [
       'a.ipaddr.skydns.test. 3600 IN A 172.16.1.1',
     ],
   },
-  { name: 'CNAME: a chain ending without the family → NODATA', q: 'c1.chain.skydns.test.', type: 'AAAA', ...NODATA },
-  { name: 'CNAME: a loop yields nothing', q: 'x.loop.skydns.test.', type: 'A', ...NODATA },
+  {
+    name: 'CNAME: a chain ending without the family → the CNAMEs, no address (SkyDNS: NODATA)',
+    q: 'c1.chain.skydns.test.',
+    type: 'AAAA',
+    rcode: 'NOERROR',
+    answer: ['c1.chain.skydns.test. 3600 IN CNAME c2.chain.skydns.test.', 'c2.chain.skydns.test. 3600 IN CNAME c3.chain.skydns.test.', 'c3.chain.skydns.test. 3600 IN CNAME a.ipaddr.skydns.test.'],
+  },
+  {
+    name: 'CNAME: a loop → its CNAMEs up to the repeated name, as authoritative servers answer (SkyDNS: NODATA)',
+    q: 'x.loop.skydns.test.',
+    type: 'A',
+    rcode: 'NOERROR',
+    answer: ['x.loop.skydns.test. 3600 IN CNAME y.loop.skydns.test.', 'y.loop.skydns.test. 3600 IN CNAME x.loop.skydns.test.'],
+  },
   { name: 'CNAME: a self loop is skipped', q: 'x.self.skydns.test.', type: 'A', ...NODATA },
   {
     name: 'CNAME: eight hops are followed',
@@ -524,7 +539,13 @@ const CASES: Case[] = [
       'h8.hop8.skydns.test. 3600 IN A 10.30.0.8',
     ],
   },
-  { name: 'CNAME: a ninth hop is over the limit → NODATA', q: 'h0.hop9.skydns.test.', type: 'A', ...NODATA },
+  {
+    name: 'CNAME: a ninth hop is over the limit → the first eight CNAMEs (SkyDNS: NODATA)',
+    q: 'h0.hop9.skydns.test.',
+    type: 'A',
+    rcode: 'NOERROR',
+    answer: Array.from({ length: 8 }, (_, i) => `h${i}.hop9.skydns.test. 3600 IN CNAME h${i + 1}.hop9.skydns.test.`),
+  },
   {
     name: 'CNAME: several chains from one directory keep one CNAME per owner',
     q: 'twochains.skydns.test.',
@@ -553,7 +574,7 @@ const CASES: Case[] = [
     rcode: 'NOERROR',
     answer: ['mixcname.skydns.test. 3600 IN CNAME b.ipaddr.skydns.test.', 'mixcname.skydns.test. 3600 IN A 10.31.0.3', 'b.ipaddr.skydns.test. 3600 IN A 172.16.1.2'],
   },
-  { name: 'CNAME: in-zone target that does not exist → NODATA, no upstream', q: '1.missing.skydns.test.', type: 'A', ...NODATA },
+  { name: 'CNAME: in-zone target that does not exist → the lone CNAME, no upstream', q: '1.missing.skydns.test.', type: 'A', rcode: 'NOERROR', answer: ['1.missing.skydns.test. 3600 IN CNAME nothere.skydns.test.'] },
   {
     name: 'CNAME: out-of-zone target resolved upstream, TTLs forced to rcache-ttl and unified',
     q: 'www.ext.skydns.test.',
@@ -586,10 +607,17 @@ const CASES: Case[] = [
     answer: ['empty.ext.skydns.test. 3600 IN CNAME empty.example.org.'],
     upstream: ['empty.example.org. A'],
   },
-  { name: 'CNAME: a failing upstream lookup → NODATA', q: 'fail.ext.skydns.test.', type: 'A', ...NODATA, upstream: ['fail.example.org. A'] },
-  { name: 'CNAME: targets with fewer labels than ndots are not looked up', q: 'short.ext.skydns.test.', type: 'A', ...NODATA },
-  { name: 'CNAME: no upstream lookups with no-rec', cfg: { noRec: true }, q: 'www.ext.skydns.test.', type: 'A', ...NODATA },
-  { name: 'CNAME: no upstream lookups without nameservers', cfg: { nameservers: [] }, q: 'www.ext.skydns.test.', type: 'A', ...NODATA },
+  {
+    name: 'CNAME: a failing upstream lookup → the lone CNAME (SkyDNS: NODATA)',
+    q: 'fail.ext.skydns.test.',
+    type: 'A',
+    rcode: 'NOERROR',
+    answer: ['fail.ext.skydns.test. 3600 IN CNAME fail.example.org.'],
+    upstream: ['fail.example.org. A'],
+  },
+  { name: 'CNAME: targets with fewer labels than ndots are not looked up: the lone CNAME', q: 'short.ext.skydns.test.', type: 'A', rcode: 'NOERROR', answer: ['short.ext.skydns.test. 3600 IN CNAME localhost.'] },
+  { name: 'CNAME: no upstream lookups with no-rec: the lone CNAME', cfg: { noRec: true }, q: 'www.ext.skydns.test.', type: 'A', rcode: 'NOERROR', answer: ['www.ext.skydns.test. 3600 IN CNAME www.example.org.'] },
+  { name: 'CNAME: no upstream lookups without nameservers: the lone CNAME', cfg: { nameservers: [] }, q: 'www.ext.skydns.test.', type: 'A', rcode: 'NOERROR', answer: ['www.ext.skydns.test. 3600 IN CNAME www.example.org.'] },
 
   // ---------------------------------------------------------- CNAME queries
   { name: 'CNAME query: exact key', q: '1.cname.skydns.test.', type: 'CNAME', rcode: 'NOERROR', answer: [`1.cname.skydns.test. 3600 IN CNAME ${R1}`] },
@@ -1091,11 +1119,20 @@ describe('Resolver details', () => {
     assert.deepEqual(env.upstream.opts, [{ do: true, bufsize: 4096 }]);
   });
 
-  test('a resolver without an upstream answers out-of-zone CNAMEs with NODATA', async () => {
+  test('a resolver without an upstream answers out-of-zone CNAMEs with the lone CNAME', async () => {
     const tree = fillTree(new RecordTree('skydns'), SKYDNS_RECORDS);
     const r = new Resolver(tree, baseConfig(), null, new MemLog());
     const ans = await ask(r, 'www.ext.skydns.test.', 'A');
-    assert.deepEqual(shown(ans, [hourSerial()]), { rcode: 'NOERROR', aa: true, ra: true, answer: [], authority: [SOA_NEG], additional: [] });
+    assert.deepEqual(shown(ans, [hourSerial()]), { rcode: 'NOERROR', aa: true, ra: true, answer: ['www.ext.skydns.test. 3600 IN CNAME www.example.org.'], authority: [], additional: [] });
+  });
+
+  test('an answer made without a failed upstream lookup is reused for 5 s at most; a good one for rcache-ttl', async () => {
+    const env = setup(SKYDNS_RECORDS);
+    const t0 = Date.now();
+    const failed = await ask(env.resolver, 'fail.ext.skydns.test.', 'A');
+    assert.ok(failed.reuseUntil <= t0 + 5000 + 50 && failed.reuseUntil >= t0 + 4000, `failed: ${failed.reuseUntil - t0} ms`);
+    const good = await ask(env.resolver, 'www.ext.skydns.test.', 'A');
+    assert.ok(good.reuseUntil > t0 + 5000, `good: ${good.reuseUntil - t0} ms`);
   });
 
   test('bad values are logged with their key', async () => {
