@@ -42,6 +42,7 @@ export const SKYDNS_FLAGS: readonly FlagDef[] = [
   { name: 'tcp-max-conns', type: 'int', default: 1000, usage: 'maximum number of concurrent TCP client connections' },
   { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections idle for this long' },
   { name: 'answer-cache', type: 'int', default: 50000, usage: 'capacity (entries) of the cache of encoded authoritative answers; an etcd change drops exactly the answers it can alter, and a question is kept the second time it is asked (0 disables it)' },
+  { name: 'udp-max-payload', type: 'int', default: 1232, usage: 'the EDNS0 UDP payload size skydns advertises and the most a UDP reply carries (a client\'s larger buffer is not used beyond it; a longer answer is truncated, TC set): 512–65507' },
   { name: 'udp-io', type: 'string', default: 'auto', env: 'SKYDNS_UDP_IO', usage: 'UDP socket I/O: "batch" (many datagrams per system call, through native/udpio.node), "dgram" (Node\'s dgram, one per call) or "auto" (batch when the module is built and loads, else dgram)' },
   { name: 'workers', type: 'string', default: '1', env: 'SKYDNS_WORKERS', usage: 'server processes sharing the DNS sockets, or "auto": one per CPU the process may use (its cgroup CPU quota, else the CPU count); each holds its own copy of the records' },
 ];
@@ -77,6 +78,8 @@ export interface SkyConfig {
   tcpMaxConns: number;
   tcpIdleMs: number;
   answerCacheSize: number;
+  /** -udp-max-payload: advertised EDNS0 size and the cap of every UDP reply. */
+  udpMaxPayload: number;
   /** UDP socket I/O: batched through the native module, Node's dgram, or the first that works. */
   udpIo: 'auto' | 'batch' | 'dgram';
   workers: number;
@@ -141,6 +144,8 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
   const udpIo = str(p, 'udp-io');
   if (udpIo !== 'auto' && udpIo !== 'batch' && udpIo !== 'dgram') throw new FlagError(`-udp-io: "${udpIo}" is not one of auto, batch, dgram`);
   if (num(p, 'answer-cache') < 0) throw new FlagError('-answer-cache must not be negative');
+  const udpMax = num(p, 'udp-max-payload');
+  if (udpMax < 512 || udpMax > 65507) throw new FlagError(`-udp-max-payload: ${udpMax} is outside 512–65507`);
   return {
     domain: str(p, 'domain'),
     dnsAddr,
@@ -172,6 +177,7 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
     tcpMaxConns: num(p, 'tcp-max-conns'),
     tcpIdleMs: num(p, 'tcp-idle-timeout'),
     answerCacheSize: num(p, 'answer-cache'),
+    udpMaxPayload: udpMax,
     udpIo,
     workers,
     ...(workersSource !== undefined ? { workersSource } : {}),

