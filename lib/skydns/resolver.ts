@@ -165,8 +165,6 @@ interface Ctx {
   deps: Deps | null;
   memo: UpstreamMemo;
   missing: Lookup[] | null;
-  /** First pass: problems with records are logged (later passes would repeat them). */
-  log: boolean;
 }
 
 export class Resolver {
@@ -201,10 +199,8 @@ export class Resolver {
     let seen: Set<string> | null = null;
     for (const e of entries) {
       const s = e.svc;
-      if (!s) {
-        if (ctx.log) this.log.warn(`skipping ${e.error}`);
-        continue;
-      }
+      // A bad value was logged once when it arrived (RecordStore.ingest); it is skipped here.
+      if (!s) continue;
       if (entries.length > 1) {
         seen ??= new Set();
         if (seen.has(e.ident)) continue;
@@ -303,10 +299,7 @@ export class Resolver {
         continue;
       }
       const target = s.e.target;
-      if (target === '') {
-        if (ctx.log) this.log.warn(`skipping record at ${s.e.key}: empty host`);
-        continue;
-      }
+      if (target === '') continue; // a record with text only (e.g. dns-version) has no address
       if (target === owner || chain.length >= 8 || chain.includes(target)) continue;
       const lower = target.toLowerCase();
       const sub = this.addressRecords(target, lower, qtype, [...chain, target], both, ctx);
@@ -343,11 +336,7 @@ export class Resolver {
   }
 
   private srvRecords(owner: string, found: Rec[], ctx: Ctx): { answer: RR[]; extra: RR[] } {
-    const services = applyGroups(found).filter((s) => {
-      if (s.e.svc!.host !== '') return true;
-      if (ctx.log) this.log.warn(`skipping record at ${s.e.key}: empty host`);
-      return false;
-    });
+    const services = applyGroups(found).filter((s) => s.e.svc!.host !== '');
     // Weights are shared among the records that are served (an empty-host record is not).
     const weights = srvWeights(services.map((s) => ({ priority: s.priority, weight: s.e.svc!.weight })));
     const answer: RR[] = [];
@@ -488,7 +477,7 @@ export class Resolver {
       await Promise.all(r.missing.map((l) => this.fetch(l, req, memo)));
       // Computed again from the records as they are now (they may have changed meanwhile),
       // so the answer and what it read belong together.
-      r = this.resolve(req, lookupName, memo, deps, false);
+      r = this.resolve(req, lookupName, memo, deps);
     }
     // Still missing lookups (records kept changing under us): answer with what is known, but never reuse it.
     if (r.missing !== null) r.answer.reuseUntil = 0;
@@ -499,10 +488,10 @@ export class Resolver {
    * One synchronous pass over the records: the answer, complete when
    * `missing` is null. With `deps`, the answer's `deps` lists what it read.
    */
-  resolve(req: Request, lookupName: string | undefined, memo: UpstreamMemo = NO_UPSTREAM, deps = false, log = true): Resolution {
+  resolve(req: Request, lookupName: string | undefined, memo: UpstreamMemo = NO_UPSTREAM, deps = false): Resolution {
     const now = Date.now();
     // SOA serial changes on the hour; never reuse an answer across it.
-    const ctx: Ctx = { req, now, reuseUntil: now - (now % 3600_000) + 3600_000, deps: deps ? new Deps() : null, memo, missing: null, log };
+    const ctx: Ctx = { req, now, reuseUntil: now - (now % 3600_000) + 3600_000, deps: deps ? new Deps() : null, memo, missing: null };
     const answer = this.answerIn(req, lookupName ?? req.qname.toLowerCase(), ctx);
     return { answer, missing: ctx.missing };
   }
@@ -594,15 +583,12 @@ export class Resolver {
     const segs = nameToSegments(name);
     if (segs.some((s) => s === '*' || s === 'any')) return null;
     const entry = this.tree.get(`/${this.cfg.prefix}/${segs.join('/')}`);
-    if (!entry || !entry.svc) {
-      if (entry?.error) this.log.warn(`skipping ${entry.error}`);
-      return null;
-    }
+    if (!entry || !entry.svc) return null;
     const under: Entry[] = [];
     this.tree.collect(segs, false, false, under);
     if (under.length !== 1) return null;
     const now = Date.now();
-    const ctx: Ctx = { req, now, reuseUntil: now + 3600_000, deps: deps ? new Deps() : null, memo: NO_UPSTREAM, missing: null, log: true };
+    const ctx: Ctx = { req, now, reuseUntil: now + 3600_000, deps: deps ? new Deps() : null, memo: NO_UPSTREAM, missing: null };
     ctx.deps?.add(segs, SUBTREE);
     const s = this.rec(entry, ctx);
     if (s.e.target === '') return null;

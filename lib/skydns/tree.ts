@@ -7,6 +7,53 @@
 import { decodeService, Service, ServiceDecodeError } from '../msg/service.js';
 import { fqdn, IPFamily, parseIP } from '../msg/path.js';
 
+/** RFC 2181 §8: a TTL is at most 2³¹ − 1. */
+export const MAX_TTL = 2 ** 31 - 1;
+/** The longest `text` a record may carry (bytes): its TXT record must fit in a 64 KiB message. */
+export const MAX_TEXT_BYTES = 60_000;
+
+const NAME_LABEL = /^[A-Za-z0-9_-]+$/;
+
+/** Why a host that is not an IP literal is not a name a record may point at, or null. */
+function hostProblem(host: string): string | null {
+  const q = JSON.stringify(host.length > 80 ? `${host.slice(0, 77)}...` : host);
+  const name = host.endsWith('.') ? host.slice(0, -1) : host;
+  if (name === '') return `host ${q} is not a name`;
+  if (/^[0-9.]+$/.test(name)) return `host ${q} is neither an IP address nor a name`;
+  if (name.length > 253) return `host ${q} is ${name.length} bytes long; a name has at most 253`;
+  for (const label of name.split('.')) {
+    if (label === '') return `host ${q} has an empty label`;
+    if (label.length > 63) return `host ${q} has a label of ${label.length} bytes; at most 63`;
+    if (!NAME_LABEL.test(label)) return `host ${q} is neither an IP address nor a valid name (letters, digits, '-' and '_' only)`;
+  }
+  return null;
+}
+
+/**
+ * Why a decoded record cannot be served, or null. Checked once, when the key
+ * arrives (the record is then skipped and one warning names it), so that no
+ * value can make an answer impossible to encode: SkyDNS served a port of −1 as
+ * 65535, a TTL of 2³² − 1 as is, and a host of 30 labels SERVFAILed its name
+ * and every name above it.
+ */
+export function recordProblem(svc: Service, segs: readonly string[], ip: unknown): string | null {
+  let wire = 1;
+  for (const s of segs) {
+    if (s.length > 63) return `the key has a part of ${s.length} bytes; a DNS label has at most 63`;
+    wire += s.length + 1;
+  }
+  if (wire > 255) return `the key makes a name of ${wire} bytes; a name has at most 255`;
+  for (const f of ['port', 'priority', 'weight'] as const) {
+    if (svc[f] < 0 || svc[f] > 65535) return `${f} ${svc[f]} is outside 0–65535`;
+  }
+  if (svc.ttl > MAX_TTL) return `ttl ${svc.ttl} is above ${MAX_TTL} (RFC 2181)`;
+  if (svc.targetstrip < 0 || svc.targetstrip > 127) return `targetstrip ${svc.targetstrip} is outside 0–127`;
+  const text = Buffer.byteLength(svc.text);
+  if (text > MAX_TEXT_BYTES) return `text of ${text} bytes is longer than ${MAX_TEXT_BYTES}`;
+  if (svc.host !== '' && !ip) return hostProblem(svc.host);
+  return null;
+}
+
 /**
  * One etcd key and its value, parsed once when it arrives: the answers built
  * from it read these fields and never parse the value again.
@@ -122,7 +169,16 @@ export class RecordTree {
     } catch (err) {
       error = err instanceof ServiceDecodeError ? err.message : `bad record at ${key}: ${String(err)}`;
     }
-    const ip = svc ? parseIP(svc.host) : null;
+    let ip = svc ? parseIP(svc.host) : null;
+    if (svc && segs.join('/') !== 'config') {
+      // (/<prefix>/config holds skydns's configuration, not a record.)
+      const problem = recordProblem(svc, segs, ip);
+      if (problem) {
+        error = `bad record at ${key}: ${problem}`;
+        svc = null;
+        ip = null;
+      }
+    }
     const target = svc && !ip && svc.host !== '' ? fqdn(svc.host) : '';
     const ident = svc ? `${svc.host}\u0000${svc.port}\u0000${svc.priority}\u0000${svc.weight}\u0000${svc.text}` : '';
     const entry: Entry = { key, raw, svc, error, lease, ip, target, depth: segs.length + 1, ident };

@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import { Etcd3 } from 'etcd3';
 import { EtcdProcess, etcdPut, startEtcd } from '../harness/etcd.js';
 import { DigRR, dig } from '../harness/dig.js';
 import { SkyDnsProcess, startSkyDns } from '../harness/skydns.js';
@@ -90,3 +91,76 @@ describe('skydns: replies no larger than advertised, and the cached path as stri
   });
 });
 
+
+describe('skydns: bad records are skipped one by one when they arrive, never SERVFAIL anything', () => {
+  let etcd: EtcdProcess;
+  let sky: SkyDnsProcess;
+  const BAD: Record<string, string> = {
+    'longhost/1': JSON.stringify({ host: Array.from({ length: 30 }, () => 'abcdefghi').join('.') }),
+    'longlabel/1': JSON.stringify({ host: `${'x'.repeat(64)}.example.com` }),
+    'bigtext/1': JSON.stringify({ text: 'x'.repeat(1_000_000) }),
+    'badport/1': JSON.stringify({ host: '10.4.0.1', port: -1 }),
+    'bigport/1': JSON.stringify({ host: '10.4.0.2', port: 70000 }),
+    'badprio/1': JSON.stringify({ host: '10.4.0.3', priority: -5 }),
+    'bigttl/1': JSON.stringify({ host: '10.4.0.4', ttl: 4294967295 }),
+    'nothost/1': JSON.stringify({ host: 'not a host!!' }),
+    'notip/1': JSON.stringify({ host: '999.1.1.1' }),
+    'fivedots/1': JSON.stringify({ host: '1.2.3.4.5' }),
+    [`${'k'.repeat(64)}/1`]: JSON.stringify({ host: '10.4.0.5' }),
+  };
+
+  before(async () => {
+    etcd = await startEtcd();
+    await etcdPut(etcd.url, `${D}/svc/default/good/1`, '{"host":"10.5.0.1","port":80,"ttl":30}');
+    await etcdPut(etcd.url, `${D}/svc/default/good/_tcp/_http/1`, '{"host":"good.default.svc.cluster.local.","port":80,"ttl":30}');
+    await etcdPut(etcd.url, `${D}/dns-version`, '{"text":"1.1.0","ttl":30}');
+    // Through the client library: a 1 MB value does not fit on etcdctl's command line.
+    const client = new Etcd3({ hosts: etcd.url });
+    try {
+      for (const [k, v] of Object.entries(BAD)) await client.put(`${D}/svc/default/${k}`).value(v);
+    } finally {
+      client.close();
+    }
+    sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1']);
+  });
+  after(async () => {
+    await sky?.stop();
+    await etcd?.stop();
+  });
+
+  test('each bad record is named once, with its key and the reason, when it is read', () => {
+    const warned = sky.prog.output().split('\n').filter((l) => / WARN /.test(l));
+    for (const k of Object.keys(BAD)) {
+      const mine = warned.filter((l) => l.includes(`bad record at ${D}/svc/default/${k}:`));
+      assert.equal(mine.length, 1, `${k}: ${JSON.stringify(mine)}`);
+    }
+    assert.equal(warned.length, Object.keys(BAD).length, warned.join('\n'));
+  });
+
+  test('the names above them answer with the good records; their own names are NODATA, not SERVFAIL', async () => {
+    const a = await dig({ port: sky.port, name: 'cluster.local', tcp: true });
+    assert.equal(a.status, 'NOERROR');
+    assert.deepEqual(lines(a.answer), ['cluster.local. 30 IN A 10.5.0.1']);
+    const svc = await dig({ port: sky.port, name: 'default.svc.cluster.local', type: 'SRV', tcp: true });
+    assert.equal(svc.status, 'NOERROR');
+    assert.deepEqual(lines(svc.answer).sort(), [
+      'default.svc.cluster.local. 30 IN SRV 10 50 80 1.good.default.svc.cluster.local.',
+      'default.svc.cluster.local. 30 IN SRV 10 50 80 good.default.svc.cluster.local.',
+    ]);
+    const txt = await dig({ port: sky.port, name: 'cluster.local', type: 'TXT', tcp: true });
+    assert.deepEqual(lines(txt.answer), ['cluster.local. 30 IN TXT "1.1.0"']);
+    for (const k of Object.keys(BAD).filter((x) => !x.startsWith('kkk'))) {
+      for (const type of ['A', 'SRV', 'TXT']) {
+        const r = await dig({ port: sky.port, name: `${k.split('/')[0]}.default.svc.cluster.local`, type });
+        assert.deepEqual([r.status, r.answer.length], ['NOERROR', 0], `${k} ${type}`);
+      }
+    }
+  });
+
+  test('answering logs nothing more (no per-query warnings, not even for the text-only dns-version record)', async () => {
+    const before = sky.prog.output().length;
+    for (const type of ['A', 'SRV', 'TXT']) await dig({ port: sky.port, name: 'cluster.local', type, tcp: true });
+    await dig({ port: sky.port, name: 'dns-version.cluster.local', type: 'A' });
+    assert.equal(sky.prog.output().slice(before).trim(), '');
+  });
+});

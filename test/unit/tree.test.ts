@@ -300,3 +300,47 @@ describe('RecordTree.lookup', () => {
     assert.equal(isWildcard('anything'), false);
   });
 });
+
+describe('records are checked once, when they arrive', () => {
+  const D = `${P}/local/cluster/svc/default`;
+  const put = (key: string, value: unknown) => new RecordTree('skydns').put(key, typeof value === 'string' ? value : JSON.stringify(value))!;
+  const cases: [string, string, unknown, RegExp | null][] = [
+    ['an address', `${D}/a/1`, { host: '10.0.0.1', port: 80, priority: 10, weight: 10, ttl: 30 }, null],
+    ['a name, with or without its final dot', `${D}/b/1`, { host: 'web.default.svc.cluster.local.' }, null],
+    ['an SRV-style name with underscores', `${D}/c/1`, { host: '_http._tcp.web.default.svc.cluster.local' }, null],
+    ['text only (dns-version)', `${P}/local/cluster/dns-version`, { text: '1.1.0', ttl: 30 }, null],
+    ['the largest TTL RFC 2181 allows', `${D}/d/1`, { host: '10.0.0.1', ttl: 2147483647 }, null],
+    ['port −1', `${D}/e/1`, { host: '10.0.0.1', port: -1 }, /port -1 is outside 0–65535/],
+    ['port 70000', `${D}/e/2`, { host: '10.0.0.1', port: 70000 }, /port 70000 is outside 0–65535/],
+    ['priority −5', `${D}/e/3`, { host: '10.0.0.1', priority: -5 }, /priority -5 is outside/],
+    ['weight 65536', `${D}/e/4`, { host: '10.0.0.1', weight: 65536 }, /weight 65536 is outside/],
+    ['TTL 4294967295', `${D}/e/5`, { host: '10.0.0.1', ttl: 4294967295 }, /ttl 4294967295 is above 2147483647/],
+    ['a host with spaces and bangs', `${D}/f/1`, { host: 'not a host!!' }, /neither an IP address nor a valid name/],
+    ['999.1.1.1', `${D}/f/2`, { host: '999.1.1.1' }, /neither an IP address nor a name/],
+    ['1.2.3.4.5', `${D}/f/3`, { host: '1.2.3.4.5' }, /neither an IP address nor a name/],
+    ['a label of 64 bytes', `${D}/f/4`, { host: `${'x'.repeat(64)}.example.com` }, /a label of 64 bytes; at most 63/],
+    ['a host of 30 labels (over 253 bytes)', `${D}/f/5`, { host: Array.from({ length: 30 }, () => 'abcdefghi').join('.') }, /is 299 bytes long; a name has at most 253/],
+    ['an empty label', `${D}/f/6`, { host: 'a..b' }, /has an empty label/],
+    ['text of 1 MB', `${D}/g/1`, { text: 'x'.repeat(1_000_000) }, /text of 1000000 bytes is longer than 60000/],
+    ['a key part of 64 bytes', `${D}/${'k'.repeat(64)}/1`, { host: '10.0.0.1' }, /the key has a part of 64 bytes/],
+    ['a key making a name over 255 bytes', `${D}/${Array.from({ length: 30 }, () => 'abcdefgh').join('/')}`, { host: '10.0.0.1' }, /the key makes a name of \d+ bytes; a name has at most 255/],
+  ];
+  for (const [what, key, value, problem] of cases) {
+    test(`${what}: ${problem ? 'rejected, naming the key and why' : 'accepted'}`, () => {
+      const e = put(key, value);
+      if (!problem) {
+        assert.equal(e.error, null);
+        assert.ok(e.svc);
+        return;
+      }
+      assert.equal(e.svc, null);
+      assert.ok(e.error!.startsWith(`bad record at ${key}: `), e.error!);
+      assert.match(e.error!, problem);
+    });
+  }
+
+  test('/skydns/config is configuration, not a record', () => {
+    const e = put(`${P}/config`, { domain: 'cluster.local.', ttl: 30, nameservers: ['8.8.8.8:53'] });
+    assert.equal(e.error, null);
+  });
+});
