@@ -53,9 +53,10 @@ export class SkyDnsApp extends EventEmitter {
         this.log.info(`falling back to default configuration, could not read from etcd: key not found (${key})`);
         return;
       }
-      const ignored = mergeConfigObject(this.cfg, value);
-      if (ignored.length) this.log.warn(`${key}: ignoring unknown or unsupported keys: ${ignored.join(', ')}`);
-      this.log.info(`${key}: configuration object applied`);
+      const m = mergeConfigObject(this.cfg, value);
+      if (m.ignored.length) this.log.warn(`${key}: ignoring unknown or unsupported keys: ${m.ignored.join(', ')}`);
+      for (const r of m.refused) this.log.error(`${key}: refused ${r}; the command-line value stays`);
+      this.log.info(m.applied.length ? `${key}: applied ${m.applied.join(', ')}` : `${key}: nothing applied`);
     } catch (err) {
       if (err instanceof ConfigObjectError) this.log.error(`${key}: ${err.message}; using the command-line configuration`);
       else this.log.warn(`falling back to default configuration, could not read from etcd: ${etcdErrorText(err)}`);

@@ -235,13 +235,71 @@ const CONFIG_KEYS: Record<string, [keyof SkyConfig | null, Kind]> = {
   version: [null, 'bool'],
 };
 
+/** What mergeConfigObject did with each key of the object. */
+export interface ConfigMerge {
+  /** Keys whose values now override the flags. */
+  applied: string[];
+  /** Keys skydns does not know or does not support (left alone). */
+  ignored: string[];
+  /** Keys refused, with the reason (the flag value stays). */
+  refused: string[];
+}
+
+const MAX_TTL = 2 ** 31 - 1;
+const DOMAIN_NAME = /^([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$/;
+
+/** Numbers a config key accepts: [min, max]. */
+const INT_RANGE: Partial<Record<keyof SkyConfig, [number, number]>> = {
+  readTimeoutMs: [1, 3_600_000],
+  ttl: [0, MAX_TTL],
+  minTtl: [0, MAX_TTL],
+  priority: [0, 65535],
+  rcache: [0, 10_000_000],
+  rcacheTtl: [0, MAX_TTL],
+  ndots: [0, 127],
+};
+
+/** Why value v of key k (of field `field`) cannot be used, or null. */
+function configValueProblem(field: keyof SkyConfig, kind: Kind, v: unknown): string | null {
+  switch (kind) {
+    case 'string':
+      if (typeof v !== 'string') return `${JSON.stringify(v)} is not a string`;
+      break;
+    case 'bool':
+      if (typeof v !== 'boolean') return `${JSON.stringify(v)} is not a bool`;
+      break;
+    case 'int':
+      if (typeof v !== 'number' || !Number.isInteger(v)) return `${JSON.stringify(v)} is not an integer`;
+      break;
+    case 'strings':
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) return `${JSON.stringify(v)} is not a list of strings`;
+      break;
+  }
+  const range = INT_RANGE[field];
+  if (range) {
+    const n = field === 'readTimeoutMs' ? (v as number) / 1e6 : (v as number);
+    if (n < range[0] || n > range[1]) return `${v} is out of range ${field === 'readTimeoutMs' ? `${range[0] * 1e6}..${range[1] * 1e6} (nanoseconds)` : `${range[0]}..${range[1]}`}`;
+  }
+  try {
+    if (field === 'dnsAddr' && v !== '') splitHostPort(v as string);
+    if (field === 'nameservers') for (const ns of v as string[]) splitHostPort(ns);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if ((field === 'domain' || field === 'local') && v !== '' && !DOMAIN_NAME.test(v as string)) return `${JSON.stringify(v)} is not a domain name`;
+  if (field === 'hostmaster' && v !== '' && !DOMAIN_NAME.test((v as string).replace('@', '.'))) return `${JSON.stringify(v)} is not a mailbox (user@domain)`;
+  return null;
+}
+
 /**
- * Merges the `/<prefix>/config` JSON object over the flag values (keys present
- * override, absent keys keep the flag value, unknown keys are ignored and
- * reported). Throws ConfigObjectError on invalid JSON or a type mismatch.
- * Returns the list of ignored keys.
+ * Merges the `/<prefix>/config` JSON object over the flag values, key by key:
+ * a key with a usable value overrides its flag, an absent or null key keeps
+ * the flag value, an unknown key is ignored, and a key whose value is of the
+ * wrong type, out of range or not an address/name is refused (its flag value
+ * stays). What is applied is exactly what the returned lists say. Throws
+ * ConfigObjectError only when the value is not a JSON object at all.
  */
-export function mergeConfigObject(cfg: SkyConfig, json: string): string[] {
+export function mergeConfigObject(cfg: SkyConfig, json: string): ConfigMerge {
   let obj: unknown;
   try {
     obj = JSON.parse(json);
@@ -249,39 +307,26 @@ export function mergeConfigObject(cfg: SkyConfig, json: string): string[] {
     throw new ConfigObjectError(`config object is not valid JSON: ${(err as Error).message}`);
   }
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new ConfigObjectError('config object is not a JSON object');
-  const ignored: string[] = [];
+  const out: ConfigMerge = { applied: [], ignored: [], refused: [] };
   const target = cfg as unknown as Record<string, unknown>;
   for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
     const spec = CONFIG_KEYS[k.toLowerCase()];
-    if (!spec) {
-      ignored.push(k);
+    const field = spec?.[0];
+    if (!spec || !field) {
+      out.ignored.push(k);
       continue;
     }
     if (v === null) continue;
-    const [field, kind] = spec;
-    const bad = () => new ConfigObjectError(`config key "${k}": ${JSON.stringify(v)} is not a ${kind === 'strings' ? 'list of strings' : kind}`);
-    switch (kind) {
-      case 'string':
-        if (typeof v !== 'string') throw bad();
-        break;
-      case 'bool':
-        if (typeof v !== 'boolean') throw bad();
-        break;
-      case 'int':
-        if (typeof v !== 'number' || !Number.isInteger(v)) throw bad();
-        break;
-      case 'strings':
-        if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw bad();
-        break;
-    }
-    if (!field) {
-      ignored.push(k);
+    const problem = configValueProblem(field, spec[1], v);
+    if (problem) {
+      out.refused.push(`${k}: ${problem}`);
       continue;
     }
     if (field === 'readTimeoutMs') target[field] = (v as number) / 1e6; // Go Duration: nanoseconds
     else target[field] = v;
+    out.applied.push(k);
   }
-  return ignored;
+  return out;
 }
 
 /** SkyDNS SetDefaults plus normalisation; call after flags and the config object are merged. */

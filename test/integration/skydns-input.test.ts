@@ -164,3 +164,33 @@ describe('skydns: bad records are skipped one by one when they arrive, never SER
     assert.equal(sky.prog.output().slice(before).trim(), '');
   });
 });
+
+describe('skydns: a bad /skydns/config never stops it, and what is applied is what the log says', () => {
+  const cases: { obj: string; log: RegExp[]; ttl: number; negTtl: number }[] = [
+    { obj: '{"nameservers":["bogus"]}', log: [/refused nameservers: "bogus" is not an ip:port address; the command-line value stays/, /nothing applied/], ttl: 3600, negTtl: 60 },
+    { obj: '{"dns_addr":"nonsense","ttl":40}', log: [/refused dns_addr: "nonsense" is not an ip:port address/, /applied ttl$/m], ttl: 40, negTtl: 60 },
+    { obj: '{"ttl":7,"min_ttl":"x"}', log: [/refused min_ttl: "x" is not an integer/, /applied ttl$/m], ttl: 7, negTtl: 60 },
+    { obj: '{"ttl":-5,"min_ttl":-1}', log: [/refused ttl: -5 is out of range 0\.\.2147483647/, /refused min_ttl: -1 is out of range/, /nothing applied/], ttl: 3600, negTtl: 60 },
+    { obj: '{"domain":"not a domain!","min_ttl":30}', log: [/refused domain: "not a domain!" is not a domain name/, /applied min_ttl$/m], ttl: 3600, negTtl: 30 },
+    { obj: '[1,2]', log: [/config object is not a JSON object; using the command-line configuration/], ttl: 3600, negTtl: 60 },
+  ];
+  for (const c of cases) {
+    test(c.obj, async () => {
+      const etcd = await startEtcd();
+      let sky: SkyDnsProcess | null = null;
+      try {
+        await etcdPut(etcd.url, '/skydns/config', c.obj);
+        await etcdPut(etcd.url, `${D}/x/1`, '{"host":"10.1.1.1"}');
+        sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1']);
+        for (const re of c.log) assert.match(sky.prog.output(), re);
+        const a = await dig({ port: sky.port, name: 'x.cluster.local' });
+        assert.deepEqual(lines(a.answer), [`x.cluster.local. ${c.ttl} IN A 10.1.1.1`]);
+        const nx = await dig({ port: sky.port, name: 'y.cluster.local' });
+        assert.deepEqual([nx.status, nx.authority[0]?.ttl], ['NXDOMAIN', c.negTtl]);
+      } finally {
+        await sky?.stop();
+        await etcd.stop();
+      }
+    });
+  }
+});
