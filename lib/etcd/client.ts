@@ -117,25 +117,52 @@ export interface KV {
   lease: string;
 }
 
+/** What one page of listPrefix aims to carry: well below gRPC's 64 MiB receive limit. */
+export const PAGE_BYTES = 8 * 1024 * 1024;
+
+function tooLarge(err: unknown): boolean {
+  // gRPC RESOURCE_EXHAUSTED (8): "Received message larger than max (… vs. 67108864)".
+  const e = err as { code?: number; message?: string; details?: string };
+  return e?.code === 8 || /larger than max|RESOURCE_EXHAUSTED/i.test(`${e?.message ?? ''} ${e?.details ?? ''}`);
+}
+
 /**
- * Reads every key under `prefix` at one revision, in pages (so 100k keys never
- * exceed a gRPC message limit). Returns the keys and the revision read.
+ * Reads every key under `prefix` at one revision, in pages sized by bytes:
+ * the next page asks for as many keys as the last page's average size lets fit
+ * in PAGE_BYTES (at most `maxKeys`), and a page that still came back too large
+ * for gRPC is asked again with a quarter of the keys. So any amount of data
+ * etcd holds is read (a key and its value are at most etcd's request limit,
+ * 1.5 MiB by default). Returns the keys and the revision read.
  */
-export async function listPrefix(client: Etcd3, prefix: string, pageSize = 5000): Promise<{ kvs: KV[]; revision: string }> {
+export async function listPrefix(client: Etcd3, prefix: string, maxKeys = 5000): Promise<{ kvs: KV[]; revision: string }> {
   const end = prefixEnd(prefix);
   let start: Buffer = Buffer.from(prefix);
   let revision = '0';
+  let limit = Math.min(maxKeys, 1000);
   const kvs: KV[] = [];
   for (;;) {
-    const res = await client.kv.range({
-      key: start,
-      range_end: end,
-      limit: pageSize,
-      revision: revision === '0' ? undefined : revision,
-    });
+    let res;
+    try {
+      res = await client.kv.range({
+        key: start,
+        range_end: end,
+        limit,
+        revision: revision === '0' ? undefined : revision,
+      });
+    } catch (err) {
+      if (!tooLarge(err) || limit === 1) throw err;
+      limit = Math.max(1, Math.floor(limit / 4));
+      continue;
+    }
     if (revision === '0') revision = String(res.header.revision);
-    for (const kv of res.kvs) kvs.push({ key: kv.key.toString(), value: kv.value.toString(), lease: String(kv.lease ?? '0') });
+    let bytes = 0;
+    for (const kv of res.kvs) {
+      bytes += kv.key.length + kv.value.length;
+      kvs.push({ key: kv.key.toString(), value: kv.value.toString(), lease: String(kv.lease ?? '0') });
+    }
     if (!res.more || res.kvs.length === 0) break;
+    const perKey = Math.max(1, bytes / res.kvs.length);
+    limit = Math.max(1, Math.min(maxKeys, Math.floor(PAGE_BYTES / perKey)));
     const last = res.kvs[res.kvs.length - 1].key;
     start = Buffer.concat([last, Buffer.from([0])]);
   }

@@ -194,3 +194,30 @@ describe('skydns: a bad /skydns/config never stops it, and what is applied is wh
     });
   }
 });
+
+describe('skydns: more data under /skydns/ than one gRPC message carries (64 MiB)', () => {
+  test('the first read pages by size: 72 MiB of values are read whole, skydns turns ready and answers', async () => {
+    const etcd = await startEtcd();
+    let sky: SkyDnsProcess | null = null;
+    try {
+      const client = new Etcd3({ hosts: etcd.url });
+      try {
+        // 72 values of 1 MiB (under etcd's 1.5 MiB request limit): valid records with a large unknown field.
+        const pad = 'p'.repeat(1024 * 1024);
+        for (let i = 0; i < 72; i += 4) {
+          await Promise.all([0, 1, 2, 3].map((j) => client.put(`${D}/svc/bulk/b${i + j}/1`).value(`{"host":"10.6.0.${i + j}","pad":"${pad}"}`)));
+        }
+        await client.put(`${D}/svc/default/kubernetes/1`).value('{"host":"10.0.0.1","ttl":30}');
+      } finally {
+        client.close();
+      }
+      sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1']);
+      assert.match(sky.prog.output(), /etcd: read 73 keys/);
+      assert.deepEqual(lines((await dig({ port: sky.port, name: 'kubernetes.default.svc.cluster.local' })).answer), ['kubernetes.default.svc.cluster.local. 30 IN A 10.0.0.1']);
+      assert.deepEqual(lines((await dig({ port: sky.port, name: 'b71.bulk.svc.cluster.local' })).answer), ['b71.bulk.svc.cluster.local. 3600 IN A 10.6.0.71']);
+    } finally {
+      await sky?.stop();
+      await etcd.stop();
+    }
+  });
+});
