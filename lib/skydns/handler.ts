@@ -400,9 +400,11 @@ export class DnsHandler {
   private finish(q: Query, t: Transport, ans: Answer, system: System, k: AnswerKey | null): Outcome {
     const { buf, enc, cause } = this.encodeAnswer(q, t, ans);
     const shuffle = enc ? shuffleInfo(ans, enc) : null;
-    if (k !== null && enc && !enc.truncated && ans.reuseUntil > Date.now()) {
+    if (k !== null && enc && ans.reuseUntil > Date.now()) {
       // Stored unshuffled (a copy): every answer from the cache is shuffled afresh. Not stored the
       // first time a question is seen, nor when too many wildcard answers are held (see AnswerCache.set).
+      // A truncated answer is stored too: the key holds the reply limit, and a question whose answer
+      // is long is the one that must not be computed again for every client that asks it.
       this.answers.set(k.raw, k.questionEnd, k.bufsize, k.flags, { buf, until: ans.reuseUntil, shuffle, system, cause, deps: ans.deps });
     }
     if (shuffle && this.d.cfg.roundRobin) shuffleBlock(buf, shuffle);
@@ -441,10 +443,17 @@ export class DnsHandler {
       return { buf: errorReply(q.raw, RCODE.SERVFAIL, q.questionEnd), enc: null, cause: 'servfail' };
     }
     let cause: Cause | null = ans.rcode === RCODE.NXDOMAIN ? 'nxdomain' : ans.rcode === RCODE.SERVFAIL ? 'servfail' : ans.rcode === RCODE.REFUSED ? 'refused' : null;
-    if (!enc || (t.tcp && enc.truncated)) {
+    if (!enc) {
       this.d.log.warn(`answer for ${q.qname} ${typeName(q.qtype)} does not fit in ${limit} bytes; sending SERVFAIL`);
       return { buf: errorReply(q.raw, RCODE.SERVFAIL, q.questionEnd), enc: null, cause: 'overflow' };
     }
+    if (ans.cut && !enc.truncated) {
+      // The resolver left records out (its work is bounded by what a reply can carry): say so.
+      enc.buf[2] |= 0x02;
+      enc.truncated = true;
+    }
+    // Over TCP too, an answer longer than a message carries is sent as far as it fits, with TC
+    // (it used to be SERVFAIL): the records a client can use are better than none.
     if (enc.truncated) cause = 'truncated';
     return { buf: enc.buf, enc, cause };
   }

@@ -45,6 +45,8 @@ export interface Answer {
   reuseUntil: number;
   /** What the answer read from the record tree (null: nothing, or not recorded). */
   deps: Deps | null;
+  /** Records were left out to bound the work (see Ctx.room): the reply must say TC. */
+  cut?: boolean;
 }
 
 /** Lease remaining-TTL oracle (seconds, or null when unknown). */
@@ -67,7 +69,7 @@ export interface Resolution {
 }
 
 const NO_UPSTREAM: UpstreamMemo = new Map();
-/** How long an answer made without a failed upstream lookup's data may be reused. */
+/** How long an answer that lacks a failed upstream lookup's data may be reused. */
 export const FAILED_LOOKUP_REUSE_MS = 5000;
 /** Passes of the resolver for one question: upstream results never lead to further upstream lookups, so two suffice. */
 const MAX_PASSES = 4;
@@ -165,6 +167,24 @@ interface Ctx {
   deps: Deps | null;
   memo: UpstreamMemo;
   missing: Lookup[] | null;
+  /**
+   * Entries one lookup may gather: one more than the reply can carry at 12
+   * bytes a record (the least any record takes), so that a longer answer is
+   * still truncated by the encoder, while a name with 30,000 records below it
+   * costs what its reply can hold, not a walk of all of them.
+   */
+  room: number;
+  /** Lookups of the records of a name this answer may still make (CNAME chase, glue): bounds fan-out, not only depth. */
+  lookups: number;
+  /** Set when a bound left records out. */
+  cut: boolean;
+}
+
+/** Lookups of names one answer may make (the question's own, CNAME targets, SRV/MX glue). */
+export const MAX_LOOKUPS = 1024;
+
+function roomFor(bufsize: number): number {
+  return Math.floor(bufsize / 12) + 1;
 }
 
 export class Resolver {
@@ -193,8 +213,14 @@ export class Resolver {
   private records(name: string, exact: boolean, plain: boolean, ctx: Ctx): Rec[] | null {
     const segs = nameToSegments(name);
     ctx.deps?.add(segs, exact ? ENTRY : plain ? SUBTREE_PLAIN : SUBTREE);
+    if (--ctx.lookups < 0) {
+      // Out of lookups (a fan-out of CNAMEs or targets): the rest is left out.
+      ctx.cut = true;
+      return [];
+    }
     const entries: Entry[] = [];
-    if (!this.tree.collect(segs, exact, plain, entries)) return null;
+    if (!this.tree.collect(segs, exact, plain, entries, ctx.room)) return null;
+    if (entries.length >= ctx.room) ctx.cut = true;
     const out: Rec[] = [];
     let seen: Set<string> | null = null;
     for (const e of entries) {
@@ -491,7 +517,7 @@ export class Resolver {
   resolve(req: Request, lookupName: string | undefined, memo: UpstreamMemo = NO_UPSTREAM, deps = false): Resolution {
     const now = Date.now();
     // SOA serial changes on the hour; never reuse an answer across it.
-    const ctx: Ctx = { req, now, reuseUntil: now - (now % 3600_000) + 3600_000, deps: deps ? new Deps() : null, memo, missing: null };
+    const ctx: Ctx = { req, now, reuseUntil: now - (now % 3600_000) + 3600_000, deps: deps ? new Deps() : null, memo, missing: null, room: roomFor(req.bufsize), lookups: MAX_LOOKUPS, cut: false };
     const answer = this.answerIn(req, lookupName ?? req.qname.toLowerCase(), ctx);
     return { answer, missing: ctx.missing };
   }
@@ -570,7 +596,7 @@ export class Resolver {
   }
 
   private finish(ctx: Ctx, rcode: number, answer: RR[], authority: RR[], additional: RR[]): Answer {
-    return { rcode, aa: true, ra: true, answer, authority, additional, reuseUntil: ctx.reuseUntil, deps: ctx.deps };
+    return { rcode, aa: true, ra: true, answer, authority, additional, reuseUntil: ctx.reuseUntil, deps: ctx.deps, cut: ctx.cut };
   }
 
   /**
@@ -585,10 +611,10 @@ export class Resolver {
     const entry = this.tree.get(`/${this.cfg.prefix}/${segs.join('/')}`);
     if (!entry || !entry.svc) return null;
     const under: Entry[] = [];
-    this.tree.collect(segs, false, false, under);
+    this.tree.collect(segs, false, false, under, 2);
     if (under.length !== 1) return null;
     const now = Date.now();
-    const ctx: Ctx = { req, now, reuseUntil: now + 3600_000, deps: deps ? new Deps() : null, memo: NO_UPSTREAM, missing: null };
+    const ctx: Ctx = { req, now, reuseUntil: now + 3600_000, deps: deps ? new Deps() : null, memo: NO_UPSTREAM, missing: null, room: roomFor(req.bufsize), lookups: MAX_LOOKUPS, cut: false };
     ctx.deps?.add(segs, SUBTREE);
     const s = this.rec(entry, ctx);
     if (s.e.target === '') return null;

@@ -301,11 +301,25 @@ export class RecordTree {
     return { exists, entries };
   }
 
+  /** Pushes the entries of node's subtree in tree order onto out until it holds `cap`; false once it does. */
+  private gather(node: Node, skipAttrleaf: boolean, out: Entry[], cap: number): boolean {
+    if (out.length >= cap) return false;
+    if (node.entry) out.push(node.entry);
+    if (!node.children) return true;
+    for (const k of node.childKeys()) {
+      if (skipAttrleaf && k.startsWith('_')) continue;
+      if (!this.gather(node.children.get(k)!, skipAttrleaf, out, cap)) return false;
+    }
+    return true;
+  }
+
   /**
    * lookup() without its result object: pushes the entries onto `out` and
-   * returns whether the name exists. The query path's form of it.
+   * returns whether the name exists. The query path's form of it. At most
+   * `max` entries are pushed (the first ones in tree order): a question about
+   * a name with 30,000 records below it walks only what its reply can carry.
    */
-  collect(segs: readonly string[], exact: boolean, skipAttrleaf: boolean, out: Entry[]): boolean {
+  collect(segs: readonly string[], exact: boolean, skipAttrleaf: boolean, out: Entry[], max = Infinity): boolean {
     let wild = -1;
     for (let i = 0; i < segs.length; i++) {
       if (isWildcard(segs[i])) {
@@ -313,28 +327,29 @@ export class RecordTree {
         break;
       }
     }
-    const visit = (e: Entry) => out.push(e);
+    const cap = out.length + max;
     if (wild === -1) {
       const n = this.node(segs);
       if (!n || n.count === 0) return false;
       if (exact) {
-        if (n.entry) out.push(n.entry);
+        if (n.entry && out.length < cap) out.push(n.entry);
       } else if (!n.children) {
-        out.push(n.entry!);
-      } else this.walk(n, skipAttrleaf, visit);
+        if (out.length < cap) out.push(n.entry!);
+      } else this.gather(n, skipAttrleaf, out, cap);
       return true;
     }
     const base = this.node(segs.slice(0, wild));
     if (!base || base.count === 0) return false;
     if (base.entry && !base.children) {
       // The GET below the wildcard hit a leaf: SkyDNS returns it without filtering.
-      out.push(base.entry);
+      if (out.length < cap) out.push(base.entry);
       return true;
     }
     if (exact) return true;
     const match = (node: Node, i: number): void => {
+      if (out.length >= cap) return;
       if (i === segs.length) {
-        this.walk(node, skipAttrleaf, visit);
+        this.gather(node, skipAttrleaf, out, cap);
         return;
       }
       if (!node.children) return;

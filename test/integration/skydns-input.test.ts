@@ -221,3 +221,84 @@ describe('skydns: more data under /skydns/ than one gRPC message carries (64 MiB
     }
   });
 });
+
+describe('skydns: a question about a name with 30,000 records below it costs what its reply carries', () => {
+  let etcd: EtcdProcess;
+  let sky: SkyDnsProcess;
+  const N = 30_000;
+
+  before(async () => {
+    etcd = await startEtcd();
+    const client = new Etcd3({ hosts: etcd.url });
+    try {
+      // 125 puts a transaction (etcd allows 128).
+      for (let i = 0; i < N; i += 125) {
+        const success = [];
+        for (let j = i; j < i + 125; j++) {
+          success.push({ request_put: { key: Buffer.from(`${D}/svc/ns${j % 50}/s${j}/_tcp/_http/1`), value: Buffer.from(`{"host":"s${j}.ns${j % 50}.svc.cluster.local.","port":80,"ttl":30}`) } });
+        }
+        await client.kv.txn({ compare: [], success, failure: [] });
+      }
+      await client.put(`${D}/svc/default/web/1`).value('{"host":"10.3.0.1","ttl":30}');
+    } finally {
+      client.close();
+    }
+    sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1']);
+  });
+  after(async () => {
+    await sky?.stop();
+    await etcd?.stop();
+  });
+
+  const hits = async () => Number(/^skydns_skydns_answer_cache_hits_total (\d+)/m.exec((await sky.httpGet('/metrics')).body)?.[1] ?? 0);
+
+  test('over UDP: TC within 1232 bytes, and the truncated answer is served from the answer cache', async () => {
+    const before = await hits();
+    for (let i = 0; i < 4; i++) {
+      const r = await exchange(sky.port, encodeQuery('svc.cluster.local.', TYPE.SRV, 500 + i, 1232));
+      assert.ok(r && r.length <= 1232);
+      const m = decodeMessage(r);
+      assert.equal(m.header.tc, true);
+      assert.ok(m.answer.length > 0);
+    }
+    assert.ok((await hits()) - before >= 2, 'asked four times: stored the second, served from the cache after');
+  });
+
+  test('over TCP: as many records as a message carries, with TC, in well under a second', async () => {
+    const t0 = performance.now();
+    const r = await dig({ port: sky.port, name: 'svc.cluster.local', type: 'SRV', tcp: true });
+    const ms = performance.now() - t0;
+    assert.equal(r.status, 'NOERROR');
+    assert.ok(r.flags.includes('tc'), `flags ${r.flags}`);
+    assert.ok(r.answer.length > 1000, `${r.answer.length} records`);
+    assert.ok(ms < 1000, `${ms.toFixed(0)} ms`);
+  });
+
+  test('one client asking it flat out (a different buffer size each time, past the cache) does not starve the others', async () => {
+    const flood = dgram.createSocket('udp4');
+    let sent = 0;
+    let answered = 0;
+    flood.on('message', () => void answered++);
+    const stop = Date.now() + 3000;
+    const timer = setInterval(() => {
+      // At most 50 outstanding: the server decides the rate, as a flat-out client would see it.
+      while (sent - answered < 50 && Date.now() < stop) flood.send(encodeQuery('svc.cluster.local.', TYPE.SRV, ++sent & 0xffff, 512 + (sent % 721)), sky.port, '127.0.0.1');
+    }, 1);
+    const latencies: number[] = [];
+    try {
+      while (Date.now() < stop) {
+        const t0 = performance.now();
+        const r = await exchange(sky.port, encodeQuery('web.default.svc.cluster.local.', TYPE.A, 7, 1232), 2000);
+        latencies.push(r ? performance.now() - t0 : Infinity);
+        await new Promise((res) => setTimeout(res, 10));
+      }
+    } finally {
+      clearInterval(timer);
+      flood.close();
+    }
+    latencies.sort((a, b) => a - b);
+    assert.ok(answered > 300, `flood answers: ${answered} in 3 s`);
+    assert.ok(latencies.length > 50);
+    assert.ok(latencies[latencies.length - 1] < 500, `slowest in-zone answer meanwhile: ${latencies[latencies.length - 1].toFixed(1)} ms (p50 ${latencies[latencies.length >> 1].toFixed(2)} ms)`);
+  });
+});

@@ -5,8 +5,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { Answer, Logger, Request, Resolver, Upstream, srvWeights, txtChunks } from '../../lib/skydns/resolver.js';
-import { RecordTree } from '../../lib/skydns/tree.js';
+import { Answer, Logger, MAX_LOOKUPS, Request, Resolver, Upstream, srvWeights, txtChunks } from '../../lib/skydns/resolver.js';
+import { Entry, RecordTree } from '../../lib/skydns/tree.js';
 import { CLASS, RCODE, RR, TYPE, rcodeName, typeName } from '../../lib/skydns/wire.js';
 import { SkyConfig, applyDefaults } from '../../lib/skydns/config.js';
 import { emptyService } from '../../lib/msg/service.js';
@@ -1191,4 +1191,65 @@ describe('Resolver details', () => {
     assert.deepEqual(lens('x'.repeat(511)), [255, 255, 1]);
   });
 
+});
+
+describe('bounded work per question (issue #16)', () => {
+  const ask = (r: Resolver, qname: string, type: TypeName, bufsize: number) => r.authoritative({ qname, qtype: TYPE[type], qclass: CLASS.IN, do: false, bufsize });
+
+  /** A real tree that counts the entries its lookups hand out and how many lookups were made. */
+  class CountingTree extends RecordTree {
+    lookups = 0;
+    handed = 0;
+    override collect(segs: readonly string[], exact: boolean, skipAttrleaf: boolean, out: Entry[], max?: number): boolean {
+      const before = out.length;
+      const r = super.collect(segs, exact, skipAttrleaf, out, max);
+      this.lookups++;
+      this.handed += out.length - before;
+      return r;
+    }
+  }
+
+  function bigTree(n: number): CountingTree {
+    const t = new CountingTree('skydns');
+    for (let i = 0; i < n; i++) {
+      const svc = `s${i}`;
+      t.put(`/skydns/test/skydns/svc/ns${i % 50}/${svc}/1`, JSON.stringify({ host: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port: 80 }));
+    }
+    return t;
+  }
+
+  test('a subtree question over 30,000 records gathers what its reply can carry (UDP and TCP), says TC, and keeps tree order', async () => {
+    const t = bigTree(30_000);
+    const r = new Resolver(t, baseConfig(), null, new MemLog());
+    const udp = await ask(r, 'svc.skydns.test.', 'SRV', 1232);
+    assert.equal(udp.cut, true);
+    assert.ok(t.handed <= Math.floor(1232 / 12) + 1 + 5, `entries handed out: ${t.handed}`);
+    assert.ok(udp.answer.length > 0 && udp.answer.length <= 103, String(udp.answer.length));
+    // The first records in tree order: ns0 sorts first, s0 before s100 before s1000…
+    assert.match(show(udp.answer[0], []), /^svc\.skydns\.test\. \d+ IN SRV 10 \d+ 80 1\.s0\.ns0\.svc\.skydns\.test\.$/);
+    t.handed = 0;
+    const tcp = await ask(r, 'svc.skydns.test.', 'A', 65535);
+    assert.equal(tcp.cut, true);
+    assert.ok(t.handed <= Math.floor(65535 / 12) + 1 + 5, `entries handed out: ${t.handed}`);
+    // A name whose records fit is not cut.
+    const one = await ask(r, 's7.ns7.svc.skydns.test.', 'A', 1232);
+    assert.equal(one.cut, false);
+    assert.deepEqual(one.answer.map((rr) => show(rr, [])), ['s7.ns7.svc.skydns.test. 3600 IN A 10.0.0.7']);
+  });
+
+  test('a CNAME fan-out (4 targets per name, 8 levels deep) makes at most MAX_LOOKUPS lookups', async () => {
+    const t = new CountingTree('skydns');
+    // Level L names l<L>-<i>.fan.skydns.test, each with 4 leaves pointing at 4 names of the next level.
+    for (let level = 0; level < 8; level++) {
+      for (let i = 0; i < 4; i++) {
+        for (let j = 0; j < 4; j++) t.put(`/skydns/test/skydns/fan/l${level}-${i}/${j}`, JSON.stringify({ host: `l${level + 1}-${j}.fan.skydns.test` }));
+      }
+    }
+    for (let i = 0; i < 4; i++) t.put(`/skydns/test/skydns/fan/l8-${i}/a`, JSON.stringify({ host: `10.9.0.${i}` }));
+    const r = new Resolver(t, baseConfig(), null, new MemLog());
+    const ans = await ask(r, 'l0-0.fan.skydns.test.', 'A', 65535);
+    assert.ok(t.lookups <= MAX_LOOKUPS + 2, `lookups: ${t.lookups}`);
+    assert.equal(ans.cut, true);
+    assert.equal(ans.answer[0].type, TYPE.CNAME);
+  });
 });
