@@ -200,3 +200,54 @@ describe('kube2sky command line', () => {
     );
   });
 });
+
+describe('kube2sky notices stalled watches (--watch-stall-timeout)', () => {
+  let etcd: EtcdProcess;
+  let api: InProcessApi;
+  let k2s: Kube2SkyProcess;
+  const BOUND_MS = 2000;
+
+  before(async () => {
+    etcd = await startEtcd();
+    // Bookmarks rarer than the bound: only the watches' own timeout (half the bound) keeps them alive.
+    api = await startApiServerInProcess({ simulateKubelet: true, bookmarkIntervalMs: 60_000 });
+    k2s = await startKube2Sky(etcd.url, api.url, [`--watch-stall-timeout=${BOUND_MS}ms`]);
+  });
+  after(async () => {
+    await k2s?.stop();
+    await api?.stop();
+    await etcd?.stop();
+  });
+
+  test('a healthy quiet cluster stays ready through several bounds', async () => {
+    const deadline = Date.now() + 3 * BOUND_MS;
+    let polls = 0;
+    while (Date.now() < deadline) {
+      assert.deepEqual(await k2s.get('/readiness'), { status: 200, body: 'ok\n' }, `poll ${polls}`);
+      polls++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(polls > 20);
+    assert.doesNotMatch(k2s.prog.output(), /nothing from the API server/);
+  });
+
+  test('watches held by the API server: /readiness 503 naming the watch within the bound, restarts, and recovery once released', async () => {
+    api.server.holdWatches();
+    const t0 = Date.now();
+    api.server.closeWatches();
+    api.server.store.create('services', 'default', { metadata: { name: 'while-stalled' }, spec: { clusterIP: '10.0.0.90', ports: [{ port: 80 }] } });
+    await waitUntil(async () => (await k2s.get('/readiness')).status === 503, 3 * BOUND_MS, 'readiness 503 while the watches are held');
+    assert.ok(Date.now() - t0 < BOUND_MS + 1500, `503 after ${Date.now() - t0} ms`);
+    const r = await k2s.get('/readiness');
+    assert.match(r.body, /^not ready: watch (services|endpoints|pods) silent for \d+\.\d s \(bound 2 s\): no event, bookmark or new connection from the API server\n$/);
+    await k2s.prog.waitFor(/watch (services|endpoints|pods): nothing from the API server for \d+\.\d s \(bound 2 s\); restarting it/, 3 * BOUND_MS);
+    // Still held: the record is not there, readiness stays 503.
+    assert.deepEqual(await under(etcd.url, `${D}/svc/default/while-stalled/`), {});
+    assert.equal((await k2s.get('/readiness')).status, 503);
+    api.server.releaseWatches();
+    await converge(etcd.url, `${D}/svc/default/while-stalled/`, { [`${D}/svc/default/while-stalled/c3d372b1`]: A('10.0.0.90') }, 'service created while the watches were held');
+    await waitUntil(async () => (await k2s.get('/readiness')).status === 200, 3 * BOUND_MS, 'ready again');
+    const m = await k2s.get('/metrics');
+    assert.match(m.body, /^kube2sky_api_watch_errors_total\{kind="services"\} [1-9]\d*$/m);
+  });
+});
