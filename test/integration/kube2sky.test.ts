@@ -98,6 +98,34 @@ describe('kube2sky against the sandbox API server', () => {
     await converge(etcd.url, '/skydns/arpa/in-addr/10/0/0/50', {}, 'PTR removed');
   });
 
+  test('a 63-character port name (valid in the API) gets no SRV record and a problem line; the other records are written', async () => {
+    const long63 = 'p'.repeat(63);
+    api.server.store.create('services', 'default', {
+      metadata: { name: 'wide' },
+      spec: { clusterIP: '10.0.0.51', ports: [{ name: long63, port: 80, protocol: 'TCP' }, { name: 'http', port: 81, protocol: 'TCP' }] },
+    });
+    const label = '99907684';
+    await converge(etcd.url, `${D}/svc/default/wide/`, {
+      [`${D}/svc/default/wide/_tcp/_http/${label}`]: SRV('wide.default.svc.cluster.local.', 81),
+      [`${D}/svc/default/wide/${label}`]: A('10.0.0.51'),
+    }, 'wide records');
+    assert.match(k2s.prog.output(), new RegExp(`service default/wide: port name "${long63}" is 63 characters: the SRV label "_${long63}" would be 64 bytes, over DNS's 63; no SRV record for it`));
+    api.server.store.delete('services', 'default', 'wide');
+    await converge(etcd.url, `${D}/svc/default/wide/`, {}, 'wide records removed');
+  });
+
+  test('a pod whose IP is IPv4-mapped IPv6 gets the IPv4 pod record', async () => {
+    api.server.store.create('pods', 'default', {
+      metadata: { name: 'mapped' },
+      spec: { containers: [{ name: 'c', image: 'busybox' }] },
+      status: { podIP: '::ffff:10.244.7.7', phase: 'Running' },
+    });
+    await converge(etcd.url, `${D}/pod/default/10-244-7-7/`, { [`${D}/pod/default/10-244-7-7/e707c752`]: A('10.244.7.7') }, 'mapped pod record');
+    assert.deepEqual((await etcdGetPrefix(etcd.url, `${D}/pod/default/`)).filter((kv) => kv.key.includes('ffff')), []);
+    api.server.store.delete('pods', 'default', 'mapped');
+    await converge(etcd.url, `${D}/pod/default/10-244-7-7/`, {}, 'mapped pod record removed');
+  });
+
   test('headless service: endpoints from pods, hostnames, pod records; endpoints delete removes them', async () => {
     const store = api.server.store;
     store.create('services', 'default', { metadata: { name: 'db' }, spec: { clusterIP: 'None', selector: { app: 'db' }, ports: [{ name: 'pg', port: 5432, protocol: 'TCP' }] } });
