@@ -39,12 +39,13 @@ ARG TARGETARCH
 ENV ETCD_UNSUPPORTED_ARCH=${TARGETARCH} \
     NODE_ENV=production
 
-# A fixed non-root uid/gid (runAsNonRoot can check a numeric USER); etcd's data dir belongs
-# to it, so a Compose volume or an emptyDir mounted there is writable.
+# A fixed non-root uid/gid (runAsNonRoot can check a numeric USER); etcd's data dir and the
+# sandbox API server's credentials dir belong to it, so a Compose volume or an emptyDir
+# mounted there is writable.
 RUN groupadd --system --gid 10001 kubedns \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin kubedns \
- && install -d -o 10001 -g 10001 -m 0700 /var/etcd/data
+ && install -d -o 10001 -g 10001 -m 0700 /var/etcd/data /var/lib/kube-sandbox
 
 WORKDIR /app
 COPY --from=build /src/package.json /src/package-lock.json ./

@@ -6,8 +6,19 @@ export interface ApiServerOptions {
   port?: number;
   /** Loopback address to listen on (default 127.0.0.1). */
   address?: string;
-  /** Allow a non-loopback address (a container network, as in docker-compose.yml). */
+  /** Allow a non-loopback address (a container network, as in docker-compose.yml); requires a bearer token. */
   allowExternal?: boolean;
+  /** The bearer token every request but /healthz, /livez, /readyz and /version must carry. Generated with allowExternal if neither this nor tokenFile is set. */
+  token?: string;
+  /** Read the token from this file, or create it with a new token if it does not exist. */
+  tokenFile?: string;
+  /** Write a kubeconfig (server URL, CA certificate and token; mode 0600) to this file once listening. */
+  writeKubeconfig?: string;
+  /** Serving certificate and key (PEM) when a token is required; both made (self-signed) and written if neither file exists. Without them, a self-signed certificate is made in memory. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** Extra DNS names or IP addresses for a self-signed certificate (besides localhost, 127.0.0.1, ::1, the host name and the listen address). */
+  tlsSans?: readonly string[];
   /** Service CIDR, or "IPv4CIDR,IPv6CIDR" (default 10.0.0.0/24). */
   serviceCidr?: string;
   /** Pod CIDR for simulated pod addresses (default 10.244.0.0/16). */
@@ -37,7 +48,12 @@ export interface ApiServerOptions {
 export const APISERVER_FLAGS: FlagDef[] = [
   { name: 'port', type: 'int', default: 8080, usage: 'port to serve on (0: a free port, printed at start)', aliases: ['insecure-port', 'secure-port'] },
   { name: 'address', type: 'string', default: '127.0.0.1', usage: 'loopback address to serve on', aliases: ['bind-address', 'insecure-bind-address'] },
-  { name: 'allow-external', type: 'bool', default: false, usage: 'allow a non-loopback --address (for a container network; the server has no authentication)' },
+  { name: 'allow-external', type: 'bool', default: false, usage: 'allow a non-loopback --address (for a container network); every request but /healthz, /livez, /readyz and /version then needs "Authorization: Bearer <token>"' },
+  { name: 'token-file', type: 'string', default: '', usage: 'file holding the bearer token (created with a new random token if missing); with it the token is required on loopback too. Without it, --allow-external generates a token and logs it once' },
+  { name: 'tls-cert-file', type: 'string', default: '', usage: 'serving certificate (PEM) when a token is required (the server then speaks HTTPS: kubectl sends tokens only over TLS); made self-signed and written here, with --tls-private-key-file, if neither exists' },
+  { name: 'tls-private-key-file', type: 'string', default: '', usage: 'key (PEM) of --tls-cert-file' },
+  { name: 'tls-san', type: 'string', default: '', usage: 'comma-separated extra DNS names or IPs for a self-signed certificate (e.g. the name other containers use)' },
+  { name: 'write-kubeconfig', type: 'string', default: '', usage: 'write a kubeconfig for this server (its URL, CA certificate and token; mode 0600) to this file at start' },
   { name: 'service-cidr', type: 'string', default: '10.0.0.0/24', usage: 'cluster IP range; "IPv4CIDR,IPv6CIDR" for dual stack', aliases: ['service-cluster-ip-range'] },
   { name: 'pod-cidr', type: 'string', default: '10.244.0.0/16', usage: 'addresses for pods created without status.podIP', aliases: ['cluster-cidr'] },
   { name: 'simulate-kubelet', type: 'bool', default: true, usage: 'give pods created without status.podIP a node, an address, phase Running and Ready=True' },
@@ -76,6 +92,12 @@ export function extractRepeated(argv: readonly string[], name: string): { values
   return { values, rest };
 }
 
+function tlsOptions(certFile: string, keyFile: string, sans: string): Pick<ApiServerOptions, 'tlsCertFile' | 'tlsKeyFile' | 'tlsSans'> {
+  if ((certFile === '') !== (keyFile === '')) throw new FlagError('-tls-cert-file and -tls-private-key-file go together');
+  const list = sans.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return { ...(certFile ? { tlsCertFile: certFile, tlsKeyFile: keyFile } : {}), ...(list.length ? { tlsSans: list } : {}) };
+}
+
 export function optionsFromFlags(p: ParsedFlags, load: readonly string[]): ApiServerOptions {
   const port = num(p, 'port');
   if (port < 0 || port > 65535) throw new FlagError(`-port: ${port} is not a valid port`);
@@ -87,6 +109,9 @@ export function optionsFromFlags(p: ParsedFlags, load: readonly string[]): ApiSe
     port,
     address: str(p, 'address'),
     allowExternal: bool(p, 'allow-external'),
+    ...(str(p, 'token-file') ? { tokenFile: str(p, 'token-file') } : {}),
+    ...(str(p, 'write-kubeconfig') ? { writeKubeconfig: str(p, 'write-kubeconfig') } : {}),
+    ...tlsOptions(str(p, 'tls-cert-file'), str(p, 'tls-private-key-file'), str(p, 'tls-san')),
     serviceCidr: str(p, 'service-cidr'),
     podCidr: str(p, 'pod-cidr'),
     simulateKubelet: bool(p, 'simulate-kubelet'),

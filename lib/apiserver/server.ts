@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseBool } from '../flags.js';
 import type { Log } from '../log.js';
+import { type BearerAuth, isPublicPath } from './auth.js';
 import { apiGroupList, apiResourceList, apiVersions, openApiV3CoreV1, openApiV3Root, SERVER_VERSION } from './discovery.js';
 import { ApiError, badRequest, methodNotAllowed, resourceNotFound, success, unsupportedMediaType, failure } from './errors.js';
 import { decodeObjectBody, mediaType, parseJson, readBody, responder, type Responder } from './http.js';
@@ -27,6 +28,8 @@ export interface HandlerOptions {
   serverAddress: () => string;
   /** Watch timeout when the client gives no timeoutSeconds: [min, max) milliseconds. */
   watchTimeoutMs: readonly [number, number];
+  /** Bearer-token check; absent: every request is served (loopback without a token). */
+  auth?: BearerAuth;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -281,6 +284,11 @@ export function createHandler(opts: HandlerOptions): Handler {
       const how = res.writableFinished ? '' : ' (connection closed by the client)';
       log.debug(`${req.method ?? '?'} ${req.url ?? ''} ${res.statusCode} ${Date.now() - started}ms${how} ${req.headers['user-agent'] ?? ''}`);
     });
+    if (opts.auth && !isPublicPath(url.pathname) && !opts.auth.allows(req.headers.authorization)) {
+      // As kube-apiserver answers a missing or wrong token: 401 with an Unauthorized Status.
+      out.status(failure(401, 'Unauthorized', 'Unauthorized'));
+      return;
+    }
     dispatch(req, res, out, q, route(url.pathname)).catch((err: unknown) => {
       if (res.headersSent) {
         log.warn(`${req.method ?? '?'} ${req.url ?? ''}: ${err instanceof Error ? err.message : String(err)} (after the response started)`);

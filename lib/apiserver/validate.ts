@@ -27,10 +27,11 @@ const PORT_RANGE = 'must be between 1 and 65535, inclusive';
 const IP_MSG = 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)';
 export const PROTOCOLS = ['SCTP', 'TCP', 'UDP'] as const;
 
+/** IsDNS1123Label: a valid subdomain that is no label can only have dots, and is told so. */
 export function dns1123Label(field: string, v: string): FieldError[] {
   const errs: FieldError[] = [];
   if (v.length > 63) errs.push(invalidValue(field, v, 'must be no more than 63 characters'));
-  if (!DNS1123_LABEL.test(v)) errs.push(invalidValue(field, v, LABEL_MSG));
+  if (!DNS1123_LABEL.test(v)) errs.push(invalidValue(field, v, DNS1123_SUBDOMAIN.test(v) ? 'must not contain dots' : LABEL_MSG));
   return errs;
 }
 
@@ -81,13 +82,17 @@ function protocol(field: string, v: string | undefined): FieldError[] {
   return (PROTOCOLS as readonly string[]).includes(v) ? [] : [notSupported(field, v, PROTOCOLS)];
 }
 
-/** IANA_SVC_NAME: a port name (container port names, string targetPorts). */
+/**
+ * IANA_SVC_NAME (IsValidPortName, its messages in its order): container port names and
+ * string targetPorts. Service and Endpoints port names are DNS-1123 labels instead (up to
+ * 63 characters), as in the real validation (validateServicePort, validateEndpointPort).
+ */
 export function ianaSvcName(field: string, v: string): FieldError[] {
   const errs: FieldError[] = [];
   if (v.length > 15) errs.push(invalidValue(field, v, 'must be no more than 15 characters'));
   if (!/^[-a-z0-9]+$/.test(v)) errs.push(invalidValue(field, v, 'must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)'));
-  if (v.includes('--')) errs.push(invalidValue(field, v, 'must not contain consecutive hyphens'));
   if (!/[a-z]/.test(v)) errs.push(invalidValue(field, v, 'must contain at least one letter (a-z)'));
+  if (v.includes('--')) errs.push(invalidValue(field, v, 'must not contain consecutive hyphens'));
   if (v.startsWith('-') || v.endsWith('-')) errs.push(invalidValue(field, v, 'must not begin or end with a hyphen'));
   return errs;
 }
@@ -188,8 +193,10 @@ function validateContainers(field: string, list: Container[] | undefined, names:
     (c.ports ?? []).forEach((p, j) => {
       const pf = `${f}.ports[${j}]`;
       if (p.name) {
-        errs.push(...ianaSvcName(`${pf}.name`, p.name));
-        if (portNames.has(p.name)) errs.push(duplicate(`${pf}.name`, p.name));
+        // As validateContainerPorts: an invalid name is not also checked for duplicates.
+        const nameErrs = ianaSvcName(`${pf}.name`, p.name);
+        errs.push(...nameErrs);
+        if (nameErrs.length === 0 && portNames.has(p.name)) errs.push(duplicate(`${pf}.name`, p.name));
         portNames.add(p.name);
       }
       errs.push(...portNumber(`${pf}.containerPort`, p.containerPort));

@@ -20,7 +20,12 @@ import { RecordWriter } from './writer.js';
 interface Watched<T extends KubernetesObject> {
   kind: WatchedKind;
   lw: ListWatch<T>;
+  mw: MappingWatch;
   synced: boolean;
+  /** Last sign of life from the API server for this kind (a list page, a watch answer, an event or bookmark). */
+  lastAlive: number;
+  /** When the stall check last restarted this watch. */
+  lastRestart: number;
 }
 
 export class Kube2Sky {
@@ -33,6 +38,7 @@ export class Kube2Sky {
   private pods: Watched<KubernetesObject> | null = null;
   private stopped = false;
   private resyncTimer: NodeJS.Timeout | null = null;
+  private stallTimer: NodeJS.Timeout | null = null;
   /** The initial lists of every watched kind are written to etcd. */
   initialSyncDone = false;
   lastFullSync = 0;
@@ -91,7 +97,42 @@ export class Kube2Sky {
   ready(): { ok: boolean; reason: string } {
     if (!this.initialSyncDone) return { ok: false, reason: 'initial lists not yet written to etcd' };
     if (!this.writer.etcdOk) return { ok: false, reason: `etcd unreachable: ${this.writer.lastError}` };
+    const stalled = this.stalledWatch(Date.now());
+    if (stalled) return { ok: false, reason: `watch ${stalled.w.kind} silent for ${(stalled.silentMs / 1000).toFixed(1)} s (bound ${this.cfg.watchStallMs / 1000} s): no event, bookmark or new connection from the API server` };
     return { ok: true, reason: '' };
+  }
+
+  private watchedAll(): Watched<KubernetesObject>[] {
+    return [this.endpoints, this.services, this.pods].filter((w): w is Watched<KubernetesObject> => w !== null);
+  }
+
+  /** The watch silent longest, if longer than --watch-stall-timeout. */
+  private stalledWatch(now: number): { w: Watched<KubernetesObject>; silentMs: number } | null {
+    if (this.cfg.watchStallMs <= 0) return null;
+    let worst: { w: Watched<KubernetesObject>; silentMs: number } | null = null;
+    for (const w of this.watchedAll()) {
+      const silentMs = now - w.lastAlive;
+      if (silentMs > this.cfg.watchStallMs && (!worst || silentMs > worst.silentMs)) worst = { w, silentMs };
+    }
+    return worst;
+  }
+
+  /**
+   * Restarts every watch silent longer than the bound, at most once per bound. A healthy
+   * watch is never that silent: the API server ends it after half the bound (timeoutSeconds)
+   * and the informer opens a new one, whose answer is a sign of life, and bookmarks come
+   * between. Silence means a stream that stopped delivering or a request never answered.
+   */
+  private checkStalls(): void {
+    const now = Date.now();
+    for (const w of this.watchedAll()) {
+      const silentMs = now - w.lastAlive;
+      if (silentMs <= this.cfg.watchStallMs || now - w.lastRestart <= this.cfg.watchStallMs) continue;
+      w.lastRestart = now;
+      const restarted = w.mw.restart();
+      this.log.warn(`watch ${w.kind}: nothing from the API server for ${(silentMs / 1000).toFixed(1)} s (bound ${this.cfg.watchStallMs / 1000} s)${restarted ? '; restarting it' : '; no request open (the list or a retry is under way)'}`);
+      this.metrics.apiErrors.inc({ kind: w.kind });
+    }
   }
 
   private serviceKey(ns: string, name: string): string {
@@ -129,11 +170,12 @@ export class Kube2Sky {
   }
 
   /** The informers' list function: paged, plain JSON (see listPaged), each object trimmed. */
-  private lister(kind: WatchedKind, path: string, trim: (o: KubernetesObject) => KubernetesObject): () => Promise<RawList> {
+  private lister(kind: WatchedKind, path: string, trim: (o: KubernetesObject) => KubernetesObject, alive: () => void): () => Promise<RawList> {
     return () =>
       listPaged(this.kc, path, {
         map: trim,
         onPage: (soFar, pages) => {
+          alive();
           if (this.cfg.verbosity >= 2) this.log.info(`listed ${soFar} ${kind} (${pages} pages)`);
         },
       });
@@ -141,8 +183,16 @@ export class Kube2Sky {
 
   private watch(kind: WatchedKind, path: string, handlers: { up(o: KubernetesObject, t: number): void; down(o: KubernetesObject, t: number): void }): Watched<KubernetesObject> {
     const trim = (o: KubernetesObject) => trimObject(kind, o);
-    const lw = new ListWatch<KubernetesObject>(path, new MappingWatch(this.kc, trim), this.lister(kind, path, trim), false);
-    const w: Watched<KubernetesObject> = { kind, lw, synced: false };
+    const now = Date.now();
+    const w = { kind, synced: false, lastAlive: now, lastRestart: now } as Watched<KubernetesObject>;
+    const alive = (): void => {
+      w.lastAlive = Date.now();
+    };
+    // Half the stall bound, so that a healthy watch is re-established twice within it.
+    const timeoutSeconds = this.cfg.watchStallMs > 0 ? Math.max(1, Math.floor(this.cfg.watchStallMs / 2000)) : 0;
+    w.mw = new MappingWatch(this.kc, trim, { timeoutSeconds, alive });
+    const lw = new ListWatch<KubernetesObject>(path, w.mw, this.lister(kind, path, trim, alive), false);
+    w.lw = lw;
     const guard = (fn: (o: KubernetesObject, t: number) => void) => (o: KubernetesObject) => {
       try {
         fn(o, Date.now());
@@ -219,7 +269,11 @@ export class Kube2Sky {
         down: (o, t) => this.writer.remove(`pod/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`, t),
       });
     }
-    const all = [this.endpoints, this.services, this.pods].filter((w): w is Watched<KubernetesObject> => w !== null);
+    const all = this.watchedAll();
+    if (this.cfg.watchStallMs > 0) {
+      this.stallTimer = setInterval(() => this.checkStalls(), Math.min(1000, this.cfg.watchStallMs / 4));
+      this.stallTimer.unref();
+    }
     // Each informer lists, then watches; a failed list is retried by the error handler.
     await Promise.all(all.map((w) => w.lw.start()));
     while (!this.stopped && !all.every((w) => w.lw.latestResourceVersion() !== '' || w.synced)) {
@@ -265,6 +319,7 @@ export class Kube2Sky {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
+    if (this.stallTimer) clearInterval(this.stallTimer);
     for (const w of [this.services, this.endpoints, this.pods]) await w?.lw.stop().catch(() => undefined);
     await this.writer.stop();
     this.etcd.close();

@@ -14,6 +14,7 @@ export const KUBE2SKY_FLAGS: readonly FlagDef[] = [
   { name: 'healthz-port', type: 'int', default: 8081, usage: 'port on which to serve /readiness, /healthz and /metrics' },
   { name: 'healthz-address', type: 'string', default: '0.0.0.0', usage: 'address on which to serve /readiness, /healthz and /metrics' },
   { name: 'resync-period', type: 'duration', default: '30m', usage: 'how often to reconcile etcd against the API caches' },
+  { name: 'watch-stall-timeout', type: 'duration', default: '60s', usage: 'a watch silent this long (no event, bookmark or new connection) fails /readiness and is restarted; each watch asks the API server to end it after half this time, so a healthy watch is never silent that long (0: off)' },
   { name: 'pod-records', type: 'bool', default: true, usage: 'watch pods and write <a-b-c-d>.<ns>.pod.<domain> records' },
   { name: 'legacy-records', type: 'bool', default: false, usage: 'write exactly what kube2sky 1.14 wrote: no PTR, ExternalName, dns-version, publishNotReadyAddresses or endpoint hostname records' },
   { name: 'wait-for-kubernetes-service', type: 'bool', default: true, usage: 'at start, wait for default/kubernetes and write its records first (as v1.2 did)' },
@@ -38,6 +39,8 @@ export interface Kube2SkyConfig {
   healthzPort: number;
   healthzAddress: string;
   resyncMs: number;
+  /** A watch silent longer than this is stalled (0: not checked). */
+  watchStallMs: number;
   podRecords: boolean;
   legacy: boolean;
   waitForKubernetes: boolean;
@@ -82,6 +85,8 @@ export function configFromFlags(p: ParsedFlags, env: NodeJS.ProcessEnv = process
   if (mt <= 0) throw new FlagError('--etcd-mutation-timeout must be positive');
   const resync = num(p, 'resync-period');
   if (resync < 1000) throw new FlagError('--resync-period must be at least 1s');
+  const stall = num(p, 'watch-stall-timeout');
+  if (stall !== 0 && stall < 2000) throw new FlagError('--watch-stall-timeout must be 0 (off) or at least 2s');
   return {
     domain: normaliseDomain(domain),
     etcdUrls,
@@ -94,6 +99,7 @@ export function configFromFlags(p: ParsedFlags, env: NodeJS.ProcessEnv = process
     healthzPort: port,
     healthzAddress: str(p, 'healthz-address'),
     resyncMs: resync,
+    watchStallMs: stall,
     podRecords: bool(p, 'pod-records'),
     legacy: bool(p, 'legacy-records'),
     waitForKubernetes: bool(p, 'wait-for-kubernetes-service'),

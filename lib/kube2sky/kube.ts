@@ -1,6 +1,7 @@
 /** Kubernetes API client selection, as kube2sky 1.14 did it (spec/kube2sky.md §1.2). */
 import { KubeConfig, type KubernetesObject, Watch } from '@kubernetes/client-node';
 import { accessSync, constants } from 'node:fs';
+import { createInterface } from 'node:readline';
 import fetch from 'node-fetch';
 
 /** Where the kubelet mounts a pod's service-account token. */
@@ -139,30 +140,114 @@ export async function listPaged(
   }
 }
 
+/** How a MappingWatch asks for its streams and reports that the API server is there. */
+export interface WatchOptions {
+  /** Asked of the server (timeoutSeconds): it ends the stream after this long and the informer opens a new one. 0: not asked. */
+  timeoutSeconds?: number;
+  /** Called on every sign of life: the answer to a watch request, and every line of the stream (events and bookmarks). */
+  alive?: () => void;
+}
+
 /**
- * client-node's Watch, with `map` applied to the object of every ADDED,
- * MODIFIED and DELETED event before the informer sees it (ERROR and BOOKMARK
- * events pass unchanged: they carry a Status and a resourceVersion).
+ * client-node's Watch protocol (the informer calls watch() and gets done() when the stream
+ * ends), written out here for three things client-node's Watch does not do:
+ *   - `map` is applied to the object of every ADDED, MODIFIED and DELETED event before the
+ *     informer sees it (ERROR and BOOKMARK events pass unchanged: a Status, a resourceVersion);
+ *   - each request asks for bookmarks and, if set, a server-side timeout, so a healthy watch
+ *     on a quiet cluster still shows signs of life (`alive`) at least every timeoutSeconds;
+ *   - restart() ends the current request, answered or still waiting for its answer, and the
+ *     informer resumes from its resourceVersion (client-node's Watch hands its
+ *     AbortController over only once the server has answered, so a request the server never
+ *     answers could not be ended).
  */
 export class MappingWatch extends Watch {
+  private current: { abort: AbortController; restarting: boolean } | null = null;
+
   constructor(
     config: KubeConfig,
     private readonly map: (o: KubernetesObject) => KubernetesObject,
+    private readonly opts: WatchOptions = {},
   ) {
     super(config);
   }
 
-  override watch(
+  /** Ends the open watch request so that a new one starts from the informer's resourceVersion. False if none is open. */
+  restart(): boolean {
+    const c = this.current;
+    if (!c) return false;
+    c.restarting = true;
+    c.abort.abort();
+    return true;
+  }
+
+  override async watch(
     path: string,
     queryParams: Record<string, string | number | boolean | undefined>,
     callback: (phase: string, apiObj: any, watchObj?: any) => void,
     done: (err: any) => void,
   ): Promise<AbortController> {
-    return super.watch(
-      path,
-      queryParams,
-      (phase, obj, raw) => callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.map(obj as KubernetesObject) : obj, raw),
-      done,
+    const cluster = this.config.getCurrentCluster();
+    if (!cluster) throw new Error('no current cluster in the Kubernetes client configuration');
+    const url = new URL(cluster.server + path);
+    url.searchParams.set('watch', 'true');
+    url.searchParams.set('allowWatchBookmarks', 'true');
+    if (this.opts.timeoutSeconds) url.searchParams.set('timeoutSeconds', String(this.opts.timeoutSeconds));
+    for (const [k, v] of Object.entries(queryParams)) if (v !== undefined) url.searchParams.set(k, String(v));
+    const init = await this.config.applyToFetchOptions({});
+    const abort = new AbortController();
+    init.signal = abort.signal as NonNullable<typeof init.signal>;
+    init.method = 'GET';
+    const state = { abort, restarting: false };
+    this.current = state;
+    let finished = false;
+    const finish = (err: unknown): void => {
+      if (finished) return;
+      finished = true;
+      if (this.current === state) this.current = null;
+      const ourRestart = state.restarting;
+      const stoppedByInformer = !ourRestart && abort.signal.aborted;
+      abort.abort();
+      // The informer aborts a request only when it stops or starts another: nothing to tell it.
+      if (stoppedByInformer) return;
+      done(ourRestart ? null : err);
+    };
+    const alive = (): void => this.opts.alive?.();
+    fetch(url.toString(), init).then(
+      async (res) => {
+        if (res.status !== 200) {
+          const body = await res.text().catch(() => '');
+          let reason = res.statusText || `HTTP ${res.status}`;
+          try {
+            const status = JSON.parse(body) as { message?: unknown };
+            if (typeof status.message === 'string') reason = status.message;
+          } catch {
+            // not a Status object
+          }
+          finish(Object.assign(new Error(`WATCH ${path}: HTTP ${res.status}: ${reason}`), { statusCode: res.status }));
+          return;
+        }
+        alive();
+        const body = res.body as unknown as NodeJS.ReadableStream;
+        body.on('error', finish);
+        body.on('end', () => finish(null));
+        body.on('close', () => finish(null));
+        const lines = createInterface({ input: body });
+        lines.on('line', (line: string) => {
+          if (finished) return;
+          alive();
+          let data: { type?: unknown; object?: unknown };
+          try {
+            data = JSON.parse(line) as typeof data;
+          } catch {
+            return; // not an event (as client-node's Watch, skipped)
+          }
+          const phase = typeof data.type === 'string' ? data.type : '';
+          const obj = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.map(data.object as KubernetesObject) : data.object;
+          callback(phase, obj, data);
+        });
+      },
+      (err: unknown) => finish(err),
     );
+    return abort;
   }
 }

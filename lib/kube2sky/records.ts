@@ -61,14 +61,32 @@ function objName(o: { metadata?: { name?: string; namespace?: string } }): strin
   return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 }
 
-/** The `_<port>._<proto>` labels of a named port, or null (no SRV) with a problem when the protocol is missing. */
+/** Longest port name whose SRV label `_<name>` still fits DNS's 63-byte label limit. */
+export const MAX_SRV_PORT_NAME = 62;
+
+/**
+ * The `_<port>._<proto>` labels of a named port, or null (no SRV) with a problem. The API
+ * allows service and endpoint port names of up to 63 characters (DNS-1123 labels), but
+ * `_` + 63 characters is a 64-byte label no resolver can ask for; a name that is no DNS-1123
+ * label at all (an API server that does not validate) would break the key apart.
+ */
 function portLabels(port: { name?: string; protocol?: string }, obj: string, problems: Problem[]): string | null {
   if (!port.name) return null;
+  const name = port.name.toLowerCase();
+  const bad = !isDns1123Label(name)
+    ? 'is not a DNS-1123 label'
+    : name.length > MAX_SRV_PORT_NAME
+      ? `is ${name.length} characters: the SRV label "_${name}" would be ${name.length + 1} bytes, over DNS's 63`
+      : '';
+  if (bad) {
+    problems.push({ object: obj, message: `port name ${JSON.stringify(port.name)} ${bad}; no SRV record for it` });
+    return null;
+  }
   if (!port.protocol) {
     problems.push({ object: obj, message: `port "${port.name}" has a name but no protocol; no SRV record for it` });
     return null;
   }
-  return `_${port.name.toLowerCase()}._${port.protocol.toLowerCase()}`;
+  return `_${name}._${port.protocol.toLowerCase()}`;
 }
 
 function validPort(n: number | undefined): n is number {
@@ -77,6 +95,40 @@ function validPort(n: number | undefined): n is number {
 
 function put(out: Records, name: string, value: string): void {
   out.set(nameToKey(name), value);
+}
+
+/**
+ * The one spelling kube2sky writes for an IP literal, or null if it is not one. Names and
+ * keys (pod labels, hash labels of the value, PTR keys) are built from this text, so an
+ * address must always give the same text: an IPv4-mapped IPv6 address (`::ffff:10.1.2.3`,
+ * as dual-stack sockets report IPv4 peers) becomes its IPv4 address, which skydns answers
+ * with an A record anyway; other IPv6 addresses take their RFC 5952 form (lower case, the
+ * longest run of zero groups as `::`), which has no dotted tail to put a dot into a label.
+ */
+export function canonicalIP(s: string): string | null {
+  const p = parseIP(s);
+  if (!p) return null;
+  return p.family === 4 ? Array.from(p.bytes).join('.') : formatIPv6(p.bytes);
+}
+
+/** RFC 5952 text of 16 address bytes. */
+function formatIPv6(b: Uint8Array): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((b[i] << 8) | b[i + 1]).toString(16));
+  // The longest run of two or more zero groups, the first of equal runs (RFC 5952 §4.2).
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j === i ? i + 1 : j;
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
 }
 
 /** PTR record key for an address, or null if it is not an IP. */
@@ -115,25 +167,29 @@ export function serviceRecords(svc: Service, endpoints: Endpoints | null, opts: 
   const clusterIP = spec.clusterIP ?? '';
   if (clusterIP !== '' && clusterIP !== 'None') {
     const ips = spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : [clusterIP];
+    // Once per service: a bad port is reported once, not once per cluster IP.
+    const srvPorts: Array<{ labels: string; port: number }> = [];
+    for (const port of spec.ports ?? []) {
+      const pl = portLabels(port, obj, problems);
+      if (!pl) continue;
+      if (!validPort(port.port)) {
+        problems.push({ object: obj, message: `port "${port.name}" has no valid port number; no SRV record for it` });
+        continue;
+      }
+      srvPorts.push({ labels: pl, port: port.port });
+    }
     let first = true;
-    for (const ip of ips) {
-      if (!parseIP(ip)) {
-        problems.push({ object: obj, message: `cluster IP ${JSON.stringify(ip)} is not an IP address; skipped` });
+    for (const raw of ips) {
+      const ip = canonicalIP(raw);
+      if (!ip) {
+        problems.push({ object: obj, message: `cluster IP ${JSON.stringify(raw)} is not an IP address; skipped` });
         continue;
       }
       if (!first && opts.legacy) break;
       const value = addressValue(ip);
       const label = hashLabel(value);
       put(records, `${label}.${fq}`, value);
-      for (const port of spec.ports ?? []) {
-        const pl = portLabels(port, obj, problems);
-        if (!pl) continue;
-        if (!validPort(port.port)) {
-          problems.push({ object: obj, message: `port "${port.name}" has no valid port number; no SRV record for it` });
-          continue;
-        }
-        put(records, `${label}.${pl}.${fq}`, srvValue(fq, port.port));
-      }
+      for (const p of srvPorts) put(records, `${label}.${p.labels}.${fq}`, srvValue(fq, p.port));
       if (!opts.legacy) {
         const k = ptrKey(ip);
         if (k) records.set(k, srvValue(fq, 0));
@@ -157,29 +213,32 @@ export function serviceRecords(svc: Service, endpoints: Endpoints | null, opts: 
     }
   }
   const includeNotReady = !opts.legacy && spec.publishNotReadyAddresses === true;
+  const epObj = `endpoints ${objName(endpoints)}`;
   for (const subset of endpoints.subsets ?? []) {
     const addrs = [...(subset.addresses ?? []), ...(includeNotReady ? subset.notReadyAddresses ?? [] : [])];
+    // Once per subset: a bad port is reported once, not once per address.
+    const srvPorts: Array<{ labels: string; port: number }> = [];
+    for (const port of subset.ports ?? []) {
+      const pl = portLabels(port, epObj, problems);
+      if (pl && validPort(port.port)) srvPorts.push({ labels: pl, port: port.port });
+    }
     for (const addr of addrs) {
-      const ip = addr.ip ?? '';
-      if (!parseIP(ip)) {
-        problems.push({ object: `endpoints ${objName(endpoints)}`, message: `address ${JSON.stringify(ip)} is not an IP address; skipped` });
+      const raw = addr.ip ?? '';
+      const ip = canonicalIP(raw);
+      if (!ip) {
+        problems.push({ object: epObj, message: `address ${JSON.stringify(raw)} is not an IP address; skipped` });
         continue;
       }
       const value = addressValue(ip);
       let label = hashLabel(value);
       const fromField = !opts.legacy && addr.hostname && isDns1123Label(addr.hostname) ? addr.hostname : '';
-      const entry = hostnames[ip];
+      const entry = hostnames[raw] ?? hostnames[ip];
       const fromMap = entry && typeof entry === 'object' && typeof entry.HostName === 'string' && isDns1123Label(entry.HostName) ? entry.HostName : '';
       if (fromField) label = fromField;
       else if (fromMap) label = fromMap;
       put(records, `${label}.${fq}`, value);
       const target = `${label}.${fq}`;
-      for (const port of subset.ports ?? []) {
-        const pl = portLabels(port, `endpoints ${objName(endpoints)}`, problems);
-        if (!pl) continue;
-        if (!validPort(port.port)) continue;
-        put(records, `${label}.${pl}.${fq}`, srvValue(target, port.port));
-      }
+      for (const p of srvPorts) put(records, `${label}.${p.labels}.${fq}`, srvValue(target, p.port));
       if (!opts.legacy) {
         const k = ptrKey(ip);
         if (k) records.set(k, srvValue(target, 0));
@@ -189,7 +248,7 @@ export function serviceRecords(svc: Service, endpoints: Endpoints | null, opts: 
   return { records, problems };
 }
 
-/** The pod label: IPv4 dots → dashes; IPv6 colons → dashes. */
+/** The pod label of a canonical IP (see canonicalIP): IPv4 dots → dashes; IPv6 colons → dashes. */
 export function podLabel(ip: string): string {
   return ip.includes(':') ? ip.replace(/:/g, '-') : ip.replace(/\./g, '-');
 }
@@ -207,11 +266,16 @@ export function podRecords(pod: Pod, opts: RecordOptions): Generated {
     problems.push({ object: `pod ${objName(pod)}`, message: 'namespace is not a DNS-1123 label; no records' });
     return { records, problems };
   }
-  for (const ip of ips) {
-    if (!parseIP(ip)) {
-      problems.push({ object: `pod ${objName(pod)}`, message: `pod IP ${JSON.stringify(ip)} is not an IP address; skipped` });
+  const canonical = new Set<string>();
+  for (const raw of ips) {
+    const ip = canonicalIP(raw);
+    if (!ip) {
+      problems.push({ object: `pod ${objName(pod)}`, message: `pod IP ${JSON.stringify(raw)} is not an IP address; skipped` });
       continue;
     }
+    canonical.add(ip);
+  }
+  for (const ip of canonical) {
     const value = addressValue(ip);
     put(records, `${hashLabel(value)}.${podLabel(ip)}.${ns}.pod.${opts.domain}`, value);
   }

@@ -89,7 +89,7 @@ export interface ProcessApi extends SandboxApi {
 /** Runs `node dist/cmd/apiserver.js --port 0 …extra` and waits for its "listening" line. */
 export async function startApiServerProcess(extra: string[] = [], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<ProcessApi> {
   const prog = spawnProgram(process.execPath, [APISERVER_BIN, '--port', '0', ...extra], { name: 'apiserver', env: opts.env });
-  const line = await prog.waitFor(/apiserver listening on http:\/\/[^\s]+/, 15000);
+  const line = await prog.waitFor(/apiserver listening on https?:\/\/[^\s]+/, 15000);
   const url = line.slice('apiserver listening on '.length);
   const port = Number(new URL(url).port);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sandbox-api-'));

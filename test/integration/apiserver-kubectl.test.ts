@@ -156,3 +156,39 @@ test('kubectl create of an invalid object prints the server message', async () =
   const full = await k('create', 'service', 'clusterip', 'kubernetes', '--tcp=80');
   assert.deepEqual([full.code, full.stderr], [1, 'error: failed to create ClusterIP service: services "kubernetes" already exists\n']);
 });
+
+test('port names as the real API validates them: Service and Endpoints ports DNS-1123 labels (up to 63), container ports IANA_SVC_NAME (up to 15)', async () => {
+  const file = path.join(api.dir, 'ports.yaml');
+  const create = async (yaml: string) => {
+    await fs.writeFile(file, yaml);
+    return k('create', '-f', file);
+  };
+  const long64 = 'p'.repeat(64);
+  const bad = await create(`apiVersion: v1\nkind: Service\nmetadata: {name: long-port}\nspec:\n  ports: [{name: ${long64}, port: 80}]\n`);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stderr, `The Service "long-port" is invalid: spec.ports[0].name: Invalid value: "${long64}": must be no more than 63 characters\n`);
+  const dots = await create('apiVersion: v1\nkind: Service\nmetadata: {name: dotted}\nspec:\n  ports: [{name: a.b, port: 80}]\n');
+  assert.equal(dots.stderr, 'The Service "dotted" is invalid: spec.ports[0].name: Invalid value: "a.b": must not contain dots\n');
+  const several = await create('apiVersion: v1\nkind: Service\nmetadata: {name: several}\nspec:\n  ports: [{name: http, port: 80}, {port: 81}, {name: http, port: 82}]\n');
+  assert.equal(
+    several.stderr,
+    'The Service "several" is invalid: \n* spec.ports[1].name: Required value\n* spec.ports[2].name: Duplicate value: "http"\n',
+  );
+  // 63 characters is a valid Service port name (what kube2sky must cope with: no SRV label for it).
+  const long63 = 'p'.repeat(63);
+  const good = await create(`apiVersion: v1\nkind: Service\nmetadata: {name: wide-port}\nspec:\n  ports: [{name: ${long63}, port: 80}]\n`);
+  assert.deepEqual([good.code, good.stdout], [0, 'service/wide-port created\n']);
+  const ep = await create(`apiVersion: v1\nkind: Endpoints\nmetadata: {name: manual-ep}\nsubsets:\n- addresses: [{ip: 10.1.2.3}]\n  ports: [{name: ${long64}, port: 80}]\n`);
+  assert.equal(ep.stderr, `The Endpoints "manual-ep" is invalid: subsets[0].ports[0].name: Invalid value: "${long64}": must be no more than 63 characters\n`);
+  const pod = await create('apiVersion: v1\nkind: Pod\nmetadata: {name: named-port}\nspec:\n  containers: [{name: c, image: nginx, ports: [{name: metrics-exporter, containerPort: 9100}]}]\n');
+  assert.equal(pod.stderr, 'The Pod "named-port" is invalid: spec.containers[0].ports[0].name: Invalid value: "metrics-exporter": must be no more than 15 characters\n');
+  const pod2 = await create('apiVersion: v1\nkind: Pod\nmetadata: {name: named-port}\nspec:\n  containers: [{name: c, image: nginx, ports: [{name: "--9", containerPort: 9100}]}]\n');
+  assert.equal(
+    pod2.stderr,
+    'The Pod "named-port" is invalid: \n' +
+      '* spec.containers[0].ports[0].name: Invalid value: "--9": must contain at least one letter (a-z)\n' +
+      '* spec.containers[0].ports[0].name: Invalid value: "--9": must not contain consecutive hyphens\n' +
+      '* spec.containers[0].ports[0].name: Invalid value: "--9": must not begin or end with a hyphen\n',
+  );
+  await ok('delete', 'service', 'wide-port');
+});

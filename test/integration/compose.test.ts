@@ -126,10 +126,10 @@ test('compose: the pod containers carry the legacy arguments of skydns-rc.yaml; 
   assert.deepEqual(argv(s.etcd), [...(rc.etcd.command ?? []), ...(rc.etcd.args ?? [])]);
   assert.deepEqual(argv(s.skydns), [...(rc.skydns.command ?? []), ...(rc.skydns.args ?? [])]);
   assert.deepEqual(argv(s.healthz), [...(rc.healthz.command ?? []), ...(rc.healthz.args ?? [])]);
-  assert.deepEqual(argv(s.kube2sky), [...(rc.kube2sky.command ?? []), ...(rc.kube2sky.args ?? []), '--kube-master-url=http://apiserver:8080']);
+  assert.deepEqual(argv(s.kube2sky), [...(rc.kube2sky.command ?? []), ...(rc.kube2sky.args ?? []), '--kube-master-url=https://apiserver:8080', '--kubecfg-file=/var/lib/kube-sandbox/kubeconfig']);
   // Spelled out too, so a change to both files at once is still caught.
   assert.deepEqual(s.etcd.command, ['-data-dir', '/var/etcd/data', '-listen-client-urls', 'http://127.0.0.1:2379,http://127.0.0.1:4001', '-advertise-client-urls', 'http://127.0.0.1:2379,http://127.0.0.1:4001', '-initial-cluster-token', 'skydns-etcd']);
-  assert.deepEqual(s.kube2sky.command, ['--domain=cluster.local', '--kube-master-url=http://apiserver:8080']);
+  assert.deepEqual(s.kube2sky.command, ['--domain=cluster.local', '--kube-master-url=https://apiserver:8080', '--kubecfg-file=/var/lib/kube-sandbox/kubeconfig']);
   assert.deepEqual(s.skydns.command, ['-machines=http://127.0.0.1:4001', '-addr=0.0.0.0:53', '-ns-rotate=false', '-domain=cluster.local.']);
   assert.deepEqual(s.healthz.command, ['-cmd=nslookup kubernetes.default.svc.cluster.local 127.0.0.1 >/dev/null', '-port=8080']);
 
@@ -138,6 +138,22 @@ test('compose: the pod containers carry the legacy arguments of skydns-rc.yaml; 
   assert.equal(master.hostname, 'apiserver');
   assert.equal(master.port, flagValue(s.apiserver.command ?? [], '--port'));
   assert.equal(flagValue(s.apiserver.command ?? [], '--address'), '0.0.0.0', 'reachable from the pod\'s namespace');
+  // Off loopback the API server requires a token over HTTPS: token, certificate and kubeconfig
+  // live in a named volume that kube2sky mounts read-only, and the certificate names the
+  // host kube2sky dials.
+  const api = s.apiserver.command ?? [];
+  assert.ok(api.includes('--allow-external'));
+  assert.equal(master.protocol, 'https:');
+  assert.ok((flagValue(api, '--tls-san') ?? '').split(',').includes(master.hostname), 'the certificate names the master URL\'s host');
+  const authMount = (s.apiserver.volumes ?? []).map((v) => v.split(':')).find((v) => v[0] === 'sandbox-auth');
+  assert.ok(authMount, 'the apiserver mounts the sandbox-auth volume');
+  for (const f of ['--token-file', '--tls-cert-file', '--tls-private-key-file', '--write-kubeconfig']) {
+    assert.equal(path.posix.dirname(flagValue(api, f) ?? ''), authMount[1], `${f} is in the volume`);
+  }
+  assert.ok((s.kube2sky.volumes ?? []).includes(`sandbox-auth:${authMount[1]}:ro`), 'kube2sky mounts it read-only');
+  assert.equal(flagValue(s.kube2sky.command ?? [], '--kubecfg-file'), flagValue(api, '--write-kubeconfig'));
+  // Docker fills a new named volume from the image's directory: it must be the runtime user's.
+  assert.match(fs.readFileSync(DOCKERFILE, 'utf8'), new RegExp(`install -d -o 10001 -g 10001 -m 0700 [^\\n]*${authMount[1]}`));
   // The seed is mounted where --load reads it, and it exists.
   const loadPath = flagValue(s.apiserver.command ?? [], '--load');
   const mount = (s.apiserver.volumes ?? []).map((v) => v.split(':')).find((v) => v[1] === loadPath);
@@ -266,19 +282,23 @@ test('as root: the compose commands run in one private network namespace (the po
   const s = compose();
   const argv = (svc: ComposeService): string[] => [...(svc.entrypoint ?? []), ...(svc.command ?? [])];
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-etcd-'));
+  const volDir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-sandbox-auth-'));
   try {
     await withPodNamespace(async (pod) => {
       // What Docker provides outside the containers, replaced here: the seed's bind mount,
       // etcd's volume, and the apiserver's own network (it shares the pod's loopback here,
       // on a port healthz does not use; the sandbox serves loopback only).
       const seedMount = (s.apiserver.volumes ?? []).map((v) => v.split(':'))[0];
+      // The sandbox-auth volume: a directory both see.
+      const authDir = (s.apiserver.volumes ?? []).map((v) => v.split(':')).find((v) => v[0] === 'sandbox-auth')?.[1] ?? '/var/lib/kube-sandbox';
       const apiPort = '8090';
       const api = argv(s.apiserver).map((a) =>
-        a === '--address=0.0.0.0' ? '--address=127.0.0.1' : a === '--port=8080' ? `--port=${apiPort}` : a.replace(seedMount[1], path.join(root, seedMount[0])),
+        a === '--address=0.0.0.0' ? '--address=127.0.0.1' : a === '--port=8080' ? `--port=${apiPort}` : a.replace(seedMount[1], path.join(root, seedMount[0])).replace(authDir, volDir),
       );
       pod.start('apiserver', api);
       pod.start('etcd', argv(s.etcd).map((a) => (a === '/var/etcd/data' ? dataDir : a)));
-      pod.start('kube2sky', argv(s.kube2sky).map((a) => a.replace('http://apiserver:8080', `http://127.0.0.1:${apiPort}`)));
+      // The certificate names 127.0.0.1 as well as apiserver.
+      pod.start('kube2sky', argv(s.kube2sky).map((a) => a.replace('https://apiserver:8080', `https://127.0.0.1:${apiPort}`).replace(authDir, volDir)));
       pod.start('skydns', argv(s.skydns), { env: s.skydns.environment });
       const hz = pod.start('healthz', argv(s.healthz));
 
@@ -301,9 +321,16 @@ test('as root: the compose commands run in one private network namespace (the po
       // PROMETHEUS_PORT from the compose environment: /readyz on 9153.
       const readyz = await pod.exec([NODE, '-e', "fetch('http://127.0.0.1:9153/readyz').then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(2))"]);
       assert.equal(readyz, 0, pod.logs());
+      // The API server's healthcheck (its port and credentials dir as mapped here), and a
+      // request without the token, which is refused.
+      const [, apiCmd, ...apiRest] = s.apiserver.healthcheck?.test ?? [];
+      assert.equal(await pod.exec([apiCmd === 'node' ? NODE : apiCmd, ...apiRest.map((a) => a.replace(':8080/', `:${apiPort}/`).replace(authDir, volDir))]), 0, pod.logs());
+      const noToken = `require('https').get('https://127.0.0.1:${apiPort}/api/v1/services', { ca: require('fs').readFileSync('${volDir}/tls.crt') }, (r) => process.exit(r.statusCode === 401 ? 0 : 1)).on('error', () => process.exit(2))`;
+      assert.equal(await pod.exec([NODE, '-e', noToken]), 0, 'no token: 401');
     });
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(volDir, { recursive: true, force: true });
   }
 });
 

@@ -98,6 +98,34 @@ describe('kube2sky against the sandbox API server', () => {
     await converge(etcd.url, '/skydns/arpa/in-addr/10/0/0/50', {}, 'PTR removed');
   });
 
+  test('a 63-character port name (valid in the API) gets no SRV record and a problem line; the other records are written', async () => {
+    const long63 = 'p'.repeat(63);
+    api.server.store.create('services', 'default', {
+      metadata: { name: 'wide' },
+      spec: { clusterIP: '10.0.0.51', ports: [{ name: long63, port: 80, protocol: 'TCP' }, { name: 'http', port: 81, protocol: 'TCP' }] },
+    });
+    const label = '99907684';
+    await converge(etcd.url, `${D}/svc/default/wide/`, {
+      [`${D}/svc/default/wide/_tcp/_http/${label}`]: SRV('wide.default.svc.cluster.local.', 81),
+      [`${D}/svc/default/wide/${label}`]: A('10.0.0.51'),
+    }, 'wide records');
+    assert.match(k2s.prog.output(), new RegExp(`service default/wide: port name "${long63}" is 63 characters: the SRV label "_${long63}" would be 64 bytes, over DNS's 63; no SRV record for it`));
+    api.server.store.delete('services', 'default', 'wide');
+    await converge(etcd.url, `${D}/svc/default/wide/`, {}, 'wide records removed');
+  });
+
+  test('a pod whose IP is IPv4-mapped IPv6 gets the IPv4 pod record', async () => {
+    api.server.store.create('pods', 'default', {
+      metadata: { name: 'mapped' },
+      spec: { containers: [{ name: 'c', image: 'busybox' }] },
+      status: { podIP: '::ffff:10.244.7.7', phase: 'Running' },
+    });
+    await converge(etcd.url, `${D}/pod/default/10-244-7-7/`, { [`${D}/pod/default/10-244-7-7/e707c752`]: A('10.244.7.7') }, 'mapped pod record');
+    assert.deepEqual((await etcdGetPrefix(etcd.url, `${D}/pod/default/`)).filter((kv) => kv.key.includes('ffff')), []);
+    api.server.store.delete('pods', 'default', 'mapped');
+    await converge(etcd.url, `${D}/pod/default/10-244-7-7/`, {}, 'mapped pod record removed');
+  });
+
   test('headless service: endpoints from pods, hostnames, pod records; endpoints delete removes them', async () => {
     const store = api.server.store;
     store.create('services', 'default', { metadata: { name: 'db' }, spec: { clusterIP: 'None', selector: { app: 'db' }, ports: [{ name: 'pg', port: 5432, protocol: 'TCP' }] } });
@@ -198,5 +226,56 @@ describe('kube2sky command line', () => {
       r.out,
       'kube2sky: cannot configure the Kubernetes client: neither --kube-master-url nor --kubecfg-file is set, and KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT are not (they are in a pod)\n',
     );
+  });
+});
+
+describe('kube2sky notices stalled watches (--watch-stall-timeout)', () => {
+  let etcd: EtcdProcess;
+  let api: InProcessApi;
+  let k2s: Kube2SkyProcess;
+  const BOUND_MS = 2000;
+
+  before(async () => {
+    etcd = await startEtcd();
+    // Bookmarks rarer than the bound: only the watches' own timeout (half the bound) keeps them alive.
+    api = await startApiServerInProcess({ simulateKubelet: true, bookmarkIntervalMs: 60_000 });
+    k2s = await startKube2Sky(etcd.url, api.url, [`--watch-stall-timeout=${BOUND_MS}ms`]);
+  });
+  after(async () => {
+    await k2s?.stop();
+    await api?.stop();
+    await etcd?.stop();
+  });
+
+  test('a healthy quiet cluster stays ready through several bounds', async () => {
+    const deadline = Date.now() + 3 * BOUND_MS;
+    let polls = 0;
+    while (Date.now() < deadline) {
+      assert.deepEqual(await k2s.get('/readiness'), { status: 200, body: 'ok\n' }, `poll ${polls}`);
+      polls++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(polls > 20);
+    assert.doesNotMatch(k2s.prog.output(), /nothing from the API server/);
+  });
+
+  test('watches held by the API server: /readiness 503 naming the watch within the bound, restarts, and recovery once released', async () => {
+    api.server.holdWatches();
+    const t0 = Date.now();
+    api.server.closeWatches();
+    api.server.store.create('services', 'default', { metadata: { name: 'while-stalled' }, spec: { clusterIP: '10.0.0.90', ports: [{ port: 80 }] } });
+    await waitUntil(async () => (await k2s.get('/readiness')).status === 503, 3 * BOUND_MS, 'readiness 503 while the watches are held');
+    assert.ok(Date.now() - t0 < BOUND_MS + 1500, `503 after ${Date.now() - t0} ms`);
+    const r = await k2s.get('/readiness');
+    assert.match(r.body, /^not ready: watch (services|endpoints|pods) silent for \d+\.\d s \(bound 2 s\): no event, bookmark or new connection from the API server\n$/);
+    await k2s.prog.waitFor(/watch (services|endpoints|pods): nothing from the API server for \d+\.\d s \(bound 2 s\); restarting it/, 3 * BOUND_MS);
+    // Still held: the record is not there, readiness stays 503.
+    assert.deepEqual(await under(etcd.url, `${D}/svc/default/while-stalled/`), {});
+    assert.equal((await k2s.get('/readiness')).status, 503);
+    api.server.releaseWatches();
+    await converge(etcd.url, `${D}/svc/default/while-stalled/`, { [`${D}/svc/default/while-stalled/c3d372b1`]: A('10.0.0.90') }, 'service created while the watches were held');
+    await waitUntil(async () => (await k2s.get('/readiness')).status === 200, 3 * BOUND_MS, 'ready again');
+    const m = await k2s.get('/metrics');
+    assert.match(m.body, /^kube2sky_api_watch_errors_total\{kind="services"\} [1-9]\d*$/m);
   });
 });

@@ -182,3 +182,76 @@ test('dns-version TXT and owned prefixes', () => {
   assert.equal(versionRecords(LEGACY).size, 0);
   assert.deepEqual(ownedPrefixes(LEGACY), ['/skydns/local/cluster/svc/', '/skydns/local/cluster/pod/']);
 });
+
+test('IPv4-mapped IPv6 addresses are written as their IPv4 address: pod label, A host, hash label, PTR key', () => {
+  const mapped = podRecords({ metadata: { name: 'p', namespace: 'default' }, status: { podIP: '::ffff:10.244.7.7', podIPs: [{ ip: '::ffff:10.244.7.7' }, { ip: '10.244.7.7' }] } }, MODERN);
+  assert.deepEqual(mapped.problems, []);
+  assert.deepEqual(obj(mapped.records), { [`/skydns/local/cluster/pod/default/10-244-7-7/${hashLabel(A('10.244.7.7'))}`]: A('10.244.7.7') });
+  // The hex spelling of the same address gives the same record.
+  assert.deepEqual(obj(podRecords({ metadata: { name: 'p', namespace: 'default' }, status: { podIP: '::FFFF:af4:707' } }, LEGACY).records), obj(mapped.records));
+
+  const svc: Service = { metadata: { name: 'm', namespace: 'default' }, spec: { clusterIP: '::ffff:10.0.0.77', ports: [{ name: 'http', protocol: 'TCP', port: 80 }] } };
+  const label = hashLabel(A('10.0.0.77'));
+  assert.deepEqual(obj(serviceRecords(svc, null, MODERN).records), {
+    '/skydns/arpa/in-addr/10/0/0/77': PTR('m.default.svc.cluster.local.'),
+    [`/skydns/local/cluster/svc/default/m/_tcp/_http/${label}`]: SRV('m.default.svc.cluster.local.', 80),
+    [`/skydns/local/cluster/svc/default/m/${label}`]: A('10.0.0.77'),
+  });
+
+  const headless: Service = { metadata: { name: 'h', namespace: 'default' }, spec: { clusterIP: 'None' } };
+  const ep: Endpoints = {
+    metadata: { name: 'h', namespace: 'default', annotations: { 'endpoints.beta.kubernetes.io/hostnames-map': '{"::ffff:10.1.2.3":{"HostName":"web-0"}}' } },
+    subsets: [{ addresses: [{ ip: '::ffff:10.1.2.3' }, { ip: '::ffff:10.1.2.4' }], ports: [{ name: 'http', protocol: 'TCP', port: 80 }] }],
+  };
+  const h4 = hashLabel(A('10.1.2.4'));
+  assert.deepEqual(obj(serviceRecords(headless, ep, MODERN).records), {
+    '/skydns/arpa/in-addr/10/1/2/3': PTR('web-0.h.default.svc.cluster.local.'),
+    '/skydns/arpa/in-addr/10/1/2/4': PTR(`${h4}.h.default.svc.cluster.local.`),
+    [`/skydns/local/cluster/svc/default/h/${h4}`]: A('10.1.2.4'),
+    [`/skydns/local/cluster/svc/default/h/_tcp/_http/${h4}`]: SRV(`${h4}.h.default.svc.cluster.local.`, 80),
+    '/skydns/local/cluster/svc/default/h/_tcp/_http/web-0': SRV('web-0.h.default.svc.cluster.local.', 80),
+    '/skydns/local/cluster/svc/default/h/web-0': A('10.1.2.3'),
+  });
+});
+
+test('IPv6 addresses are written in one spelling (RFC 5952): no dot or upper case in a pod label', () => {
+  const label = (ip: string) => [...podRecords({ metadata: { name: 'p', namespace: 'default' }, status: { podIP: ip } }, LEGACY).records.keys()].map((k) => k.split('/')[6]);
+  assert.deepEqual(label('FD00:0:0:0:0:0:1:2'), ['fd00--1-2']);
+  assert.deepEqual(label('fd00:0000::0001:0002'), ['fd00--1-2']);
+  assert.deepEqual(label('::10.244.7.7'), ['--af4-707']);
+  assert.deepEqual(label('2001:db8:0:1:0:0:0:1'), ['2001-db8-0-1--1']);
+  assert.deepEqual(label('2001:db8:0:0:1:0:0:1'), ['2001-db8--1-0-0-1']);
+  const svc: Service = { metadata: { name: 'v6', namespace: 'default' }, spec: { clusterIP: 'FD00::10', ports: [] } };
+  assert.ok([...serviceRecords(svc, null, MODERN).records.values()].includes(A('fd00::10')));
+});
+
+test('a port name whose SRV label "_<name>" would pass 63 bytes (or is no DNS label) gets no SRV and a problem; the rest is written', () => {
+  const long63 = 'p'.repeat(63);
+  const long62 = 'q'.repeat(62);
+  const svc: Service = {
+    metadata: { name: 'wide', namespace: 'default' },
+    spec: { clusterIP: '10.0.0.80', ports: [{ name: long63, protocol: 'TCP', port: 80 }, { name: long62, protocol: 'TCP', port: 81 }, { name: 'a.b', protocol: 'TCP', port: 82 }, { name: 'http', protocol: 'TCP', port: 83 }] },
+  };
+  const label = hashLabel(A('10.0.0.80'));
+  const g = serviceRecords(svc, null, LEGACY);
+  assert.deepEqual(obj(g.records), {
+    [`/skydns/local/cluster/svc/default/wide/${label}`]: A('10.0.0.80'),
+    [`/skydns/local/cluster/svc/default/wide/_tcp/_http/${label}`]: SRV('wide.default.svc.cluster.local.', 83),
+    [`/skydns/local/cluster/svc/default/wide/_tcp/_${long62}/${label}`]: SRV('wide.default.svc.cluster.local.', 81),
+  });
+  assert.deepEqual(g.problems.map((p) => `${p.object}: ${p.message}`), [
+    `service default/wide: port name "${long63}" is 63 characters: the SRV label "_${long63}" would be 64 bytes, over DNS's 63; no SRV record for it`,
+    'service default/wide: port name "a.b" is not a DNS-1123 label; no SRV record for it',
+  ]);
+  // Headless: reported once per subset, not once per address.
+  const ep: Endpoints = {
+    metadata: { name: 'wide', namespace: 'default' },
+    subsets: [{ addresses: [{ ip: '10.1.0.1' }, { ip: '10.1.0.2' }], ports: [{ name: long63, protocol: 'TCP', port: 80 }, { name: 'http', protocol: 'TCP', port: 83 }] }],
+  };
+  const h = serviceRecords({ metadata: { name: 'wide', namespace: 'default' }, spec: { clusterIP: 'None' } }, ep, LEGACY);
+  assert.equal([...h.records.keys()].filter((k) => k.includes('/_tcp/_http/')).length, 2);
+  assert.equal([...h.records.keys()].filter((k) => k.includes(long63)).length, 0);
+  assert.deepEqual(h.problems.map((p) => `${p.object}: ${p.message}`), [
+    `endpoints default/wide: port name "${long63}" is 63 characters: the SRV label "_${long63}" would be 64 bytes, over DNS's 63; no SRV record for it`,
+  ]);
+});
