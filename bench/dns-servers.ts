@@ -337,3 +337,54 @@ export async function runDnsperf(dnsperf: string, srv: Server, queryFile: string
   }
 }
 
+// ---------------------------------------------------------------------------
+// Latency at a fixed rate: every answer's latency (dnsperf -v)
+// ---------------------------------------------------------------------------
+
+/** Latencies (ms) of every answer of a fixed-rate run. */
+export interface Latency {
+  server: string;
+  rate: number;
+  answered: number;
+  lost: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+/** Latencies (ms) of the answers in a dnsperf -v output file, in completion order; lines without one are lost queries. */
+export async function readLatencies(file: string, limit = Infinity): Promise<{ ms: Float64Array; lost: number }> {
+  const text = await fsp.readFile(file, 'utf8');
+  const out: number[] = [];
+  let lost = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('> ')) continue;
+    if (out.length + lost >= limit) break;
+    const v = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('> T ') || !Number.isFinite(v)) lost++;
+    else out.push(v * 1000);
+  }
+  return { ms: Float64Array.from(out), lost };
+}
+
+export function summariseLatency(server: string, rate: number, l: { ms: Float64Array; lost: number }): Latency {
+  const s = l.ms.slice().sort();
+  return { server, rate, answered: s.length, lost: l.lost, p50: percentile(s, 0.5), p99: percentile(s, 0.99), p999: percentile(s, 0.999), max: s.length ? s[s.length - 1] : NaN };
+}
+
+/** Starts dnsperf at a fixed rate with every answer written to `out`; resolves when it exits. */
+export function spawnVerbose(dnsperf: string, port: number, queryFile: string, seconds: number, rate: number, s: DnsperfOptions, out: string): Promise<void> {
+  const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
+  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(seconds), '-Q', String(rate), '-c', String(s.clients), '-T', String(s.threads), '-q', String(s.outstanding), '-t', String(s.queryTimeout), '-v'];
+  const prog = start('/bin/sh', ['-c', `exec ${q(dnsperf)} ${args.map(q).join(' ')} > ${q(out)}`], 'dnsperf -v');
+  return withTimeout(prog.exited, (seconds + s.queryTimeout + 30) * 1000, `dnsperf -v on port ${port}`).then((info) => {
+    running.delete(prog);
+    if (info.code !== 0) throw new Error(`dnsperf -v exited with ${info.code}: ${prog.output().slice(-2000)}`);
+  });
+}

@@ -33,7 +33,7 @@ import { rng } from '../test/harness/random.js';
 import { sleep } from '../test/harness/proc.js';
 import { dig } from '../test/harness/dig.js';
 import { RESULTS_DIR, ROOT, envInt, fmt, httpGet, log, logMachine, logProblems, makeTempDir, memOf, metricSum, removeTempDir, runBench, running, start, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
-import { benchTools, DOMAIN, PerfResult, RECORD_TTL, Server, SkydnsStart, median, runDnsperf, startKnot, startSkydns } from './dns-servers.js';
+import { benchTools, DOMAIN, Latency, PerfResult, RECORD_TTL, Server, SkydnsStart, median, readLatencies, runDnsperf, spawnVerbose, startKnot, startSkydns, summariseLatency } from './dns-servers.js';
 
 const NAMESPACES = 50;
 const PUTS_PER_TXN = 128;
@@ -292,53 +292,6 @@ class Churner {
 // ---------------------------------------------------------------------------
 // Latency at a fixed rate: every answer's latency (dnsperf -v)
 // ---------------------------------------------------------------------------
-
-interface Latency {
-  server: string;
-  rate: number;
-  answered: number;
-  lost: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
-
-/** Latencies (ms) of the answers in a dnsperf -v output file, in completion order; lines without one are lost queries. */
-async function readLatencies(file: string, limit = Infinity): Promise<{ ms: Float64Array; lost: number }> {
-  const text = await fsp.readFile(file, 'utf8');
-  const out: number[] = [];
-  let lost = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('> ')) continue;
-    if (out.length + lost >= limit) break;
-    const v = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (line.startsWith('> T ') || !Number.isFinite(v)) lost++;
-    else out.push(v * 1000);
-  }
-  return { ms: Float64Array.from(out), lost };
-}
-
-function summariseLatency(server: string, rate: number, l: { ms: Float64Array; lost: number }): Latency {
-  const s = l.ms.slice().sort();
-  return { server, rate, answered: s.length, lost: l.lost, p50: percentile(s, 0.5), p99: percentile(s, 0.99), p999: percentile(s, 0.999), max: s.length ? s[s.length - 1] : NaN };
-}
-
-/** Starts dnsperf at a fixed rate with every answer written to `out`; resolves when it exits. */
-function spawnVerbose(dnsperf: string, port: number, queryFile: string, seconds: number, rate: number, s: Settings, out: string): Promise<void> {
-  const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
-  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(seconds), '-Q', String(rate), '-c', String(s.clients), '-T', String(s.threads), '-q', String(s.outstanding), '-t', String(s.queryTimeout), '-v'];
-  const prog = start('/bin/sh', ['-c', `exec ${q(dnsperf)} ${args.map(q).join(' ')} > ${q(out)}`], 'dnsperf -v');
-  return withTimeout(prog.exited, (seconds + s.queryTimeout + 30) * 1000, `dnsperf -v on port ${port}`).then((info) => {
-    running.delete(prog);
-    if (info.code !== 0) throw new Error(`dnsperf -v exited with ${info.code}: ${prog.output().slice(-2000)}`);
-  });
-}
 
 /** Every answer's latency of `seconds` at `rate` queries a second (the first `limit` answers only). */
 async function latencyRun(label: string, port: number, seconds: number, rate: number, ctx: SizeCtx, limit = Infinity): Promise<Latency> {

@@ -183,8 +183,16 @@ interface Ctx {
 /** Lookups of names one answer may make (the question's own, CNAME targets, SRV/MX glue). */
 export const MAX_LOOKUPS = 1024;
 
-function roomFor(bufsize: number): number {
-  return Math.floor(bufsize / 12) + 1;
+/**
+ * Entries a lookup may gather for a reply of `bufsize` bytes: one more than
+ * fit at the least a record of this type takes with a compressed owner (A 16,
+ * AAAA 28, SRV 20, MX 16 bytes; 12 for any other), so a longer answer is still
+ * truncated by the encoder. (An answer cut short is marked, so it says TC
+ * whatever the records turn out to take.)
+ */
+function roomFor(bufsize: number, qtype: number): number {
+  const least = qtype === TYPE.A || qtype === TYPE.MX ? 16 : qtype === TYPE.AAAA ? 28 : qtype === TYPE.SRV ? 20 : 12;
+  return Math.floor(bufsize / least) + 1;
 }
 
 export class Resolver {
@@ -388,7 +396,8 @@ export class Resolver {
       const target = targetStrip(s.e.target, svc.targetstrip);
       answer.push(srv(target));
       const k = target.toLowerCase();
-      if (glued.has(k)) continue;
+      // An answer cut short is truncated, and a truncated reply carries no glue: none is looked up.
+      if (glued.has(k) || ctx.cut) continue;
       glued.add(k);
       extra.push(...this.targetGlue(target, ctx));
     }
@@ -421,7 +430,7 @@ export class Resolver {
       const target = targetStrip(s.e.target, svc.targetstrip);
       answer.push(mx(target));
       const k = target.toLowerCase();
-      if (glued.has(k)) continue;
+      if (glued.has(k) || ctx.cut) continue;
       glued.add(k);
       extra.push(...this.targetGlue(target, ctx));
     }
@@ -517,7 +526,7 @@ export class Resolver {
   resolve(req: Request, lookupName: string | undefined, memo: UpstreamMemo = NO_UPSTREAM, deps = false): Resolution {
     const now = Date.now();
     // SOA serial changes on the hour; never reuse an answer across it.
-    const ctx: Ctx = { req, now, reuseUntil: now - (now % 3600_000) + 3600_000, deps: deps ? new Deps() : null, memo, missing: null, room: roomFor(req.bufsize), lookups: MAX_LOOKUPS, cut: false };
+    const ctx: Ctx = { req, now, reuseUntil: now - (now % 3600_000) + 3600_000, deps: deps ? new Deps() : null, memo, missing: null, room: roomFor(req.bufsize, req.qtype), lookups: MAX_LOOKUPS, cut: false };
     const answer = this.answerIn(req, lookupName ?? req.qname.toLowerCase(), ctx);
     return { answer, missing: ctx.missing };
   }
@@ -614,7 +623,7 @@ export class Resolver {
     this.tree.collect(segs, false, false, under, 2);
     if (under.length !== 1) return null;
     const now = Date.now();
-    const ctx: Ctx = { req, now, reuseUntil: now + 3600_000, deps: deps ? new Deps() : null, memo: NO_UPSTREAM, missing: null, room: roomFor(req.bufsize), lookups: MAX_LOOKUPS, cut: false };
+    const ctx: Ctx = { req, now, reuseUntil: now + 3600_000, deps: deps ? new Deps() : null, memo: NO_UPSTREAM, missing: null, room: roomFor(req.bufsize, req.qtype), lookups: MAX_LOOKUPS, cut: false };
     ctx.deps?.add(segs, SUBTREE);
     const s = this.rec(entry, ctx);
     if (s.e.target === '') return null;
