@@ -41,6 +41,7 @@ export const SKYDNS_FLAGS: readonly FlagDef[] = [
   { name: 'metrics-addr', type: 'string', default: '', env: 'SKYDNS_METRICS_ADDR', usage: 'ip:port for /metrics, /healthz and /readyz (overrides PROMETHEUS_PORT, which binds all interfaces)' },
   { name: 'tcp-max-conns', type: 'int', default: 1000, usage: 'maximum number of concurrent TCP client connections' },
   { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections idle for this long' },
+  { name: 'max-forwards', type: 'int', default: 1000, usage: 'upstream exchanges (forwarded and stub-zone queries, lookups of out-of-zone CNAME targets) outstanding at once in each server process; beyond it a forwarded query gets REFUSED at once (0: no bound)' },
   { name: 'answer-cache', type: 'int', default: 50000, usage: 'capacity (entries) of the cache of encoded authoritative answers; an etcd change drops exactly the answers it can alter, and a question is kept the second time it is asked (0 disables it)' },
   { name: 'udp-io', type: 'string', default: 'auto', env: 'SKYDNS_UDP_IO', usage: 'UDP socket I/O: "batch" (many datagrams per system call, through native/udpio.node), "dgram" (Node\'s dgram, one per call) or "auto" (batch when the module is built and loads, else dgram)' },
   { name: 'workers', type: 'string', default: '1', env: 'SKYDNS_WORKERS', usage: 'server processes sharing the DNS sockets, or "auto": one per CPU the process may use (its cgroup CPU quota, else the CPU count); each holds its own copy of the records' },
@@ -77,6 +78,8 @@ export interface SkyConfig {
   tcpMaxConns: number;
   tcpIdleMs: number;
   answerCacheSize: number;
+  /** Upstream exchanges outstanding at once (-max-forwards; 0: no bound; absent: the default). */
+  maxForwards?: number;
   /** UDP socket I/O: batched through the native module, Node's dgram, or the first that works. */
   udpIo: 'auto' | 'batch' | 'dgram';
   workers: number;
@@ -141,6 +144,7 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
   const udpIo = str(p, 'udp-io');
   if (udpIo !== 'auto' && udpIo !== 'batch' && udpIo !== 'dgram') throw new FlagError(`-udp-io: "${udpIo}" is not one of auto, batch, dgram`);
   if (num(p, 'answer-cache') < 0) throw new FlagError('-answer-cache must not be negative');
+  if (num(p, 'max-forwards') < 0) throw new FlagError('-max-forwards must not be negative');
   return {
     domain: str(p, 'domain'),
     dnsAddr,
@@ -172,6 +176,7 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
     tcpMaxConns: num(p, 'tcp-max-conns'),
     tcpIdleMs: num(p, 'tcp-idle-timeout'),
     answerCacheSize: num(p, 'answer-cache'),
+    maxForwards: num(p, 'max-forwards'),
     udpIo,
     workers,
     ...(workersSource !== undefined ? { workersSource } : {}),
