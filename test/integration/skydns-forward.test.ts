@@ -108,75 +108,78 @@ describe('skydns forwarding under load', () => {
     await etcd?.stop();
   });
 
-  test('a silent upstream: at most -max-forwards outstanding, REFUSED at once beyond, in-zone answers all correct, few descriptors; stop settles the rest', async () => {
-    const silent = await silentUpstream();
-    const sky = await startSkyDns(etcd.url, [`-nameservers=127.0.0.1:${silent.port}`, '-max-forwards=50', '-rtimeout=8s']);
-    const c = await client(sky.port);
-    try {
-      const fdsBefore = fdCount(sky.prog.pid);
-      let fdsPeak = fdsBefore;
-      const OUTSIDE = 2000;
-      const INZONE = 200;
-      const t0 = performance.now();
-      // 20 rounds of 100 distinct outside names and 10 in-zone questions, ~5k q/s.
-      for (let round = 0; round < 20; round++) {
-        for (let i = 0; i < 100; i++) c.ask(round * 100 + i, `q${round * 100 + i}.blackhole.example.`);
-        for (let i = 0; i < 10; i++) c.ask(OUTSIDE + round * 10 + i, KUBERNETES);
-        await sleep(20);
-        fdsPeak = Math.max(fdsPeak, fdCount(sky.prog.pid));
+  for (const udpIo of ['auto', 'dgram'] as const) {
+    test(`a silent upstream (-udp-io=${udpIo}): at most -max-forwards outstanding, REFUSED at once beyond, in-zone answers all correct, few descriptors; stop settles the rest`, async (t) => {
+      const silent = await silentUpstream();
+      const sky = await startSkyDns(etcd.url, [`-nameservers=127.0.0.1:${silent.port}`, '-max-forwards=50', '-rtimeout=8s', `-udp-io=${udpIo}`]);
+      const c = await client(sky.port);
+      try {
+        const fdsBefore = fdCount(sky.prog.pid);
+        let fdsPeak = fdsBefore;
+        const OUTSIDE = 2000;
+        const INZONE = 200;
+        const t0 = performance.now();
+        // 20 rounds of 100 distinct outside names and 10 in-zone questions, ~5k q/s.
+        for (let round = 0; round < 20; round++) {
+          for (let i = 0; i < 100; i++) c.ask(round * 100 + i, `q${round * 100 + i}.blackhole.example.`);
+          for (let i = 0; i < 10; i++) c.ask(OUTSIDE + round * 10 + i, KUBERNETES);
+          await sleep(20);
+          fdsPeak = Math.max(fdsPeak, fdCount(sky.prog.pid));
+        }
+        await waitUntil(() => c.replies.size >= OUTSIDE - 50 + INZONE, 5000, 'every refused and in-zone question answered');
+        const burstMs = performance.now() - t0;
+        assert.ok(burstMs < 7000, `the burst and its answers took ${burstMs.toFixed(0)} ms, longer than -rtimeout allows to judge`);
+
+        // In-zone questions asked meanwhile: every one answered, correctly.
+        for (let i = 0; i < INZONE; i++) {
+          const r = c.replies.get(OUTSIDE + i);
+          assert.ok(r, `in-zone question ${i} unanswered`);
+          assert.equal(r.rcode, RCODE.NOERROR);
+          assert.equal(lastA(r.buf), '10.0.0.1');
+        }
+        // Beyond the bound: REFUSED, at once (well before -rtimeout), with RA.
+        const outside = [...Array(OUTSIDE).keys()].map((id) => c.replies.get(id)).filter((r): r is Reply => r !== undefined);
+        assert.equal(outside.length, OUTSIDE - 50, 'all but the 50 outstanding answered already');
+        for (const r of outside) {
+          assert.equal(r.rcode, RCODE.REFUSED);
+          assert.ok((r.buf[3] & 0x80) !== 0, 'RA set');
+        }
+        const slowest = Math.max(...outside.map((r) => r.ms));
+        assert.ok(slowest < 4000, `slowest REFUSED took ${slowest.toFixed(0)} ms (-rtimeout is 8 s)`);
+
+        // The upstream saw exactly the bound, under distinct (port, ID), from a few sockets.
+        assert.equal(silent.seen.length, 50, 'queries the silent upstream received');
+        assert.equal(new Set(silent.seen.map((s) => `${s.port}/${s.id}`)).size, 50, 'no two outstanding exchanges share a port and ID');
+        const ports = new Set(silent.seen.map((s) => s.port)).size;
+        assert.ok(ports >= 1 && ports <= 8, `source ports used: ${ports}`);
+        assert.ok(fdsPeak - fdsBefore <= 20, `descriptors grew from ${fdsBefore} to ${fdsPeak}`);
+        t.diagnostic(`burst ${burstMs.toFixed(0)} ms; slowest REFUSED ${slowest.toFixed(1)} ms; upstream source ports ${ports}; descriptors ${fdsBefore} → ${fdsPeak}`);
+
+        // Counted and reported: the metric, and a first line at once (more lines at most one per 5 s).
+        const body = (await sky.httpGet('/metrics')).body;
+        assert.equal(metric(body, 'skydns_skydns_forward_refused_total'), OUTSIDE - 50);
+        assert.match(body, /^skydns_skydns_dns_error_count_total\{system="recursive",cause="refused"\} 1950$/m);
+        const lines = sky.prog.output().split('\n').filter((l) => / WARN forward: /.test(l));
+        assert.match(lines[0] ?? '', /forward: 50 upstream exchanges outstanding \(-max-forwards\): new forwards get REFUSED/);
+        assert.ok(lines.length <= 1 + Math.ceil(burstMs / 5000), `${lines.length} lines in ${burstMs.toFixed(0)} ms:\n${lines.join('\n')}`);
+        await waitUntil(() => / WARN forward: refused \d+ more forwards? in the last \d+\.\d s: 50 upstream exchanges outstanding/.test(sky.prog.output()), 8000, 'the summing line');
+
+        // Stop with 50 forwards in flight: each settles (SERVFAIL) at once, nothing is logged as an error.
+        const stopped = performance.now();
+        assert.equal(await sky.prog.stop(), 0);
+        await waitUntil(() => c.replies.size === OUTSIDE + INZONE, 2000, 'the 50 outstanding forwards answered at stop');
+        for (let id = 0; id < OUTSIDE; id++) if (c.replies.get(id)!.rcode !== RCODE.REFUSED) assert.equal(c.replies.get(id)!.rcode, RCODE.SERVFAIL);
+        assert.ok(performance.now() - stopped < 3000, 'stopped well before -rtimeout');
+        assert.doesNotMatch(sky.prog.output(), / ERROR |unhandled|ERR_SOCKET/);
+      } finally {
+        c.close();
+        await sky.stop();
+        silent.close();
       }
-      await waitUntil(() => c.replies.size >= OUTSIDE - 50 + INZONE, 5000, 'every refused and in-zone question answered');
-      const burstMs = performance.now() - t0;
-      assert.ok(burstMs < 7000, `the burst and its answers took ${burstMs.toFixed(0)} ms, longer than -rtimeout allows to judge`);
+    });
+  }
 
-      // In-zone questions asked meanwhile: every one answered, correctly.
-      for (let i = 0; i < INZONE; i++) {
-        const r = c.replies.get(OUTSIDE + i);
-        assert.ok(r, `in-zone question ${i} unanswered`);
-        assert.equal(r.rcode, RCODE.NOERROR);
-        assert.equal(lastA(r.buf), '10.0.0.1');
-      }
-      // Beyond the bound: REFUSED, at once (well before -rtimeout), with RA.
-      const outside = [...Array(OUTSIDE).keys()].map((id) => c.replies.get(id)).filter((r): r is Reply => r !== undefined);
-      assert.equal(outside.length, OUTSIDE - 50, 'all but the 50 outstanding answered already');
-      for (const r of outside) {
-        assert.equal(r.rcode, RCODE.REFUSED);
-        assert.ok((r.buf[3] & 0x80) !== 0, 'RA set');
-      }
-      const slowest = Math.max(...outside.map((r) => r.ms));
-      assert.ok(slowest < 4000, `slowest REFUSED took ${slowest.toFixed(0)} ms (-rtimeout is 8 s)`);
-
-      // The upstream saw exactly the bound, under distinct (port, ID), from a few sockets.
-      assert.equal(silent.seen.length, 50, 'queries the silent upstream received');
-      assert.equal(new Set(silent.seen.map((s) => `${s.port}/${s.id}`)).size, 50, 'no two outstanding exchanges share a port and ID');
-      const ports = new Set(silent.seen.map((s) => s.port)).size;
-      assert.ok(ports >= 1 && ports <= 8, `source ports used: ${ports}`);
-      assert.ok(fdsPeak - fdsBefore <= 20, `descriptors grew from ${fdsBefore} to ${fdsPeak}`);
-
-      // Counted and reported: the metric, and a first line at once (more lines at most one per 5 s).
-      const body = (await sky.httpGet('/metrics')).body;
-      assert.equal(metric(body, 'skydns_skydns_forward_refused_total'), OUTSIDE - 50);
-      assert.match(body, /^skydns_skydns_dns_error_count_total\{system="recursive",cause="refused"\} 1950$/m);
-      const lines = sky.prog.output().split('\n').filter((l) => / WARN forward: /.test(l));
-      assert.match(lines[0] ?? '', /forward: 50 upstream exchanges outstanding \(-max-forwards\): new forwards get REFUSED/);
-      assert.ok(lines.length <= 1 + Math.ceil(burstMs / 5000), `${lines.length} lines in ${burstMs.toFixed(0)} ms:\n${lines.join('\n')}`);
-      await waitUntil(() => / WARN forward: refused \d+ more forwards? in the last \d+\.\d s: 50 upstream exchanges outstanding/.test(sky.prog.output()), 8000, 'the summing line');
-
-      // Stop with 50 forwards in flight: each settles (SERVFAIL) at once, nothing is logged as an error.
-      const stopped = performance.now();
-      assert.equal(await sky.prog.stop(), 0);
-      await waitUntil(() => c.replies.size === OUTSIDE + INZONE, 2000, 'the 50 outstanding forwards answered at stop');
-      for (let id = 0; id < OUTSIDE; id++) if (c.replies.get(id)!.rcode !== RCODE.REFUSED) assert.equal(c.replies.get(id)!.rcode, RCODE.SERVFAIL);
-      assert.ok(performance.now() - stopped < 3000, 'stopped well before -rtimeout');
-      assert.doesNotMatch(sky.prog.output(), / ERROR |unhandled|ERR_SOCKET/);
-    } finally {
-      c.close();
-      await sky.stop();
-      silent.close();
-    }
-  });
-
-  test('through Knot: many questions in parallel answered exactly, the sockets reused and replaced (source ports change)', async () => {
+  test('through Knot: many questions in parallel answered exactly, the sockets reused and replaced (source ports change)', async (t) => {
     const sky = await startSkyDns(etcd.url, [`-nameservers=127.0.0.1:${knot.port}`, '-max-forwards=100']);
     const c = await client(sky.port);
     const ports = new Set<number>();
@@ -201,6 +204,7 @@ describe('skydns forwarding under load', () => {
       // 1000 exchanges over sockets that take at most 100 each: several ports over time, never many at once.
       assert.ok(ports.size >= 2, `source ports seen: ${[...ports].join(',')}`);
       assert.ok(most <= 8, `at most ${most} sockets to the upstream at once`);
+      t.diagnostic(`${N} exchanges: ${ports.size} source ports seen, at most ${most} sockets at once`);
       const r = await dig({ port: sky.port, name: 'foo.example.com' });
       assert.deepEqual(r.answer.map((a) => `${a.name} ${a.ttl} ${a.type} ${a.data}`), ['foo.example.com. 300 A 192.0.2.10']);
     } finally {
