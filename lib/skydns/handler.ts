@@ -534,9 +534,9 @@ function zoneSoa(resolver: Resolver): ZoneSoa | null {
 /**
  * The answer to a query not forwarded because -max-forwards exchanges are
  * outstanding: REFUSED, as CoreDNS's forward plugin answers beyond
- * max_concurrent. Unlike SERVFAIL it is not cached as a resolution failure
- * (RFC 9520), and a stub resolver asks its next nameserver at once; RA stays
- * set (recursion is offered, just not now).
+ * max_concurrent, so that "declined to try" (our load) stays apart from
+ * SERVFAIL ("tried, the upstream failed"); glibc's stub resolver asks its next
+ * nameserver on either. RA stays set (recursion is offered, just not now).
  */
 function busyReply(raw: Buffer, q: Query): Buffer {
   const b = errorReply(raw, RCODE.REFUSED, q.questionEnd);
