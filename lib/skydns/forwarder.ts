@@ -111,11 +111,6 @@ export class UdpLink {
     this.ageTimer = setTimeout(() => this.retire(), SOCKET_MAX_AGE_MS).unref();
   }
 
-  /** Exchanges waiting for a reply on this socket. */
-  get outstanding(): number {
-    return this.pending.size;
-  }
-
   /** Sends `msg` under a fresh random ID; settles with the reply (carrying that ID) or an ExchangeError. */
   exchange(msg: Buffer, timeoutMs: number): Promise<Buffer> {
     if (this.closed) return Promise.reject(this.error('socket closed'));
@@ -336,16 +331,6 @@ export class Forwarder implements Upstream {
 
   get servers(): Server[] {
     return this.opts.servers;
-  }
-
-  /** Upstream walks outstanding now (tests, benchmarks). */
-  get outstanding(): number {
-    return this.walks;
-  }
-
-  /** Open UDP sockets to upstream servers (tests, benchmarks). */
-  get openSockets(): number {
-    return this.links.size;
   }
 
   private exchange(server: Server, msg: Buffer, tcp: boolean, timeoutMs: number): Promise<Buffer> {
