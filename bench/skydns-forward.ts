@@ -89,15 +89,18 @@ async function main(): Promise<void> {
   await sleep(2500); // the probes' answers, and forwards waiting out -rtimeout
   const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const refusedMetric = /^skydns_skydns_forward_refused_total (\d+)$/m.exec(metrics)?.[1] ?? '-';
+  const beforeStop = new Map(rcodes);
   const code = await stopProgram(sky);
+  await sleep(200); // answers to forwards settled by the stop
   for (const s of [hole, fwd, probe]) s.close();
   await stopBenchEtcd(etcd);
 
   const answered = probeMs.filter((x) => x !== undefined).sort((a, b) => a - b);
   const lost = probeSent.length - answered.length;
   const name = (rc: number) => ({ 0: 'NOERROR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 5: 'REFUSED' })[rc] ?? `rcode ${rc}`;
+  const counts = (m: Map<number, number>) => `${[...m].map(([rc, n]) => `${name(rc)} ${n}`).join(', ') || 'none'}; no answer ${sent - [...m.values()].reduce((a, b) => a + b, 0)}`;
   const out = [
-    `sent ${sent} forwards in ${elapsed.toFixed(1)} s (${(sent / elapsed).toFixed(0)} q/s); answers within 2.5 s of the end: ${[...rcodes].map(([rc, n]) => `${name(rc)} ${n}`).join(', ') || 'none'}; no answer ${sent - [...rcodes.values()].reduce((a, b) => a + b, 0)}`,
+    `sent ${sent} forwards in ${elapsed.toFixed(1)} s (${(sent / elapsed).toFixed(0)} q/s); answers 2.5 s after the end: ${counts(beforeStop)}; after stopping skydns: ${counts(rcodes)}`,
     `upstream received ${upstreamGot} queries; skydns_skydns_forward_refused_total ${refusedMetric}`,
     `in-zone probes: ${probeSent.length} sent, ${lost} lost (${((100 * lost) / probeSent.length).toFixed(1)} %), ${probeWrong} wrong; latency p50 ${fmt(pct(answered, 50), 2)} ms, p99 ${fmt(pct(answered, 99), 2)} ms, max ${fmt(answered[answered.length - 1], 2)} ms`,
     `skydns peak: ${fdPeak} open descriptors, ${rssPeak.toFixed(0)} MiB RSS; exit code ${code}`,
