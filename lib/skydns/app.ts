@@ -31,6 +31,7 @@ export class SkyDnsApp extends EventEmitter {
   store!: EtcdStore;
   handler!: DnsHandler;
   server!: DnsServer;
+  forwarder: Forwarder | null = null;
   metrics: Metrics | null = null;
   http: http.Server | null = null;
   private listening = false;
@@ -83,7 +84,8 @@ export class SkyDnsApp extends EventEmitter {
     const endpoint = this.opts.worker ? null : metricsEndpoint(cfg.metricsAddr, env, this.log, splitHostPort);
     if (endpoint || this.opts.worker) this.metrics = new Metrics(env.PROMETHEUS_NAMESPACE || 'skydns', env.PROMETHEUS_SUBSYSTEM || 'skydns');
 
-    const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: cfg.readTimeoutMs, nsRotate: cfg.nsRotate, log: this.log });
+    const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: cfg.readTimeoutMs, nsRotate: cfg.nsRotate, log: this.log, maxOutstanding: cfg.maxForwards, metrics: this.metrics });
+    this.forwarder = forwarder;
     const resolver = new Resolver(store.tree, cfg, forwarder, this.log, store.leaseTTL);
     this.handler = new DnsHandler({
       cfg,
@@ -148,6 +150,10 @@ export class SkyDnsApp extends EventEmitter {
 
   async stop(): Promise<void> {
     this.listening = false;
+    // Forwards in flight settle now (SERVFAIL) instead of after -rtimeout, and none starts later;
+    // one turn of the event loop lets those answers out before the sockets close.
+    this.forwarder?.close();
+    await new Promise<void>((r) => setImmediate(r));
     await this.server?.close();
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     await this.store?.stop();

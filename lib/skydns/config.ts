@@ -41,6 +41,7 @@ export const SKYDNS_FLAGS: readonly FlagDef[] = [
   { name: 'metrics-addr', type: 'string', default: '', env: 'SKYDNS_METRICS_ADDR', usage: 'ip:port for /metrics, /healthz and /readyz (overrides PROMETHEUS_PORT, which binds all interfaces)' },
   { name: 'tcp-max-conns', type: 'int', default: 1000, usage: 'maximum number of concurrent TCP client connections' },
   { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections idle for this long' },
+  { name: 'max-forwards', type: 'int', default: 1000, usage: 'upstream exchanges (forwarded and stub-zone queries, lookups of out-of-zone CNAME targets) outstanding at once in each server process; beyond it a forwarded query gets REFUSED at once (0: no bound)' },
   { name: 'answer-cache', type: 'int', default: 50000, usage: 'capacity (entries) of the cache of encoded authoritative answers; an etcd change drops exactly the answers it can alter, and a question is kept the second time it is asked (0 disables it)' },
   { name: 'udp-max-payload', type: 'int', default: 1232, usage: 'the EDNS0 UDP payload size skydns advertises and the most a UDP reply carries (a client\'s larger buffer is not used beyond it; a longer answer is truncated, TC set): 512–65507' },
   { name: 'udp-io', type: 'string', default: 'auto', env: 'SKYDNS_UDP_IO', usage: 'UDP socket I/O: "batch" (many datagrams per system call, through native/udpio.node), "dgram" (Node\'s dgram, one per call) or "auto" (batch when the module is built and loads, else dgram)' },
@@ -80,6 +81,8 @@ export interface SkyConfig {
   answerCacheSize: number;
   /** -udp-max-payload: advertised EDNS0 size and the cap of every UDP reply. */
   udpMaxPayload: number;
+  /** Upstream exchanges outstanding at once (-max-forwards; 0: no bound; absent: the default). */
+  maxForwards?: number;
   /** UDP socket I/O: batched through the native module, Node's dgram, or the first that works. */
   udpIo: 'auto' | 'batch' | 'dgram';
   workers: number;
@@ -146,6 +149,7 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
   if (num(p, 'answer-cache') < 0) throw new FlagError('-answer-cache must not be negative');
   const udpMax = num(p, 'udp-max-payload');
   if (udpMax < 512 || udpMax > 65507) throw new FlagError(`-udp-max-payload: ${udpMax} is outside 512–65507`);
+  if (num(p, 'max-forwards') < 0) throw new FlagError('-max-forwards must not be negative');
   return {
     domain: str(p, 'domain'),
     dnsAddr,
@@ -178,6 +182,7 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
     tcpIdleMs: num(p, 'tcp-idle-timeout'),
     answerCacheSize: num(p, 'answer-cache'),
     udpMaxPayload: udpMax,
+    maxForwards: num(p, 'max-forwards'),
     udpIo,
     workers,
     ...(workersSource !== undefined ? { workersSource } : {}),

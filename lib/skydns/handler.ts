@@ -6,7 +6,7 @@
 import { inZone, labelCount } from '../msg/path.js';
 import { SkyConfig } from './config.js';
 import { AnswerCache, CachedAnswer, DO_FLAG, EDNS_FLAG, ReplyChunks } from './answers.js';
-import { Forwarder, Server } from './forwarder.js';
+import { BUSY, Forwarder, Server } from './forwarder.js';
 import { Metrics, System, Cause } from './metrics.js';
 import { Answer, Logger, Request, Resolver, UpstreamMemo } from './resolver.js';
 import { StubZones, hasStubOption, withStubOption } from './stub.js';
@@ -368,6 +368,7 @@ export class DnsHandler {
     }
     const id = q.header.id;
     const reply = await this.d.forwarder!.walk(servers, id % servers.length, withStubOption(q), t.tcp);
+    if (reply === BUSY) return { buf: busyReply(raw, q), system: 'stub', cause: 'refused' };
     if (!reply) return { buf: errorReply(raw, RCODE.SERVFAIL, q.questionEnd), system: 'stub', cause: 'servfail' };
     const b = Buffer.from(reply);
     b.writeUInt16BE(id, 0);
@@ -475,6 +476,7 @@ export class DnsHandler {
     if (!fwd || fwd.servers.length === 0 || labelCount(q.qnameLower) < cfg.ndots) return fail(true);
     const flight = `${q.qnameLower}|${q.qtype}|${q.qclass}|${q.edns?.do ? 1 : 0}|${q.header.cd ? 1 : 0}`;
     const reply = await fwd.forward(raw, t.tcp, flight);
+    if (reply === BUSY) return { buf: busyReply(raw, q), system, cause: 'refused' };
     if (!reply) {
       this.d.log.debug(`forward of ${q.qname} ${typeName(q.qtype)} failed on every nameserver`);
       return fail(true);
@@ -553,6 +555,19 @@ function zoneSoa(resolver: Resolver): ZoneSoa | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The answer to a query not forwarded because -max-forwards exchanges are
+ * outstanding: REFUSED, as CoreDNS's forward plugin answers beyond
+ * max_concurrent, so that "declined to try" (our load) stays apart from
+ * SERVFAIL ("tried, the upstream failed"); glibc's stub resolver asks its next
+ * nameserver on either. RA stays set (recursion is offered, just not now).
+ */
+function busyReply(raw: Buffer, q: Query): Buffer {
+  const b = errorReply(raw, RCODE.REFUSED, q.questionEnd);
+  b[3] |= 0x80;
+  return b;
 }
 
 /** An answer with no records: REFUSED, or the BADVERS base. */

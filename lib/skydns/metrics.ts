@@ -42,6 +42,7 @@ export class Metrics {
   readonly answerCacheHits: FastCounter;
   readonly answerCacheInvalidations: FastCounter;
   readonly malformed: FastCounter;
+  readonly forwardsRefused: FastCounter;
   private readonly all: Array<FastCounter | FastHistogram>;
 
   constructor(namespace = 'skydns', subsystem = 'skydns') {
@@ -55,7 +56,8 @@ export class Metrics {
     this.answerCacheHits = new FastCounter(`${p}answer_cache_hits_total`, 'Authoritative answers served from the encoded-answer cache.', []);
     this.answerCacheInvalidations = new FastCounter(`${p}answer_cache_invalidations_total`, 'Cached answers dropped because a record they were computed from changed.', []);
     this.malformed = new FastCounter(`${p}malformed_requests_total`, 'Requests that could not be parsed, by reason.', ['reason']);
-    this.all = [this.requests, this.duration, this.size, this.errors, this.cacheMiss, this.answerCacheHits, this.answerCacheInvalidations, this.malformed];
+    this.forwardsRefused = new FastCounter(`${p}forward_refused_total`, 'Upstream exchanges not started because -max-forwards were outstanding already (a client got REFUSED; a CNAME-target lookup got nothing).', []);
+    this.all = [this.requests, this.duration, this.size, this.errors, this.cacheMiss, this.answerCacheHits, this.answerCacheInvalidations, this.malformed, this.forwardsRefused];
   }
 
   /** One request done. */
