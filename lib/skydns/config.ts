@@ -39,8 +39,9 @@ export const SKYDNS_FLAGS: readonly FlagDef[] = [
   { name: 'etcd3', type: 'bool', default: true, usage: 'use the etcd v3 API (always on: this implementation speaks only v3)' },
   // Beyond SkyDNS:
   { name: 'metrics-addr', type: 'string', default: '', env: 'SKYDNS_METRICS_ADDR', usage: 'ip:port for /metrics, /healthz and /readyz (overrides PROMETHEUS_PORT, which binds all interfaces)' },
-  { name: 'tcp-max-conns', type: 'int', default: 1000, usage: 'maximum number of concurrent TCP client connections' },
-  { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections idle for this long' },
+  { name: 'tcp-max-conns', type: 'int', default: 1000, usage: 'maximum number of concurrent TCP client connections; when all are taken, a new client takes the slot of the one idle longest (else of the one busy longest)' },
+  { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections that send no query for this long after their last one' },
+  { name: 'tcp-io-timeout', type: 'duration', default: '3s', usage: 'close TCP client connections whose query is not whole this long after its first byte' },
   { name: 'answer-cache', type: 'int', default: 50000, usage: 'capacity (entries) of the cache of encoded authoritative answers; an etcd change drops exactly the answers it can alter, and a question is kept the second time it is asked (0 disables it)' },
   { name: 'udp-io', type: 'string', default: 'auto', env: 'SKYDNS_UDP_IO', usage: 'UDP socket I/O: "batch" (many datagrams per system call, through native/udpio.node), "dgram" (Node\'s dgram, one per call) or "auto" (batch when the module is built and loads, else dgram)' },
   { name: 'workers', type: 'string', default: '1', env: 'SKYDNS_WORKERS', usage: 'server processes sharing the DNS sockets, or "auto": one per CPU the process may use (its cgroup CPU quota, else the CPU count); each holds its own copy of the records' },
@@ -76,6 +77,7 @@ export interface SkyConfig {
   metricsAddr: string;
   tcpMaxConns: number;
   tcpIdleMs: number;
+  tcpIoMs: number;
   answerCacheSize: number;
   /** UDP socket I/O: batched through the native module, Node's dgram, or the first that works. */
   udpIo: 'auto' | 'batch' | 'dgram';
@@ -141,6 +143,8 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
   const udpIo = str(p, 'udp-io');
   if (udpIo !== 'auto' && udpIo !== 'batch' && udpIo !== 'dgram') throw new FlagError(`-udp-io: "${udpIo}" is not one of auto, batch, dgram`);
   if (num(p, 'answer-cache') < 0) throw new FlagError('-answer-cache must not be negative');
+  if (num(p, 'tcp-max-conns') < 1) throw new FlagError('-tcp-max-conns must be at least 1');
+  for (const f of ['tcp-idle-timeout', 'tcp-io-timeout']) if (num(p, f) <= 0) throw new FlagError(`-${f} must be longer than 0`);
   return {
     domain: str(p, 'domain'),
     dnsAddr,
@@ -171,6 +175,7 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
     metricsAddr: str(p, 'metrics-addr'),
     tcpMaxConns: num(p, 'tcp-max-conns'),
     tcpIdleMs: num(p, 'tcp-idle-timeout'),
+    tcpIoMs: num(p, 'tcp-io-timeout'),
     answerCacheSize: num(p, 'answer-cache'),
     udpIo,
     workers,

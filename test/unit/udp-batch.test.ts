@@ -68,7 +68,7 @@ for (const mode of ['batch', 'dgram'] as const) {
       const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: 2000, nsRotate: false, log: SILENT });
       const resolver = new Resolver(tree, cfg, forwarder, SILENT);
       const handler = new DnsHandler({ cfg, tree, resolver, forwarder, stubs: null, metrics: null, log: SILENT, synced: () => true, answerCacheSize: 1000 });
-      server = new DnsServer(handler, { host: '127.0.0.1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, udpIo: mode }, SILENT);
+      server = new DnsServer(handler, { host: '127.0.0.1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, tcpIoMs: 1000, udpIo: mode }, SILENT);
       await server.listen();
       assert.equal(server.udpMode.mode, mode);
     });
@@ -151,7 +151,7 @@ describe('UDP listener: batch details', { skip: native.io === null ? `native mod
     tree.put('/skydns/local/cluster/a', encodeService({ host: '10.9.9.9' }));
     const resolver = new Resolver(tree, cfg, null, SILENT);
     const handler = new DnsHandler({ cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true });
-    const server = new DnsServer(handler, { host: '::1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, udpIo: 'batch' }, SILENT);
+    const server = new DnsServer(handler, { host: '::1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, tcpIoMs: 1000, udpIo: 'batch' }, SILENT);
     await server.listen();
     const c = await client('udp6');
     c.send(encodeQuery('a.cluster.local.', TYPE.A, 77), server.port);
@@ -167,7 +167,7 @@ describe('UDP listener: batch details', { skip: native.io === null ? `native mod
     const cfg = configFor(['-domain=cluster.local.']);
     const tree = new RecordTree('skydns');
     const handler = new DnsHandler({ cfg, tree, resolver: new Resolver(tree, cfg, null, SILENT), forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true });
-    const server = new DnsServer(handler, { host: '127.0.0.1', port: other.address().port, maxTcpConns: 10, tcpIdleMs: 1000, udpIo: 'batch' }, SILENT);
+    const server = new DnsServer(handler, { host: '127.0.0.1', port: other.address().port, maxTcpConns: 10, tcpIdleMs: 1000, tcpIoMs: 1000, udpIo: 'batch' }, SILENT);
     await assert.rejects(server.listen(), /bind: Address already in use/);
     other.close();
   });
