@@ -104,8 +104,10 @@ export class DnsServer {
   private busyClients = new Set<TcpClient>();
   private tcpEvicted = 0;
   private tcpIoTimeouts = 0;
+  private udpFromPortZero = 0;
   private readonly evictLog = new LogThrottle();
   private readonly ioLog = new LogThrottle();
+  private readonly portZeroLog = new LogThrottle();
 
   constructor(private readonly handler: DnsHandler, private readonly opts: ServerOptions, private readonly log: Logger) {}
 
@@ -141,6 +143,11 @@ export class DnsServer {
     const type = host.includes(':') ? 'udp6' : 'udp4';
     const udp = dgram.createSocket({ type, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20, lookup: literalLookup });
     udp.on('message', (msg, rinfo) => {
+      // No answer can go back to port 0 (dgram's send throws for it): a forged or broken sender.
+      if (rinfo.port === 0) {
+        this.fromPortZero(rinfo.address);
+        return;
+      }
       const out = this.handler.answer(msg, new UdpTransport(rinfo));
       if (out === null) return;
       if (!isPromise(out)) {
@@ -162,6 +169,13 @@ export class DnsServer {
     this.udp = udp;
   }
 
+  /** A datagram from source port 0 is dropped and counted (Node's dgram path). */
+  private fromPortZero(address: string): void {
+    this.udpFromPortZero++;
+    const held = this.portZeroLog.take();
+    if (held >= 0) this.log.warn(`udp: datagram from ${address}:0 dropped: no answer can be sent to port 0${this.portZeroLog.moreText(held)}`);
+  }
+
   /** The actual UDP port (useful with port 0). */
   get port(): number {
     if (this.batch) return this.batch.port;
@@ -169,9 +183,9 @@ export class DnsServer {
     return a ? a.port : this.opts.port;
   }
 
-  /** Counts of client behaviour that cost a client its connection. */
-  stats(): { tcpEvicted: number; tcpIoTimeouts: number } {
-    return { tcpEvicted: this.tcpEvicted, tcpIoTimeouts: this.tcpIoTimeouts };
+  /** Counts of client behaviour that cost a client its connection or its datagram. */
+  stats(): { tcpEvicted: number; tcpIoTimeouts: number; udpFromPortZero: number } {
+    return { tcpEvicted: this.tcpEvicted, tcpIoTimeouts: this.tcpIoTimeouts, udpFromPortZero: this.udpFromPortZero + (this.batch?.fromPortZero ?? 0) };
   }
 
   /**

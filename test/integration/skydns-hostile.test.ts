@@ -2,7 +2,7 @@
 // program, a real etcd, dig and raw sockets on loopback. TCP clients that hold
 // connections open (idle, or trickling a message a byte at a time) must not
 // lock others out; a message has a deadline from its first byte; pipelined
-// queries still work.
+// queries still work; datagrams from source port 0 are dropped and counted.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -10,10 +10,14 @@ import { EtcdProcess, etcdPut, startEtcd } from '../harness/etcd.js';
 import { dig } from '../harness/dig.js';
 import { SkyDnsProcess, startSkyDns } from '../harness/skydns.js';
 import { sleep, waitUntil } from '../harness/proc.js';
+import { rawUdpSender } from '../harness/rawudp.js';
 import { TYPE, decodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
+import { loadUdpIo } from '../../lib/skydns/udp-batch.js';
 
 const D = '/skydns/local/cluster';
 const NAME = 'kubernetes.default.svc.cluster.local.';
+const native = loadUdpIo();
+const UDP_MODES = native.io === null ? (['dgram'] as const) : (['dgram', 'batch'] as const);
 
 const framed = (msg: Buffer): Buffer => {
   const b = Buffer.alloc(2 + msg.length);
@@ -204,4 +208,36 @@ describe('skydns TCP: clients holding connections', () => {
       await sky.stop();
     }
   });
+});
+
+describe('skydns UDP: datagrams from source port 0', () => {
+  const raw = rawUdpSender();
+  let etcd: EtcdProcess;
+  before(async () => {
+    etcd = await startEtcd();
+    await etcdPut(etcd.url, `${D}/svc/default/kubernetes/c88f1059`, '{"host":"10.0.0.1","ttl":30}');
+  });
+  after(async () => {
+    await etcd?.stop();
+  });
+
+  for (const mode of UDP_MODES) {
+    test(`-udp-io=${mode}: dropped with one log line, no uncaught error, answers go on`, { skip: typeof raw === 'string' ? raw : false }, async () => {
+      const send = raw as Exclude<typeof raw, string>;
+      const sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1', `-udp-io=${mode}`]);
+      try {
+        send.send(sky.port, encodeQuery(NAME, TYPE.A, 1), 5);
+        await sky.prog.waitFor(/WARN udp: datagram from 127\.0\.0\.1:0 dropped: no answer can be sent to port 0/, 5000);
+        const r = await dig({ port: sky.port, name: NAME });
+        assert.equal(r.status, 'NOERROR');
+        send.send(sky.port, encodeQuery(NAME, TYPE.A, 2), 5);
+        assert.equal((await dig({ port: sky.port, name: NAME, tcp: true })).status, 'NOERROR');
+        assert.equal((await dig({ port: sky.port, name: NAME })).status, 'NOERROR');
+        assert.equal(sky.prog.output().match(/datagram from 127\.0\.0\.1:0 dropped/g)?.length, 1, 'rate-limited to one line');
+        assert.doesNotMatch(sky.prog.output(), /uncaught|unhandled|ERROR/);
+      } finally {
+        await sky.stop();
+      }
+    });
+  }
 });

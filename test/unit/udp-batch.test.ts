@@ -15,6 +15,7 @@ import { RecordTree } from '../../lib/skydns/tree.js';
 import { CLASS, RCODE, TYPE, decodeMessage, encodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
 import { formatSockaddr, loadUdpIo } from '../../lib/skydns/udp-batch.js';
 import { encodeService } from '../../lib/msg/service.js';
+import { rawUdpSender } from '../harness/rawudp.js';
 
 const native = loadUdpIo();
 
@@ -140,6 +141,40 @@ for (const mode of ['batch', 'dgram'] as const) {
       c.close();
       assert.ok(c.replies.has(10));
       if (mode === 'batch') assert.equal(c.replies.has(9), false, 'the oversized datagram got no reply');
+    });
+  });
+}
+
+for (const mode of ['batch', 'dgram'] as const) {
+  describe(`UDP listener: ${mode}, hostile senders`, { skip: mode === 'batch' && native.io === null ? `native module not available: ${native.why}` : false }, () => {
+    /** A listener whose forwarder waits on `upstreamPort` for 150 ms (twice: the retry walk's second attempt). */
+    async function listener(upstreamPort: number): Promise<DnsServer> {
+      const cfg = configFor(['-domain=cluster.local.', `-nameservers=127.0.0.1:${upstreamPort}`]);
+      const tree = new RecordTree('skydns');
+      tree.put('/skydns/local/cluster/a', encodeService({ host: '10.9.9.9' }));
+      const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: 150, nsRotate: false, log: SILENT });
+      const handler = new DnsHandler({ cfg, tree, resolver: new Resolver(tree, cfg, forwarder, SILENT), forwarder, stubs: null, metrics: null, log: SILENT, synced: () => true });
+      const server = new DnsServer(handler, { host: '127.0.0.1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, tcpIoMs: 1000, udpIo: mode }, SILENT);
+      await server.listen();
+      return server;
+    }
+
+    const raw = rawUdpSender();
+    test('datagrams from source port 0 are dropped and counted; the listener goes on', { skip: typeof raw === 'string' ? raw : false }, async () => {
+      const server = await listener(1);
+      const c = await client();
+      try {
+        (raw as Exclude<typeof raw, string>).send(server.port, encodeQuery('a.cluster.local.', TYPE.A, 1), 3);
+        const deadline = Date.now() + 5000;
+        while (server.stats().udpFromPortZero < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        assert.equal(server.stats().udpFromPortZero, 3);
+        c.send(encodeQuery('a.cluster.local.', TYPE.A, 2), server.port);
+        await c.wait(1);
+        assert.ok(c.replies.has(2));
+      } finally {
+        c.close();
+        await server.close();
+      }
     });
   });
 }
