@@ -102,6 +102,7 @@ export class DnsServer {
   /** The TCP clients by state, each set in the order its clients entered it: the first is the next to give up its slot. */
   private idleClients = new Set<TcpClient>();
   private busyClients = new Set<TcpClient>();
+  private closing = false;
   private tcpEvicted = 0;
   private tcpIoTimeouts = 0;
   private udpFromPortZero = 0;
@@ -155,7 +156,8 @@ export class DnsServer {
         return;
       }
       out.then((b) => {
-        if (b) udp.send(b, rinfo.port, rinfo.address);
+        // An answer ready after close() is dropped, as BatchUdp.sendLater does: send on the closed socket would throw.
+        if (b && !this.closing) udp.send(b, rinfo.port, rinfo.address);
       });
     });
     await new Promise<void>((resolve, reject) => {
@@ -350,6 +352,7 @@ export class DnsServer {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     for (const c of [...this.idleClients, ...this.busyClients]) this.drop(c);
     this.batch?.close();
     await Promise.all([

@@ -2,9 +2,11 @@
 // program, a real etcd, dig and raw sockets on loopback. TCP clients that hold
 // connections open (idle, or trickling a message a byte at a time) must not
 // lock others out; a message has a deadline from its first byte; pipelined
-// queries still work; datagrams from source port 0 are dropped and counted.
+// queries still work; datagrams from source port 0 are dropped and counted;
+// SIGTERM with forwards in flight exits cleanly.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { EtcdProcess, etcdPut, startEtcd } from '../harness/etcd.js';
 import { dig } from '../harness/dig.js';
@@ -236,6 +238,69 @@ describe('skydns UDP: datagrams from source port 0', () => {
         assert.equal(sky.prog.output().match(/datagram from 127\.0\.0\.1:0 dropped/g)?.length, 1, 'rate-limited to one line');
         assert.doesNotMatch(sky.prog.output(), /uncaught|unhandled|ERROR/);
       } finally {
+        await sky.stop();
+      }
+    });
+  }
+});
+
+describe('skydns SIGTERM with forwards in flight', () => {
+  let etcd: EtcdProcess;
+  let silent: dgram.Socket;
+  let silentTcp: net.Server;
+  const held = new Set<net.Socket>();
+  before(async () => {
+    etcd = await startEtcd();
+    // The upstream: a bound UDP socket that never answers, and a TCP listener on its port that reads and never answers.
+    silent = dgram.createSocket('udp4');
+    await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
+    silentTcp = net.createServer((s) => {
+      held.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => held.delete(s));
+    });
+    await new Promise<void>((r) => silentTcp.listen(silent.address().port, '127.0.0.1', r));
+  });
+  after(async () => {
+    silent?.close();
+    for (const s of held) s.destroy();
+    await new Promise((r) => silentTcp?.close(r));
+    await etcd?.stop();
+  });
+
+  for (const mode of UDP_MODES) {
+    test(`-udp-io=${mode}: exits at once and cleanly while queries wait on a silent upstream`, async () => {
+      let forwarded = 0;
+      const count = () => forwarded++;
+      silent.on('message', count);
+      // A short -rtimeout so that forwards give up all the time, also while skydns shuts down.
+      const sky = await startSkyDns(etcd.url, [`-nameservers=127.0.0.1:${silent.address().port}`, `-udp-io=${mode}`, '-rtimeout=100ms']);
+      const client = dgram.createSocket('udp4');
+      await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+      const tcp = new RawTcp(sky.port);
+      let n = 0;
+      const flow = setInterval(() => {
+        n++;
+        client.send(encodeQuery(`q${n}.example.org.`, TYPE.A, n & 0xffff), sky.port, '127.0.0.1');
+      }, 1);
+      try {
+        await tcp.connected;
+        tcp.write(framed(encodeQuery('over-tcp.example.org.', TYPE.A, 1)));
+        await waitUntil(() => forwarded >= 200 && held.size > 0, 10000, '200 queries forwarded to the silent upstream, one over TCP');
+        const t0 = Date.now();
+        process.kill(sky.prog.pid, 'SIGTERM');
+        const { code } = await sky.prog.exited;
+        const took = Date.now() - t0;
+        assert.equal(code, 0);
+        assert.ok(took < 2000, `exited ${took} ms after SIGTERM`);
+        const after = sky.prog.output().slice(sky.prog.output().indexOf('INFO received SIGTERM'));
+        assert.match(after, /INFO received SIGTERM, shutting down/);
+        assert.doesNotMatch(after, /ERROR|WARN|unhandled|uncaught/);
+      } finally {
+        clearInterval(flow);
+        client.close();
+        tcp.destroy();
+        silent.off('message', count);
         await sky.stop();
       }
     });

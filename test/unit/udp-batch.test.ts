@@ -146,7 +146,7 @@ for (const mode of ['batch', 'dgram'] as const) {
 }
 
 for (const mode of ['batch', 'dgram'] as const) {
-  describe(`UDP listener: ${mode}, hostile senders`, { skip: mode === 'batch' && native.io === null ? `native module not available: ${native.why}` : false }, () => {
+  describe(`UDP listener: ${mode}, hostile senders and close`, { skip: mode === 'batch' && native.io === null ? `native module not available: ${native.why}` : false }, () => {
     /** A listener whose forwarder waits on `upstreamPort` for 150 ms (twice: the retry walk's second attempt). */
     async function listener(upstreamPort: number): Promise<DnsServer> {
       const cfg = configFor(['-domain=cluster.local.', `-nameservers=127.0.0.1:${upstreamPort}`]);
@@ -174,6 +174,35 @@ for (const mode of ['batch', 'dgram'] as const) {
       } finally {
         c.close();
         await server.close();
+      }
+    });
+
+    test('close() with forwards in flight: their answers, ready after it, are dropped without an error', async () => {
+      const silent = dgram.createSocket('udp4');
+      let forwarded = 0;
+      silent.on('message', () => forwarded++);
+      await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
+      const errors: unknown[] = [];
+      const onError = (err: unknown) => errors.push(err);
+      process.on('unhandledRejection', onError);
+      process.on('uncaughtException', onError);
+      const server = await listener(silent.address().port);
+      const c = await client();
+      try {
+        for (let k = 0; k < 20; k++) c.send(encodeQuery(`x${k}.example.org.`, TYPE.A, k), server.port);
+        const deadline = Date.now() + 5000;
+        while (forwarded < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        assert.equal(forwarded, 20);
+        await server.close();
+        // Both attempts of every forward give up (2 × 150 ms): each SERVFAIL is ready after the close.
+        await new Promise((r) => setTimeout(r, 600));
+        assert.deepEqual(errors, []);
+        assert.equal(c.replies.size, 0);
+      } finally {
+        process.off('unhandledRejection', onError);
+        process.off('uncaughtException', onError);
+        c.close();
+        silent.close();
       }
     });
   });
