@@ -40,7 +40,7 @@ export const SKYDNS_FLAGS: readonly FlagDef[] = [
   // Beyond SkyDNS:
   { name: 'metrics-addr', type: 'string', default: '', env: 'SKYDNS_METRICS_ADDR', usage: 'ip:port for /metrics, /healthz and /readyz (overrides PROMETHEUS_PORT, which binds all interfaces)' },
   { name: 'tcp-max-conns', type: 'int', default: 1000, usage: 'maximum number of concurrent TCP client connections; when all are taken, a new client takes the slot of the one idle longest (else of the one busy longest)' },
-  { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections that send no query for this long after their last one' },
+  { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections that send no query for this long after their last query or answer' },
   { name: 'tcp-io-timeout', type: 'duration', default: '3s', usage: 'close TCP client connections whose query is not whole this long after its first byte' },
   { name: 'answer-cache', type: 'int', default: 50000, usage: 'capacity (entries) of the cache of encoded authoritative answers; an etcd change drops exactly the answers it can alter, and a question is kept the second time it is asked (0 disables it)' },
   { name: 'udp-io', type: 'string', default: 'auto', env: 'SKYDNS_UDP_IO', usage: 'UDP socket I/O: "batch" (many datagrams per system call, through native/udpio.node), "dgram" (Node\'s dgram, one per call) or "auto" (batch when the module is built and loads, else dgram)' },

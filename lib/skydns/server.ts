@@ -9,8 +9,9 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { DnsHandler, Transport, isPromise } from './handler.js';
 import { LogThrottle } from './log-throttle.js';
+import type { Metrics } from './metrics.js';
 import type { Logger } from './resolver.js';
-import { BatchUdp, loadUdpIo } from './udp-batch.js';
+import { BatchUdp, PORT_ZERO, loadUdpIo } from './udp-batch.js';
 
 export interface ServerOptions {
   host: string;
@@ -24,6 +25,8 @@ export interface ServerOptions {
   exclusive?: boolean;
   /** UDP socket I/O (see -udp-io); default auto. */
   udpIo?: 'auto' | 'batch' | 'dgram';
+  /** Where datagrams dropped for their source port are counted (malformed_requests_total{reason="source-port-0"}). */
+  metrics?: Metrics | null;
 }
 
 const MAX_PIPELINE = 64;
@@ -118,7 +121,7 @@ export class DnsServer {
     const loaded = want === 'dgram' ? { io: null, why: '-udp-io=dgram' } : loadUdpIo();
     if (loaded.io === null && want === 'batch') throw new Error(`-udp-io=batch: ${loaded.why}`);
     if (loaded.io !== null) {
-      const b = new BatchUdp(loaded.io, this.handler, this.log);
+      const b = new BatchUdp(loaded.io, this.handler, this.log, this.opts.metrics ?? null);
       // Cluster workers each bind a socket of their own to the port (SO_REUSEPORT); the kernel spreads clients over them.
       b.listen(host, port, !(this.opts.exclusive ?? true));
       this.batch = b;
@@ -174,6 +177,7 @@ export class DnsServer {
   /** A datagram from source port 0 is dropped and counted (Node's dgram path). */
   private fromPortZero(address: string): void {
     this.udpFromPortZero++;
+    this.opts.metrics?.malformed.inc(PORT_ZERO);
     const held = this.portZeroLog.take();
     if (held >= 0) this.log.warn(`udp: datagram from ${address}:0 dropped: no answer can be sent to port 0${this.portZeroLog.moreText(held)}`);
   }

@@ -17,6 +17,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DnsHandler, Transport, isPromise } from './handler.js';
 import { LogThrottle } from './log-throttle.js';
+import type { Metrics } from './metrics.js';
 import type { Logger } from './resolver.js';
 
 /** The native module's functions (native/udpio.c). */
@@ -61,6 +62,9 @@ export function loadUdpIo(): { io: UdpIo | null; why: string } {
   }
 }
 
+/** The malformed_requests_total reason of a datagram from source port 0. */
+export const PORT_ZERO = 'source-port-0';
+
 const LITTLE = os.endianness() === 'LE';
 const VIEWS_PER_SLOT = 64;
 
@@ -104,7 +108,7 @@ export class BatchUdp {
   fromPortZero = 0;
   private readonly portZeroLog = new LogThrottle();
 
-  constructor(private readonly io: UdpIo, private readonly handler: DnsHandler, private readonly log: Logger) {
+  constructor(private readonly io: UdpIo, private readonly handler: DnsHandler, private readonly log: Logger, private readonly metrics: Metrics | null = null) {
     const { BATCH, SLOT, ADDR } = io;
     this.bufs = {
       recv: Buffer.alloc(BATCH * SLOT),
@@ -196,6 +200,7 @@ export class BatchUdp {
   /** Counts a datagram from port 0 and says so, at most once in a while (clients can send these at will). */
   private dropFromPortZero(i: number): void {
     this.fromPortZero++;
+    this.metrics?.malformed.inc(PORT_ZERO);
     const held = this.portZeroLog.take();
     if (held >= 0) this.log.warn(`udp: datagram from ${formatSockaddr(this.bufs.addrs, i * this.io.ADDR)} dropped: no answer can be sent to port 0${this.portZeroLog.moreText(held)}`);
   }

@@ -236,6 +236,7 @@ describe('skydns UDP: datagrams from source port 0', () => {
         assert.equal((await dig({ port: sky.port, name: NAME, tcp: true })).status, 'NOERROR');
         assert.equal((await dig({ port: sky.port, name: NAME })).status, 'NOERROR');
         assert.equal(sky.prog.output().match(/datagram from 127\.0\.0\.1:0 dropped/g)?.length, 1, 'rate-limited to one line');
+        assert.match((await sky.httpGet('/metrics')).body, /^skydns_skydns_malformed_requests_total\{reason="source-port-0"\} 10$/m);
         assert.doesNotMatch(sky.prog.output(), /uncaught|unhandled|ERROR/);
       } finally {
         await sky.stop();
