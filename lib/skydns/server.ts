@@ -102,7 +102,7 @@ export class DnsServer {
   /** Which UDP I/O serves (after listen()), and why. */
   udpMode: { mode: 'batch' | 'dgram'; why: string } = { mode: 'dgram', why: '' };
   private tcp: net.Server | null = null;
-  /** The TCP clients by state, each set in the order its clients entered it: the first is the next to give up its slot. */
+  /** The TCP clients, idle or not, each set in the order its clients entered it or were last active: the first gives up its slot next. */
   private idleClients = new Set<TcpClient>();
   private busyClients = new Set<TcpClient>();
   private closing = false;
