@@ -17,14 +17,27 @@ interface WorkerReport {
   snapshot: Snapshot | null;
 }
 
+/**
+ * How long a stop may take before the process exits anyway. Nothing is lost
+ * by cutting it short (queries still waiting on an upstream get no answer
+ * either way); waiting longer only delays the replacement pod.
+ */
+const STOP_DEADLINE_MS = 800;
+
 function onSignals(log: Log, stop: () => Promise<void>): void {
   let stopping = false;
   const handler = (sig: string) => {
     if (stopping) return;
     stopping = true;
     log.info(`received ${sig}, shutting down`);
-    setTimeout(() => process.exit(0), 3000).unref();
-    stop().then(() => process.exit(0), () => process.exit(0));
+    setTimeout(() => {
+      log.warn(`shutdown not finished after ${STOP_DEADLINE_MS} ms; exiting anyway`);
+      process.exit(0);
+    }, STOP_DEADLINE_MS).unref();
+    stop().then(() => process.exit(0), (err: Error) => {
+      log.warn(`shutdown: ${err.message}`);
+      process.exit(0);
+    });
   };
   process.on('SIGTERM', () => handler('SIGTERM'));
   process.on('SIGINT', () => handler('SIGINT'));

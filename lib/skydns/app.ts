@@ -116,7 +116,7 @@ export class SkyDnsApp extends EventEmitter {
       );
     });
     const sync = store.start();
-    this.server = new DnsServer(this.handler, { host: cfg.host, port: cfg.port, maxTcpConns: cfg.tcpMaxConns, tcpIdleMs: cfg.tcpIdleMs, exclusive: !this.opts.worker, udpIo: cfg.udpIo }, this.log);
+    this.server = new DnsServer(this.handler, { host: cfg.host, port: cfg.port, maxTcpConns: cfg.tcpMaxConns, tcpIdleMs: cfg.tcpIdleMs, tcpIoMs: cfg.tcpIoMs, exclusive: !this.opts.worker, udpIo: cfg.udpIo, metrics: this.metrics }, this.log);
     await this.server.listen();
     this.listening = true;
     const udp = this.server.udpMode;

@@ -39,8 +39,9 @@ export const SKYDNS_FLAGS: readonly FlagDef[] = [
   { name: 'etcd3', type: 'bool', default: true, usage: 'use the etcd v3 API (always on: this implementation speaks only v3)' },
   // Beyond SkyDNS:
   { name: 'metrics-addr', type: 'string', default: '', env: 'SKYDNS_METRICS_ADDR', usage: 'ip:port for /metrics, /healthz and /readyz (overrides PROMETHEUS_PORT, which binds all interfaces)' },
-  { name: 'tcp-max-conns', type: 'int', default: 1000, usage: 'maximum number of concurrent TCP client connections' },
-  { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections idle for this long' },
+  { name: 'tcp-max-conns', type: 'int', default: 1000, usage: 'maximum number of concurrent TCP client connections; when all are taken, a new client takes the slot of the one idle longest (else of the one busy longest)' },
+  { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections that send no query for this long after their last query or answer' },
+  { name: 'tcp-io-timeout', type: 'duration', default: '3s', usage: 'close TCP client connections whose query is not whole this long after its first byte' },
   { name: 'max-forwards', type: 'int', default: 1000, usage: 'upstream exchanges (forwarded and stub-zone queries, lookups of out-of-zone CNAME targets) outstanding at once in each server process; beyond it a forwarded query gets REFUSED at once (0: no bound)' },
   { name: 'answer-cache', type: 'int', default: 50000, usage: 'capacity (entries) of the cache of encoded authoritative answers; an etcd change drops exactly the answers it can alter, and a question is kept the second time it is asked (0 disables it)' },
   { name: 'udp-max-payload', type: 'int', default: 1232, usage: 'the EDNS0 UDP payload size skydns advertises and the most a UDP reply carries (a client\'s larger buffer is not used beyond it; a longer answer is truncated, TC set): 512–65507' },
@@ -78,6 +79,7 @@ export interface SkyConfig {
   metricsAddr: string;
   tcpMaxConns: number;
   tcpIdleMs: number;
+  tcpIoMs: number;
   answerCacheSize: number;
   /** -udp-max-payload: advertised EDNS0 size and the cap of every UDP reply. */
   udpMaxPayload: number;
@@ -150,6 +152,8 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
   const udpMax = num(p, 'udp-max-payload');
   if (udpMax < 512 || udpMax > 65507) throw new FlagError(`-udp-max-payload: ${udpMax} is outside 512–65507`);
   if (num(p, 'max-forwards') < 0) throw new FlagError('-max-forwards must not be negative');
+  if (num(p, 'tcp-max-conns') < 1) throw new FlagError('-tcp-max-conns must be at least 1');
+  for (const f of ['tcp-idle-timeout', 'tcp-io-timeout']) if (num(p, f) <= 0) throw new FlagError(`-${f} must be longer than 0`);
   return {
     domain: str(p, 'domain'),
     dnsAddr,
@@ -180,6 +184,7 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
     metricsAddr: str(p, 'metrics-addr'),
     tcpMaxConns: num(p, 'tcp-max-conns'),
     tcpIdleMs: num(p, 'tcp-idle-timeout'),
+    tcpIoMs: num(p, 'tcp-io-timeout'),
     answerCacheSize: num(p, 'answer-cache'),
     udpMaxPayload: udpMax,
     maxForwards: num(p, 'max-forwards'),

@@ -16,6 +16,8 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DnsHandler, Transport, isPromise } from './handler.js';
+import { LogThrottle } from './log-throttle.js';
+import type { Metrics } from './metrics.js';
 import type { Logger } from './resolver.js';
 
 /** The native module's functions (native/udpio.c). */
@@ -60,6 +62,9 @@ export function loadUdpIo(): { io: UdpIo | null; why: string } {
   }
 }
 
+/** The malformed_requests_total reason of a datagram from source port 0. */
+export const PORT_ZERO = 'source-port-0';
+
 const LITTLE = os.endianness() === 'LE';
 const VIEWS_PER_SLOT = 64;
 
@@ -99,8 +104,11 @@ export class BatchUdp {
    * the call, see DnsHandler.answer). At most VIEWS_PER_SLOT lengths per slot.
    */
   private readonly views: Map<number, Buffer>[];
+  /** Datagrams dropped because they came from port 0 (no reply can go there). */
+  fromPortZero = 0;
+  private readonly portZeroLog = new LogThrottle();
 
-  constructor(private readonly io: UdpIo, private readonly handler: DnsHandler, private readonly log: Logger) {
+  constructor(private readonly io: UdpIo, private readonly handler: DnsHandler, private readonly log: Logger, private readonly metrics: Metrics | null = null) {
     const { BATCH, SLOT, ADDR } = io;
     this.bufs = {
       recv: Buffer.alloc(BATCH * SLOT),
@@ -157,6 +165,11 @@ export class BatchUdp {
         this.log.debug(`udp ${formatSockaddr(addrs, i * ADDR)}: datagram larger than ${SLOT} bytes dropped`);
         continue;
       }
+      // sin_port and sin6_port are both at offset 2, in network order: 0 is no port to answer to.
+      if (addrs[i * ADDR + 2] === 0 && addrs[i * ADDR + 3] === 0) {
+        this.dropFromPortZero(i);
+        continue;
+      }
       const o = i * SLOT;
       this.transport.at = i * ADDR;
       let out: number | Buffer | null | Promise<Buffer | null>;
@@ -183,6 +196,14 @@ export class BatchUdp {
       this.whenReady(out, i);
     }
   };
+
+  /** Counts a datagram from port 0 and says so, at most once in a while (clients can send these at will). */
+  private dropFromPortZero(i: number): void {
+    this.fromPortZero++;
+    this.metrics?.malformed.inc(PORT_ZERO);
+    const held = this.portZeroLog.take();
+    if (held >= 0) this.log.warn(`udp: datagram from ${formatSockaddr(this.bufs.addrs, i * this.io.ADDR)} dropped: no answer can be sent to port 0${this.portZeroLog.moreText(held)}`);
+  }
 
   /**
    * Sends a reply that needs the network to the sender of datagram i, when it

@@ -356,6 +356,8 @@ describe('skydns command line', () => {
       [['-machines=ftp://x'], 'skydns: -machines: "ftp://x" must be an http:// or https:// URL'],
       [['-udp-io=fast'], 'skydns: -udp-io: "fast" is not one of auto, batch, dgram'],
       [['-workers=many'], 'skydns: -workers: "many" is neither a number nor "auto"'],
+      [['-tcp-io-timeout=0'], 'skydns: -tcp-io-timeout must be longer than 0'],
+      [['-tcp-max-conns=0'], 'skydns: -tcp-max-conns must be at least 1'],
     ] as const) {
       const r = await run([...args]);
       assert.equal(r.code, 2, `${args}: ${r.out}`);

@@ -59,6 +59,7 @@ function baseConfig(): SkyConfig {
     metricsAddr: '',
     tcpMaxConns: 1000,
     tcpIdleMs: 10000,
+    tcpIoMs: 3000,
     answerCacheSize: 50000,
     udpMaxPayload: 1232,
     udpIo: 'auto',

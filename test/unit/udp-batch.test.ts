@@ -15,6 +15,7 @@ import { RecordTree } from '../../lib/skydns/tree.js';
 import { CLASS, RCODE, TYPE, decodeMessage, encodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
 import { formatSockaddr, loadUdpIo } from '../../lib/skydns/udp-batch.js';
 import { encodeService } from '../../lib/msg/service.js';
+import { rawUdpSender } from '../harness/rawudp.js';
 
 const native = loadUdpIo();
 
@@ -69,7 +70,7 @@ for (const mode of ['batch', 'dgram'] as const) {
       const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: 2000, nsRotate: false, log: SILENT });
       const resolver = new Resolver(tree, cfg, forwarder, SILENT);
       const handler = new DnsHandler({ cfg, tree, resolver, forwarder, stubs: null, metrics: null, log: SILENT, synced: () => true, answerCacheSize: 1000 });
-      server = new DnsServer(handler, { host: '127.0.0.1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, udpIo: mode }, SILENT);
+      server = new DnsServer(handler, { host: '127.0.0.1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, tcpIoMs: 1000, udpIo: mode }, SILENT);
       await server.listen();
       assert.equal(server.udpMode.mode, mode);
     });
@@ -145,6 +146,69 @@ for (const mode of ['batch', 'dgram'] as const) {
   });
 }
 
+for (const mode of ['batch', 'dgram'] as const) {
+  describe(`UDP listener: ${mode}, hostile senders and close`, { skip: mode === 'batch' && native.io === null ? `native module not available: ${native.why}` : false }, () => {
+    /** A listener whose forwarder waits on `upstreamPort` for 150 ms (twice: the retry walk's second attempt). */
+    async function listener(upstreamPort: number): Promise<DnsServer> {
+      const cfg = configFor(['-domain=cluster.local.', `-nameservers=127.0.0.1:${upstreamPort}`]);
+      const tree = new RecordTree('skydns');
+      tree.put('/skydns/local/cluster/a', encodeService({ host: '10.9.9.9' }));
+      const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: 150, nsRotate: false, log: SILENT });
+      const handler = new DnsHandler({ cfg, tree, resolver: new Resolver(tree, cfg, forwarder, SILENT), forwarder, stubs: null, metrics: null, log: SILENT, synced: () => true });
+      const server = new DnsServer(handler, { host: '127.0.0.1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, tcpIoMs: 1000, udpIo: mode }, SILENT);
+      await server.listen();
+      return server;
+    }
+
+    const raw = rawUdpSender();
+    test('datagrams from source port 0 are dropped and counted; the listener goes on', { skip: typeof raw === 'string' ? raw : false }, async () => {
+      const server = await listener(1);
+      const c = await client();
+      try {
+        (raw as Exclude<typeof raw, string>).send(server.port, encodeQuery('a.cluster.local.', TYPE.A, 1), 3);
+        const deadline = Date.now() + 5000;
+        while (server.stats().udpFromPortZero < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        assert.equal(server.stats().udpFromPortZero, 3);
+        c.send(encodeQuery('a.cluster.local.', TYPE.A, 2), server.port);
+        await c.wait(1);
+        assert.ok(c.replies.has(2));
+      } finally {
+        c.close();
+        await server.close();
+      }
+    });
+
+    test('close() with forwards in flight: their answers, ready after it, are dropped without an error', async () => {
+      const silent = dgram.createSocket('udp4');
+      let forwarded = 0;
+      silent.on('message', () => forwarded++);
+      await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
+      const errors: unknown[] = [];
+      const onError = (err: unknown) => errors.push(err);
+      process.on('unhandledRejection', onError);
+      process.on('uncaughtException', onError);
+      const server = await listener(silent.address().port);
+      const c = await client();
+      try {
+        for (let k = 0; k < 20; k++) c.send(encodeQuery(`x${k}.example.org.`, TYPE.A, k), server.port);
+        const deadline = Date.now() + 5000;
+        while (forwarded < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        assert.equal(forwarded, 20);
+        await server.close();
+        // Both attempts of every forward give up (2 × 150 ms): each SERVFAIL is ready after the close.
+        await new Promise((r) => setTimeout(r, 600));
+        assert.deepEqual(errors, []);
+        assert.equal(c.replies.size, 0);
+      } finally {
+        process.off('unhandledRejection', onError);
+        process.off('uncaughtException', onError);
+        c.close();
+        silent.close();
+      }
+    });
+  });
+}
+
 describe('UDP listener: batch details', { skip: native.io === null ? `native module not available: ${native.why}` : false }, () => {
   test('IPv6: ::1 clients get their replies', async () => {
     const cfg = configFor(['-domain=cluster.local.', '-nameservers=127.0.0.1:1']);
@@ -152,7 +216,7 @@ describe('UDP listener: batch details', { skip: native.io === null ? `native mod
     tree.put('/skydns/local/cluster/a', encodeService({ host: '10.9.9.9' }));
     const resolver = new Resolver(tree, cfg, null, SILENT);
     const handler = new DnsHandler({ cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true });
-    const server = new DnsServer(handler, { host: '::1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, udpIo: 'batch' }, SILENT);
+    const server = new DnsServer(handler, { host: '::1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, tcpIoMs: 1000, udpIo: 'batch' }, SILENT);
     await server.listen();
     const c = await client('udp6');
     c.send(encodeQuery('a.cluster.local.', TYPE.A, 77), server.port);
@@ -168,7 +232,7 @@ describe('UDP listener: batch details', { skip: native.io === null ? `native mod
     const cfg = configFor(['-domain=cluster.local.']);
     const tree = new RecordTree('skydns');
     const handler = new DnsHandler({ cfg, tree, resolver: new Resolver(tree, cfg, null, SILENT), forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true });
-    const server = new DnsServer(handler, { host: '127.0.0.1', port: other.address().port, maxTcpConns: 10, tcpIdleMs: 1000, udpIo: 'batch' }, SILENT);
+    const server = new DnsServer(handler, { host: '127.0.0.1', port: other.address().port, maxTcpConns: 10, tcpIdleMs: 1000, tcpIoMs: 1000, udpIo: 'batch' }, SILENT);
     await assert.rejects(server.listen(), /bind: Address already in use/);
     other.close();
   });
