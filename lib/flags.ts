@@ -359,7 +359,8 @@ export function commandFor(
  * non-empty (an empty value counts as unset), each already a valid value in
  * flag syntax. SkyDNS read environment integers with strconv.Atoi and ignored
  * a bad value with a warning instead of failing, which commander cannot do,
- * so values are checked (and ints made decimal-free of prefixes) here.
+ * so values are checked here, and ints handed on in plain decimal (commander
+ * then applies the flag parser, which would read "010" as octal).
  */
 export function envFor(defs: readonly FlagDef[], env: NodeJS.ProcessEnv, warnings: string[]): Record<string, string> {
   const view: Record<string, string> = {};
@@ -399,6 +400,11 @@ export interface ParseAndHelpOptions extends ParseOptions {
   intro?: string;
 }
 
+/**
+ * Parses a Go-style argv against a spec table: goArgv rewrites it, commander
+ * parses it (values, defaults, environment), and the result is read back per
+ * spec row. Throws FlagError (Go's message) or HelpRequested; never prints.
+ */
 export function parseFlags(defs: readonly FlagDef[], argv: readonly string[], opts: ParseAndHelpOptions = {}): ParsedFlags {
   const adapted = goArgv(defs, argv, opts);
   const { cmd, options, help } = commandFor(opts.program ?? 'flags', defs, opts.intro, adapted.spellings);
