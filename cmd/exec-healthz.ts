@@ -1,26 +1,16 @@
 #!/usr/bin/env node
 /** exec-healthz: runs a command periodically and serves its last result on /healthz. */
-import { FlagDef, parseCommandLine, str, num, bool, formatDuration } from '../lib/flags.js';
+import { parseCommandLine, str, num, bool, formatDuration } from '../lib/flags.js';
+import { EXEC_HEALTHZ_FLAGS } from '../lib/healthz/flags.js';
 import { Prober } from '../lib/healthz/exec.js';
 import { startHealthzHttp } from '../lib/healthz/http.js';
-
-const FLAGS: FlagDef[] = [
-  { name: 'cmd', type: 'string', default: 'echo healthz', usage: 'command to run in a shell (sh -c); stdout and stderr are captured' },
-  { name: 'port', type: 'int', default: 8080, usage: 'port number to serve /healthz on' },
-  { name: 'address', type: 'string', default: '0.0.0.0', usage: 'address to serve on' },
-  { name: 'period', type: 'duration', default: '2s', usage: 'period to run the command' },
-  { name: 'latency', type: 'duration', default: '30s', usage: 'a result older than this is a failure' },
-  { name: 'timeout', type: 'duration', default: '0s', usage: 'kill a run that takes longer than this (default: the period)' },
-  { name: 'enable-quit', type: 'bool', default: false, usage: 'serve /quit, which makes the program exit (off: anyone on the pod network could stop it)' },
-  { name: 'quiet', type: 'bool', default: false, usage: 'log only failures' },
-];
 
 function line(s: string): void {
   process.stderr.write(`${new Date().toISOString()} exec-healthz ${s}\n`);
 }
 
 async function main(): Promise<void> {
-  const { flags: p } = parseCommandLine('exec-healthz', FLAGS, process.argv.slice(2), (f) => {
+  const { flags: p } = parseCommandLine('exec-healthz', EXEC_HEALTHZ_FLAGS, process.argv.slice(2), (f) => {
     if (num(f, 'period') <= 0) throw new Error('-period must be positive');
     if (num(f, 'latency') <= 0) throw new Error('-latency must be positive');
     if (num(f, 'timeout') < 0) throw new Error('-timeout must not be negative');

@@ -9,7 +9,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FlagDef, parseCommandLine, num, str, bool } from '../lib/flags.js';
+import { parseCommandLine, num, str, bool } from '../lib/flags.js';
+import { STACK_FLAGS } from '../lib/stack/flags.js';
 import { Component, waitFor } from '../lib/stack/component.js';
 import { freePort, tcpPortFree, udpPortFree } from '../lib/stack/ports.js';
 
@@ -17,17 +18,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const distRoot = path.resolve(here, '..');
 const repoRoot = path.resolve(distRoot, '..');
 
-const FLAGS: FlagDef[] = [
-  { name: 'dns-port', type: 'int', default: 10053, usage: 'DNS port on 127.0.0.1 (53 needs root)' },
-  { name: 'api-port', type: 'int', default: 0, usage: 'sandbox API server port on 127.0.0.1 (default: a free port)' },
-  { name: 'etcd-port', type: 'int', default: 0, usage: 'etcd client port on 127.0.0.1 (default: a free port)' },
-  { name: 'domain', type: 'string', default: 'cluster.local', usage: 'cluster DNS domain (kube2sky --domain, skydns -domain, the healthz name)' },
-  { name: 'seed', type: 'string', default: '', usage: 'YAML objects for the sandbox API server (default: manifests/sandbox-cluster.yaml)' },
-  { name: 'kubeconfig', type: 'string', default: '', usage: 'run against the cluster of this kubeconfig instead of the sandbox API server' },
-  { name: 'kube-master-url', type: 'string', default: '', usage: 'run against this API server URL (no credentials) instead of the sandbox' },
-  { name: 'data-dir', type: 'string', default: '', usage: 'etcd data directory (default: a new temporary directory, removed on exit)' },
-  { name: 'quiet', type: 'bool', default: false, usage: "do not print the components' log lines" },
-];
 
 function fail(msg: string): never {
   process.stderr.write(`stack: ${msg}\n`);
@@ -45,7 +35,7 @@ async function httpOk(url: string): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  const { flags: p } = parseCommandLine('npm start --', FLAGS, process.argv.slice(2), () => undefined);
+  const { flags: p } = parseCommandLine('npm start --', STACK_FLAGS, process.argv.slice(2), () => undefined);
   const domain = str(p, 'domain').replace(/\.$/, '').toLowerCase();
   const dnsPort = num(p, 'dns-port');
   const quiet = bool(p, 'quiet');

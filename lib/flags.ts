@@ -5,7 +5,14 @@
  *   `--` ends the flags, parsing stops at the first non-flag argument,
  *   optionally `_` and `-` interchangeable in names (kube2sky's pflag normaliser).
  * Environment variables may supply a flag's default; an explicit flag wins.
+ *
+ * commander does the parsing: each spec table becomes a commander Command
+ * (options with defaults, Option.env() defaults, argParsers for Go values, and
+ * a help formatter in Go's PrintDefaults shape). Commander itself only knows
+ * GNU-style `--name=value`, so a small adapter (goArgv) first rewrites the
+ * Go-style argv into that form.
  */
+import { Command, CommanderError, Option } from 'commander';
 
 export type FlagType = 'string' | 'bool' | 'int' | 'duration';
 export type FlagValue = string | number | boolean;
@@ -30,9 +37,12 @@ export class FlagError extends Error {
 }
 
 export class HelpRequested extends Error {
-  constructor() {
+  /** The usage text commander produced for `--help` (empty when not known). */
+  readonly usage: string;
+  constructor(usage = '') {
     super('help requested');
     this.name = 'HelpRequested';
+    this.usage = usage;
   }
 }
 
@@ -191,29 +201,42 @@ export interface ParseOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export function parseFlags(defs: readonly FlagDef[], argv: readonly string[], opts: ParseOptions = {}): ParsedFlags {
-  const env = opts.env ?? process.env;
+// ---------------------------------------------------------------- Go argv → commander argv
+
+/** What the adapter made of a Go-style argv. */
+export interface CommanderArgv {
+  /** `--name=value` for every flag (canonical names), then `--help` if help was asked for. */
+  args: string[];
+  /** Per canonical name, the spellings used on the command line, in order (for Go's error texts). */
+  spellings: Map<string, string[]>;
+  /** Arguments after the flags. */
+  rest: string[];
+  /** `_` spellings accepted (kube2sky). */
+  warnings: string[];
+  /** A syntax error found after `args`; reported only if the flags before it parse (Go stops at the first error). */
+  error?: FlagError;
+}
+
+function flagIndex(defs: readonly FlagDef[], norm: (n: string) => string): Map<string, FlagDef> {
   const byName = new Map<string, FlagDef>();
-  const norm = (n: string) => (opts.underscores ? n.replace(/_/g, '-') : n);
   for (const d of defs) {
     byName.set(norm(d.name), d);
     for (const a of d.aliases ?? []) byName.set(norm(a), d);
   }
-  const values = new Map<string, FlagValue>();
-  const explicit = new Set<string>();
-  const warnings: string[] = [];
-  for (const d of defs) {
-    let v = defaultOf(d);
-    const ev = d.env ? env[d.env] : undefined;
-    if (d.env && ev !== undefined && ev !== '') {
-      try {
-        v = parseValue(d, ev, d.name, true);
-      } catch {
-        warnings.push(`ignoring environment ${d.env}=${JSON.stringify(ev)} (not a valid ${d.type}); using the default for -${d.name}`);
-      }
-    }
-    values.set(d.name, v);
-  }
+  return byName;
+}
+
+/**
+ * Rewrites Go `flag` syntax into what commander parses. Only this step knows
+ * Go's rules: one or two dashes, `-flag value` for non-bool flags only (so the
+ * flag's type decides whether the next argument is consumed), a bare bool flag
+ * meaning true, parsing stopping at the first non-flag, `-h`/`-help` when not
+ * defined, and kube2sky's `_`/`-` equivalence. Values are left to commander.
+ */
+export function goArgv(defs: readonly FlagDef[], argv: readonly string[], opts: ParseOptions = {}): CommanderArgv {
+  const norm = (n: string) => (opts.underscores ? n.replace(/_/g, '-') : n);
+  const byName = flagIndex(defs, norm);
+  const out: CommanderArgv = { args: [], spellings: new Map(), rest: [], warnings: [] };
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i];
@@ -223,49 +246,192 @@ export function parseFlags(defs: readonly FlagDef[], argv: readonly string[], op
       break;
     }
     let body = arg.slice(arg[1] === '-' ? 2 : 1);
-    if (body === '' || body[0] === '-' || body[0] === '=') throw new FlagError(`bad flag syntax: ${arg}`);
+    if (body === '' || body[0] === '-' || body[0] === '=') return stopWith(out, new FlagError(`bad flag syntax: ${arg}`));
     let value: string | undefined;
     const eq = body.indexOf('=');
     if (eq !== -1) {
       value = body.slice(eq + 1);
       body = body.slice(0, eq);
     }
-    if (body === 'h' || body === 'help') {
-      if (!byName.has(norm(body))) throw new HelpRequested();
-    }
     const def = byName.get(norm(body));
-    if (!def) throw new FlagError(`flag provided but not defined: -${body}`);
-    if (opts.underscores && body.includes('_')) warnings.push(`flag -${body} uses "_"; it is the same as -${body.replace(/_/g, '-')}`);
-    if (def.type === 'bool') {
-      values.set(def.name, value === undefined ? true : parseValue(def, value, body));
-    } else {
-      if (value === undefined) {
-        if (i + 1 >= argv.length) throw new FlagError(`flag needs an argument: -${body}`);
-        value = argv[++i];
-      }
-      values.set(def.name, parseValue(def, value, body));
+    if (!def && (body === 'h' || body === 'help')) {
+      out.args.push('--help');
+      return out;
     }
-    explicit.add(def.name);
+    if (!def) return stopWith(out, new FlagError(`flag provided but not defined: -${body}`));
+    if (opts.underscores && body.includes('_')) out.warnings.push(`flag -${body} uses "_"; it is the same as -${body.replace(/_/g, '-')}`);
+    if (def.type === 'bool') value ??= 'true';
+    else if (value === undefined) {
+      if (i + 1 >= argv.length) return stopWith(out, new FlagError(`flag needs an argument: -${body}`));
+      value = argv[++i];
+    }
+    out.args.push(`--${def.name}=${value}`);
+    const seen = out.spellings.get(def.name) ?? [];
+    seen.push(body);
+    out.spellings.set(def.name, seen);
   }
-  return { values, explicit, rest: argv.slice(i), warnings };
+  out.rest = argv.slice(i);
+  return out;
 }
 
-/** Usage text in the shape Go's flag.PrintDefaults uses. */
-export function usageText(program: string, defs: readonly FlagDef[], intro = ''): string {
-  const lines = [`Usage of ${program}:`];
-  if (intro) lines.push(intro);
-  for (const d of defs) {
-    const kind = d.type === 'bool' ? '' : ` ${d.type === 'duration' ? 'duration' : d.type === 'int' ? 'int' : 'string'}`;
-    lines.push(`  -${d.name}${kind}`);
-    let text = `    \t${d.usage}`;
-    const def = d.default;
-    // Go's PrintDefaults leaves out zero values ("", false, 0, 0s).
-    const zero = def === '' || def === false || def === 0 || (d.type === 'duration' && (def === '0' || def === '0s'));
-    if (!zero) text += ` (default ${typeof def === 'string' && d.type === 'string' ? JSON.stringify(def) : String(def)})`;
-    if (d.env) text += ` [env ${d.env}]`;
+function stopWith(out: CommanderArgv, error: FlagError): CommanderArgv {
+  out.error = error;
+  return out;
+}
+
+// ---------------------------------------------------------------- spec table → commander Command
+
+/** The placeholder naming each type in commander's option flags; help shows it as Go does. */
+const PLACEHOLDER: Record<FlagType, string> = { string: '<string>', bool: '<bool>', int: '<int>', duration: '<duration>' };
+
+/** Go's PrintDefaults leaves out zero values ("", false, 0, 0s); others are shown as Go would. */
+function goDefaultText(d: FlagDef): string | undefined {
+  const def = d.default;
+  const zero = def === '' || def === false || def === 0 || (d.type === 'duration' && (def === '0' || def === '0s'));
+  if (zero) return undefined;
+  return typeof def === 'string' && d.type === 'string' ? JSON.stringify(def) : String(def);
+}
+
+/** A commander option for one spec-table row. `shown` yields the spelling used for each occurrence. */
+function optionFor(def: FlagDef, shown: () => string): Option {
+  const o = new Option(`--${def.name} ${PLACEHOLDER[def.type]}`, def.usage);
+  o.default(defaultOf(def), goDefaultText(def));
+  if (def.env) o.env(def.env);
+  // FlagError is not commander's InvalidArgumentError, so commander lets it
+  // through untouched and the Go message reaches the user as it is.
+  o.argParser((raw: string) => parseValue(def, raw, shown()));
+  return o;
+}
+
+/** Go's flag.PrintDefaults layout, read back from the commander options (so help shows what commander parses). */
+function goHelp(cmd: Command): string {
+  const lines = [`Usage of ${cmd.name()}:`];
+  if (cmd.description()) lines.push(cmd.description());
+  for (const o of cmd.options) {
+    if (!o.long || o.long === '--help') continue;
+    const kind = o.flags.endsWith(PLACEHOLDER.bool) ? '' : ' ' + o.flags.slice(o.flags.lastIndexOf('<') + 1, -1);
+    lines.push(`  -${o.long.slice(2)}${kind}`);
+    let text = `    \t${o.description}`;
+    if (o.defaultValueDescription !== undefined) text += ` (default ${o.defaultValueDescription})`;
+    if (o.envVar) text += ` [env ${o.envVar}]`;
     lines.push(text);
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Builds the commander Command for a spec table. `spellings` (from goArgv) lets
+ * each value error name the flag as it was typed; without it errors use the
+ * canonical name. Commander never prints or exits itself: its output is
+ * captured and its errors thrown, so callers keep Go's one line and exit 2.
+ */
+export function commandFor(
+  program: string,
+  defs: readonly FlagDef[],
+  intro = '',
+  spellings = new Map<string, string[]>(),
+): { cmd: Command; options: Map<string, Option>; help: string[] } {
+  const help: string[] = [];
+  const options = new Map<string, Option>();
+  const cmd = new Command(program)
+    .description(intro)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => help.push(s), writeErr: () => {}, outputError: () => {} })
+    .configureHelp({ formatHelp: (c) => goHelp(c) });
+  // A table may define -help itself (Go lets it); then it is an ordinary flag.
+  cmd.helpOption(defs.some((d) => d.name === 'help') ? false : '--help', 'show this usage');
+  const attributes = new Set<string>();
+  for (const def of defs) {
+    const o = optionFor(def, () => spellings.get(def.name)?.shift() ?? def.name);
+    // commander keys values by attribute name ("no-rec" → "rec"); two flags must not share one.
+    if (attributes.has(o.attributeName())) throw new Error(`flags: -${def.name} collides with another flag in commander`);
+    attributes.add(o.attributeName());
+    cmd.addOption(o);
+    options.set(def.name, o);
+  }
+  return { cmd, options, help };
+}
+
+// ---------------------------------------------------------------- environment defaults
+
+/**
+ * The environment commander should see: only the table's variables, set and
+ * non-empty (an empty value counts as unset), each already a valid value in
+ * flag syntax. SkyDNS read environment integers with strconv.Atoi and ignored
+ * a bad value with a warning instead of failing, which commander cannot do,
+ * so values are checked here, and ints handed on in plain decimal (commander
+ * then applies the flag parser, which would read "010" as octal).
+ */
+export function envFor(defs: readonly FlagDef[], env: NodeJS.ProcessEnv, warnings: string[]): Record<string, string> {
+  const view: Record<string, string> = {};
+  for (const d of defs) {
+    const raw = d.env ? env[d.env] : undefined;
+    if (!d.env || raw === undefined || raw === '') continue;
+    try {
+      const v = parseValue(d, raw, d.name, true);
+      view[d.env] = d.type === 'int' ? String(v) : raw;
+    } catch {
+      warnings.push(`ignoring environment ${d.env}=${JSON.stringify(raw)} (not a valid ${d.type}); using the default for -${d.name}`);
+    }
+  }
+  return view;
+}
+
+/**
+ * Runs `fn` with process.env replaced by `env`. Commander's Option.env() reads
+ * process.env and nothing else; the swap lets callers (and tests) supply the
+ * environment, and is safe because parsing is synchronous.
+ */
+function withProcessEnv<T>(env: Record<string, string>, fn: () => T): T {
+  const saved = process.env;
+  process.env = env;
+  try {
+    return fn();
+  } finally {
+    process.env = saved;
+  }
+}
+
+// ---------------------------------------------------------------- parsing
+
+/** ParseOptions plus what `--help` shows (parseCommandLine passes them). */
+export interface ParseAndHelpOptions extends ParseOptions {
+  program?: string;
+  intro?: string;
+}
+
+/**
+ * Parses a Go-style argv against a spec table: goArgv rewrites it, commander
+ * parses it (values, defaults, environment), and the result is read back per
+ * spec row. Throws FlagError (Go's message) or HelpRequested; never prints.
+ */
+export function parseFlags(defs: readonly FlagDef[], argv: readonly string[], opts: ParseAndHelpOptions = {}): ParsedFlags {
+  const adapted = goArgv(defs, argv, opts);
+  const { cmd, options, help } = commandFor(opts.program ?? 'flags', defs, opts.intro, adapted.spellings);
+  const warnings: string[] = [];
+  const env = envFor(defs, opts.env ?? process.env, warnings);
+  try {
+    withProcessEnv(env, () => cmd.parse(adapted.args, { from: 'user' }));
+  } catch (err) {
+    if (err instanceof CommanderError && err.code === 'commander.helpDisplayed') throw new HelpRequested(help.join(''));
+    // The adapter only hands commander known flags with values, so any other
+    // commander error is a bug here; it still becomes one line and exit 2.
+    if (err instanceof CommanderError) throw new FlagError(err.message.replace(/^error: /, ''));
+    throw err;
+  }
+  if (adapted.error) throw adapted.error;
+  const values = new Map<string, FlagValue>();
+  const explicit = new Set<string>();
+  for (const [name, o] of options) {
+    values.set(name, cmd.getOptionValue(o.attributeName()) as FlagValue);
+    if (cmd.getOptionValueSource(o.attributeName()) === 'cli') explicit.add(name);
+  }
+  return { values, explicit, rest: adapted.rest, warnings: [...warnings, ...adapted.warnings] };
+}
+
+/** Usage text in the shape Go's flag.PrintDefaults uses, as commander's `--help` prints it. */
+export function usageText(program: string, defs: readonly FlagDef[], intro = ''): string {
+  return commandFor(program, defs, intro).cmd.helpInformation();
 }
 
 /** Typed accessors over ParsedFlags.values. */
@@ -299,10 +465,10 @@ export function parseCommandLine<T>(
 ): { flags: ParsedFlags; config: T } {
   let flags: ParsedFlags;
   try {
-    flags = parseFlags(defs, argv, opts);
+    flags = parseFlags(defs, argv, { ...opts, program });
   } catch (err) {
     if (err instanceof HelpRequested) {
-      process.stderr.write(usageText(program, defs, opts.intro));
+      process.stderr.write(err.usage);
       process.exit(0);
     }
     process.stderr.write(`${program}: ${(err as Error).message}\n${usageText(program, defs)}`);

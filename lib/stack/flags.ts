@@ -1,0 +1,14 @@
+/** The local stack's flags (a table here so tests can check it against the program's --help). */
+import type { FlagDef } from '../flags.js';
+
+export const STACK_FLAGS: readonly FlagDef[] = [
+  { name: 'dns-port', type: 'int', default: 10053, usage: 'DNS port on 127.0.0.1 (53 needs root)' },
+  { name: 'api-port', type: 'int', default: 0, usage: 'sandbox API server port on 127.0.0.1 (default: a free port)' },
+  { name: 'etcd-port', type: 'int', default: 0, usage: 'etcd client port on 127.0.0.1 (default: a free port)' },
+  { name: 'domain', type: 'string', default: 'cluster.local', usage: 'cluster DNS domain (kube2sky --domain, skydns -domain, the healthz name)' },
+  { name: 'seed', type: 'string', default: '', usage: 'YAML objects for the sandbox API server (default: manifests/sandbox-cluster.yaml)' },
+  { name: 'kubeconfig', type: 'string', default: '', usage: 'run against the cluster of this kubeconfig instead of the sandbox API server' },
+  { name: 'kube-master-url', type: 'string', default: '', usage: 'run against this API server URL (no credentials) instead of the sandbox' },
+  { name: 'data-dir', type: 'string', default: '', usage: 'etcd data directory (default: a new temporary directory, removed on exit)' },
+  { name: 'quiet', type: 'bool', default: false, usage: "do not print the components' log lines" },
+];
