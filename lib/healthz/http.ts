@@ -1,6 +1,7 @@
 /** exec-healthz's HTTP server: /healthz, /metrics, an index at /, and /quit only when enabled. */
-import http from 'node:http';
+import type http from 'node:http';
 import { Prober } from './exec.js';
+import { finishRoutes, listen, plainApp, sendText, type Request } from '../http/serve.js';
 
 export interface HealthzHttpOptions {
   host: string;
@@ -32,36 +33,32 @@ function metrics(p: Prober): string {
   ].join('\n');
 }
 
+const TEXT = 'text/plain; charset=utf-8';
+
+function client(req: Request): string {
+  return `Client ip ${req.socket.remoteAddress}:${req.socket.remotePort}`;
+}
+
 export function startHealthzHttp(p: Prober, o: HealthzHttpOptions): Promise<http.Server> {
-  const srv = http.createServer((req, res) => {
-    const url = (req.url ?? '/').split('?')[0];
-    if (url === '/healthz') {
-      o.log(`Client ip ${req.socket.remoteAddress}:${req.socket.remotePort} requesting /healthz probe servicing cmd ${p.opts.cmd}`);
-      const s = p.status();
-      if (s.code !== 200) o.log(s.body.trimEnd());
-      res.writeHead(s.code, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end(s.body);
-    } else if (url === '/metrics') {
-      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
-      res.end(metrics(p));
-    } else if (url === '/quit' && o.enableQuit) {
-      o.log(`Client ip ${req.socket.remoteAddress}:${req.socket.remotePort} requesting /quit`);
-      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end('quitting\n');
+  const app = plainApp();
+  app.all('/healthz', (req, res) => {
+    o.log(`${client(req)} requesting /healthz probe servicing cmd ${p.opts.cmd}`);
+    const s = p.status();
+    if (s.code !== 200) o.log(s.body.trimEnd());
+    sendText(res, s.code, TEXT, s.body);
+  });
+  app.all('/metrics', (_req, res) => sendText(res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics(p)));
+  // Without -enable-quit the route does not exist at all: /quit is a 404 like any other unknown path.
+  if (o.enableQuit) {
+    app.all('/quit', (req, res) => {
+      o.log(`${client(req)} requesting /quit`);
+      sendText(res, 200, TEXT, 'quitting\n');
       o.onQuit();
-    } else if (url === '/') {
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-      res.end(`<html><body><a href="/healthz">/healthz</a> <a href="/metrics">/metrics</a>${o.enableQuit ? ' <a href="/quit">/quit</a>' : ''}</body></html>\n`);
-    } else {
-      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end('404 page not found\n');
-    }
-  });
-  return new Promise((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen({ host: o.host, port: o.port }, () => {
-      srv.off('error', reject);
-      resolve(srv);
     });
+  }
+  app.all('/', (_req, res) => {
+    sendText(res, 200, 'text/html; charset=utf-8', `<html><body><a href="/healthz">/healthz</a> <a href="/metrics">/metrics</a>${o.enableQuit ? ' <a href="/quit">/quit</a>' : ''}</body></html>\n`);
   });
+  finishRoutes(app, TEXT);
+  return listen(app, o.host, o.port);
 }

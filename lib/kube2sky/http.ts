@@ -1,42 +1,24 @@
 /** kube2sky's HTTP endpoint: /readiness (legacy), /healthz, /metrics. */
-import http from 'node:http';
+import type http from 'node:http';
 import type { Kube2Sky } from './app.js';
+import { finishRoutes, listen, plainApp, sendText } from '../http/serve.js';
+
+const TEXT = 'text/plain; charset=utf-8';
 
 export function startKube2SkyHttp(app: Kube2Sky, host: string, port: number): Promise<http.Server> {
-  const srv = http.createServer((req, res) => {
-    const url = (req.url ?? '/').split('?')[0];
-    if (url === '/readiness' || url === '/readyz') {
-      const r = app.ready();
-      res.writeHead(r.ok ? 200 : 503, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end(r.ok ? 'ok\n' : `not ready: ${r.reason}\n`);
-      return;
-    }
-    if (url === '/healthz') {
-      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end('ok');
-      return;
-    }
-    if (url === '/metrics') {
-      app.metrics.registry.metrics().then(
-        (text) => {
-          res.writeHead(200, { 'Content-Type': app.metrics.registry.contentType });
-          res.end(text);
-        },
-        (err: Error) => {
-          res.writeHead(500);
-          res.end(err.message);
-        },
-      );
-      return;
-    }
-    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
-    res.end('404 page not found\n');
+  const web = plainApp();
+  web.all(['/readiness', '/readyz'], (_req, res) => {
+    const r = app.ready();
+    sendText(res, r.ok ? 200 : 503, TEXT, r.ok ? 'ok\n' : `not ready: ${r.reason}\n`);
   });
-  return new Promise((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen({ host, port }, () => {
-      srv.off('error', reject);
-      resolve(srv);
-    });
+  web.all('/healthz', (_req, res) => sendText(res, 200, TEXT, 'ok'));
+  web.all('/metrics', (_req, res) => {
+    app.metrics.registry.metrics().then(
+      (text) => sendText(res, 200, app.metrics.registry.contentType, text),
+      // The registry failing is reported as before: a bare 500 with the message, no content type.
+      (err: Error) => sendText(res, 500, undefined, err.message),
+    );
   });
+  finishRoutes(web, TEXT);
+  return listen(web, host, port);
 }

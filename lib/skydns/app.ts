@@ -11,6 +11,7 @@ import { SkyConfig, applyDefaults, mergeConfigObject, ConfigObjectError, splitHo
 import { Forwarder, parseServers } from './forwarder.js';
 import { DnsHandler } from './handler.js';
 import { metricsEndpoint, startHttp } from './http.js';
+import { close as closeHttp } from '../http/serve.js';
 import { Metrics, StoreState, processRegistry } from './metrics.js';
 import { Resolver, SILENT } from './resolver.js';
 import { DnsServer } from './server.js';
@@ -155,7 +156,7 @@ export class SkyDnsApp extends EventEmitter {
     this.forwarder?.close();
     await new Promise<void>((r) => setImmediate(r));
     await this.server?.close();
-    await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
+    await closeHttp(this.http);
     await this.store?.stop();
     this.client?.close();
   }

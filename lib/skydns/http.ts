@@ -1,5 +1,6 @@
 /** The metrics/health HTTP endpoint: Prometheus exposition, /healthz and /readyz. */
-import http from 'node:http';
+import type http from 'node:http';
+import { exactPath, finishRoutes, listen, plainApp, sendText } from '../http/serve.js';
 import type { Logger } from './resolver.js';
 
 export interface HealthProbe {
@@ -13,47 +14,32 @@ export interface HealthProbe {
 
 export const EXPOSITION_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+const TEXT = 'text/plain';
+
 export function startHttp(host: string | undefined, port: number, path: string, probe: HealthProbe, log: Logger): Promise<http.Server> {
-  const srv = http.createServer((req, res) => {
-    const url = (req.url ?? '/').split('?')[0];
-    if (url === path) {
-      const m = probe.metrics();
-      if (m) {
-        m.then(
-          (text) => {
-            res.writeHead(200, { 'Content-Type': EXPOSITION_TYPE });
-            res.end(text);
-          },
-          (err: Error) => {
-            res.writeHead(500, { 'Content-Type': 'text/plain' });
-            res.end(`metrics: ${err.message}\n`);
-          },
-        );
-        return;
-      }
-    }
-    if (url === '/healthz') {
-      const ok = probe.live();
-      res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' });
-      res.end(ok ? 'ok' : 'dns listeners are not up\n');
-      return;
-    }
-    if (url === '/readyz') {
-      const r = probe.ready();
-      res.writeHead(r.ok ? 200 : 503, { 'Content-Type': 'text/plain' });
-      res.end(r.ok ? 'ok' : `not ready: ${r.reason}\n`);
-      return;
-    }
-    res.writeHead(404, { 'Content-Type': 'text/plain' });
-    res.end('404 page not found\n');
+  const app = plainApp();
+  // PROMETHEUS_PATH may name /healthz or /readyz; metrics win there, as before. With metrics off the
+  // route passes the request on, so /healthz still answers and any other metrics path is a 404.
+  app.all(exactPath(path), (_req, res, next) => {
+    const m = probe.metrics();
+    if (!m) return next();
+    m.then(
+      (text) => sendText(res, 200, EXPOSITION_TYPE, text),
+      (err: Error) => sendText(res, 500, TEXT, `metrics: ${err.message}\n`),
+    );
   });
-  return new Promise((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen({ host, port }, () => {
-      srv.off('error', reject);
-      srv.on('error', (err) => log.error(`metrics http: ${err.message}`));
-      resolve(srv);
-    });
+  app.all('/healthz', (_req, res) => {
+    const ok = probe.live();
+    sendText(res, ok ? 200 : 503, TEXT, ok ? 'ok' : 'dns listeners are not up\n');
+  });
+  app.all('/readyz', (_req, res) => {
+    const r = probe.ready();
+    sendText(res, r.ok ? 200 : 503, TEXT, r.ok ? 'ok' : `not ready: ${r.reason}\n`);
+  });
+  finishRoutes(app, TEXT);
+  return listen(app, host, port).then((srv) => {
+    srv.on('error', (err) => log.error(`metrics http: ${err.message}`));
+    return srv;
   });
 }
 
