@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { dig } from '../test/harness/dig.js';
+import { knotConfig } from '../test/harness/knot.js';
 import { freePort } from '../test/harness/ports.js';
 import { sleep, type Program } from '../test/harness/proc.js';
 import { ROOT, commandOutput, cpuSecondsOf, dnsAndMetricsPorts, httpGet, log, machineBusySeconds, machineInfo, makeTempDir, memOf, running, start, stopProgram, withTimeout } from './common.js';
@@ -160,32 +161,7 @@ export async function startKnot(knotd: string, records: Iterable<string>, probeN
   const conf = path.join(dir, 'knot.conf');
   await fsp.mkdir(path.join(dir, 'run'));
   await fsp.mkdir(path.join(dir, 'db'));
-  await fsp.writeFile(
-    conf,
-    [
-      'server:',
-      `    rundir: "${path.join(dir, 'run')}"`,
-      `    listen: 127.0.0.1@${port}`,
-      ...(knotWorkers > 0 ? [`    udp-workers: ${knotWorkers}`] : []),
-      'control:',
-      `    listen: "${path.join(dir, 'knot.sock')}"`,
-      'database:',
-      `    storage: "${path.join(dir, 'db')}"`,
-      'log:',
-      '  - target: stderr',
-      '    any: warning',
-      'template:',
-      '  - id: default',
-      `    storage: "${dir}"`,
-      '    file: "%s.zone"',
-      '    zonefile-sync: -1',
-      '    zonefile-load: whole',
-      '    journal-content: none',
-      'zone:',
-      `  - domain: ${DOMAIN}`,
-      '',
-    ].join('\n'),
-  );
+  await fsp.writeFile(conf, knotConfig(dir, port, DOMAIN, zoneFile, knotWorkers));
   log(`starting knotd -c ${conf} (port ${port}, ${lines.length - 5} records)`);
   const t0 = performance.now();
   const prog = start(knotd, ['-c', conf], 'knotd');

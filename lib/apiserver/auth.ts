@@ -72,8 +72,18 @@ function sha256(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-/** A kubeconfig for kubectl and client-node: the server's URL and, if set, the CA certificate (PEM) and token. */
-export function kubeconfigYaml(server: string, token: string | undefined, caPem?: string): string {
+export interface KubeconfigOptions {
+  /** Bearer token of the user. */
+  token?: string;
+  /** CA certificate (PEM) that signs the server's. */
+  caPem?: string;
+  /** Trust any server certificate (client-node needs it even for a plain http:// server). */
+  skipTlsVerify?: boolean;
+  namespace?: string;
+}
+
+/** A kubeconfig for kubectl and client-node: the server's URL and, if given, CA, token and namespace. */
+export function kubeconfigYaml(server: string, opts: KubeconfigOptions = {}): string {
   return [
     'apiVersion: v1',
     'kind: Config',
@@ -81,16 +91,17 @@ export function kubeconfigYaml(server: string, token: string | undefined, caPem?
     '- name: sandbox',
     '  cluster:',
     `    server: ${server}`,
-    ...(caPem ? [`    certificate-authority-data: ${Buffer.from(caPem).toString('base64')}`] : []),
+    ...(opts.caPem ? [`    certificate-authority-data: ${Buffer.from(opts.caPem).toString('base64')}`] : []),
+    ...(opts.skipTlsVerify ? ['    insecure-skip-tls-verify: true'] : []),
     'users:',
     '- name: sandbox',
-    token ? `  user:\n    token: ${token}` : '  user: {}',
+    opts.token ? `  user:\n    token: ${opts.token}` : '  user: {}',
     'contexts:',
     '- name: sandbox',
     '  context:',
     '    cluster: sandbox',
     '    user: sandbox',
-    '    namespace: default',
+    `    namespace: ${opts.namespace ?? 'default'}`,
     'current-context: sandbox',
     '',
   ].join('\n');

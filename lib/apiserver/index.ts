@@ -151,7 +151,7 @@ export async function startApiServer(opts: ApiServerOptions = {}, log: Log = cre
     if (opts.writeKubeconfig) {
       // An unspecified listen address is reached on loopback from this machine.
       const reach = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : host;
-      writeSecretFile(opts.writeKubeconfig, kubeconfigYaml(`${scheme}://${reach.includes(':') ? `[${reach}]` : reach}:${port}`, token, tls?.certPem));
+      writeSecretFile(opts.writeKubeconfig, kubeconfigYaml(`${scheme}://${reach.includes(':') ? `[${reach}]` : reach}:${port}`, { token, caPem: tls?.certPem }));
       log.info(`kubeconfig written to ${opts.writeKubeconfig}`);
     }
   } catch (err) {

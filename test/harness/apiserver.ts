@@ -9,40 +9,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ApiServer, type ApiServerOptions, startApiServer } from '../../lib/apiserver/index.js';
 import { createLogger } from '../../lib/log.js';
+import { kubeconfigYaml } from '../../lib/apiserver/auth.js';
 import { type Program, spawnProgram } from './proc.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const APISERVER_BIN = path.join(root, 'dist/cmd/apiserver.js');
 export const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
 
-/** A kubeconfig for client-node and kubectl: plain http, no credentials. */
-export function kubeconfigYaml(url: string, namespace = 'default'): string {
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    '- name: sandbox',
-    '  cluster:',
-    `    server: ${url}`,
-    '    insecure-skip-tls-verify: true',
-    'users:',
-    '- name: sandbox',
-    '  user: {}',
-    'contexts:',
-    '- name: sandbox',
-    '  context:',
-    '    cluster: sandbox',
-    '    user: sandbox',
-    `    namespace: ${namespace}`,
-    'current-context: sandbox',
-    '',
-  ].join('\n');
-}
-
 /** Writes a kubeconfig for `url` (into a new temp dir unless `file` is given); returns its path. */
 export async function writeKubeconfig(url: string, file?: string): Promise<string> {
   const target = file ?? path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'sandbox-kubeconfig-')), 'kubeconfig');
-  await fs.writeFile(target, kubeconfigYaml(url));
+  // Plain http, no credentials; client-node wants insecure-skip-tls-verify even so.
+  await fs.writeFile(target, kubeconfigYaml(url, { skipTlsVerify: true }));
   return target;
 }
 

@@ -1,10 +1,12 @@
 // Real etcd (Debian etcd-server 3.4) for integration tests, plus etcdctl-based
-// helpers to seed/inspect data "as an operator would". Loopback only.
+// helpers to seed/inspect data "as an operator would" (and etcdPutMany, through the client
+// library, for what etcdctl cannot carry). Loopback only.
 
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Etcd3 } from 'etcd3';
 import { freeTcpPorts } from './ports.js';
 import { trackPid, untrackPid, unrefStream, terminate, sleep, type ExitInfo } from './proc.js';
 
@@ -271,4 +273,36 @@ export async function etcdGet(url: string, key: string): Promise<string | undefi
   const parsed = JSON.parse(out) as { kvs?: EtcdctlJsonKv[] };
   const kv = parsed.kvs?.[0];
   return kv === undefined ? undefined : Buffer.from(kv.value ?? '', 'base64').toString('utf8');
+}
+
+/** etcd's default --max-txn-ops, and a byte budget under its default 1.5 MiB request limit. */
+const TXN_OPS = 128;
+const TXN_BYTES = 1024 * 1024;
+
+/**
+ * Puts many keys through the client library (a value too large for etcdctl's command line, or
+ * tens of thousands of keys), in transactions of at most 128 puts and about 1 MiB (a larger
+ * value goes alone), one after another.
+ */
+export async function etcdPutMany(url: string, entries: Iterable<readonly [string, string]>): Promise<void> {
+  const client = new Etcd3({ hosts: url });
+  try {
+    let ops: { request_put: { key: Buffer; value: Buffer } }[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (ops.length > 0) await client.kv.txn({ compare: [], success: ops, failure: [] });
+      ops = [];
+      bytes = 0;
+    };
+    for (const [k, v] of entries) {
+      const put = { request_put: { key: Buffer.from(k), value: Buffer.from(v) } };
+      const size = put.request_put.key.length + put.request_put.value.length;
+      if (ops.length >= TXN_OPS || (ops.length > 0 && bytes + size > TXN_BYTES)) await flush();
+      ops.push(put);
+      bytes += size;
+    }
+    await flush();
+  } finally {
+    client.close();
+  }
 }

@@ -22,6 +22,34 @@ export function knotdPath(): string | null {
   return null;
 }
 
+/**
+ * knotd's configuration for one zone served from `zoneFile` on 127.0.0.1:`port`, with its run,
+ * database and control files under `dir` (which must hold `run/` and `db/`); `udpWorkers` 0 keeps
+ * knot's default (one per CPU). Shared by the tests and the benchmarks.
+ */
+export function knotConfig(dir: string, port: number, zone: string, zoneFile: string, udpWorkers = 0): string {
+  return [
+    'server:',
+    `    rundir: "${path.join(dir, 'run')}"`,
+    `    listen: 127.0.0.1@${port}`,
+    ...(udpWorkers > 0 ? [`    udp-workers: ${udpWorkers}`] : []),
+    'control:',
+    `    listen: "${path.join(dir, 'knot.sock')}"`,
+    'database:',
+    `    storage: "${path.join(dir, 'db')}"`,
+    'log:',
+    '  - target: stderr',
+    '    any: warning',
+    'zone:',
+    `  - domain: ${zone}`,
+    `    file: "${zoneFile}"`,
+    '    zonefile-sync: -1',
+    '    zonefile-load: whole',
+    '    journal-content: none',
+    '',
+  ].join('\n');
+}
+
 export interface KnotProcess {
   prog: Program;
   port: number;
@@ -41,24 +69,7 @@ export async function startKnot(zone: string, records: string[]): Promise<KnotPr
   await fs.mkdir(path.join(dir, 'db'));
   const zoneLines = [`$ORIGIN ${zone}`, '$TTL 300', `@ SOA ns.${zone} hostmaster.${zone} 1 7200 1800 86400 300`, `@ NS ns.${zone}`, 'ns A 127.0.0.1', ...records];
   await fs.writeFile(path.join(dir, `${zone}zone`), zoneLines.join('\n') + '\n');
-  const conf = [
-    'server:',
-    `    rundir: "${path.join(dir, 'run')}"`,
-    `    listen: 127.0.0.1@${port}`,
-    'control:',
-    `    listen: "${path.join(dir, 'knot.sock')}"`,
-    'database:',
-    `    storage: "${path.join(dir, 'db')}"`,
-    'log:',
-    '  - target: stderr',
-    '    any: warning',
-    'zone:',
-    `  - domain: ${zone}`,
-    `    file: "${path.join(dir, `${zone}zone`)}"`,
-    '    zonefile-sync: -1',
-    '    journal-content: none',
-    '',
-  ].join('\n');
+  const conf = knotConfig(dir, port, zone, path.join(dir, `${zone}zone`));
   await fs.writeFile(path.join(dir, 'knot.conf'), conf);
   const prog = spawnProgram(knotd, ['-c', path.join(dir, 'knot.conf')], { name: 'knotd' });
   const stop = async () => {

@@ -13,21 +13,11 @@ import { SkyDnsProcess, startSkyDns } from '../harness/skydns.js';
 import { KnotProcess, startKnot } from '../harness/knot.js';
 import { dig } from '../harness/dig.js';
 import { freeUdpPort } from '../harness/ports.js';
+import { silentUpstream } from '../harness/udp.js';
 import { sleep, waitUntil } from '../harness/proc.js';
 import { CLASS, RCODE, TYPE, decodeMessage, encodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
 
 const KUBERNETES = 'kubernetes.default.svc.cluster.local.';
-
-/** A UDP socket that takes queries and never answers, noting each one's source port and ID. */
-async function silentUpstream(): Promise<{ port: number; seen: Array<{ port: number; id: number }>; close(): void }> {
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
-  const seen: Array<{ port: number; id: number }> = [];
-  sock.on('message', (m, rinfo) => {
-    if (m.length >= 12) seen.push({ port: rinfo.port, id: m.readUInt16BE(0) });
-  });
-  return { port: sock.address().port, seen, close: () => sock.close() };
-}
 
 interface Reply {
   rcode: number;

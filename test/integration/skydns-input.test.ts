@@ -5,11 +5,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { Etcd3 } from 'etcd3';
-import { EtcdProcess, etcdPut, startEtcd } from '../harness/etcd.js';
+import { EtcdProcess, etcdPut, etcdPutMany, startEtcd } from '../harness/etcd.js';
 import { DigRR, dig } from '../harness/dig.js';
 import { SkyDnsProcess, startSkyDns } from '../harness/skydns.js';
-import { waitUntil } from '../harness/proc.js';
+import { udpExchange } from '../harness/udp.js';
 import { TYPE, decodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
 
 const D = '/skydns/local/cluster';
@@ -17,19 +16,7 @@ const lines = (rrs: DigRR[]) => rrs.map((r) => `${r.name} ${r.ttl} ${r.class} ${
 
 /** Sends one datagram and waits for the reply (or null after timeoutMs). */
 async function exchange(port: number, msg: Buffer, timeoutMs = 3000): Promise<Buffer | null> {
-  const sock = dgram.createSocket('udp4');
-  try {
-    return await new Promise<Buffer | null>((resolve) => {
-      const timer = setTimeout(() => resolve(null), timeoutMs);
-      sock.on('message', (m) => {
-        clearTimeout(timer);
-        resolve(m);
-      });
-      sock.send(msg, port, '127.0.0.1');
-    });
-  } finally {
-    sock.close();
-  }
+  return (await udpExchange(port, msg, timeoutMs)).reply;
 }
 
 /** The query with an EDNS0 option appended whose declared length runs past the OPT record (RDLENGTH says 8). */
@@ -115,12 +102,7 @@ describe('skydns: bad records are skipped one by one when they arrive, never SER
     await etcdPut(etcd.url, `${D}/svc/default/good/_tcp/_http/1`, '{"host":"good.default.svc.cluster.local.","port":80,"ttl":30}');
     await etcdPut(etcd.url, `${D}/dns-version`, '{"text":"1.1.0","ttl":30}');
     // Through the client library: a 1 MB value does not fit on etcdctl's command line.
-    const client = new Etcd3({ hosts: etcd.url });
-    try {
-      for (const [k, v] of Object.entries(BAD)) await client.put(`${D}/svc/default/${k}`).value(v);
-    } finally {
-      client.close();
-    }
+    await etcdPutMany(etcd.url, Object.entries(BAD).map(([k, v]) => [`${D}/svc/default/${k}`, v] as const));
     sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1']);
   });
   after(async () => {
@@ -200,17 +182,12 @@ describe('skydns: more data under /skydns/ than one gRPC message carries (64 MiB
     const etcd = await startEtcd();
     let sky: SkyDnsProcess | null = null;
     try {
-      const client = new Etcd3({ hosts: etcd.url });
-      try {
-        // 72 values of 1 MiB (under etcd's 1.5 MiB request limit): valid records with a large unknown field.
-        const pad = 'p'.repeat(1024 * 1024);
-        for (let i = 0; i < 72; i += 4) {
-          await Promise.all([0, 1, 2, 3].map((j) => client.put(`${D}/svc/bulk/b${i + j}/1`).value(`{"host":"10.6.0.${i + j}","pad":"${pad}"}`)));
-        }
-        await client.put(`${D}/svc/default/kubernetes/1`).value('{"host":"10.0.0.1","ttl":30}');
-      } finally {
-        client.close();
-      }
+      // 72 values of 1 MiB (under etcd's 1.5 MiB request limit): valid records with a large unknown field.
+      const pad = 'p'.repeat(1024 * 1024);
+      await etcdPutMany(etcd.url, [
+        ...Array.from({ length: 72 }, (_, i) => [`${D}/svc/bulk/b${i}/1`, `{"host":"10.6.0.${i}","pad":"${pad}"}`] as const),
+        [`${D}/svc/default/kubernetes/1`, '{"host":"10.0.0.1","ttl":30}'] as const,
+      ]);
       sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1']);
       assert.match(sky.prog.output(), /etcd: read 73 keys/);
       assert.deepEqual(lines((await dig({ port: sky.port, name: 'kubernetes.default.svc.cluster.local' })).answer), ['kubernetes.default.svc.cluster.local. 30 IN A 10.0.0.1']);
@@ -229,20 +206,10 @@ describe('skydns: a question about a name with 30,000 records below it costs wha
 
   before(async () => {
     etcd = await startEtcd();
-    const client = new Etcd3({ hosts: etcd.url });
-    try {
-      // 125 puts a transaction (etcd allows 128).
-      for (let i = 0; i < N; i += 125) {
-        const success = [];
-        for (let j = i; j < i + 125; j++) {
-          success.push({ request_put: { key: Buffer.from(`${D}/svc/ns${j % 50}/s${j}/_tcp/_http/1`), value: Buffer.from(`{"host":"s${j}.ns${j % 50}.svc.cluster.local.","port":80,"ttl":30}`) } });
-        }
-        await client.kv.txn({ compare: [], success, failure: [] });
-      }
-      await client.put(`${D}/svc/default/web/1`).value('{"host":"10.3.0.1","ttl":30}');
-    } finally {
-      client.close();
-    }
+    await etcdPutMany(etcd.url, [
+      ...Array.from({ length: N }, (_, j) => [`${D}/svc/ns${j % 50}/s${j}/_tcp/_http/1`, `{"host":"s${j}.ns${j % 50}.svc.cluster.local.","port":80,"ttl":30}`] as const),
+      [`${D}/svc/default/web/1`, '{"host":"10.3.0.1","ttl":30}'] as const,
+    ]);
     sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1']);
   });
   after(async () => {
