@@ -20,7 +20,7 @@
 import fsp from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { Etcd3 } from 'etcd3';
+import { etcdPutMany } from '../test/harness/etcd.js';
 import { RESULTS_DIR, cpuSecondsOf, envInt, fmt, log, logMachine, makeTempDir, removeTempDir, runBench, running, start, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
 import { TYPE, encodeQuery } from '../lib/skydns/wire.js';
 import { DnsperfOptions, Latency, Server, benchTools, parseDnsperf, readLatencies, spawnVerbose, startKnot, startSkydns, summariseLatency } from './dns-servers.js';
@@ -33,7 +33,6 @@ interface Rate {
   qps: number;
   lost: number;
   cpuPct: number | null;
-  tc: number;
 }
 
 /**
@@ -61,7 +60,7 @@ async function rate(dnsperf: string, srv: Server, file: string, mode: 'udp' | 't
   }
   const wall = (performance.now() - t0) / 1000;
   const c1 = cpuSecondsOf(srv.prog.pid);
-  return { label, qps, lost, cpuPct: c0 !== null && c1 !== null ? (100 * (c1 - c0)) / wall : null, tc: 0 };
+  return { label, qps, lost, cpuPct: c0 !== null && c1 !== null ? (100 * (c1 - c0)) / wall : null };
 }
 
 /** Answers received on one TCP connection asking the heavy question again as soon as each reply is whole. */
@@ -102,20 +101,16 @@ async function main(): Promise<number> {
   const etcd = await startBenchEtcd('bench-heavy');
   const servers: Server[] = [];
   try {
-    const client = new Etcd3({ hosts: etcd.url });
-    try {
-      for (let i = 0; i < n; i += 125) {
-        const success = [];
-        for (let j = i; j < Math.min(n, i + 125); j++) {
-          const ns = `ns${j % 50}`;
-          success.push({ request_put: { key: Buffer.from(`${D}/${ns}/s${j}/a`), value: Buffer.from(`{"host":"10.${(j >> 16) & 255}.${(j >> 8) & 255}.${j & 255}","ttl":30}`) } });
-          success.push({ request_put: { key: Buffer.from(`${D}/${ns}/s${j}/_tcp/_http/a`), value: Buffer.from(`{"host":"s${j}.${ns}.svc.cluster.local.","port":80,"ttl":30}`) } });
-        }
-        for (let k = 0; k < success.length; k += 128) await client.kv.txn({ compare: [], success: success.slice(k, k + 128), failure: [] });
-      }
-    } finally {
-      client.close();
-    }
+    await etcdPutMany(
+      etcd.url,
+      Array.from({ length: n }, (_, j) => {
+        const ns = `ns${j % 50}`;
+        return [
+          [`${D}/${ns}/s${j}/a`, `{"host":"10.${(j >> 16) & 255}.${(j >> 8) & 255}.${j & 255}","ttl":30}`],
+          [`${D}/${ns}/s${j}/_tcp/_http/a`, `{"host":"s${j}.${ns}.svc.cluster.local.","port":80,"ttl":30}`],
+        ] as const;
+      }).flat(),
+    );
     log(`etcd: ${n} services (an A and an SRV record each)`);
     const heavyFile = path.join(work, 'heavy.txt');
     await fsp.writeFile(heavyFile, `${HEAVY}\n`);

@@ -258,9 +258,9 @@ export class RecordTree {
 
   /** Every key currently held, in tree order. */
   keys(): string[] {
-    const out: string[] = [];
-    this.walk(this.root, false, (e) => out.push(e.key));
-    return out;
+    const out: Entry[] = [];
+    this.gather(this.root, false, out, Infinity);
+    return out.map((e) => e.key);
   }
 
   private node(segs: readonly string[]): Node | null {
@@ -270,15 +270,6 @@ export class RecordTree {
       if (!node) return null;
     }
     return node;
-  }
-
-  private walk(node: Node, skipAttrleaf: boolean, visit: (e: Entry) => void): void {
-    if (node.entry) visit(node.entry);
-    if (!node.children) return;
-    for (const k of node.childKeys()) {
-      if (skipAttrleaf && k.startsWith('_')) continue;
-      this.walk(node.children.get(k)!, skipAttrleaf, visit);
-    }
   }
 
   /** Does any key equal the path of `segs` or lie below it? */
