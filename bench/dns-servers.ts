@@ -96,6 +96,8 @@ export interface SkydnsStart extends Server {
 export async function startSkydns(etcdUrl: string, probeName: string, extraArgs: readonly string[], timeoutMs: number, label = 'skydns', onReadyz?: (port: number) => void): Promise<SkydnsStart> {
   const { port, metricsPort } = await dnsAndMetricsPorts();
   const args = [
+    // BENCH_NODE_ARGS: V8/Node flags for skydns (e.g. --trace-gc, --cpu-prof) when looking into a figure.
+    ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
     SKYDNS_JS,
     `-machines=${etcdUrl}`,
     `-addr=127.0.0.1:${port}`,
