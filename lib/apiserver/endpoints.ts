@@ -160,3 +160,44 @@ export function endpointsLabels(svc: Service): Record<string, string> | undefine
   else delete labels[HEADLESS_LABEL];
   return Object.keys(labels).length ? labels : undefined;
 }
+
+/** Addresses an Endpoints object holds at most (the controller's maxCapacity). */
+export const ENDPOINTS_MAX_CAPACITY = 1000;
+/** Set on an Endpoints object the controller truncated. */
+export const OVER_CAPACITY_ANNOTATION = 'endpoints.kubernetes.io/over-capacity';
+
+/**
+ * Truncates subsets to `max` addresses in all, as the endpoints controller
+ * does: ready addresses are kept before not-ready ones, and what is cut is cut
+ * from each subset in proportion to its size (rounded up, so the last subsets
+ * give up a little more). Returns whether anything was cut.
+ */
+export function truncateSubsets(subsets: EndpointSubset[], max = ENDPOINTS_MAX_CAPACITY): boolean {
+  let ready = 0;
+  let notReady = 0;
+  for (const s of subsets) {
+    ready += s.addresses?.length ?? 0;
+    notReady += s.notReadyAddresses?.length ?? 0;
+  }
+  if (ready + notReady <= max) return false;
+  // Too many ready addresses: share max among them and drop every not-ready one; else keep every ready one.
+  const cutReady = ready > max;
+  const room = cutReady ? max : max - ready;
+  const total = cutReady ? ready : notReady;
+  let left = room;
+  for (const s of subsets) {
+    const have = (cutReady ? s.addresses?.length : s.notReadyAddresses?.length) ?? 0;
+    const take = Math.min(left, Math.ceil((have / total) * room));
+    if (cutReady) {
+      s.addresses = (s.addresses ?? []).slice(0, take);
+      delete s.notReadyAddresses;
+      left -= s.addresses.length;
+      if (s.addresses.length === 0) delete s.addresses;
+    } else {
+      s.notReadyAddresses = (s.notReadyAddresses ?? []).slice(0, take);
+      left -= s.notReadyAddresses.length;
+      if (s.notReadyAddresses.length === 0) delete s.notReadyAddresses;
+    }
+  }
+  return true;
+}

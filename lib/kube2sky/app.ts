@@ -1,20 +1,22 @@
 /**
- * kube2sky: Services, Endpoints and Pods from the Kubernetes API → SkyDNS
- * records in etcd. Start-up as v1.2 (wait for default/kubernetes and write it
- * first), then informers on all three kinds; every change recomputes the
- * object's records and the writer applies the difference.
+ * kube2sky: Services, Endpoints (or EndpointSlices) and Pods from the Kubernetes
+ * API → SkyDNS records in etcd. Start-up as v1.2 (wait for default/kubernetes
+ * and write it first), then informers on all three kinds; every change
+ * recomputes the object's records and the writer applies the difference.
  */
 import { CoreV1Api, KubeConfig, KubernetesObject, ListWatch } from '@kubernetes/client-node';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient } from '../etcd/client.js';
 import type { Log } from '../log.js';
 import { nameToKey } from '../msg/path.js';
+import fetch from 'node-fetch';
 import { Kube2SkyConfig } from './config.js';
 import { MappingWatch, RawList, listPaged } from './kube.js';
 import { WatchedKind, trimObject } from './trim.js';
 import { Kube2SkyMetrics } from './metrics.js';
 import { Problem, RecordOptions, ownedPrefixes, podRecords, serviceRecords, versionRecords } from './records.js';
-import type { Endpoints, Pod, Service } from './types.js';
+import { RemovalGrace, SliceIndex } from './slices.js';
+import type { EndpointSlice, Endpoints, Pod, Service } from './types.js';
 import { RecordWriter } from './writer.js';
 
 interface Watched<T extends KubernetesObject> {
@@ -36,6 +38,13 @@ export class Kube2Sky {
   private services: Watched<KubernetesObject> | null = null;
   private endpoints: Watched<KubernetesObject> | null = null;
   private pods: Watched<KubernetesObject> | null = null;
+  /** EndpointSlices, when they are the endpoints' source (see --endpoint-slices). */
+  private slices: Watched<KubernetesObject> | null = null;
+  private readonly sliceIndex = new SliceIndex();
+  private readonly grace: RemovalGrace;
+  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  /** Where headless services' endpoints are read from, once decided at start. */
+  endpointsSource: 'endpoints' | 'endpointslices' | null = null;
   private stopped = false;
   private resyncTimer: NodeJS.Timeout | null = null;
   private stallTimer: NodeJS.Timeout | null = null;
@@ -46,6 +55,7 @@ export class Kube2Sky {
 
   constructor(readonly cfg: Kube2SkyConfig, readonly kc: KubeConfig, private readonly log: Log, etcd?: Etcd3) {
     this.ropts = { domain: cfg.domain, legacy: cfg.legacy };
+    this.grace = new RemovalGrace(cfg.sliceGraceMs);
     this.etcd =
       etcd ??
       createEtcdClient({
@@ -103,7 +113,7 @@ export class Kube2Sky {
   }
 
   private watchedAll(): Watched<KubernetesObject>[] {
-    return [this.endpoints, this.services, this.pods].filter((w): w is Watched<KubernetesObject> => w !== null);
+    return [this.endpoints, this.slices, this.services, this.pods].filter((w): w is Watched<KubernetesObject> => w !== null);
   }
 
   /** The watch silent longest, if longer than --watch-stall-timeout. */
@@ -143,23 +153,120 @@ export class Kube2Sky {
   private syncService(ns: string, name: string, t: number): void {
     const svc = this.services?.lw.get(name, ns) as Service | undefined;
     if (!svc) {
-      this.writer.remove(this.serviceKey(ns, name), t);
+      this.removeService(ns, name, t);
       return;
     }
     this.applyService(svc, t);
   }
 
-  private applyService(svc: Service, t: number): void {
+  private removeService(ns: string, name: string, t?: number): void {
+    this.forgetGrace(`${ns}/${name}`);
+    this.writer.remove(this.serviceKey(ns, name), t);
+  }
+
+  /** The service's endpoints from the configured source, or null when it has none. */
+  private endpointsOf(ns: string, name: string): Endpoints | null {
+    if (this.endpointsSource === 'endpointslices') return this.sliceIndex.endpoints(ns, name);
+    return (this.endpoints?.lw.get(name, ns) as Endpoints | undefined) ?? null;
+  }
+
+  /**
+   * Writes a service's records. `fromSlices`: the change came from its
+   * EndpointSlices, so records it drops keep their grace (see RemovalGrace).
+   */
+  private applyService(svc: Service, t: number, fromSlices = false): void {
     const ns = svc.metadata?.namespace ?? '';
     const name = svc.metadata?.name ?? '';
-    const headless = !svc.spec?.clusterIP || svc.spec.clusterIP === 'None';
-    const ep = headless ? ((this.endpoints?.lw.get(name, ns) as Endpoints | undefined) ?? null) : null;
-    if (headless && !ep && svc.spec?.type !== 'ExternalName' && this.cfg.verbosity >= 1) {
+    const headless = (!svc.spec?.clusterIP || svc.spec.clusterIP === 'None') && svc.spec?.type !== 'ExternalName';
+    const ep = headless ? this.endpointsOf(ns, name) : null;
+    if (headless && !ep && this.cfg.verbosity >= 1) {
       this.log.info(`service ${ns}/${name} is headless; DNS records will be created once endpoints show up`);
     }
     const g = serviceRecords(svc, ep, this.ropts);
     this.problems(g.problems);
-    this.writer.set(this.serviceKey(ns, name), g.records, t);
+    let records = g.records;
+    if (this.endpointsSource === 'endpointslices') {
+      const id = `${ns}/${name}`;
+      if (headless) {
+        const r = this.grace.apply(id, records, Date.now(), fromSlices);
+        records = r.records;
+        this.scheduleGrace(id, r.recheckAt);
+      } else this.forgetGrace(id);
+    }
+    this.writer.set(this.serviceKey(ns, name), records, t);
+  }
+
+  /** Recomputes the service when the earliest grace of its records ends. */
+  private scheduleGrace(id: string, at: number | null): void {
+    const old = this.graceTimers.get(id);
+    if (old) clearTimeout(old);
+    this.graceTimers.delete(id);
+    if (at === null || this.stopped) return;
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(id);
+      const slash = id.indexOf('/');
+      this.syncService(id.slice(0, slash), id.slice(slash + 1), Date.now());
+    }, Math.max(0, at - Date.now()) + 1);
+    timer.unref();
+    this.graceTimers.set(id, timer);
+  }
+
+  private forgetGrace(id: string): void {
+    this.grace.forget(id);
+    this.scheduleGrace(id, null);
+  }
+
+  /** A slice event: recompute the headless services whose slices it changed. */
+  private slicesChanged(services: string[], t: number): void {
+    for (const id of services) {
+      const slash = id.indexOf('/');
+      const ns = id.slice(0, slash);
+      const name = id.slice(slash + 1);
+      const svc = this.services?.lw.get(name, ns) as Service | undefined;
+      if (!svc) {
+        if (this.cfg.verbosity >= 1) this.log.info(`could not find service for endpoint slices of ${id}`);
+        continue;
+      }
+      if (!svc.spec?.clusterIP || svc.spec.clusterIP === 'None') this.applyService(svc, t, true);
+    }
+  }
+
+  /**
+   * --endpoint-slices: true and false as given; auto asks the API server for
+   * discovery.k8s.io/v1 and takes EndpointSlices when it lists them, Endpoints
+   * when the group is not served (404). Any other answer is retried: guessing
+   * wrong would read endpoints from an API the cluster does not keep.
+   */
+  private async chooseEndpointsSource(): Promise<'endpoints' | 'endpointslices' | null> {
+    if (this.cfg.endpointSlices === 'true') return 'endpointslices';
+    if (this.cfg.endpointSlices === 'false') return 'endpoints';
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error('no current cluster in the Kubernetes client configuration');
+    let attempt = 0;
+    while (!this.stopped) {
+      try {
+        const init = await this.kc.applyToFetchOptions({});
+        init.method = 'GET';
+        const abort = new AbortController();
+        init.signal = abort.signal as NonNullable<typeof init.signal>;
+        const timer = setTimeout(() => abort.abort(), 10_000);
+        try {
+          const res = await fetch(`${cluster.server}/apis/discovery.k8s.io/v1`, init);
+          const body = await res.text();
+          if (res.status === 404) return 'endpoints';
+          if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${body.slice(0, 200)}`);
+          const doc = JSON.parse(body) as { resources?: Array<{ name?: unknown }> };
+          return (doc.resources ?? []).some((r) => r?.name === 'endpointslices') ? 'endpointslices' : 'endpoints';
+        } finally {
+          clearTimeout(timer);
+        }
+      } catch (err) {
+        attempt++;
+        if (attempt === 1 || attempt % 30 === 0) this.log.warn(`--endpoint-slices=auto: cannot tell whether the API server serves discovery.k8s.io/v1 (${(err as Error).message}); asking again`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    return null;
   }
 
   private applyPod(pod: Pod, t: number): void {
@@ -247,8 +354,20 @@ export class Kube2Sky {
     this.writer.set('dns-version', versionRecords(this.ropts));
     if (this.cfg.waitForKubernetes) await this.waitForKubernetesService();
     if (this.stopped) return;
+    this.endpointsSource = await this.chooseEndpointsSource();
+    if (this.endpointsSource === null) return;
+    this.log.info(
+      this.endpointsSource === 'endpointslices'
+        ? `reading endpoints from EndpointSlices (discovery.k8s.io/v1; --endpoint-slices=${this.cfg.endpointSlices})`
+        : `reading endpoints from Endpoints (core/v1; --endpoint-slices=${this.cfg.endpointSlices}${this.cfg.endpointSlices === 'auto' ? ': the API server does not serve discovery.k8s.io/v1 EndpointSlices' : ''})`,
+    );
 
-    this.endpoints = this.watch('endpoints', '/api/v1/endpoints', {
+    if (this.endpointsSource === 'endpointslices') {
+      this.slices = this.watch('endpointslices', '/apis/discovery.k8s.io/v1/endpointslices', {
+        up: (o, t) => this.slicesChanged(this.sliceIndex.upsert(o as EndpointSlice), t),
+        down: (o, t) => this.slicesChanged(this.sliceIndex.remove(o as EndpointSlice), t),
+      });
+    } else this.endpoints = this.watch('endpoints', '/api/v1/endpoints', {
       up: (o, t) => {
         const svc = this.services?.lw.get(o.metadata?.name ?? '', o.metadata?.namespace) as Service | undefined;
         if (!svc) {
@@ -261,7 +380,7 @@ export class Kube2Sky {
     });
     this.services = this.watch('services', '/api/v1/services', {
       up: (o, t) => this.applyService(o as Service, t),
-      down: (o, t) => this.writer.remove(this.serviceKey(o.metadata?.namespace ?? '', o.metadata?.name ?? ''), t),
+      down: (o, t) => this.removeService(o.metadata?.namespace ?? '', o.metadata?.name ?? '', t),
     });
     if (this.cfg.podRecords) {
       this.pods = this.watch('pods', '/api/v1/pods', {
@@ -298,7 +417,7 @@ export class Kube2Sky {
   private reconcileWithCaches(): void {
     for (const objKey of this.writer.objects()) {
       const [type, ns, name] = objKey.split('/');
-      if (type === 'svc' && !this.services?.lw.get(name, ns)) this.writer.remove(objKey);
+      if (type === 'svc' && !this.services?.lw.get(name, ns)) this.removeService(ns, name);
       if (type === 'pod' && (!this.pods || !this.pods.lw.get(name, ns))) this.writer.remove(objKey);
     }
   }
@@ -320,7 +439,9 @@ export class Kube2Sky {
     this.stopped = true;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     if (this.stallTimer) clearInterval(this.stallTimer);
-    for (const w of [this.services, this.endpoints, this.pods]) await w?.lw.stop().catch(() => undefined);
+    for (const t of this.graceTimers.values()) clearTimeout(t);
+    this.graceTimers.clear();
+    for (const w of [this.services, this.endpoints, this.slices, this.pods]) await w?.lw.stop().catch(() => undefined);
     await this.writer.stop();
     this.etcd.close();
   }

@@ -15,6 +15,8 @@ export const KUBE2SKY_FLAGS: readonly FlagDef[] = [
   { name: 'healthz-address', type: 'string', default: '0.0.0.0', usage: 'address on which to serve /readiness, /healthz and /metrics' },
   { name: 'resync-period', type: 'duration', default: '30m', usage: 'how often to reconcile etcd against the API caches' },
   { name: 'watch-stall-timeout', type: 'duration', default: '60s', usage: 'a watch silent this long (no event, bookmark or new connection) fails /readiness and is restarted; each watch asks the API server to end it after half this time, so a healthy watch is never silent that long (0: off)' },
+  { name: 'endpoint-slices', type: 'string', default: 'auto', usage: 'where headless services\' endpoints are read: true (discovery.k8s.io/v1 EndpointSlices), false (core/v1 Endpoints), auto (EndpointSlices when the API server serves discovery.k8s.io/v1, else Endpoints)' },
+  { name: 'endpoint-slice-grace', type: 'duration', default: '1s', usage: 'how long a record whose address left a service\'s EndpointSlices is kept, so that an address moving from one slice to another never disappears (0: removed at once)' },
   { name: 'pod-records', type: 'bool', default: true, usage: 'watch pods and write <a-b-c-d>.<ns>.pod.<domain> records' },
   { name: 'legacy-records', type: 'bool', default: false, usage: 'write exactly what kube2sky 1.14 wrote: no PTR, ExternalName, dns-version, publishNotReadyAddresses or endpoint hostname records' },
   { name: 'wait-for-kubernetes-service', type: 'bool', default: true, usage: 'at start, wait for default/kubernetes and write its records first (as v1.2 did)' },
@@ -41,6 +43,9 @@ export interface Kube2SkyConfig {
   resyncMs: number;
   /** A watch silent longer than this is stalled (0: not checked). */
   watchStallMs: number;
+  /** Where headless services' endpoints come from. */
+  endpointSlices: 'auto' | 'true' | 'false';
+  sliceGraceMs: number;
   podRecords: boolean;
   legacy: boolean;
   waitForKubernetes: boolean;
@@ -87,6 +92,10 @@ export function configFromFlags(p: ParsedFlags, env: NodeJS.ProcessEnv = process
   if (resync < 1000) throw new FlagError('--resync-period must be at least 1s');
   const stall = num(p, 'watch-stall-timeout');
   if (stall !== 0 && stall < 2000) throw new FlagError('--watch-stall-timeout must be 0 (off) or at least 2s');
+  const slices = str(p, 'endpoint-slices').trim().toLowerCase();
+  if (slices !== 'auto' && slices !== 'true' && slices !== 'false') throw new FlagError(`--endpoint-slices "${str(p, 'endpoint-slices')}" must be auto, true or false`);
+  const grace = num(p, 'endpoint-slice-grace');
+  if (grace < 0 || grace > 60_000) throw new FlagError('--endpoint-slice-grace must be between 0 and 60s');
   return {
     domain: normaliseDomain(domain),
     etcdUrls,
@@ -100,6 +109,8 @@ export function configFromFlags(p: ParsedFlags, env: NodeJS.ProcessEnv = process
     healthzAddress: str(p, 'healthz-address'),
     resyncMs: resync,
     watchStallMs: stall,
+    endpointSlices: slices,
+    sliceGraceMs: grace,
     podRecords: bool(p, 'pod-records'),
     legacy: bool(p, 'legacy-records'),
     waitForKubernetes: bool(p, 'wait-for-kubernetes-service'),

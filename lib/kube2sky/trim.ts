@@ -11,8 +11,9 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { HOSTNAMES_MAP_ANNOTATION } from './records.js';
+import { SERVICE_NAME_LABEL } from './slices.js';
 
-export type WatchedKind = 'services' | 'endpoints' | 'pods';
+export type WatchedKind = 'services' | 'endpoints' | 'endpointslices' | 'pods';
 
 type Json = Record<string, unknown>;
 
@@ -60,6 +61,15 @@ export function trimObject(kind: WatchedKind, o: KubernetesObject): KubernetesOb
       return pick(o, ['metadata', 'subsets'], {
         metadata: (m) => meta(m, true),
         subsets: each(['addresses', 'notReadyAddresses', 'ports'], { addresses: each(ADDRESS), notReadyAddresses: each(ADDRESS), ports: each(PORT) }),
+      }) as KubernetesObject;
+    case 'endpointslices':
+      return pick(o, ['metadata', 'addressType', 'endpoints', 'ports'], {
+        metadata: (m) =>
+          pick(m, ['name', 'namespace', 'resourceVersion', 'uid', 'labels'], {
+            labels: (l) => (isObject(l) ? (SERVICE_NAME_LABEL in l ? { [SERVICE_NAME_LABEL]: l[SERVICE_NAME_LABEL] } : {}) : l),
+          }),
+        endpoints: each(['addresses', 'conditions', 'hostname'], { conditions: (c) => pick(c, ['ready']) }),
+        ports: each(PORT),
       }) as KubernetesObject;
     case 'pods':
       return pick(o, ['metadata', 'status'], {

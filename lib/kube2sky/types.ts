@@ -54,3 +54,24 @@ export interface Pod {
   metadata?: ObjectMeta;
   status?: { podIP?: string; podIPs?: Array<{ ip?: string }> };
 }
+
+/** discovery.k8s.io/v1 EndpointSlice: the parts kube2sky reads. */
+export interface EndpointSliceEndpoint {
+  addresses?: string[];
+  conditions?: { ready?: boolean | null };
+  hostname?: string;
+}
+
+export interface EndpointSlicePort {
+  name?: string;
+  protocol?: string;
+  /** null or absent: every port (no SRV record can be written for it). */
+  port?: number | null;
+}
+
+export interface EndpointSlice {
+  metadata?: ObjectMeta & { labels?: Record<string, string> };
+  addressType?: string;
+  endpoints?: EndpointSliceEndpoint[] | null;
+  ports?: EndpointSlicePort[] | null;
+}
