@@ -374,7 +374,7 @@ test('current form: Deployment with the same four containers, non-root, read-onl
   assert.deepEqual(cs.healthz.resources?.limits, cs.healthz.resources?.requests);
 });
 
-test('current form: ServiceAccount, ClusterRole (get/list/watch services, endpoints, pods), binding, Service, PodDisruptionBudget', () => {
+test('current form: ServiceAccount, ClusterRole (get/list/watch services, endpoints, pods, endpointslices), binding, Service, PodDisruptionBudget', () => {
   const docs = renderDocs('10.0.0.0/24', 'cluster.local').map(validated);
   const sa = one(docs, ServiceAccount);
   const role = one(docs, ClusterRole);
@@ -390,6 +390,9 @@ test('current form: ServiceAccount, ClusterRole (get/list/watch services, endpoi
     for (const verb of ['get', 'list', 'watch']) {
       assert.ok(rules.some((r) => (r.apiGroups ?? []).includes('') && (r.resources ?? []).includes(resource) && r.verbs.includes(verb)), `${verb} ${resource}`);
     }
+  }
+  for (const verb of ['get', 'list', 'watch']) {
+    assert.ok(rules.some((r) => (r.apiGroups ?? []).includes('discovery.k8s.io') && (r.resources ?? []).includes('endpointslices') && r.verbs.includes(verb)), `${verb} endpointslices`);
   }
   for (const r of rules) assert.deepEqual([...r.verbs].sort(), ['get', 'list', 'watch'], 'read-only');
   assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata?.name });
