@@ -52,6 +52,15 @@ async function main(): Promise<void> {
     setTimeout(() => process.exit(0), 3000).unref();
     app.stop().then(() => process.exit(0), () => process.exit(0));
   };
+  // Leadership lost (lease ended, or etcd refused a fenced write): stop and exit non-zero, so that the
+  // replica restarts as a standby; the new leader already writes.
+  app.leadershipLost = (why) => {
+    if (stopping) return;
+    stopping = true;
+    log.error(`exiting: leadership lost (${why})`);
+    setTimeout(() => process.exit(1), 3000).unref();
+    app.stop().then(() => process.exit(1), () => process.exit(1));
+  };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   await app.start();

@@ -15,6 +15,7 @@ import { MappingWatch, RawList, listPaged } from './kube.js';
 import { WatchedKind, trimObject } from './trim.js';
 import { Kube2SkyMetrics } from './metrics.js';
 import { Problem, RecordOptions, ownedPrefixes, podRecords, serviceRecords, versionRecords } from './records.js';
+import { LeaderElection } from './leader.js';
 import { RemovalGrace, SliceIndex } from './slices.js';
 import type { EndpointSlice, Endpoints, Pod, Service } from './types.js';
 import { RecordWriter } from './writer.js';
@@ -46,6 +47,10 @@ export class Kube2Sky {
   /** Where headless services' endpoints are read from, once decided at start. */
   endpointsSource: 'endpoints' | 'endpointslices' | null = null;
   private stopped = false;
+  /** With --leader-elect: the election this replica campaigns in. */
+  readonly election: LeaderElection | null;
+  /** Called when leadership, once won, is lost (cmd/kube2sky.ts exits: a standby takes over). */
+  leadershipLost: ((why: string) => void) | null = null;
   private resyncTimer: NodeJS.Timeout | null = null;
   private stallTimer: NodeJS.Timeout | null = null;
   /** The initial lists of every watched kind are written to etcd. */
@@ -65,7 +70,13 @@ export class Kube2Sky {
         keyFile: cfg.etcdKey || undefined,
         callTimeoutMs: cfg.mutationTimeoutMs,
       });
-    this.metrics = new Kube2SkyMetrics(() => this.writer.size, () => (this.lastFullSync ? this.lastFullSync / 1000 : 0));
+    this.election = cfg.leaderElect ? new LeaderElection(this.etcd, { name: cfg.leaderElectName, ttlSeconds: cfg.leaderLeaseSeconds, log }) : null;
+    this.election?.onLost((why) => this.leadershipLost?.(why));
+    this.metrics = new Kube2SkyMetrics(
+      () => this.writer.size,
+      () => (this.lastFullSync ? this.lastFullSync / 1000 : 0),
+      () => (this.election === null || this.election.leading ? 1 : 0),
+    );
     const domainKey = nameToKey(cfg.domain);
     const owned = ownedPrefixes(this.ropts);
     this.writer = new RecordWriter(this.etcd, {
@@ -91,7 +102,9 @@ export class Kube2Sky {
         programmed: (s) => this.metrics.latency.observe(s),
         written: (op, n) => this.metrics.writes.inc({ op }, n),
         etcdError: () => this.metrics.etcdErrors.inc(),
+        fenced: () => this.election?.fenced(),
       },
+      ...(this.election ? { fence: () => this.election!.fence() } : {}),
     });
     this.core = kc.makeApiClient(CoreV1Api);
   }
@@ -105,6 +118,8 @@ export class Kube2Sky {
 
   /** Readiness: initial lists written and etcd reachable. */
   ready(): { ok: boolean; reason: string } {
+    // A standby is ready: it is doing what it should (waiting), and a rollout must not wait on it.
+    if (this.election && !this.election.leading && !this.initialSyncDone && !this.stopped) return { ok: true, reason: 'standby, not leading' };
     if (!this.initialSyncDone) return { ok: false, reason: 'initial lists not yet written to etcd' };
     if (!this.writer.etcdOk) return { ok: false, reason: `etcd unreachable: ${this.writer.lastError}` };
     const stalled = this.stalledWatch(Date.now());
@@ -348,6 +363,10 @@ export class Kube2Sky {
   }
 
   async start(): Promise<void> {
+    if (this.election) {
+      this.log.info(`leader election: campaigning as ${this.election.identity} in election/${this.cfg.leaderElectName}/ (lease ${this.cfg.leaderLeaseSeconds}s); standing by until elected`);
+      if (!(await this.election.lead()) || this.stopped) return;
+    }
     this.writer.start();
     // What etcd already holds: a restart then only writes what changed.
     this.writer.requestReconcile();
@@ -443,6 +462,8 @@ export class Kube2Sky {
     this.graceTimers.clear();
     for (const w of [this.services, this.endpoints, this.slices, this.pods]) await w?.lw.stop().catch(() => undefined);
     await this.writer.stop();
+    // Give the leader key up at once: a standby need not wait for the lease to end.
+    await this.election?.stop();
     this.etcd.close();
   }
 }

@@ -17,6 +17,9 @@ export const KUBE2SKY_FLAGS: readonly FlagDef[] = [
   { name: 'watch-stall-timeout', type: 'duration', default: '60s', usage: 'a watch silent this long (no event, bookmark or new connection) fails /readiness and is restarted; each watch asks the API server to end it after half this time, so a healthy watch is never silent that long (0: off)' },
   { name: 'endpoint-slices', type: 'string', default: 'auto', usage: 'where headless services\' endpoints are read: true (discovery.k8s.io/v1 EndpointSlices), false (core/v1 Endpoints), auto (EndpointSlices when the API server serves discovery.k8s.io/v1, else Endpoints)' },
   { name: 'endpoint-slice-grace', type: 'duration', default: '1s', usage: 'how long a record whose address left a service\'s EndpointSlices is kept, so that an address moving from one slice to another never disappears (0: removed at once)' },
+  { name: 'leader-elect', type: 'bool', default: false, usage: 'run as one of several replicas sharing an etcd cluster: an election in etcd picks one writer; the others wait, and one of them takes over when the leader\'s lease ends. Every write is conditional on still holding the leadership' },
+  { name: 'leader-elect-lease-duration', type: 'duration', default: '15s', usage: 'lease of the leader: how long a leader that stopped (crash, pause, partition) keeps others waiting (whole seconds, at least 2s)' },
+  { name: 'leader-elect-name', type: 'string', default: 'kube2sky', usage: 'name of the election (keys election/<name>/<lease>): replicas writing the same records must share it' },
   { name: 'pod-records', type: 'bool', default: true, usage: 'watch pods and write <a-b-c-d>.<ns>.pod.<domain> records' },
   { name: 'legacy-records', type: 'bool', default: false, usage: 'write exactly what kube2sky 1.14 wrote: no PTR, ExternalName, dns-version, publishNotReadyAddresses or endpoint hostname records' },
   { name: 'wait-for-kubernetes-service', type: 'bool', default: true, usage: 'at start, wait for default/kubernetes and write its records first (as v1.2 did)' },
@@ -46,6 +49,10 @@ export interface Kube2SkyConfig {
   /** Where headless services' endpoints come from. */
   endpointSlices: 'auto' | 'true' | 'false';
   sliceGraceMs: number;
+  leaderElect: boolean;
+  /** Lease TTL in whole seconds. */
+  leaderLeaseSeconds: number;
+  leaderElectName: string;
   podRecords: boolean;
   legacy: boolean;
   waitForKubernetes: boolean;
@@ -96,6 +103,10 @@ export function configFromFlags(p: ParsedFlags, env: NodeJS.ProcessEnv = process
   if (slices !== 'auto' && slices !== 'true' && slices !== 'false') throw new FlagError(`--endpoint-slices "${str(p, 'endpoint-slices')}" must be auto, true or false`);
   const grace = num(p, 'endpoint-slice-grace');
   if (grace < 0 || grace > 60_000) throw new FlagError('--endpoint-slice-grace must be between 0 and 60s');
+  const lease = num(p, 'leader-elect-lease-duration');
+  if (lease < 2000 || lease > 3_600_000) throw new FlagError('--leader-elect-lease-duration must be between 2s and 1h');
+  const electName = str(p, 'leader-elect-name');
+  if (!/^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$/.test(electName)) throw new FlagError(`--leader-elect-name "${electName}" must be 1-63 letters, digits, '-', '_' or '.'`);
   return {
     domain: normaliseDomain(domain),
     etcdUrls,
@@ -111,6 +122,9 @@ export function configFromFlags(p: ParsedFlags, env: NodeJS.ProcessEnv = process
     watchStallMs: stall,
     endpointSlices: slices,
     sliceGraceMs: grace,
+    leaderElect: bool(p, 'leader-elect'),
+    leaderLeaseSeconds: Math.ceil(lease / 1000),
+    leaderElectName: electName,
     podRecords: bool(p, 'pod-records'),
     legacy: bool(p, 'legacy-records'),
     waitForKubernetes: bool(p, 'wait-for-kubernetes-service'),

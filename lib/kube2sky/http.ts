@@ -9,7 +9,7 @@ export function startKube2SkyHttp(app: Kube2Sky, host: string, port: number): Pr
   const web = plainApp();
   web.all(['/readiness', '/readyz'], (_req, res) => {
     const r = app.ready();
-    sendText(res, r.ok ? 200 : 503, TEXT, r.ok ? 'ok\n' : `not ready: ${r.reason}\n`);
+    sendText(res, r.ok ? 200 : 503, TEXT, r.ok ? (r.reason ? `ok: ${r.reason}\n` : 'ok\n') : `not ready: ${r.reason}\n`);
   });
   web.all('/healthz', (_req, res) => sendText(res, 200, TEXT, 'ok'));
   web.all('/metrics', (_req, res) => {

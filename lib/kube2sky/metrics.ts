@@ -9,7 +9,7 @@ export class Kube2SkyMetrics {
   readonly objectErrors: Counter;
   readonly apiErrors: Counter<'kind'>;
 
-  constructor(records: () => number, lastSync: () => number) {
+  constructor(records: () => number, lastSync: () => number, leading: () => number = () => 1) {
     const r = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.latency = new Histogram({
@@ -23,6 +23,7 @@ export class Kube2SkyMetrics {
     this.objectErrors = new Counter({ name: 'kube2sky_object_errors_total', help: 'Problems found in API objects (the bad part is skipped).', registers: r });
     this.apiErrors = new Counter({ name: 'kube2sky_api_watch_errors_total', help: 'List/watch failures, by kind (each is retried).', labelNames: ['kind'], registers: r });
     new Gauge({ name: 'kube2sky_records', help: 'Records kube2sky wants in etcd.', registers: r, collect() { this.set(records()); } });
+    new Gauge({ name: 'kube2sky_leader', help: '1 while this replica writes (leads, or runs without --leader-elect), 0 while it stands by.', registers: r, collect() { this.set(leading()); } });
     new Gauge({ name: 'kube2sky_last_sync_timestamp_seconds', help: 'Unix time of the last complete sync (initial or periodic) of etcd with the API.', registers: r, collect() { this.set(lastSync()); } });
   }
 }

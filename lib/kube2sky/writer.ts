@@ -13,7 +13,7 @@
  * dropped and the process never exits because of etcd.
  */
 import { EventEmitter } from 'node:events';
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, ICompare } from 'etcd3';
 import { etcdErrorText, listPrefix } from '../etcd/client.js';
 import type { Records } from './records.js';
 
@@ -29,6 +29,8 @@ export interface WriterHooks {
   programmed?(seconds: number): void;
   written?(op: 'put' | 'delete', n: number): void;
   etcdError?(): void;
+  /** etcd refused a write because its fence no longer held (see WriterOptions.fence): the writer has stopped. */
+  fenced?(): void;
 }
 
 export interface WriterOptions {
@@ -44,7 +46,16 @@ export interface WriterOptions {
   attemptTimeoutMs?: number;
   log: WriterLog;
   hooks?: WriterHooks;
+  /**
+   * Conditions every write transaction carries (leader election: the leader's key still
+   * exists as it was won). A transaction whose conditions fail writes nothing, and the
+   * writer stops for good: it no longer has the right to write.
+   */
+  fence?: () => ICompare[];
 }
+
+/** A write etcd refused because the writer's fence no longer held. */
+export class FenceError extends Error {}
 
 export class RecordWriter extends EventEmitter {
   /** objKey → that object's records. */
@@ -360,8 +371,15 @@ export class RecordWriter extends EventEmitter {
     for (const k of keys) this.inFlight.add(k);
     this.flights++;
     if (isPut) this.putFlights++;
-    this.withTimeout(this.client.kv.txn({ compare: [], success, failure: [] }), `write ${keys.length} keys`).then(
-      () => this.land(keys, values, isPut, null),
+    const compare = this.opts.fence?.() ?? [];
+    this.withTimeout(this.client.kv.txn({ compare, success, failure: [] }), `write ${keys.length} keys`).then(
+      (res) => {
+        if (res.succeeded) return this.land(keys, values, isPut, null);
+        // Only a fence can make the transaction fail: nothing was written, and nothing more may be.
+        this.stopped = true;
+        this.land(keys, values, isPut, new FenceError(`etcd refused ${keys.length} writes: the fence (${compare.length} conditions) no longer holds`));
+        this.opts.hooks?.fenced?.();
+      },
       (err: unknown) => this.land(keys, values, isPut, err instanceof Error ? err : new Error(String(err))),
     );
     return true;

@@ -42,6 +42,8 @@ export interface StartEtcdOptions {
    * metrics listener.
    */
   tls?: { certFile: string; keyFile: string; caFile: string };
+  /** A member of a cluster (see startEtcdCluster): its client and peer ports, and every member's name=peerURL. */
+  member?: { port: number; peerPort: number; initialCluster: string };
 }
 
 const RING_LINES = 200;
@@ -101,7 +103,9 @@ interface Running {
 export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProcess> {
   const name = opts.name ?? 'etcd-test';
   const timeoutMs = opts.timeoutMs ?? HEALTH_TIMEOUT_MS;
-  const [port, peerPort, metricsPort] = await freeTcpPorts(3) as [number, number, number];
+  const [freePort, freePeerPort, metricsPort] = await freeTcpPorts(3) as [number, number, number];
+  const port = opts.member?.port ?? freePort;
+  const peerPort = opts.member?.peerPort ?? freePeerPort;
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kube-dns-etcd-'));
   const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const healthUrl = opts.tls ? `http://127.0.0.1:${metricsPort}` : url;
@@ -113,7 +117,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProces
     '--advertise-client-urls', url,
     '--listen-peer-urls', peerUrl,
     '--initial-advertise-peer-urls', peerUrl,
-    '--initial-cluster', `${name}=${peerUrl}`,
+    '--initial-cluster', opts.member?.initialCluster ?? `${name}=${peerUrl}`,
     '--initial-cluster-state', 'new',
     ...(opts.tls
       ? ['--cert-file', opts.tls.certFile, '--key-file', opts.tls.keyFile, '--trusted-ca-file', opts.tls.caFile, '--client-cert-auth', '--listen-metrics-urls', healthUrl]
@@ -205,6 +209,40 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProces
       if (removed) throw new Error('etcd was stopped (data dir removed); cannot restart');
       await halt('SIGTERM');
       await launch();
+    },
+  };
+}
+
+export interface EtcdCluster {
+  readonly members: EtcdProcess[];
+  /** Every member's client URL, comma-separated (for -machines / --etcd-server). */
+  readonly endpoints: string;
+  /** Stops every member and removes the data dirs. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A new etcd cluster of n members on loopback, each with its own ports and data dir; resolves
+ * when every member is healthy (a member is healthy once the cluster has a leader).
+ */
+export async function startEtcdCluster(n = 3, opts: { timeoutMs?: number } = {}): Promise<EtcdCluster> {
+  const ports = await freeTcpPorts(n * 2);
+  const names = Array.from({ length: n }, (_, i) => `member${i}`);
+  const initialCluster = names.map((m, i) => `${m}=http://127.0.0.1:${ports[2 * i + 1]}`).join(',');
+  const started = await Promise.allSettled(
+    names.map((name, i) => startEtcd({ name, timeoutMs: opts.timeoutMs ?? 30_000, member: { port: ports[2 * i], peerPort: ports[2 * i + 1], initialCluster } })),
+  );
+  const members = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(members.map((m) => m.stop()));
+    throw failed.reason;
+  }
+  return {
+    members,
+    endpoints: members.map((m) => m.url).join(','),
+    async stop(): Promise<void> {
+      await Promise.all(members.map((m) => m.stop()));
     },
   };
 }
