@@ -12,6 +12,10 @@
 # Options:
 #   --legacy            render skydns-rc.yaml + skydns-svc.yaml (the v1.2 ReplicationController)
 #                       instead of kube-dns.yaml (Deployment, RBAC, PodDisruptionBudget, Service)
+#   --scale-out         render kube-dns-scale-out.yaml: a shared 3-member etcd StatefulSet, kube2sky
+#                       with --leader-elect, skydns Deployment with an autoscaler (docs/deploy.md)
+#   --etcd-ips A,B,C    the three etcd members' fixed clusterIPs for --scale-out (default: the .11,
+#                       .12 and .13 of SERVICE_CIDR; required when a DNS_IP is given instead)
 #   --all               render every manifests/*.yaml.in (meant for -o)
 #   -o, --out DIR       write DIR/<name>.yaml instead of printing to stdout
 #   -r, --replicas N    number of DNS pods (default: $DNS_REPLICAS or 1)
@@ -19,7 +23,7 @@
 #   -h, --help
 #
 # It substitutes __PILLAR__DNS__DOMAIN__, __PILLAR__DNS__SERVER__ and __PILLAR__DNS__REPLICAS__ in
-# manifests/*.yaml.in. The same values must reach every kubelet: --cluster-dns=<DNS IP>
+# manifests/*.yaml.in (and __PILLAR__ETCD__0__..2__ in the scale-out form). The same values must reach every kubelet: --cluster-dns=<DNS IP>
 # --cluster-domain=<DOMAIN> (printed on stderr). Bad input: a message and exit status 2.
 set -euo pipefail
 
@@ -30,10 +34,11 @@ default_image=kube-dns-ts:0.1.0
 
 usage() {
   cat <<EOF
-usage: deploy/render.sh [--legacy|--all] [-o DIR] [-r REPLICAS] [-i IMAGE] SERVICE_CIDR|DNS_IP [DOMAIN]
+usage: deploy/render.sh [--legacy|--scale-out|--all] [--etcd-ips A,B,C] [-o DIR] [-r REPLICAS] [-i IMAGE] SERVICE_CIDR|DNS_IP [DOMAIN]
 
   deploy/render.sh 10.0.0.0/24 cluster.local | kubectl apply -f -
   deploy/render.sh --legacy 10.96.0.0/12 cluster.local | kubectl apply -f -
+  deploy/render.sh --scale-out -r 3 10.96.0.0/12 cluster.local | kubectl apply -f -
   deploy/render.sh --all -o out/ -r 2 10.0.0.10 corp.example
 EOF
 }
@@ -46,6 +51,7 @@ die() {
 
 # --- arguments -------------------------------------------------------------------
 select=current
+etcd_ips=
 outdir=
 replicas=${DNS_REPLICAS:-1}
 image=$default_image
@@ -54,7 +60,10 @@ while [ $# -gt 0 ]; do
   case $1 in
     -h|--help) usage; exit 0 ;;
     --legacy) select=legacy ;;
+    --scale-out) select=scale-out ;;
     --all) select=all ;;
+    --etcd-ips) [ $# -ge 2 ] || die "$1 needs three addresses A,B,C"; etcd_ips=$2; shift ;;
+    --etcd-ips=*) etcd_ips=${1#*=} ;;
     -o|--out) [ $# -ge 2 ] || die "$1 needs a directory"; outdir=$2; shift ;;
     --out=*) outdir=${1#*=} ;;
     -r|--replicas) [ $# -ge 2 ] || die "$1 needs a number"; replicas=$2; shift ;;
@@ -130,6 +139,7 @@ if [[ $target == */* ]]; then
   [ "$net" -eq "$n" ] || die "\"$target\" has host bits set; did you mean $(int_to_ip4 "$net")/$bits?"
   [ "$bits" -le 28 ] || die "\"$target\" is too small: the DNS server is the .10 of the service CIDR, which needs a /28 or larger"
   dns_ip=$(int_to_ip4 $(( net + 10 )))
+  derived_etcd="$(int_to_ip4 $(( net + 11 ))),$(int_to_ip4 $(( net + 12 ))),$(int_to_ip4 $(( net + 13 )))"
   cidr=$target
 elif n=$(ip4_to_int "$target"); then
   case $target in
@@ -159,10 +169,26 @@ done
 [[ $replicas =~ ^[1-9][0-9]{0,3}$ ]] || die "replicas must be a whole number from 1 to 9999, not \"$replicas\""
 [[ $image =~ ^[A-Za-z0-9][A-Za-z0-9._/:@-]*$ ]] || die "\"$image\" is not an image reference"
 
+# --- the etcd members' addresses (scale-out) -------------------------------------------
+etcd0= etcd1= etcd2=
+if [ "$select" = scale-out ] || [ "$select" = all ] || [ -n "$etcd_ips" ]; then
+  ips=${etcd_ips:-${derived_etcd:-}}
+  [ -n "$ips" ] || die "the scale-out form needs the etcd members' clusterIPs: give --etcd-ips A,B,C, or a service CIDR to take its .11, .12 and .13"
+  IFS=, read -r -a e <<<"$ips"
+  [ ${#e[@]} -eq 3 ] || die "--etcd-ips \"$ips\": give exactly three addresses, comma-separated"
+  for a in "${e[@]}"; do
+    if ! ip4_to_int "$a" >/dev/null && ! is_ip6 "$a"; then die "--etcd-ips: \"$a\" is not an IP address"; fi
+    [ "$a" != "$dns_ip" ] || die "--etcd-ips: $a is the DNS server address"
+  done
+  [ "${e[0]}" != "${e[1]}" ] && [ "${e[0]}" != "${e[2]}" ] && [ "${e[1]}" != "${e[2]}" ] || die "--etcd-ips \"$ips\": the three addresses must differ"
+  etcd0=${e[0]} etcd1=${e[1]} etcd2=${e[2]}
+fi
+
 # --- templates ----------------------------------------------------------------------
 case $select in
   current) files=("$templates/kube-dns.yaml.in") ;;
   legacy) files=("$templates/skydns-rc.yaml.in" "$templates/skydns-svc.yaml.in") ;;
+  scale-out) files=("$templates/kube-dns-scale-out.yaml.in") ;;
   all) files=("$templates"/*.yaml.in) ;;
 esac
 for f in "${files[@]}"; do
@@ -175,6 +201,9 @@ render() {
 s|__PILLAR__DNS__DOMAIN__|$domain|g
 s|__PILLAR__DNS__SERVER__|$dns_ip|g
 s|__PILLAR__DNS__REPLICAS__|$replicas|g
+s|__PILLAR__ETCD__0__|$etcd0|g
+s|__PILLAR__ETCD__1__|$etcd1|g
+s|__PILLAR__ETCD__2__|$etcd2|g
 s|image: $default_image\$|image: $image|
 }" "$1"
 }
@@ -191,7 +220,7 @@ for f in "${files[@]}"; do
     echo "$prog: $f still has placeholders after rendering: $left" >&2
     exit 1
   fi
-  header="# Rendered from manifests/$(basename "$f") by deploy/render.sh: DNS server $dns_ip${cidr:+ (service CIDR $cidr)}, domain $domain, replicas $replicas."
+  header="# Rendered from manifests/$(basename "$f") by deploy/render.sh: DNS server $dns_ip${cidr:+ (service CIDR $cidr)}, domain $domain, replicas $replicas${etcd0:+, etcd members $etcd0 $etcd1 $etcd2}."
   if [ -n "$outdir" ]; then
     printf '%s\n%s\n' "$header" "$out" >"$outdir/$name"
     echo "$prog: wrote $outdir/$name" >&2

@@ -14,7 +14,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAll } from 'js-yaml';
 import { Namespace, Pod, ReplicationController, Service, ServiceAccount } from 'kubernetes-models/v1';
-import { Deployment } from 'kubernetes-models/apps/v1';
+import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { parseFlags } from '../../lib/flags.js';
@@ -51,7 +53,7 @@ function renderDocs(...args: string[]): Obj[] {
   return parseDocs(r.stdout);
 }
 
-type Model = ReplicationController | Service | ServiceAccount | Deployment | ClusterRole | ClusterRoleBinding | PodDisruptionBudget | Namespace | Pod;
+type Model = ReplicationController | Service | ServiceAccount | Deployment | StatefulSet | HorizontalPodAutoscaler | NetworkPolicy | ClusterRole | ClusterRoleBinding | PodDisruptionBudget | Namespace | Pod;
 
 /** Builds the kubernetes-models object for a document and validates it (throws when invalid). */
 function validated(doc: Obj): Model {
@@ -75,6 +77,15 @@ function validated(doc: Obj): Model {
       break;
     case 'apps/v1/Deployment':
       m = new Deployment(doc as never);
+      break;
+    case 'apps/v1/StatefulSet':
+      m = new StatefulSet(doc as never);
+      break;
+    case 'autoscaling/v2/HorizontalPodAutoscaler':
+      m = new HorizontalPodAutoscaler(doc as never);
+      break;
+    case 'networking.k8s.io/v1/NetworkPolicy':
+      m = new NetworkPolicy(doc as never);
       break;
     case 'rbac.authorization.k8s.io/v1/ClusterRole':
       m = new ClusterRole(doc as never);
@@ -187,12 +198,13 @@ function lockstep(cs: Record<string, Container>): { kube2sky: string; skydns: st
 
 test('templates: only the three placeholders outside comments, and the lockstep note in every file', () => {
   const files = fs.readdirSync(MANIFESTS).filter((f) => f.endsWith('.yaml.in')).sort();
-  assert.deepEqual(files, ['kube-dns.yaml.in', 'skydns-rc.yaml.in', 'skydns-svc.yaml.in']);
+  assert.deepEqual(files, ['kube-dns-scale-out.yaml.in', 'kube-dns.yaml.in', 'skydns-rc.yaml.in', 'skydns-svc.yaml.in']);
   for (const f of files) {
     const text = fs.readFileSync(path.join(MANIFESTS, f), 'utf8');
     const code = text.split('\n').filter((l) => !/^\s*#/.test(l)).join('\n');
-    const used = new Set(code.match(/__[A-Z_]+__/g) ?? []);
-    for (const p of used) assert.ok(['__PILLAR__DNS__DOMAIN__', '__PILLAR__DNS__SERVER__', '__PILLAR__DNS__REPLICAS__'].includes(p), `${f}: unknown placeholder ${p}`);
+    const used = new Set(code.match(/__[A-Z_0-9]+__/g) ?? []);
+    const allowed = ['__PILLAR__DNS__DOMAIN__', '__PILLAR__DNS__SERVER__', '__PILLAR__DNS__REPLICAS__', ...(f === 'kube-dns-scale-out.yaml.in' ? ['__PILLAR__ETCD__0__', '__PILLAR__ETCD__1__', '__PILLAR__ETCD__2__'] : [])];
+    for (const p of used) assert.ok(allowed.includes(p), `${f}: unknown placeholder ${p}`);
     const comments = text.split('\n').filter((l) => /^\s*#/.test(l)).join('\n');
     assert.match(comments, /deploy\/render\.sh/, `${f}: says how to render it`);
     assert.match(comments, /__PILLAR__DNS__(DOMAIN|SERVER)__/, `${f}: names its placeholders`);
@@ -478,9 +490,9 @@ test('render options: -r sets replicas, -i the image of every container, --all -
     const r = render('--all', '-o', out, '10.0.0.0/24', 'cluster.local');
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, '', 'nothing on stdout with -o');
-    assert.deepEqual(fs.readdirSync(out).sort(), ['kube-dns.yaml', 'skydns-rc.yaml', 'skydns-svc.yaml']);
-    const stdoutForm = [...renderDocs('10.0.0.0/24', 'cluster.local'), ...renderDocs('--legacy', '10.0.0.0/24', 'cluster.local')];
-    const files = ['kube-dns.yaml', 'skydns-rc.yaml', 'skydns-svc.yaml'].flatMap((f) => parseDocs(fs.readFileSync(path.join(out, f), 'utf8')));
+    assert.deepEqual(fs.readdirSync(out).sort(), ['kube-dns-scale-out.yaml', 'kube-dns.yaml', 'skydns-rc.yaml', 'skydns-svc.yaml']);
+    const stdoutForm = [...renderDocs('--scale-out', '10.0.0.0/24', 'cluster.local'), ...renderDocs('10.0.0.0/24', 'cluster.local'), ...renderDocs('--legacy', '10.0.0.0/24', 'cluster.local')];
+    const files = ['kube-dns-scale-out.yaml', 'kube-dns.yaml', 'skydns-rc.yaml', 'skydns-svc.yaml'].flatMap((f) => parseDocs(fs.readFileSync(path.join(out, f), 'utf8')));
     assert.deepEqual(files, stdoutForm);
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
@@ -506,6 +518,11 @@ test('bad input: a clear message on stderr and exit status 2', () => {
     [['-r', '0', '10.0.0.0/24'], /replicas/],
     [['-i', 'bad image', '10.0.0.0/24'], /not an image reference/],
     [['--frobnicate', '10.0.0.0/24'], /unknown option --frobnicate/],
+    [['--scale-out', '10.0.0.10'], /needs the etcd members' clusterIPs/],
+    [['--scale-out', '--etcd-ips', '10.0.0.11,10.0.0.12', '10.0.0.10'], /exactly three addresses/],
+    [['--scale-out', '--etcd-ips', '10.0.0.11,10.0.0.12,nope', '10.0.0.10'], /"nope" is not an IP address/],
+    [['--scale-out', '--etcd-ips', '10.0.0.11,10.0.0.11,10.0.0.12', '10.0.0.10'], /must differ/],
+    [['--scale-out', '--etcd-ips', '10.0.0.10,10.0.0.11,10.0.0.12', '10.0.0.10'], /is the DNS server address/],
   ];
   for (const [args, re] of table) {
     const r = render(...args);
@@ -517,6 +534,90 @@ test('bad input: a clear message on stderr and exit status 2', () => {
   const ok = render('fd00:10::a', 'cluster.local');
   assert.equal(ok.status, 0, 'an IPv6 DNS server address is used as it is');
   assert.equal(one(parseDocs(ok.stdout).map(validated), Service).spec?.clusterIP, 'fd00:10::a');
+});
+
+test('scale-out form: etcd StatefulSet of 3 with fixed member addresses, kube2sky with --leader-elect, skydns reading every member, PDBs, autoscaler, network policy', () => {
+  const docs = renderDocs('--scale-out', '-r', '3', '172.20.0.0/16', 'corp.example').map(validated);
+  const kinds = docs.map((d) => `${d.apiVersion}/${d.kind}`).sort();
+  assert.deepEqual(kinds, [
+    'apps/v1/Deployment', 'apps/v1/Deployment', 'apps/v1/StatefulSet', 'autoscaling/v2/HorizontalPodAutoscaler',
+    'networking.k8s.io/v1/NetworkPolicy', 'policy/v1/PodDisruptionBudget', 'policy/v1/PodDisruptionBudget', 'policy/v1/PodDisruptionBudget',
+    'rbac.authorization.k8s.io/v1/ClusterRole', 'rbac.authorization.k8s.io/v1/ClusterRoleBinding',
+    'v1/Service', 'v1/Service', 'v1/Service', 'v1/Service', 'v1/Service', 'v1/ServiceAccount',
+  ]);
+  const services = docs.filter((d): d is Service => d instanceof Service);
+  const svc = (n: string) => services.find((x) => x.metadata?.name === n)!;
+  const members = ['172.20.0.11', '172.20.0.12', '172.20.0.13'];
+  assert.equal(svc('kube-dns').spec?.clusterIP, '172.20.0.10');
+  members.forEach((ip, i) => {
+    const s = svc(`kube-dns-etcd-${i}`);
+    assert.equal(s.spec?.clusterIP, ip);
+    assert.equal(s.spec?.publishNotReadyAddresses, true);
+    assert.deepEqual(s.spec?.selector, { 'k8s-app': 'kube-dns-etcd', 'statefulset.kubernetes.io/pod-name': `kube-dns-etcd-${i}` });
+  });
+  const urls = members.map((ip) => `http://${ip}:2379`);
+
+  const sts = one(docs, StatefulSet);
+  assert.equal(sts.spec?.replicas, 3);
+  assert.equal(sts.spec?.serviceName, 'kube-dns-etcd');
+  assert.equal(svc('kube-dns-etcd').spec?.clusterIP, 'None');
+  assert.equal(sts.spec?.podManagementPolicy, 'Parallel');
+  const etcd = byName(containersOf(sts.spec?.template.spec)).etcd;
+  const script = (etcd.command ?? [])[2];
+  assert.deepEqual((etcd.command ?? []).slice(0, 2), ['/bin/sh', '-c']);
+  // The real etcd 3.4 parses every flag the script gives it (then -version exits 0); a pod with no member address stops with a message.
+  if (fs.existsSync('/usr/bin/etcd')) {
+    for (let i = 0; i < 3; i++) {
+      const r = spawnSync('/bin/sh', ['-c', script.replace('--initial-cluster-token kube-dns-etcd', '--initial-cluster-token kube-dns-etcd -version')], { encoding: 'utf8', env: { ...process.env, POD_NAME: `kube-dns-etcd-${i}` } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /etcd Version: 3\./);
+    }
+  }
+  const r = spawnSync('/bin/sh', ['-c', script.replace('exec /usr/bin/etcd', 'exec /bin/true')], { encoding: 'utf8', env: { ...process.env, POD_NAME: 'kube-dns-etcd-7' } });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /no member address for pod kube-dns-etcd-7/);
+  for (const [i, ip] of members.entries()) assert.ok(script.includes(`kube-dns-etcd-${i}=http://${ip}:2380`), `initial cluster names member ${i}`);
+
+  const deployments = docs.filter((d): d is Deployment => d instanceof Deployment);
+  const k2sDep = deployments.find((d) => d.metadata?.name === 'kube2sky')!;
+  const dnsDep = deployments.find((d) => d.metadata?.name === 'kube-dns')!;
+  const k2s = byName(containersOf(k2sDep.spec?.template.spec)).kube2sky;
+  const k = kube2skyConfig(parseFlags(KUBE2SKY_FLAGS, k2s.args ?? [], { underscores: true }), {});
+  assert.equal(k.leaderElect, true);
+  assert.equal(k.leaderLeaseSeconds, 15);
+  assert.deepEqual(k.etcdUrls, urls);
+  assert.equal(k.domain, 'corp.example.');
+  assert.equal(k2sDep.spec?.template.spec?.serviceAccountName, 'kube-dns');
+  assert.ok((k2sDep.spec?.replicas ?? 0) >= 2, 'a standby');
+
+  const cs = byName(containersOf(dnsDep.spec?.template.spec));
+  assert.deepEqual(Object.keys(cs).sort(), ['healthz', 'skydns'], 'no etcd and no kube2sky in the DNS pods');
+  const s = skydnsConfig(parseFlags(SKYDNS_FLAGS, cs.skydns.args ?? []));
+  assert.deepEqual(s.machines, urls);
+  assert.equal(s.domain, 'corp.example.');
+  assert.equal(dnsDep.spec?.replicas, 3);
+  assert.match(argValue(cs.healthz.args ?? [], '-cmd') ?? '', /^nslookup -port=10053 kubernetes\.default\.svc\.corp\.example 127\.0\.0\.1 /);
+  // The kube-dns Service selects the DNS pods.
+  const labels = dnsDep.spec?.template.metadata?.labels ?? {};
+  for (const [key, v] of Object.entries(svc('kube-dns').spec?.selector ?? {})) assert.equal(labels[key], v);
+
+  const hpa = one(docs, HorizontalPodAutoscaler);
+  assert.deepEqual(hpa.spec?.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'kube-dns' });
+  assert.equal(hpa.spec?.minReplicas, 3);
+  const pdbs = docs.filter((d): d is PodDisruptionBudget => d instanceof PodDisruptionBudget);
+  assert.equal(pdbs.find((p) => p.metadata?.name === 'kube-dns-etcd')?.spec?.minAvailable, 2);
+  // Only the DNS pods, kube2sky and the members reach etcd.
+  const np = one(docs, NetworkPolicy);
+  const from = (np.spec?.ingress ?? []).flatMap((rule) => (rule.from ?? []).map((f) => f.podSelector?.matchLabels?.['k8s-app']));
+  assert.deepEqual(from.sort(), ['kube-dns', 'kube-dns-etcd', 'kube2sky']);
+  assert.equal(k2sDep.spec?.template.metadata?.labels?.['k8s-app'], 'kube2sky');
+  assert.equal(labels['k8s-app'], 'kube-dns');
+  const rules = one(docs, ClusterRole).rules ?? [];
+  assert.ok(rules.some((x) => (x.apiGroups ?? []).includes('discovery.k8s.io') && (x.resources ?? []).includes('endpointslices')));
+
+  // --etcd-ips instead of the derived addresses.
+  const other = renderDocs('--scale-out', '--etcd-ips', '10.96.0.21,10.96.0.22,10.96.0.23', '10.96.0.10').map(validated);
+  assert.equal(other.filter((d): d is Service => d instanceof Service).find((x) => x.metadata?.name === 'kube-dns-etcd-2')?.spec?.clusterIP, '10.96.0.23');
 });
 
 test('manifests/sandbox-cluster.yaml: valid objects; kube-dns is the DNS IP render.sh derives for 10.0.0.0/24', () => {
