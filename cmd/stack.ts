@@ -4,6 +4,10 @@
  * API server seeded with a small cluster (or a real cluster via --kubeconfig /
  * --kube-master-url), kube2sky, skydns and exec-healthz with the legacy pod's
  * arguments, on loopback. Ctrl-C stops everything.
+ *
+ * The terminal gets each component's progress (starting with its address, ready), its
+ * warnings and errors, and at the end what to try; every line of every component goes to a
+ * log file of its own (--verbose prints them all here as well, --quiet none).
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -11,7 +15,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, num, str, bool } from '../lib/flags.js';
 import { STACK_FLAGS } from '../lib/stack/flags.js';
-import { Component, waitFor } from '../lib/stack/component.js';
+import { Component, Show, waitFor } from '../lib/stack/component.js';
+import { makeRunDir, shown } from '../lib/stack/logs.js';
 import { freePort, tcpPortFree, udpPortFree } from '../lib/stack/ports.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -35,10 +40,12 @@ async function httpOk(url: string): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  const { flags: p } = parseCommandLine('npm start --', STACK_FLAGS, process.argv.slice(2), () => undefined);
+  const { flags: p } = parseCommandLine('npm start --', STACK_FLAGS, process.argv.slice(2), (f) => {
+    if (bool(f, 'quiet') && bool(f, 'verbose')) throw new Error('--quiet and --verbose exclude each other');
+  });
   const domain = str(p, 'domain').replace(/\.$/, '').toLowerCase();
   const dnsPort = num(p, 'dns-port');
-  const quiet = bool(p, 'quiet');
+  const show: Show = bool(p, 'quiet') ? 'none' : bool(p, 'verbose') ? 'all' : 'problems';
   const kubeconfig = str(p, 'kubeconfig');
   const masterUrl = str(p, 'kube-master-url');
   const sandbox = !kubeconfig && !masterUrl;
@@ -69,34 +76,42 @@ async function main(): Promise<void> {
       fail(`seed file ${seed} cannot be read`);
     }
   }
+  let logDir: string;
+  try {
+    logDir = makeRunDir(repoRoot, str(p, 'log-dir'));
+  } catch (err) {
+    fail(`cannot create the log directory ${str(p, 'log-dir')}: ${(err as Error).message}`);
+  }
   const ownDir = str(p, 'data-dir') === '';
   const dataDir = ownDir ? await fs.mkdtemp(path.join(os.tmpdir(), 'kube-dns-stack-')) : str(p, 'data-dir');
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
   const apiUrl = masterUrl || `http://127.0.0.1:${apiPort}`;
   const node = process.execPath;
   const bin = (name: string) => path.join(distRoot, 'cmd', `${name}.js`);
-  const q = { quiet: () => quiet };
+  const q = (name: string) => ({ show, logFile: path.join(logDir, `${name}.log`) });
 
   const etcd = new Component('etcd', 'etcd', [
     '--name', 'kube-dns-etcd', '--data-dir', path.join(dataDir, 'etcd'),
     '--listen-client-urls', etcdUrl, '--advertise-client-urls', etcdUrl,
     '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-    '--initial-cluster', `kube-dns-etcd=http://127.0.0.1:${peerPort}`, '--initial-cluster-token', 'skydns-etcd', '--log-level', 'warn',
-  ], q);
-  const apiserver = new Component('apiserver', node, [bin('apiserver'), `--port=${apiPort}`, '--address=127.0.0.1', '--service-cidr=10.0.0.0/24', `--load=${seed}`], q);
+    '--initial-cluster', `kube-dns-etcd=http://127.0.0.1:${peerPort}`, '--initial-cluster-token', 'skydns-etcd',
+    // zap (JSON lines with a level) rather than 3.4's deprecated default capnslog, which warns about itself
+    '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'info',
+  ], q('etcd'));
+  const apiserver = new Component('apiserver', node, [bin('apiserver'), `--port=${apiPort}`, '--address=127.0.0.1', '--service-cidr=10.0.0.0/24', `--load=${seed}`], q('apiserver'));
   // The legacy pod's arguments, with loopback ports instead of 4001/53/8080/8081.
   const kube2sky = new Component('kube2sky', node, [
     bin('kube2sky'), `--domain=${domain}`, `--etcd-server=${etcdUrl}`,
     ...(kubeconfig ? [`--kubecfg-file=${kubeconfig}`] : []), ...(kubeconfig && !masterUrl ? [] : [`--kube-master-url=${apiUrl}`]),
     `--healthz-port=${k2sPort}`, '--healthz-address=127.0.0.1',
-  ], q);
+  ], q('kube2sky'));
   const skydns = new Component('skydns', node, [
     bin('skydns'), `-machines=${etcdUrl}`, `-addr=127.0.0.1:${dnsPort}`, '-ns-rotate=false', `-domain=${domain}.`,
     `-metrics-addr=127.0.0.1:${skyMetrics}`,
-  ], q);
+  ], q('skydns'));
   const healthz = new Component('healthz', node, [
     bin('exec-healthz'), `-cmd=nslookup -port=${dnsPort} kubernetes.default.svc.${domain} 127.0.0.1 >/dev/null`, `-port=${healthzPort}`, '-address=127.0.0.1',
-  ], q);
+  ], q('healthz'));
   const started: Component[] = [];
   let stopping = false;
   const shutdown = async (code: number) => {
@@ -108,26 +123,32 @@ async function main(): Promise<void> {
       process.stdout.write(`stack: ${c.name} stopped\n`);
     }
     if (ownDir) await fs.rm(dataDir, { recursive: true, force: true });
-    process.stdout.write('stack: stopped\n');
+    process.stdout.write(`stack: stopped; the logs stay in ${shown(logDir)}/\n`);
     process.exit(code);
   };
-  process.on('SIGINT', () => void shutdown(0));
-  process.on('SIGTERM', () => void shutdown(0));
+  // SIGHUP too: the components have process groups of their own, so a closed terminal reaches only the stack.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void shutdown(0));
+  // If the stack itself ends any other way (a crash), no component outlives it.
+  process.on('exit', () => {
+    for (const c of started) c.killNow();
+  });
   const step = (s: string) => process.stdout.write(`stack: ${s}\n`);
+  const full = (c: Component) => `full log: ${shown(c.logFile ?? '')}`;
+  step(`logs in ${shown(logDir)}/, a file per component; ${show === 'all' ? 'every line is printed here too' : show === 'none' ? 'none is printed here (--quiet)' : 'their warnings and errors are printed here too (--verbose: everything)'}`);
   const launch = async (c: Component, ready: () => Promise<boolean>, what: string, timeoutMs = 30000) => {
     step(`${c.name}: starting (${what})`);
     c.start();
     started.push(c);
     void c.exited.then(({ code, signal }) => {
       if (!stopping) {
-        process.stderr.write(`stack: ${c.name} exited (${signal ?? `code ${code}`}); last lines:\n${c.lastLines()}\n`);
+        process.stderr.write(`stack: ${c.name} exited (${signal ?? `code ${code}`}); last lines (${full(c)}):\n${c.lastLines()}\n`);
         void shutdown(1);
       }
     });
     try {
       await waitFor(ready, timeoutMs, `${c.name} to become ready`);
     } catch (err) {
-      process.stderr.write(`stack: ${(err as Error).message}; last lines:\n${c.lastLines()}\n`);
+      process.stderr.write(`stack: ${(err as Error).message}; last lines (${full(c)}):\n${c.lastLines()}\n`);
       await shutdown(1);
     }
     step(`${c.name}: ready`);
@@ -143,7 +164,10 @@ async function main(): Promise<void> {
   const d = `dig @127.0.0.1 -p ${dnsPort}`;
   const kubectl = kubeconfig ? `kubectl --kubeconfig ${kubeconfig}` : `kubectl --server ${apiUrl}`;
   process.stdout.write(`
-kube-dns is up (etcd ${etcdUrl}, API ${apiUrl}, DNS 127.0.0.1:${dnsPort}). Try:
+kube-dns is up (etcd ${etcdUrl}, API ${apiUrl}, DNS 127.0.0.1:${dnsPort}).
+Logs, a file per component (tail -f to follow one):
+${started.map((c) => `  ${c.name.padEnd(10)} ${shown(c.logFile ?? '')}`).join('\n')}
+Try:
   ${d} kubernetes.default.svc.${domain}
   ${d} demoapp.default.svc.${domain}
   ${d} _http._tcp.demoapp.default.svc.${domain} SRV

@@ -11,5 +11,5 @@ const noBuild = args.includes('--no-build');
 const ensure = spawnSync(process.execPath, [path.join(root, 'scripts/ensure.mjs'), ...(noBuild ? ['--no-build'] : [])], { stdio: 'inherit', cwd: root });
 if (ensure.status !== 0) process.exit(ensure.status ?? 1);
 const child = spawn(process.execPath, [path.join(root, 'dist/cmd/stack.js'), ...args.filter((a) => a !== '--no-build')], { stdio: 'inherit', cwd: root });
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -232,6 +232,9 @@ export class MappingWatch extends Watch {
         body.on('end', () => finish(null));
         body.on('close', () => finish(null));
         const lines = createInterface({ input: body });
+        // readline re-emits the body's errors (an abort on stop or restart() among them): without
+        // a listener each would be an uncaught exception.
+        lines.on('error', finish);
         lines.on('line', (line: string) => {
           if (finished) return;
           alive();

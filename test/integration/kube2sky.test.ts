@@ -277,5 +277,13 @@ describe('kube2sky notices stalled watches (--watch-stall-timeout)', () => {
     await waitUntil(async () => (await k2s.get('/readiness')).status === 200, 3 * BOUND_MS, 'ready again');
     const m = await k2s.get('/metrics');
     assert.match(m.body, /^kube2sky_api_watch_errors_total\{kind="services"\} [1-9]\d*$/m);
+    // Ending a watch request (restart) is no error of its own.
+    assert.doesNotMatch(k2s.prog.output(), /uncaught exception|unhandled rejection| ERROR /);
+  });
+
+  test('SIGTERM with the watches open: exit 0, no error on the way out (the aborted requests are expected)', async () => {
+    assert.equal(await k2s.prog.stop(), 0);
+    assert.doesNotMatch(k2s.prog.output(), /uncaught exception|unhandled rejection| ERROR /);
+    assert.match(k2s.prog.output(), /Received signal SIGTERM, shutting down\n$/);
   });
 });
