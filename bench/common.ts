@@ -10,7 +10,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEtcd, type EtcdProcess } from '../test/harness/etcd.js';
+import { startEtcd, startEtcdCluster, type EtcdCluster, type EtcdProcess } from '../test/harness/etcd.js';
 import { freePort, freeTcpPort } from '../test/harness/ports.js';
 import { spawnProgram, type Program } from '../test/harness/proc.js';
 
@@ -317,6 +317,24 @@ export async function startBenchEtcd(name: string): Promise<EtcdProcess> {
   etcds.add(etcd);
   tempDirs.add(etcd.dataDir);
   return etcd;
+}
+
+/** Starts an etcd cluster of n members on loopback, killed (and removed) on error and signals like startBenchEtcd's. */
+export async function startBenchEtcdCluster(n: number): Promise<EtcdCluster> {
+  const cluster = await startEtcdCluster(n, { timeoutMs: 30_000 });
+  for (const m of cluster.members) {
+    etcds.add(m);
+    tempDirs.add(m.dataDir);
+  }
+  return cluster;
+}
+
+export async function stopBenchEtcdCluster(cluster: EtcdCluster): Promise<void> {
+  await cluster.stop().catch((err: Error) => log(`stopping the etcd cluster: ${err.message}`));
+  for (const m of cluster.members) {
+    etcds.delete(m);
+    tempDirs.delete(m.dataDir);
+  }
 }
 
 export async function stopBenchEtcd(etcd: EtcdProcess): Promise<void> {
