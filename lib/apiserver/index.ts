@@ -13,7 +13,7 @@ import { EndpointsController } from './controller.js';
 import { createKubernetesService, createNamespaces } from './defaults.js';
 import { type LoadedObject, loadObjects, readObjectFile } from './load.js';
 import type { ApiServerOptions } from './options.js';
-import { createApp } from './server.js';
+import { createApiHandler } from './server.js';
 import { Store } from './store.js';
 import { type ServingCert, certFromFiles, selfSignedCert } from './tls.js';
 import { isPlainObject } from './types.js';
@@ -103,7 +103,7 @@ export async function startApiServer(opts: ApiServerOptions = {}, log: Log = cre
   const minTimeout = opts.minRequestTimeoutMs ?? 1_800_000;
   let port = opts.port ?? 0;
   const tls = token === undefined ? undefined : servingCert(opts, address, log);
-  const app = createApp({
+  const handler = createApiHandler({
     store,
     hub,
     log,
@@ -111,7 +111,7 @@ export async function startApiServer(opts: ApiServerOptions = {}, log: Log = cre
     watchTimeoutMs: [minTimeout, 2 * minTimeout],
     auth: token === undefined ? undefined : new BearerAuth(token),
   });
-  const server = tls ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, app) : http.createServer(app);
+  const server = tls ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, handler) : http.createServer(handler);
   const scheme = tls ? 'https' : 'http';
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {

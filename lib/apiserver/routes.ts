@@ -10,8 +10,9 @@
  *     encoded again with encodeURIComponent: `%6eamespaces` is the literal `namespaces`, while
  *     `a%2Fb` stays one segment, which express decodes to the name `a/b`.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
-import type { IRoute, Request, Response, Router } from 'express';
+import type { IRoute, Router } from 'express';
 import { badRequest, methodNotAllowed, resourceNotFound } from './errors.js';
 import { RESOURCE_NAMES, RESOURCES, type ResourceName } from './resources.js';
 
@@ -32,8 +33,14 @@ export interface ObjectTarget {
   watch: boolean;
 }
 
-type Handler = (req: Request, res: Response) => void | Promise<void>;
-type Target<T> = (req: Request, res: Response, target: T) => void | Promise<void>;
+/**
+ * A request as express's Router hands it to a route: Node's IncomingMessage with the route's
+ * path parameters. (No express app wraps this router, so requests and responses are not
+ * express's Request and Response: see server.ts.)
+ */
+export type RoutedRequest = IncomingMessage & { params?: Record<string, string | undefined> };
+export type Handler = (req: RoutedRequest, res: ServerResponse) => void | Promise<void>;
+type Target<T> = (req: RoutedRequest, res: ServerResponse, target: T) => void | Promise<void>;
 
 /** The handlers the table mounts (server.ts). */
 export interface ApiHandlers {
@@ -87,7 +94,7 @@ function methods(router: Router, path: string | RegExp, handlers: Partial<Record
 
 /** An express path parameter that may be empty: the old router accepted `namespaces//services` (namespace ""). */
 const param = (name: string) => `{:${name}}`;
-const paramOf = (req: Request, name: string): string => (req.params as Record<string, string | undefined>)[name] ?? '';
+const paramOf = (req: RoutedRequest, name: string): string => req.params?.[name] ?? '';
 
 /** The REST routes of every resource, relative to /api/v1 (watch false) or /api/v1/watch (watch true). */
 function resourceRouter(h: ApiHandlers, watch: boolean): Router {
