@@ -1,9 +1,10 @@
 /**
  * The route table of the sandbox API server, in express: which handler serves which path and
- * method. Handlers live in server.ts; this file only says where they are mounted.
+ * method. Handlers live in server.ts; this file only says where they are mounted, on the
+ * express Router server.ts makes (strict, case-sensitive routing).
  *
  * Routes match the canonical path that `canonicalPath` makes of the request (server.ts puts it
- * in req.url before routing), with strict, case-sensitive routing:
+ * in req.url before these routes):
  *   - trailing slashes are dropped (`/readyz/`, `/api/v1/services//` are `/readyz`,
  *     `/api/v1/services`), so the route patterns need no optional trailing slash;
  *   - under /api/v1/ every segment is percent-decoded, as the old hand-written router did, and
@@ -11,7 +12,6 @@
  *     `a%2Fb` stays one segment, which express decodes to the name `a/b`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import express from 'express';
 import type { IRoute, Router } from 'express';
 import { badRequest, methodNotAllowed, resourceNotFound } from './errors.js';
 import { RESOURCE_NAMES, RESOURCES, type ResourceName } from './resources.js';
@@ -96,9 +96,8 @@ function methods(router: Router, path: string | RegExp, handlers: Partial<Record
 const param = (name: string) => `{:${name}}`;
 const paramOf = (req: RoutedRequest, name: string): string => req.params?.[name] ?? '';
 
-/** The REST routes of every resource, relative to /api/v1 (watch false) or /api/v1/watch (watch true). */
-function resourceRouter(h: ApiHandlers, watch: boolean): Router {
-  const router = express.Router({ strict: true, caseSensitive: true });
+/** The REST routes of every resource under `prefix`: /api/v1, or /api/v1/watch (the legacy watch paths: watch true). */
+function resourceRoutes(router: Router, h: ApiHandlers, prefix: string, watch: boolean): void {
   const collection = (resource: ResourceName, namespaced: boolean) => (fn: Target<CollectionTarget>): Handler => (req, res) =>
     fn(req, res, namespaced ? { resource, namespace: paramOf(req, 'namespace'), watch } : { resource, watch });
   const object = (resource: ResourceName, namespaced: boolean, subresource?: 'status') => (fn: Target<ObjectTarget>): Handler => (req, res) => {
@@ -111,8 +110,8 @@ function resourceRouter(h: ApiHandlers, watch: boolean): Router {
     const info = RESOURCES[name];
     if (info.namespaced) {
       // Across all namespaces a namespaced resource can only be listed and watched.
-      methods(router, `/${name}`, { get: collection(name, false)(h.listOrWatch) }, false);
-      const base = `/namespaces/${param('namespace')}/${name}`;
+      methods(router, `${prefix}/${name}`, { get: collection(name, false)(h.listOrWatch) }, false);
+      const base = `${prefix}/namespaces/${param('namespace')}/${name}`;
       const c = collection(name, true);
       methods(router, base, { get: c(h.listOrWatch), post: c(h.create), delete: c(h.deleteCollection) }, false);
       const o = object(name, true);
@@ -123,53 +122,51 @@ function resourceRouter(h: ApiHandlers, watch: boolean): Router {
       }
     } else {
       const c = collection(name, false);
-      methods(router, `/${name}`, { get: c(h.listOrWatch), post: c(h.create), delete: c(h.deleteCollection) }, false);
+      methods(router, `${prefix}/${name}`, { get: c(h.listOrWatch), post: c(h.create), delete: c(h.deleteCollection) }, false);
       const o = object(name, false);
-      methods(router, `/${name}/${param('name')}`, { get: o(h.getOrWatch), put: o(h.replace), patch: o(h.patch), delete: o(h.remove) }, false);
+      methods(router, `${prefix}/${name}/${param('name')}`, { get: o(h.getOrWatch), put: o(h.replace), patch: o(h.patch), delete: o(h.remove) }, false);
       if (info.hasStatus) {
         const s = object(name, false, 'status');
-        methods(router, `/${name}/${param('name')}/status`, { get: s(h.getOrWatch), put: s(h.replace), patch: s(h.patch) }, false);
+        methods(router, `${prefix}/${name}/${param('name')}/status`, { get: s(h.getOrWatch), put: s(h.replace), patch: s(h.patch) }, false);
       }
     }
   }
-  return router;
 }
 
 /** /healthz, /livez, /readyz and their named checks (/healthz/ping, /readyz/etcd, …). */
 const HEALTH = /^\/(?:healthz|livez|readyz)(?:\/[a-z-]+)?$/;
 
 /**
- * The whole table, as one router: every path and method gets an answer from it. It is a
- * router of its own, entered after server.ts has put the canonical path in req.url, because
- * express's app router keeps the scheme and host of an absolute-form request target
- * (`GET http://host/api/v1/services HTTP/1.1`) from the URL it started with and would put them
- * back in front of the rewritten one when it enters a mounted router.
+ * Mounts the whole table on `router`: every path and method gets an answer from it. One flat
+ * list of routes, no routers mounted on a path: express's router remembers the scheme and host
+ * of an absolute-form request target (`GET http://host/api/v1/services HTTP/1.1`) from the URL
+ * it started with and puts them back in front of the rewritten one when it strips a mount path,
+ * which a flat table never does (and one level of routing is also the cheapest).
  */
-export function routeTable(h: ApiHandlers): Router {
-  const table = express.Router({ strict: true, caseSensitive: true });
-  methods(table, HEALTH, { get: h.health }, true);
-  methods(table, '/version', { get: h.version }, true);
-  methods(table, '/api', { get: h.api }, true);
-  methods(table, '/apis', { get: h.apis }, true);
-  methods(table, '/api/v1', { get: h.coreV1 }, true);
-  methods(table, '/openapi/v3', { get: h.openapiV3Root }, true);
-  methods(table, '/openapi/v3/api/v1', { get: h.openapiV3CoreV1 }, true);
+export function mountRoutes(router: Router, h: ApiHandlers): void {
+  // The REST routes first: they carry nearly all the traffic.
+  resourceRoutes(router, h, '/api/v1', false);
+  resourceRoutes(router, h, '/api/v1/watch', true);
+
+  methods(router, HEALTH, { get: h.health }, true);
+  methods(router, '/version', { get: h.version }, true);
+  methods(router, '/api', { get: h.api }, true);
+  methods(router, '/apis', { get: h.apis }, true);
+  methods(router, '/api/v1', { get: h.coreV1 }, true);
+  methods(router, '/openapi/v3', { get: h.openapiV3Root }, true);
+  methods(router, '/openapi/v3/api/v1', { get: h.openapiV3CoreV1 }, true);
 
   // Test hooks: GET /sandbox/watches, POST /sandbox/{action}; any other method 405, an
   // unknown action (POSTed) 404.
-  table.route('/sandbox/watches').head(notAllowed).get(h.sandboxWatches);
-  for (const [action, fn] of Object.entries(h.sandboxActions)) table.post(`/sandbox/${action}`, fn);
-  table.all('/sandbox/*action', (req) => {
+  router.route('/sandbox/watches').head(notAllowed).get(h.sandboxWatches);
+  for (const [action, fn] of Object.entries(h.sandboxActions)) router.post(`/sandbox/${action}`, fn);
+  router.all('/sandbox/*action', (req) => {
     throw req.method === 'POST' ? resourceNotFound() : methodNotAllowed();
   });
 
-  table.use('/api/v1/watch', resourceRouter(h, true));
-  table.use('/api/v1', resourceRouter(h, false));
   // Anything else under the API groups is a resource this server does not have.
-  table.use('/api/v1', unknownResource);
-  table.use('/apis', unknownResource);
-  table.use(h.notFound);
-  return table;
+  router.all(['/api/v1/*rest', '/apis/*rest'], unknownResource);
+  router.use(h.notFound);
 }
 
 /**
@@ -179,8 +176,8 @@ export function routeTable(h: ApiHandlers): Router {
  * an uncaught URIError there, which ended the process).
  */
 export function canonicalPath(pathname: string): string {
-  const path = pathname.replace(/\/+$/, '') || '/';
-  if (!path.startsWith('/api/v1/')) return path;
+  const path = pathname.endsWith('/') ? pathname.replace(/\/+$/, '') || '/' : pathname;
+  if (!path.startsWith('/api/v1/') || !path.includes('%')) return path;
   const segs = path.slice('/api/v1/'.length).split('/');
   return (
     '/api/v1/' +

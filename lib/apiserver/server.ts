@@ -16,7 +16,7 @@ import { decodeObjectBody, mediaType, parseJson, readBody, responder, type Respo
 import { Paginator } from './paging.js';
 import { PATCH_CONTENT_TYPES } from './patch.js';
 import { RESOURCES, type ResourceName } from './resources.js';
-import { type ApiHandlers, type CollectionTarget, type ObjectTarget, type RoutedRequest, canonicalPath, routeTable } from './routes.js';
+import { type ApiHandlers, type CollectionTarget, type ObjectTarget, type RoutedRequest, canonicalPath, mountRoutes } from './routes.js';
 import { parseFieldSelector, parseLabelSelector, type Selectors } from './selectors.js';
 import type { FieldValidation, Store, WriteOptions, DeleteOptions } from './store.js';
 import { type IncludeObject, toTable, wantsTable } from './table.js';
@@ -321,7 +321,7 @@ export function createApiHandler(opts: HandlerOptions): RequestListener {
     next();
   });
 
-  app.use(routeTable(createHandlers(opts)));
+  mountRoutes(app, createHandlers(opts));
 
   // Errors: a Status body (never an HTML page); after a watch has started, drop the connection.
   const fail = (err: unknown, req: IncomingMessage, res: ServerResponse): void => {
