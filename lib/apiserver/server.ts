@@ -281,10 +281,10 @@ function createHandlers(opts: HandlerOptions): ApiHandlers {
  */
 export function createApiHandler(opts: HandlerOptions): RequestListener {
   const { log } = opts;
-  const app = express.Router({ strict: true, caseSensitive: true });
+  const router = express.Router({ strict: true, caseSensitive: true });
 
   // Context: the query, a responder, the request log line.
-  app.use((req: IncomingMessage, res: ServerResponse, next: Next) => {
+  router.use((req: IncomingMessage, res: ServerResponse, next: Next) => {
     const started = Date.now();
     const raw = req.url ?? '/';
     res.on('close', () => {
@@ -306,7 +306,7 @@ export function createApiHandler(opts: HandlerOptions): RequestListener {
   // Authentication, before the path is decoded: a client without the token learns nothing.
   const auth = opts.auth;
   if (auth) {
-    app.use((req: IncomingMessage, res: ServerResponse, next: Next) => {
+    router.use((req: IncomingMessage, res: ServerResponse, next: Next) => {
       const { pathname, out } = context(res);
       // As kube-apiserver answers a missing or wrong token: 401 with an Unauthorized Status.
       if (!isPublicPath(pathname) && !auth.allows(req.headers.authorization)) out.status(failure(401, 'Unauthorized', 'Unauthorized'));
@@ -315,13 +315,13 @@ export function createApiHandler(opts: HandlerOptions): RequestListener {
   }
 
   // express matches routes on req.url: give the route table the canonical path (routes.ts), with the query.
-  app.use((req: IncomingMessage, res: ServerResponse, next: Next) => {
+  router.use((req: IncomingMessage, res: ServerResponse, next: Next) => {
     const { pathname, search } = context(res);
     req.url = canonicalPath(pathname) + search;
     next();
   });
 
-  mountRoutes(app, createHandlers(opts));
+  mountRoutes(router, createHandlers(opts));
 
   // Errors: a Status body (never an HTML page); after a watch has started, drop the connection.
   const fail = (err: unknown, req: IncomingMessage, res: ServerResponse): void => {
@@ -337,11 +337,11 @@ export function createApiHandler(opts: HandlerOptions): RequestListener {
     log.error(`${what}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     out.status(failure(500, 'InternalError', `Internal error occurred: ${message}`));
   };
-  app.use((err: unknown, req: IncomingMessage, res: ServerResponse, _next: Next) => fail(err, req, res));
+  router.use((err: unknown, req: IncomingMessage, res: ServerResponse, _next: Next) => fail(err, req, res));
 
   // The router's own requests and responses are Node's: express's types are only names here.
   return (req, res) =>
-    app(req as Request, res as Response, (err?: unknown) => {
+    router(req as Request, res as Response, (err?: unknown) => {
       // Not reached (the table answers every path, the error handler every error); to be sure:
       if (err !== undefined) fail(err, req, res);
       else if (!res.headersSent) responder(req, res, new URLSearchParams()).text(404, '404 page not found\n');
