@@ -84,11 +84,12 @@ type Verb = 'get' | 'post' | 'put' | 'patch' | 'delete';
  */
 function methods(router: Router, path: string | RegExp, handlers: Partial<Record<Verb, Handler>>, head: boolean): void {
   const route: IRoute = router.route(path as string);
-  if (!head) route.head(notAllowed);
   for (const verb of ['get', 'post', 'put', 'patch', 'delete'] as const) {
     const h = handlers[verb];
     if (h) route[verb](h);
   }
+  // After the verbs, so that they are tried first: once a route has a head handler, express no longer gives HEAD to get.
+  if (!head) route.head(notAllowed);
   route.all(notAllowed);
 }
 
