@@ -78,9 +78,10 @@ const unknownResource: Handler = () => {
 type Verb = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 /**
- * Mounts `handlers` on `route` and answers any other method with 405 MethodNotAllowed.
- * express serves HEAD with the GET handler; `head: false` keeps HEAD a 405, as the API
- * routes (which serve GET only) have always answered it.
+ * Mounts `handlers` on the route `path` of `router` and answers any other method with 405
+ * MethodNotAllowed. express serves HEAD with the GET handler; `head: false` keeps HEAD a 405,
+ * as the REST routes have always answered it. (`path as string`: express takes a RegExp too,
+ * but its route() typing wants a string literal type.)
  */
 function methods(router: Router, path: string | RegExp, handlers: Partial<Record<Verb, Handler>>, head: boolean): void {
   const route: IRoute = router.route(path as string);
