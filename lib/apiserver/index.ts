@@ -13,7 +13,7 @@ import { EndpointsController } from './controller.js';
 import { createKubernetesService, createNamespaces } from './defaults.js';
 import { type LoadedObject, loadObjects, readObjectFile } from './load.js';
 import type { ApiServerOptions } from './options.js';
-import { createHandler } from './server.js';
+import { createApiHandler } from './server.js';
 import { Store } from './store.js';
 import { type ServingCert, certFromFiles, selfSignedCert } from './tls.js';
 import { isPlainObject } from './types.js';
@@ -103,14 +103,14 @@ export async function startApiServer(opts: ApiServerOptions = {}, log: Log = cre
   const minTimeout = opts.minRequestTimeoutMs ?? 1_800_000;
   let port = opts.port ?? 0;
   const tls = token === undefined ? undefined : servingCert(opts, address, log);
-  const handler = createHandler({
-      store,
-      hub,
-      log,
-      serverAddress: () => `${address.includes(':') ? `[${address}]` : address}:${port}`,
-      watchTimeoutMs: [minTimeout, 2 * minTimeout],
-      auth: token === undefined ? undefined : new BearerAuth(token),
-    });
+  const handler = createApiHandler({
+    store,
+    hub,
+    log,
+    serverAddress: () => `${address.includes(':') ? `[${address}]` : address}:${port}`,
+    watchTimeoutMs: [minTimeout, 2 * minTimeout],
+    auth: token === undefined ? undefined : new BearerAuth(token),
+  });
   const server = tls ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, handler) : http.createServer(handler);
   const scheme = tls ? 'https' : 'http';
   server.keepAliveTimeout = 65_000;

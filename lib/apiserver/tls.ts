@@ -76,7 +76,10 @@ const ECDSA_SHA256 = '1.2.840.10045.4.3.2';
 export function selfSignedCert(names: readonly string[], days = 365): ServingCert {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const serial = randomBytes(16);
-  serial[0] &= 0x7f;
+  // Positive, and the first octet never 0: a DER INTEGER must be minimal, and OpenSSL refuses
+  // a certificate whose serial starts with a needless 00 ("illegal padding"), which masking
+  // the top bit alone left to 1 certificate in 256.
+  serial[0] = (serial[0] & 0x7f) | 0x40;
   const name = seq(der(0x31, seq(oid('2.5.4.3'), der(0x0c, Buffer.from('kube-dns-ts sandbox apiserver')))));
   const now = Date.now();
   const extensions = der(

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { ApiError } from '../../lib/apiserver/errors.js';
 import { extractRepeated, optionsFromFlags, APISERVER_FLAGS } from '../../lib/apiserver/options.js';
 import { jsonPatch, mergePatch, strategicMerge } from '../../lib/apiserver/patch.js';
-import { route } from '../../lib/apiserver/routes.js';
+import { canonicalPath } from '../../lib/apiserver/routes.js';
 import { matchesLabels, parseFieldSelector, parseLabelSelector } from '../../lib/apiserver/selectors.js';
 import { humanDuration, wantsTable } from '../../lib/apiserver/table.js';
 import { parseFlags } from '../../lib/flags.js';
@@ -81,19 +81,26 @@ test('patches: merge, JSON, strategic directives', () => {
   assert.deepEqual(strategicMerge('services', '', { spec: { externalIPs: ['1.1.1.1'] } }, { spec: { externalIPs: ['2.2.2.2'] } }), { spec: { externalIPs: ['2.2.2.2'] } });
 });
 
-test('routes', () => {
-  assert.deepEqual(route('/api/v1/services'), { kind: 'collection', resource: 'services', watch: false });
-  assert.deepEqual(route('/api/v1/watch/namespaces/kube-system/endpoints'), { kind: 'collection', resource: 'endpoints', namespace: 'kube-system', watch: true });
-  assert.deepEqual(route('/api/v1/namespaces/default/pods/p1/status'), { kind: 'object', resource: 'pods', namespace: 'default', name: 'p1', subresource: 'status', watch: false });
-  assert.deepEqual(route('/api/v1/namespaces/team'), { kind: 'object', resource: 'namespaces', name: 'team', watch: false });
-  assert.deepEqual(route('/api/v1/namespaces/team/status'), { kind: 'object', resource: 'namespaces', name: 'team', subresource: 'status', watch: false });
-  assert.deepEqual(route('/api/v1/namespaces'), { kind: 'collection', resource: 'namespaces', watch: false });
-  assert.deepEqual(route('/api/v1/configmaps'), { kind: 'unknownResource' });
-  assert.deepEqual(route('/api/v1/namespaces/default/endpoints/x/status'), { kind: 'unknownResource' });
-  assert.deepEqual(route('/api/v1/services/foo'), { kind: 'unknownResource' });
-  assert.deepEqual(route('/healthz'), { kind: 'health' });
-  assert.deepEqual(route('/readyz/'), { kind: 'health' });
-  assert.deepEqual(route('/metrics'), { kind: 'notFound' });
+// The hand-written route() is gone: express routes on canonicalPath(), and which handler serves
+// which path is tested over HTTP in test/integration/apiserver-routes.test.ts.
+test('canonicalPath: the path the express route table matches', () => {
+  assert.equal(canonicalPath('/api/v1/services'), '/api/v1/services');
+  assert.equal(canonicalPath('/api/v1/services//'), '/api/v1/services');
+  assert.equal(canonicalPath('/readyz/'), '/readyz');
+  assert.equal(canonicalPath('/'), '/');
+  assert.equal(canonicalPath('//'), '/');
+  assert.equal(canonicalPath('/api/v1/'), '/api/v1');
+  assert.equal(canonicalPath('/api/v1/%6eamespaces/def%61ult/services'), '/api/v1/namespaces/default/services');
+  assert.equal(canonicalPath('/api/v1/namespaces/default/services/a%2fb'), '/api/v1/namespaces/default/services/a%2Fb');
+  assert.equal(canonicalPath('/api/v1/namespaces/default/services/a%3Ab:c'), '/api/v1/namespaces/default/services/a%3Ab%3Ac');
+  assert.equal(canonicalPath('/api/v1/namespaces/default/services/a:b'), '/api/v1/namespaces/default/services/a:b');
+  assert.equal(canonicalPath('/api/v1/namespaces//services'), '/api/v1/namespaces//services');
+  // only /api/v1/ paths are decoded, as before
+  assert.equal(canonicalPath('/healthz/%70ing'), '/healthz/%70ing');
+  assert.equal(canonicalPath('/api/%76%31/services'), '/api/%76%31/services');
+  for (const bad of ['/api/v1/namespaces/default/services/%E0', '/api/v1/services/a%2', '/api/v1/%zz']) {
+    assert.throws(() => canonicalPath(bad), (e: unknown) => e instanceof ApiError && e.code === 400 && e.reason === 'BadRequest', bad);
+  }
 });
 
 test('tables: ages and Accept negotiation', () => {
