@@ -1,13 +1,18 @@
 /**
- * The endpoints controller: keeps the Endpoints object of every Service that
- * has a selector equal to what `computeSubsets` says, writing only when the
- * result differs. Services without a selector (and ExternalName services)
- * keep whatever Endpoints the user writes. Deleting a Service deletes its
- * Endpoints. Runs synchronously inside the store's change notifications.
+ * The endpoints controllers: keeps the Endpoints object of every Service that
+ * has a selector equal to what `computeSubsets` says (truncated at 1,000
+ * addresses, with the over-capacity annotation, as the real controller does),
+ * writing only when the result differs. Services without a selector (and
+ * ExternalName services) keep whatever Endpoints the user writes. Deleting a
+ * Service deletes its Endpoints. With slices on, also the discovery.k8s.io/v1
+ * EndpointSlices of every service (endpointslices.ts: from the pods of a
+ * service with a selector, mirrored from the Endpoints of one without).
+ * Runs synchronously inside the store's change notifications.
  */
 import type { Log } from '../log.js';
 import { ApiError } from './errors.js';
-import { computeSubsets, endpointsLabels } from './endpoints.js';
+import { OVER_CAPACITY_ANNOTATION, computeSubsets, endpointsLabels, truncateSubsets } from './endpoints.js';
+import { type EndpointSlice, MANAGED_BY_LABEL, MIRROR_CONTROLLER, SERVICE_NAME_LABEL, SLICE_CONTROLLER, planSlices } from './endpointslices.js';
 import type { StoreEvent } from './history.js';
 import { deepEqual } from './json.js';
 import { selectorMatches } from './selectors.js';
@@ -51,16 +56,25 @@ export class EndpointsController {
   private writing = 0;
   /** Number of Endpoints writes (create, update, delete) made so far. */
   writes = 0;
+  /** Number of EndpointSlice writes made so far. */
+  sliceWrites = 0;
+  private readonly slices: boolean;
+  /** Slice names by `<namespace>/<service>` (the service-name label), for every slice in the store. */
+  private readonly slicesOf = new Map<string, Set<string>>();
 
   constructor(
     private readonly store: Store,
     private readonly log?: Log,
-  ) {}
+    opts: { slices?: boolean } = {},
+  ) {
+    this.slices = opts.slices ?? true;
+  }
 
   /** Indexes the current objects, syncs every service, then follows changes. */
   start(): void {
     if (this.unsubscribe) return;
     for (const p of this.store.list('pods').items) this.indexPod(p, true);
+    for (const s of this.store.list('endpointslices').items) this.indexSlice(s, true);
     for (const s of this.store.list('services').items) this.indexService(s as Service);
     this.unsubscribe = this.store.subscribe((ev) => this.onEvent(ev));
     for (const s of this.store.list('services').items) this.syncService(s.metadata.namespace ?? '', s.metadata.name ?? '');
@@ -146,8 +160,20 @@ export class EndpointsController {
         this.syncService(ns, name);
         break;
       case 'endpoints':
-        if (this.writing === 0 && this.selectors.has(`${ns}/${name}`)) this.syncService(ns, name);
+        if (this.writing > 0) break;
+        // Ours changed by someone else: put it back. A user's (service without a selector): mirror it into slices.
+        if (this.selectors.has(`${ns}/${name}`)) this.syncService(ns, name);
+        else if (this.slices) this.mirror(ns, name);
         break;
+      case 'endpointslices': {
+        if (ev.oldObject) this.indexSlice(ev.oldObject, false);
+        if (ev.type !== 'DELETED') this.indexSlice(ev.object, true);
+        const labels = ev.object.metadata.labels ?? {};
+        const manager = labels[MANAGED_BY_LABEL];
+        const svc = labels[SERVICE_NAME_LABEL];
+        if (this.writing === 0 && this.slices && svc && (manager === SLICE_CONTROLLER || manager === MIRROR_CONTROLLER)) this.syncService(ns, svc);
+        break;
+      }
       case 'namespaces':
         break;
     }
@@ -164,22 +190,36 @@ export class EndpointsController {
           this.writes++;
           this.store.delete('endpoints', ns, name);
         }
+        if (this.slices) this.syncSlices(ns, name, null, [], undefined);
         return;
       }
       const sel = managedSelector(svc);
+      const pods = sel ? this.podsFor(ns, sel) : [];
+      if (this.slices) this.syncSlices(ns, name, svc, pods, existing);
       if (!sel) return;
-      const subsets = computeSubsets(svc, this.podsFor(ns, sel));
+      const subsets = computeSubsets(svc, pods);
+      const truncated = truncateSubsets(subsets);
+      const kept = subsets.filter((s) => (s.addresses?.length ?? 0) + (s.notReadyAddresses?.length ?? 0) > 0);
       const labels = endpointsLabels(svc);
-      if (existing && deepEqual(existing.subsets ?? [], subsets) && deepEqual(existing.metadata.labels ?? {}, labels ?? {})) return;
+      const annotations: Record<string, string> = { ...(existing?.metadata.annotations ?? {}) };
+      if (truncated) annotations[OVER_CAPACITY_ANNOTATION] = 'truncated';
+      else delete annotations[OVER_CAPACITY_ANNOTATION];
+      if (
+        existing &&
+        deepEqual(existing.subsets ?? [], kept) &&
+        deepEqual(existing.metadata.labels ?? {}, labels ?? {}) &&
+        deepEqual(existing.metadata.annotations ?? {}, annotations)
+      ) {
+        return;
+      }
       const body: Endpoints = {
         apiVersion: 'v1',
         kind: 'Endpoints',
-        metadata: { name, namespace: ns, ...(labels ? { labels } : {}) },
-        ...(subsets.length ? { subsets } : {}),
+        metadata: { name, namespace: ns, ...(labels ? { labels } : {}), ...(Object.keys(annotations).length ? { annotations } : {}) },
+        ...(kept.length ? { subsets: kept } : {}),
       };
       this.writes++;
       if (existing) {
-        if (existing.metadata.annotations) body.metadata.annotations = { ...existing.metadata.annotations };
         body.metadata.resourceVersion = existing.metadata.resourceVersion;
         this.store.update('endpoints', ns, name, body);
       } else {
@@ -190,6 +230,75 @@ export class EndpointsController {
       this.log?.error(`endpoints controller: sync ${ns}/${name}: ${msg}`);
     } finally {
       this.writing--;
+    }
+  }
+
+  private indexSlice(o: KubeObject, add: boolean): void {
+    const svc = o.metadata.labels?.[SERVICE_NAME_LABEL];
+    if (!svc) return;
+    const key = `${o.metadata.namespace ?? ''}/${svc}`;
+    let names = this.slicesOf.get(key);
+    if (add) {
+      if (!names) this.slicesOf.set(key, (names = new Set()));
+      names.add(o.metadata.name ?? '');
+    } else if (names) {
+      names.delete(o.metadata.name ?? '');
+      if (names.size === 0) this.slicesOf.delete(key);
+    }
+  }
+
+  /** The mirroring controller: slices of a selectorless service follow the Endpoints its owner writes. */
+  private mirror(ns: string, name: string): void {
+    const svc = this.store.tryGet('services', ns, name) as Service | undefined;
+    if (!svc || managedSelector(svc)) return;
+    this.writing++;
+    try {
+      this.syncSlices(ns, name, svc, [], this.store.tryGet('endpoints', ns, name) as Endpoints | undefined);
+    } catch (err) {
+      const msg = err instanceof ApiError ? err.message : err instanceof Error ? err.stack ?? err.message : String(err);
+      this.log?.error(`endpointslice mirroring: ${ns}/${name}: ${msg}`);
+    } finally {
+      this.writing--;
+    }
+  }
+
+  /** The EndpointSlices this controller (or the mirroring one) manages for a service, by name. */
+  private managedSlices(ns: string, service: string): EndpointSlice[] {
+    const out: EndpointSlice[] = [];
+    for (const sliceName of [...(this.slicesOf.get(`${ns}/${service}`) ?? [])].sort()) {
+      const o = this.store.tryGet('endpointslices', ns, sliceName);
+      if (!o) continue;
+      const labels = o.metadata.labels ?? {};
+      const m = labels[MANAGED_BY_LABEL];
+      if (labels[SERVICE_NAME_LABEL] === service && (m === SLICE_CONTROLLER || m === MIRROR_CONTROLLER)) out.push(o as EndpointSlice);
+    }
+    return out;
+  }
+
+  /**
+   * Brings a service's slices to what it wants, written as the real controller writes them:
+   * new slices first, then changed ones, then deletions (each its own store write, so watchers
+   * see the steps). A slice of the other manager (selector added or removed) is replaced.
+   */
+  private syncSlices(ns: string, name: string, svc: Service | null, pods: Pod[], endpoints: Endpoints | undefined): void {
+    const manager = svc && managedSelector(svc) ? SLICE_CONTROLLER : MIRROR_CONTROLLER;
+    const all = this.managedSlices(ns, name);
+    const mine = all.filter((s) => s.metadata.labels?.[MANAGED_BY_LABEL] === manager);
+    const plan = planSlices(svc, pods, endpoints, mine, () => '');
+    plan.delete.push(...all.filter((s) => s.metadata.labels?.[MANAGED_BY_LABEL] !== manager));
+    for (const s of plan.create) {
+      const body = { ...s, metadata: { ...s.metadata } };
+      if (!body.metadata.name) delete body.metadata.name;
+      this.sliceWrites++;
+      this.store.create('endpointslices', ns, body);
+    }
+    for (const s of plan.update) {
+      this.sliceWrites++;
+      this.store.update('endpointslices', ns, s.metadata.name ?? '', s);
+    }
+    for (const s of plan.delete) {
+      this.sliceWrites++;
+      this.store.delete('endpointslices', ns, s.metadata.name ?? '');
     }
   }
 }

@@ -4,7 +4,7 @@
  * does field validation itself, so `kubectl create -f` needs no
  * `--validate=false`.
  */
-import { RESOURCE_NAMES, RESOURCES, type ResourceName } from './resources.js';
+import { RESOURCE_NAMES, RESOURCES, apiPrefix, type ResourceName } from './resources.js';
 
 export const SERVER_VERSION = {
   major: '1',
@@ -26,41 +26,58 @@ export function apiVersions(serverAddress: string): unknown {
   };
 }
 
-export function apiGroupList(): unknown {
-  return { kind: 'APIGroupList', apiVersion: 'v1', groups: [] };
+export type Group = '' | 'discovery.k8s.io';
+
+function groupVersions(name: string): unknown {
+  const gv = { groupVersion: `${name}/v1`, version: 'v1' };
+  return { name, versions: [gv], preferredVersion: gv };
 }
 
-export function apiResourceList(): unknown {
+/** /apis: the groups served besides core (discovery.k8s.io unless turned off). */
+export function apiGroupList(groups: readonly Group[]): unknown {
+  return { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.filter((g) => g !== '').map(groupVersions) };
+}
+
+/** /apis/<group> */
+export function apiGroup(name: Exclude<Group, ''>): unknown {
+  return { kind: 'APIGroup', apiVersion: 'v1', ...(groupVersions(name) as object) };
+}
+
+/** /api/v1 or /apis/<group>/v1: the resources of that group. */
+export function apiResourceList(group: Group): unknown {
   const resources: unknown[] = [];
   for (const r of [...RESOURCE_NAMES].sort()) {
     const info = RESOURCES[r];
+    if (info.group !== group) continue;
     const entry: Record<string, unknown> = {
       name: info.name,
       singularName: info.singularName,
       namespaced: info.namespaced,
       kind: info.kind,
       verbs: info.verbs,
-      shortNames: info.shortNames,
     };
+    if (info.shortNames.length) entry.shortNames = info.shortNames;
     if (info.categories) entry.categories = info.categories;
     resources.push(entry);
     if (info.hasStatus) {
       resources.push({ name: `${info.name}/status`, singularName: '', namespaced: info.namespaced, kind: info.kind, verbs: ['get', 'patch', 'update'] });
     }
   }
-  return { kind: 'APIResourceList', groupVersion: 'v1', resources };
+  return { kind: 'APIResourceList', ...(group === '' ? {} : { apiVersion: 'v1' }), groupVersion: group === '' ? 'v1' : `${group}/v1`, resources };
 }
 
 const HASH = 'sandbox0000000000000000000000000000000000000000000000000000000000000000';
 
-export function openApiV3Root(): unknown {
-  return { paths: { 'api/v1': { serverRelativeURL: `/openapi/v3/api/v1?hash=${HASH}` } } };
+export function openApiV3Root(groups: readonly Group[]): unknown {
+  const paths: Record<string, unknown> = { 'api/v1': { serverRelativeURL: `/openapi/v3/api/v1?hash=${HASH}` } };
+  for (const g of groups) if (g !== '') paths[`apis/${g}/v1`] = { serverRelativeURL: `/openapi/v3/apis/${g}/v1?hash=${HASH}` };
+  return { paths };
 }
 
 function op(resource: ResourceName, verb: string): unknown {
   const info = RESOURCES[resource];
   return {
-    operationId: `${verb}CoreV1${info.namespaced ? 'Namespaced' : ''}${info.kind}`,
+    operationId: `${verb}${info.group === '' ? 'CoreV1' : 'DiscoveryV1'}${info.namespaced ? 'Namespaced' : ''}${info.kind}`,
     parameters: [
       { name: 'dryRun', in: 'query', schema: { type: 'string', uniqueItems: true } },
       { name: 'fieldManager', in: 'query', schema: { type: 'string', uniqueItems: true } },
@@ -68,16 +85,18 @@ function op(resource: ResourceName, verb: string): unknown {
     ],
     responses: { '200': { description: 'OK' } },
     'x-kubernetes-action': verb === 'patch' ? 'patch' : verb === 'create' ? 'post' : 'put',
-    'x-kubernetes-group-version-kind': { group: '', version: 'v1', kind: info.kind },
+    'x-kubernetes-group-version-kind': { group: info.group, version: 'v1', kind: info.kind },
   };
 }
 
-/** Just enough of the core/v1 OpenAPI v3 document for kubectl's field-validation probe. */
-export function openApiV3CoreV1(): unknown {
+/** Just enough of a group's OpenAPI v3 document for kubectl's field-validation probe. */
+export function openApiV3Group(group: Group): unknown {
   const paths: Record<string, unknown> = {};
   for (const r of RESOURCE_NAMES) {
     const info = RESOURCES[r];
-    const collection = info.namespaced ? `/api/v1/namespaces/{namespace}/${r}` : `/api/v1/${r}`;
+    if (info.group !== group) continue;
+    const prefix = apiPrefix(info);
+    const collection = info.namespaced ? `${prefix}/namespaces/{namespace}/${r}` : `${prefix}/${r}`;
     paths[collection] = { post: op(r, 'create') };
     paths[`${collection}/{name}`] = { put: op(r, 'replace'), patch: op(r, 'patch') };
   }

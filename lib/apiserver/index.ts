@@ -110,6 +110,7 @@ export async function startApiServer(opts: ApiServerOptions = {}, log: Log = cre
     serverAddress: () => `${address.includes(':') ? `[${address}]` : address}:${port}`,
     watchTimeoutMs: [minTimeout, 2 * minTimeout],
     auth: token === undefined ? undefined : new BearerAuth(token),
+    endpointSlices: opts.endpointSlices ?? true,
   });
   const server = tls ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, handler) : http.createServer(handler);
   const scheme = tls ? 'https' : 'http';
@@ -139,7 +140,7 @@ export async function startApiServer(opts: ApiServerOptions = {}, log: Log = cre
     createNamespaces(store);
     if (opts.defaultObjects ?? true) createKubernetesService(store, host, port);
     if (opts.endpointsController ?? true) {
-      controller = new EndpointsController(store, log);
+      controller = new EndpointsController(store, log, { slices: opts.endpointSlices ?? true });
       controller.start();
     }
     const given = (opts.objects ?? []).map((o, i): LoadedObject => {

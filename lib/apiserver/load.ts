@@ -54,7 +54,7 @@ export function readObjectFile(file: string): LoadedObject[] {
   return parseObjects(text, file);
 }
 
-const ORDER: Record<string, number> = { Namespace: 0, Service: 1, Endpoints: 2, Pod: 3 };
+const ORDER: Record<string, number> = { Namespace: 0, Service: 1, Endpoints: 2, EndpointSlice: 3, Pod: 4 };
 
 /**
  * Creates the objects in the store: namespaces first, then services,
@@ -67,7 +67,7 @@ export function loadObjects(store: Store, objects: readonly LoadedObject[]): num
   for (const { source, object } of sorted) {
     const kind = typeof object.kind === 'string' ? object.kind : '';
     const info = resourceForKind(kind);
-    if (!info) throw new Error(`${source}: kind ${JSON.stringify(kind)} is not served by the sandbox API server (Service, Endpoints, Pod, Namespace)`);
+    if (!info) throw new Error(`${source}: kind ${JSON.stringify(kind)} is not served by the sandbox API server (Service, Endpoints, EndpointSlice, Pod, Namespace)`);
     const meta = isPlainObject(object.metadata) ? object.metadata : {};
     const ns = info.namespaced ? (typeof meta.namespace === 'string' && meta.namespace ? meta.namespace : 'default') : undefined;
     try {

@@ -21,7 +21,7 @@ const META_ORDER = [
   'name', 'generateName', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
   'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers',
 ];
-const TOP_ORDER = ['kind', 'apiVersion', 'metadata', 'spec', 'subsets', 'status'];
+const TOP_ORDER = ['kind', 'apiVersion', 'metadata', 'addressType', 'endpoints', 'ports', 'spec', 'subsets', 'status'];
 /** Rebuilds an object with its keys in the order the real server writes them. */
 export function canonical(obj: KubeObject): KubeObject {
   const meta: ObjectMeta = {};
@@ -65,8 +65,8 @@ export function defaultNamespace(obj: KubeObject, old?: KubeObject): void {
 export function decodeObject(info: ResourceInfo, body: unknown, opts: DecodeOptions): KubeObject {
   if (!isPlainObject(body)) throw badRequest(`${info.kind} in version "v1" cannot be handled as a ${info.kind}: the body must be a JSON object`);
   const obj = clone(body) as KubeObject;
-  if (obj.apiVersion !== undefined && obj.apiVersion !== 'v1') {
-    throw badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (v1)`);
+  if (obj.apiVersion !== undefined && obj.apiVersion !== info.apiVersion) {
+    throw badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${info.apiVersion})`);
   }
   if (obj.kind !== undefined && obj.kind !== info.kind) {
     throw badRequest(`${info.kind} in version "v1" cannot be handled as a ${info.kind}: the object kind "${String(obj.kind)}" does not match ${info.kind}`);
@@ -87,6 +87,6 @@ export function decodeObject(info: ResourceInfo, body: unknown, opts: DecodeOpti
   delete obj.metadata.managedFields;
   delete obj.metadata.selfLink;
   obj.kind = info.kind;
-  obj.apiVersion = 'v1';
+  obj.apiVersion = info.apiVersion;
   return obj;
 }

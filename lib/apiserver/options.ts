@@ -35,6 +35,8 @@ export interface ApiServerOptions {
   defaultObjects?: boolean;
   /** Run the endpoints controller (default true). */
   endpointsController?: boolean;
+  /** Serve discovery.k8s.io/v1 EndpointSlices (and keep them for services with a selector). Default true. */
+  endpointSlices?: boolean;
   /** YAML/JSON files of objects to create at start. */
   load?: readonly string[];
   /** Objects to create at start (after the files). */
@@ -62,7 +64,8 @@ export const APISERVER_FLAGS: FlagDef[] = [
   { name: 'history', type: 'int', default: 1000, usage: 'number of recent events kept for resuming watches (older resourceVersions get 410 Expired)' },
   { name: 'bookmark-interval', type: 'duration', default: '5s', usage: 'period of BOOKMARK events on watches with allowWatchBookmarks=true' },
   { name: 'no-default-objects', type: 'bool', default: false, usage: 'do not create the default/kubernetes service and endpoints' },
-  { name: 'no-endpoints-controller', type: 'bool', default: false, usage: 'do not maintain Endpoints for services with a selector' },
+  { name: 'no-endpoints-controller', type: 'bool', default: false, usage: 'do not maintain Endpoints (nor EndpointSlices) for services with a selector' },
+  { name: 'endpoint-slices', type: 'bool', default: true, usage: 'serve discovery.k8s.io/v1 EndpointSlices and keep them as the EndpointSlice controllers do; =false: an API server without them (as before Kubernetes 1.17)' },
   { name: 'min-request-timeout', type: 'int', default: 1800, usage: 'seconds; a watch without timeoutSeconds ends after a random time in [this, 2×this)' },
   { name: 'v', type: 'int', default: 0, usage: 'log verbosity: 1 or more logs every request' },
 ];
@@ -120,6 +123,7 @@ export function optionsFromFlags(p: ParsedFlags, load: readonly string[]): ApiSe
     bookmarkIntervalMs: num(p, 'bookmark-interval'),
     defaultObjects: !bool(p, 'no-default-objects'),
     endpointsController: !bool(p, 'no-endpoints-controller'),
+    endpointSlices: bool(p, 'endpoint-slices'),
     load,
     minRequestTimeoutMs: minTimeout * 1000,
     logLevel: num(p, 'v') >= 1 ? 'debug' : 'info',

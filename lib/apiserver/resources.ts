@@ -1,9 +1,13 @@
-/** The core/v1 resources this server serves, with what discovery says about them. */
+/** The resources this server serves (core/v1 and discovery.k8s.io/v1), with what discovery says about them. */
 
-export type ResourceName = 'services' | 'endpoints' | 'pods' | 'namespaces';
+export type ResourceName = 'services' | 'endpoints' | 'pods' | 'namespaces' | 'endpointslices';
 
 export interface ResourceInfo {
   name: ResourceName;
+  /** API group ('' for core). */
+  group: '' | 'discovery.k8s.io';
+  /** apiVersion of its objects: `v1` or `<group>/v1`. */
+  apiVersion: string;
   singularName: string;
   kind: string;
   listKind: string;
@@ -28,6 +32,8 @@ const NAMESPACED_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list',
 export const RESOURCES: Record<ResourceName, ResourceInfo> = {
   services: {
     name: 'services',
+    group: '',
+    apiVersion: 'v1',
     singularName: 'service',
     kind: 'Service',
     listKind: 'ServiceList',
@@ -43,6 +49,8 @@ export const RESOURCES: Record<ResourceName, ResourceInfo> = {
   },
   endpoints: {
     name: 'endpoints',
+    group: '',
+    apiVersion: 'v1',
     singularName: 'endpoints',
     kind: 'Endpoints',
     listKind: 'EndpointsList',
@@ -57,6 +65,8 @@ export const RESOURCES: Record<ResourceName, ResourceInfo> = {
   },
   pods: {
     name: 'pods',
+    group: '',
+    apiVersion: 'v1',
     singularName: 'pod',
     kind: 'Pod',
     listKind: 'PodList',
@@ -72,6 +82,8 @@ export const RESOURCES: Record<ResourceName, ResourceInfo> = {
   },
   namespaces: {
     name: 'namespaces',
+    group: '',
+    apiVersion: 'v1',
     singularName: 'namespace',
     kind: 'Namespace',
     listKind: 'NamespaceList',
@@ -84,9 +96,30 @@ export const RESOURCES: Record<ResourceName, ResourceInfo> = {
     fields: ['spec', 'status'],
     fieldLabels: ['status.phase'],
   },
+  endpointslices: {
+    name: 'endpointslices',
+    group: 'discovery.k8s.io',
+    apiVersion: 'discovery.k8s.io/v1',
+    singularName: 'endpointslice',
+    kind: 'EndpointSlice',
+    listKind: 'EndpointSliceList',
+    namespaced: true,
+    shortNames: [],
+    verbs: NAMESPACED_VERBS,
+    createOnUpdate: false,
+    deleteReturnsObject: false,
+    hasStatus: false,
+    fields: ['addressType', 'endpoints', 'ports'],
+    fieldLabels: ['addressType'],
+  },
 };
 
-export const RESOURCE_NAMES: readonly ResourceName[] = ['services', 'endpoints', 'pods', 'namespaces'];
+export const RESOURCE_NAMES: readonly ResourceName[] = ['services', 'endpoints', 'pods', 'namespaces', 'endpointslices'];
+
+/** The URL prefix of a resource's API: /api/v1 for core, /apis/<group>/v1 for the others. */
+export function apiPrefix(info: ResourceInfo): string {
+  return info.group === '' ? '/api/v1' : `/apis/${info.apiVersion}`;
+}
 
 export function isResourceName(s: string): s is ResourceName {
   return Object.prototype.hasOwnProperty.call(RESOURCES, s);

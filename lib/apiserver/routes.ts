@@ -14,7 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IRoute, Router } from 'express';
 import { badRequest, methodNotAllowed, resourceNotFound } from './errors.js';
-import { RESOURCE_NAMES, RESOURCES, type ResourceName } from './resources.js';
+import { RESOURCE_NAMES, RESOURCES, type ResourceInfo, type ResourceName } from './resources.js';
 
 /** What a collection URL addresses: `/api/v1/{resource}`, `/api/v1/namespaces/{ns}/{resource}`, or either under /api/v1/watch/. */
 export interface CollectionTarget {
@@ -49,8 +49,12 @@ export interface ApiHandlers {
   api: Handler;
   apis: Handler;
   coreV1: Handler;
+  /** /apis/discovery.k8s.io and /apis/discovery.k8s.io/v1 */
+  discoveryGroup: Handler;
+  discoveryV1: Handler;
   openapiV3Root: Handler;
   openapiV3CoreV1: Handler;
+  openapiV3DiscoveryV1: Handler;
   /** GET /sandbox/watches */
   sandboxWatches: Handler;
   /** POST /sandbox/{action} */
@@ -98,8 +102,12 @@ function methods(router: Router, path: string | RegExp, handlers: Partial<Record
 const param = (name: string) => `{:${name}}`;
 const paramOf = (req: RoutedRequest, name: string): string => req.params?.[name] ?? '';
 
-/** The REST routes of every resource under `prefix`: /api/v1, or /api/v1/watch (the legacy watch paths: watch true). */
-function resourceRoutes(router: Router, h: ApiHandlers, prefix: string, watch: boolean): void {
+/**
+ * The REST routes of the resources of one API group under `prefix`: /api/v1 or /api/v1/watch
+ * for core, /apis/<group>/v1 or /apis/<group>/v1/watch for the others (the legacy watch paths:
+ * watch true).
+ */
+function resourceRoutes(router: Router, h: ApiHandlers, prefix: string, watch: boolean, group: ResourceInfo['group']): void {
   const collection = (resource: ResourceName, namespaced: boolean) => (fn: Target<CollectionTarget>): Handler => (req, res) =>
     fn(req, res, namespaced ? { resource, namespace: paramOf(req, 'namespace'), watch } : { resource, watch });
   const object = (resource: ResourceName, namespaced: boolean, subresource?: 'status') => (fn: Target<ObjectTarget>): Handler => (req, res) => {
@@ -110,6 +118,7 @@ function resourceRoutes(router: Router, h: ApiHandlers, prefix: string, watch: b
   };
   for (const name of RESOURCE_NAMES) {
     const info = RESOURCES[name];
+    if (info.group !== group) continue;
     if (info.namespaced) {
       // Across all namespaces a namespaced resource can only be listed and watched.
       methods(router, `${prefix}/${name}`, { get: collection(name, false)(h.listOrWatch) }, false);
@@ -145,10 +154,17 @@ const HEALTH = /^\/(?:healthz|livez|readyz)(?:\/[a-z-]+)?$/;
  * it started with and puts them back in front of the rewritten one when it strips a mount path,
  * which a flat table never does (and one level of routing is also the cheapest).
  */
-export function mountRoutes(router: Router, h: ApiHandlers): void {
+export function mountRoutes(router: Router, h: ApiHandlers, opts: { endpointSlices: boolean }): void {
   // The REST routes first: they carry nearly all the traffic.
-  resourceRoutes(router, h, '/api/v1', false);
-  resourceRoutes(router, h, '/api/v1/watch', true);
+  resourceRoutes(router, h, '/api/v1', false, '');
+  resourceRoutes(router, h, '/api/v1/watch', true, '');
+  if (opts.endpointSlices) {
+    resourceRoutes(router, h, '/apis/discovery.k8s.io/v1', false, 'discovery.k8s.io');
+    resourceRoutes(router, h, '/apis/discovery.k8s.io/v1/watch', true, 'discovery.k8s.io');
+    methods(router, '/apis/discovery.k8s.io', { get: h.discoveryGroup }, true);
+    methods(router, '/apis/discovery.k8s.io/v1', { get: h.discoveryV1 }, true);
+    methods(router, '/openapi/v3/apis/discovery.k8s.io/v1', { get: h.openapiV3DiscoveryV1 }, true);
+  }
 
   methods(router, HEALTH, { get: h.health }, true);
   methods(router, '/version', { get: h.version }, true);
@@ -177,12 +193,16 @@ export function mountRoutes(router: Router, h: ApiHandlers): void {
  * A segment that is not valid percent-encoded UTF-8 is a 400 (the hand-written router threw
  * an uncaught URIError there, which ended the process).
  */
+const DECODED_PREFIXES = ['/api/v1/', '/apis/discovery.k8s.io/v1/'];
+
 export function canonicalPath(pathname: string): string {
   const path = pathname.endsWith('/') ? pathname.replace(/\/+$/, '') || '/' : pathname;
-  if (!path.startsWith('/api/v1/') || !path.includes('%')) return path;
-  const segs = path.slice('/api/v1/'.length).split('/');
+  if (!path.includes('%')) return path;
+  const prefix = DECODED_PREFIXES.find((p) => path.startsWith(p));
+  if (prefix === undefined) return path;
+  const segs = path.slice(prefix.length).split('/');
   return (
-    '/api/v1/' +
+    prefix +
     segs
       .map((s) => {
         if (!s.includes('%')) return s;

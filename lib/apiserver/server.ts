@@ -10,7 +10,7 @@ import type { Request, Response } from 'express';
 import { parseBool } from '../flags.js';
 import type { Log } from '../log.js';
 import { type BearerAuth, isPublicPath } from './auth.js';
-import { apiGroupList, apiResourceList, apiVersions, openApiV3CoreV1, openApiV3Root, SERVER_VERSION } from './discovery.js';
+import { apiGroup, apiGroupList, apiResourceList, apiVersions, openApiV3Group, openApiV3Root, SERVER_VERSION } from './discovery.js';
 import { ApiError, badRequest, success, unsupportedMediaType, failure } from './errors.js';
 import { decodeObjectBody, mediaType, parseJson, readBody, responder, type Responder } from './http.js';
 import { Paginator } from './paging.js';
@@ -34,6 +34,8 @@ export interface HandlerOptions {
   watchTimeoutMs: readonly [number, number];
   /** Bearer-token check; absent: every request is served (loopback without a token). */
   auth?: BearerAuth;
+  /** Serve the discovery.k8s.io/v1 group (EndpointSlices). */
+  endpointSlices?: boolean;
 }
 
 /** What the first middleware learns about a request, kept (by response) for the handlers. */
@@ -99,7 +101,7 @@ function listOf(resource: ResourceName, items: readonly KubeObject[], meta: Reco
   const info = RESOURCES[resource];
   return {
     kind: info.listKind,
-    apiVersion: 'v1',
+    apiVersion: info.apiVersion,
     metadata: meta,
     items: items.map(({ kind: _k, apiVersion: _a, ...rest }) => rest),
   };
@@ -183,16 +185,20 @@ function createHandlers(opts: HandlerOptions): ApiHandlers {
     return o;
   };
 
+  const groups: Array<'discovery.k8s.io'> = opts.endpointSlices === false ? [] : ['discovery.k8s.io'];
   const answer = (body: () => unknown) => (_req: RoutedRequest, res: ServerResponse): void => context(res).out.json(200, body());
 
   return {
     health: (_req, res) => context(res).out.text(200, 'ok'),
     version: answer(() => SERVER_VERSION),
     api: answer(() => apiVersions(opts.serverAddress())),
-    apis: answer(apiGroupList),
-    coreV1: answer(apiResourceList),
-    openapiV3Root: answer(openApiV3Root),
-    openapiV3CoreV1: answer(openApiV3CoreV1),
+    apis: answer(() => apiGroupList(groups)),
+    coreV1: answer(() => apiResourceList('')),
+    discoveryGroup: answer(() => apiGroup('discovery.k8s.io')),
+    discoveryV1: answer(() => apiResourceList('discovery.k8s.io')),
+    openapiV3Root: answer(() => openApiV3Root(groups)),
+    openapiV3CoreV1: answer(() => openApiV3Group('')),
+    openapiV3DiscoveryV1: answer(() => openApiV3Group('discovery.k8s.io')),
 
     sandboxWatches: answer(() => ({ active: hub.count, resourceVersion: store.resourceVersion, oldestResourceVersion: store.oldestResourceVersion })),
     sandboxActions: {
@@ -321,7 +327,7 @@ export function createApiHandler(opts: HandlerOptions): RequestListener {
     next();
   });
 
-  mountRoutes(router, createHandlers(opts));
+  mountRoutes(router, createHandlers(opts), { endpointSlices: opts.endpointSlices !== false });
 
   // Errors: a Status body (never an HTML page); after a watch has started, drop the connection.
   const fail = (err: unknown, req: IncomingMessage, res: ServerResponse): void => {

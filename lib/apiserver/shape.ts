@@ -120,6 +120,27 @@ const SCHEMAS: Record<string, Struct> = {
       },
     },
   },
+  EndpointSlice: {
+    go: 'EndpointSlice',
+    fields: {
+      metadata: META,
+      addressType: 'string',
+      endpoints: {
+        array: {
+          go: 'Endpoint',
+          fields: {
+            addresses: strings,
+            conditions: { go: 'EndpointConditions', fields: { ready: 'bool', serving: 'bool', terminating: 'bool' } },
+            hostname: 'string',
+            nodeName: 'string',
+            zone: 'string',
+            targetRef: 'object',
+          },
+        },
+      },
+      ports: { array: { go: 'EndpointPort', fields: { name: 'string', protocol: 'string', appProtocol: 'string', port: 'int32' } } },
+    },
+  },
   Namespace: {
     go: 'Namespace',
     fields: { metadata: META, spec: { go: 'NamespaceSpec', fields: { finalizers: strings } }, status: 'object' },

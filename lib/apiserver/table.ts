@@ -57,6 +57,13 @@ const COLUMNS: Record<ResourceName, TableColumn[]> = {
     col('Readiness Gates', 'string', 'The readiness gates of the pod.', 1),
   ],
   namespaces: [NAME, col('Status', 'string', 'The status of the namespace.'), AGE],
+  endpointslices: [
+    NAME,
+    col('AddressType', 'string', 'The IP protocol for this slice'),
+    col('Ports', 'string', 'The ports of this slice'),
+    col('Endpoints', 'string', 'The endpoints of this slice'),
+    AGE,
+  ],
 };
 
 /** k8s.io/apimachinery/pkg/util/duration.HumanDuration */
@@ -136,6 +143,21 @@ function endpointsCell(ep: Endpoints): string {
   return total > list.length ? `${list.join(',')} + ${total - list.length} more...` : list.join(',');
 }
 
+/** The slice printer's cells: ports as numbers (`<unset>` for none), the first three addresses. */
+function sliceCells(obj: KubeObject): Array<string | number> {
+  const ports = ((obj.ports as Array<{ port?: number | null }> | undefined) ?? []).map((p) => (p.port == null ? '<unset>' : String(p.port)));
+  const addrs: string[] = [];
+  for (const e of (obj.endpoints as Array<{ addresses?: string[] }> | undefined) ?? []) addrs.push(...(e.addresses ?? []));
+  const shown = addrs.slice(0, 3).join(',');
+  return [
+    obj.metadata.name ?? '',
+    String(obj.addressType ?? ''),
+    ports.length ? ports.join(',') : '<unset>',
+    addrs.length === 0 ? '<unset>' : addrs.length > 3 ? `${shown} + ${addrs.length - 3} more...` : shown,
+    '',
+  ];
+}
+
 function podCells(pod: Pod): Array<string | number> {
   const statuses = (pod.status?.containerStatuses as Array<{ ready?: boolean; restartCount?: number }> | undefined) ?? [];
   const total = (pod.spec?.containers ?? []).length;
@@ -168,12 +190,14 @@ function cellsFor(resource: ResourceName, obj: KubeObject): Array<string | numbe
       return podCells(obj as Pod);
     case 'namespaces':
       return [obj.metadata.name ?? '', String((obj.status as { phase?: string } | undefined)?.phase ?? ''), ''];
+    case 'endpointslices':
+      return sliceCells(obj);
   }
 }
 
 function rowObject(obj: KubeObject, include: IncludeObject, kind: string): unknown {
   if (include === 'None') return undefined;
-  if (include === 'Object') return { kind, apiVersion: 'v1', ...obj };
+  if (include === 'Object') return { kind, apiVersion: obj.apiVersion ?? 'v1', ...obj };
   return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: obj.metadata };
 }
 

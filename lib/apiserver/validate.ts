@@ -106,6 +106,7 @@ const NAME_RULES: Record<ResourceName, (field: string, v: string) => FieldError[
   endpoints: dns1123Subdomain,
   pods: dns1123Subdomain,
   namespaces: dns1123Label,
+  endpointslices: dns1123Subdomain,
 };
 
 export function validateMeta(resource: ResourceName, meta: ObjectMeta): FieldError[] {
@@ -262,6 +263,49 @@ export function validateEndpoints(ep: Endpoints): FieldError[] {
   return errs;
 }
 
+const ADDRESS_TYPES = ['IPv4', 'IPv6', 'FQDN'];
+
+/** discovery.k8s.io/v1 EndpointSlice: address type, at most 1,000 endpoints of 1–100 addresses of that type, at most 100 ports. */
+export function validateEndpointSlice(obj: KubeObject): FieldError[] {
+  const errs: FieldError[] = [];
+  const type = obj.addressType;
+  if (type === undefined || type === '') errs.push(required('addressType'));
+  else if (typeof type !== 'string' || !ADDRESS_TYPES.includes(type)) errs.push(notSupported('addressType', String(type), ADDRESS_TYPES));
+  const endpoints = (obj.endpoints as Array<{ addresses?: unknown; hostname?: unknown; nodeName?: unknown }> | undefined) ?? [];
+  if (endpoints.length > 1000) errs.push(invalidValue('endpoints', endpoints.length, 'must have at most 1000 items'));
+  endpoints.forEach((e, i) => {
+    const f = `endpoints[${i}]`;
+    const addrs = Array.isArray(e.addresses) ? (e.addresses as unknown[]) : [];
+    if (addrs.length === 0) errs.push(required(`${f}.addresses`, 'must contain at least 1 address'));
+    if (addrs.length > 100) errs.push(invalidValue(`${f}.addresses`, addrs.length, 'must have at most 100 items'));
+    addrs.forEach((a, j) => {
+      const af = `${f}.addresses[${j}]`;
+      const s = typeof a === 'string' ? a : '';
+      if (type === 'FQDN') errs.push(...dns1123Subdomain(af, s));
+      else {
+        const p = parseIp(s);
+        if (!p) errs.push(invalidValue(af, s, IP_MSG));
+        else if ((type === 'IPv4' && p.family !== 4) || (type === 'IPv6' && p.family !== 6)) errs.push(invalidValue(af, s, `must be an ${type} address`));
+      }
+    });
+    if (typeof e.hostname === 'string' && e.hostname !== '') errs.push(...dns1123Label(`${f}.hostname`, e.hostname));
+    if (typeof e.nodeName === 'string' && e.nodeName !== '') errs.push(...dns1123Subdomain(`${f}.nodeName`, e.nodeName));
+  });
+  const ports = (obj.ports as Array<{ name?: string; port?: number | null; protocol?: string }> | undefined) ?? [];
+  if (ports.length > 100) errs.push(invalidValue('ports', ports.length, 'must have at most 100 items'));
+  const names = new Set<string>();
+  ports.forEach((p, i) => {
+    const f = `ports[${i}]`;
+    const name = p.name ?? '';
+    if (name !== '') errs.push(...dns1123Label(`${f}.name`, name));
+    if (names.has(name)) errs.push(duplicate(`${f}.name`, name));
+    names.add(name);
+    if (p.port != null) errs.push(...portNumber(`${f}.port`, p.port));
+    if (p.protocol !== undefined) errs.push(...protocol(`${f}.protocol`, p.protocol));
+  });
+  return errs;
+}
+
 export function validateObject(resource: ResourceName, obj: KubeObject): FieldError[] {
   const errs = validateMeta(resource, obj.metadata);
   switch (resource) {
@@ -273,5 +317,7 @@ export function validateObject(resource: ResourceName, obj: KubeObject): FieldEr
       return [...errs, ...validateEndpoints(obj as Endpoints)];
     case 'namespaces':
       return errs;
+    case 'endpointslices':
+      return [...errs, ...validateEndpointSlice(obj)];
   }
 }

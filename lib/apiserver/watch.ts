@@ -161,7 +161,7 @@ export class WatchHub {
     const bookmark = (annotations?: Record<string, string>): void => {
       const metadata: Record<string, unknown> = { resourceVersion: store.resourceVersion };
       if (annotations) metadata.annotations = annotations;
-      send('BOOKMARK', { kind: info.kind, apiVersion: 'v1', metadata } as KubeObject);
+      send('BOOKMARK', { kind: info.kind, apiVersion: info.apiVersion, metadata } as KubeObject);
     };
 
     const inScope = (o: KubeObject): boolean => params.namespace === undefined || !info.namespaced || o.metadata.namespace === params.namespace;

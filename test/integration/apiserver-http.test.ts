@@ -44,7 +44,12 @@ test('discovery, version and health endpoints', async () => {
     ['pods', ['po'], true],
     ['services', ['svc'], true],
   ]);
-  assert.deepEqual((await request(`${api.url}/apis`)).body, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] });
+  const gv = { groupVersion: 'discovery.k8s.io/v1', version: 'v1' };
+  assert.deepEqual((await request(`${api.url}/apis`)).body, { kind: 'APIGroupList', apiVersion: 'v1', groups: [{ name: 'discovery.k8s.io', versions: [gv], preferredVersion: gv }] });
+  assert.deepEqual((await request(`${api.url}/apis/discovery.k8s.io`)).body, { kind: 'APIGroup', apiVersion: 'v1', name: 'discovery.k8s.io', versions: [gv], preferredVersion: gv });
+  const sliceResources = (await request(`${api.url}/apis/discovery.k8s.io/v1`)).body as { groupVersion: string; resources: Array<{ name: string; kind: string; verbs: string[] }> };
+  assert.equal(sliceResources.groupVersion, 'discovery.k8s.io/v1');
+  assert.deepEqual(sliceResources.resources.map((r) => [r.name, r.kind, r.verbs.includes('watch')]), [['endpointslices', 'EndpointSlice', true]]);
   assert.equal(((await request(`${api.url}/version`)).body as { gitVersion: string }).gitVersion, 'v1.29.0');
   for (const p of ['/healthz', '/readyz', '/livez']) {
     const r = await request(`${api.url}${p}`);

@@ -189,7 +189,8 @@ for (const c of CASES) {
 function cluster(): { store: Store; ctl: EndpointsController } {
   const store = new Store();
   createNamespaces(store);
-  const ctl = new EndpointsController(store);
+  // Endpoints alone here (slices write too, which moves the resourceVersions these tests check): see apiserver-slices.test.ts.
+  const ctl = new EndpointsController(store, undefined, { slices: false });
   ctl.start();
   return { store, ctl };
 }

@@ -139,6 +139,7 @@ test('flags: repeatable --load, Go-style flags, defaults', () => {
     bookmarkIntervalMs: 250,
     defaultObjects: false,
     endpointsController: true,
+    endpointSlices: true,
     load: ['a.yaml', 'b.yaml', 'c.yaml'],
     minRequestTimeoutMs: 1_800_000,
     logLevel: 'debug',
