@@ -127,10 +127,12 @@ describe('kube2sky with EndpointSlices', () => {
   test('a service with 5,000 endpoints: every one from slices (Endpoints stops at 1,000)', async () => {
     const store = api.server.store;
     store.create('namespaces', undefined, { metadata: { name: 'big' } });
-    store.create('services', 'big', { metadata: { name: 'many' }, spec: { clusterIP: 'None', selector: { app: 'many' } } });
+    // The pods first, then the service: the sandbox's controllers recompute a service's whole
+    // Endpoints and slices on every pod event, which for 5,000 pods one by one takes minutes.
     for (let i = 0; i < 5000; i++) {
       store.create('pods', 'big', { metadata: { name: `m${i}`, labels: { app: 'many' } }, spec: { containers: [{ name: 'c', image: 'i' }] }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
     }
+    store.create('services', 'big', { metadata: { name: 'many' }, spec: { clusterIP: 'None', selector: { app: 'many' } } });
     assert.equal(store.list('endpointslices', { namespace: 'big' }).items.length, 50);
     assert.equal((store.get('endpoints', 'big', 'many').metadata.annotations ?? {})['endpoints.kubernetes.io/over-capacity'], 'truncated');
     await waitUntil(async () => (await leaves(etcdSlices.url, 'big/many')).length === 5000, 60_000, '5,000 records from slices');
