@@ -25,7 +25,7 @@ import { Etcd3 } from 'etcd3';
 import { encodeQuery } from '../lib/skydns/wire.js';
 import type { EtcdCluster, EtcdProcess } from '../test/harness/etcd.js';
 import { freeTcpPort } from '../test/harness/ports.js';
-import { sleep, type Program } from '../test/harness/proc.js';
+import { paced, sleep, type Program } from '../test/harness/proc.js';
 import { udpExchange } from '../test/harness/udp.js';
 import { generateCluster, podIp } from './cluster.js';
 import { RESULTS_DIR, ROOT, cpuSecondsOfOne, dnsAndMetricsPorts, envArgs, envInt, fmt, httpGet, log, logMachine, machineInfo, makeTempDir, memOfOne, removeTempDir, runBench, start, startBenchEtcd, startBenchEtcdCluster, stopBenchEtcd, stopBenchEtcdCluster, stopProgram, writeJson } from './common.js';
@@ -177,34 +177,15 @@ const rssOf = (progs: Program[]): number => progs.reduce((sum, p) => sum + (memO
 // ---------------------------------------------------------------------------
 
 function podRestarter(apiUrl: string, s: Settings, pods: Array<Record<string, unknown>>): { stop(): Promise<number> } {
-  let stopped = false;
-  let done = 0;
-  let next = 0;
-  const loop = (async () => {
-    const t0 = performance.now();
-    while (!stopped && s.churnRate > 0 && pods.length > 0) {
-      const due = Math.floor(((performance.now() - t0) / 1000) * s.churnRate);
-      while (done < due && !stopped) {
-        const pod = pods[next % pods.length] as { metadata: { name: string; namespace: string }; status: { podIP: string; podIPs: Array<{ ip: string }> } };
-        const gen = Math.floor(next / pods.length) + 1;
-        next++;
-        const base = `${apiUrl}/api/v1/namespaces/${pod.metadata.namespace}/pods`;
-        await fetch(`${base}/${pod.metadata.name}`, { method: 'DELETE' }).then((r) => r.text());
-        const ip = podIp(s.pods + (next % 200_000) + gen);
-        const body = { ...pod, status: { ...pod.status, podIP: ip, podIPs: [{ ip }] } };
-        await fetch(base, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.text());
-        done++;
-      }
-      await sleep(10);
-    }
-  })();
-  return {
-    stop: async () => {
-      stopped = true;
-      await loop;
-      return done;
-    },
-  };
+  return paced(pods.length > 0 ? s.churnRate : 0, async (i) => {
+    const pod = pods[i % pods.length] as { metadata: { name: string; namespace: string }; status: { podIP: string; podIPs: Array<{ ip: string }> } };
+    const gen = Math.floor(i / pods.length) + 1;
+    const base = `${apiUrl}/api/v1/namespaces/${pod.metadata.namespace}/pods`;
+    await fetch(`${base}/${pod.metadata.name}`, { method: 'DELETE' }).then((r) => r.text());
+    const ip = podIp(s.pods + ((i + 1) % 200_000) + gen);
+    const body = { ...pod, status: { ...pod.status, podIP: ip, podIPs: [{ ip }] } };
+    await fetch(base, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.text());
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -250,7 +231,10 @@ async function run(topology: 'pod' | 'scale-out', n: number, api: { port: number
       for (let i = 0; i < n; i++) sky.push(await startSkydns(cluster.endpoints));
     }
     const progs = [...k2s.map((k) => k.prog), ...sky.map((x) => x.prog)];
-    await waitFor('every kube2sky synced (or standing by)', 30 * 60_000, async () => (await Promise.all(k2s.map(readiness))).every((b) => b.startsWith('ok')) && (await Promise.all(k2s.map(readiness))).some((b) => b === 'ok\n'), progs);
+    await waitFor('every kube2sky synced (or standing by)', 30 * 60_000, async () => {
+      const bodies = await Promise.all(k2s.map(readiness));
+      return bodies.every((b) => b.startsWith('ok')) && bodies.some((b) => b === 'ok\n');
+    }, progs);
     await waitFor('every skydns answers', 10 * 60_000, async () => (await Promise.all(sky.map((x) => answers(x, probe)))).every(Boolean), progs);
     const readyS = (performance.now() - t0) / 1000;
     await sleep(2000);

@@ -29,14 +29,6 @@ export interface LeaderOptions {
   log: Log;
 }
 
-/** Thrown (and reported) when etcd refuses a fenced write: this replica no longer leads. */
-export class FencedError extends Error {
-  constructor(message = 'etcd refused the write: this replica no longer holds the leader key (its lease ended and another replica may lead)') {
-    super(message);
-    this.name = 'FencedError';
-  }
-}
-
 export class LeaderElection {
   readonly identity: string;
   private campaign: Campaign | null = null;
@@ -107,14 +99,9 @@ export class LeaderElection {
     return false;
   }
 
-  /** Who leads now, as announced (undefined when no one does). */
-  async leader(): Promise<string | undefined> {
-    return this.etcd.election(this.opts.name, this.opts.ttlSeconds).leader();
-  }
-
   /** A fenced write was refused: leadership is gone. */
   fenced(): void {
-    this.lost(new FencedError().message);
+    this.lost('etcd refused a fenced write: this replica no longer holds the leader key (its lease ended and another replica may lead)');
   }
 
   private lost(why: string): void {

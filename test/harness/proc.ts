@@ -2,6 +2,7 @@
 // for log lines, stop it reliably, and never leak it past the test process.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 
 // ---------------------------------------------------------------------------
 // Leftover-process registry. Every child spawned through this module (and
@@ -61,12 +62,51 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** The inodes of the sockets `pid` holds open (from /proc/<pid>/fd), to find them in /proc/net/{tcp,udp}. */
+export function socketInodes(pid: number): Set<string> {
+  const inodes = new Set<string>();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return inodes;
+}
+
 // ---------------------------------------------------------------------------
 // waitUntil
 // ---------------------------------------------------------------------------
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Runs `step(0)`, `step(1)`, … at `perSecond` steps a second, one at a time (open loop: steps
+ * that fell behind are caught up), until stop() or for at most `maxMs`. stop() waits for the step
+ * under way and resolves with the number of steps made.
+ */
+export function paced(perSecond: number, step: (i: number) => Promise<void>, maxMs = Infinity): { stop(): Promise<number> } {
+  let stopped = false;
+  let done = 0;
+  const loop = (async () => {
+    const t0 = performance.now();
+    while (!stopped && perSecond > 0 && performance.now() - t0 < maxMs) {
+      const due = Math.floor(((performance.now() - t0) / 1000) * perSecond);
+      while (done < due && !stopped) await step(done++);
+      await sleep(10);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return done;
+    },
+  };
 }
 
 /**

@@ -12,7 +12,7 @@ import { EtcdProcess, etcdGetPrefix, startEtcd } from '../harness/etcd.js';
 import { InProcessApi, startApiServerInProcess } from '../harness/apiserver.js';
 import { Kube2SkyProcess, startKube2Sky } from '../harness/kube2sky.js';
 import { SkyDnsProcess, startSkyDns } from '../harness/skydns.js';
-import { sleep } from '../harness/proc.js';
+import { sleep, socketInodes } from '../harness/proc.js';
 
 /** Longer than the 40 s the old client settings lasted (pings at 10, 20, 30, 40 s; strikes at 20, 30, 40). */
 const IDLE_MS = 45_000;
@@ -21,15 +21,7 @@ const DEAD_MS = 25_000;
 
 /** Local ports of `pid`'s established TCP connections to 127.0.0.1:`port` (from /proc, no tools needed). */
 function connectionsTo(pid: number, port: number): number[] {
-  const inodes = new Set<string>();
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) inodes.add(m[1]);
-    } catch {
-      /* closed meanwhile */
-    }
-  }
+  const inodes = socketInodes(pid);
   const ports: number[] = [];
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text = '';

@@ -9,7 +9,7 @@ import { type EtcdCluster, etcdGetPrefix, startEtcdCluster } from '../harness/et
 import { type InProcessApi, request, startApiServerInProcess } from '../harness/apiserver.js';
 import { type Kube2SkyProcess, startKube2Sky } from '../harness/kube2sky.js';
 import { type SkyDnsProcess, startSkyDns } from '../harness/skydns.js';
-import { sleep, waitUntil } from '../harness/proc.js';
+import { paced, sleep, waitUntil } from '../harness/proc.js';
 import { udpExchange } from '../harness/udp.js';
 import { encodeQuery } from '../../lib/skydns/wire.js';
 import { serviceRecords, versionRecords, type RecordOptions } from '../../lib/kube2sky/records.js';
@@ -52,34 +52,18 @@ async function deleteService(api: InProcessApi, ns: string, name: string): Promi
 
 /** Creates and deletes services at `perSecond` until stopped; returns the number of changes made. */
 function churn(api: InProcessApi, perSecond: number): { stop(): Promise<number> } {
-  let stopped = false;
-  let changes = 0;
   const live: string[] = [];
-  const loop = (async () => {
-    let i = 0;
-    const t0 = Date.now();
-    while (!stopped && Date.now() - t0 < 120_000) {
-      const due = Math.floor(((Date.now() - t0) / 1000) * perSecond);
-      while (changes < due && !stopped) {
-        if (live.length > 100 && i % 2 === 1) await deleteService(api, 'default', live.shift()!);
-        else {
-          const name = `churn-${i}`;
-          await createService(api, 'default', name);
-          live.push(name);
-        }
-        i++;
-        changes++;
+  return paced(
+    perSecond,
+    async (i) => {
+      if (live.length > 100 && i % 2 === 1) await deleteService(api, 'default', live.shift()!);
+      else {
+        await createService(api, 'default', `churn-${i}`);
+        live.push(`churn-${i}`);
       }
-      await sleep(10);
-    }
-  })();
-  return {
-    stop: async () => {
-      stopped = true;
-      await loop;
-      return changes;
     },
-  };
+    120_000,
+  );
 }
 
 async function leaderGauge(k: Kube2SkyProcess): Promise<number> {
@@ -134,10 +118,8 @@ describe('scale-out: 3 etcd members, kube2sky with --leader-elect, skydns replic
     await first.prog.kill();
     const killedAt = Date.now();
     await second.prog.waitFor(/leader election: leading as/, (LEASE_S + 5) * 1000);
-    const changes = await (async () => {
-      await sleep(1500);
-      return load.stop();
-    })();
+    await sleep(1500);
+    const changes = await load.stop();
     // The killed leader's last transactions land within a few ms; the new leader's come after its lease wait.
     const firstNew = seen.find((t) => t > killedAt + 300);
     assert.ok(firstNew !== undefined, 'the new leader wrote nothing');

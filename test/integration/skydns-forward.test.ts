@@ -14,7 +14,7 @@ import { KnotProcess, startKnot } from '../harness/knot.js';
 import { dig } from '../harness/dig.js';
 import { freeUdpPort } from '../harness/ports.js';
 import { silentUpstream } from '../harness/udp.js';
-import { sleep, waitUntil } from '../harness/proc.js';
+import { sleep, socketInodes, waitUntil } from '../harness/proc.js';
 import { CLASS, RCODE, TYPE, decodeMessage, encodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
 
 const KUBERNETES = 'kubernetes.default.svc.cluster.local.';
@@ -61,15 +61,7 @@ function fdCount(pid: number): number {
 
 /** Local ports of the process's UDP sockets connected to 127.0.0.1:`remotePort` (/proc/net/udp matched by socket inode). */
 function connectedUdpPorts(pid: number, remotePort: number): number[] {
-  const inodes = new Set<string>();
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) inodes.add(m[1]);
-    } catch {
-      /* closed meanwhile */
-    }
-  }
+  const inodes = socketInodes(pid);
   const remote = `0100007F:${remotePort.toString(16).toUpperCase().padStart(4, '0')}`;
   const ports: number[] = [];
   for (const line of fs.readFileSync(`/proc/${pid}/net/udp`, 'utf8').split('\n').slice(1)) {
