@@ -88,6 +88,7 @@ export class SkyDnsApp extends EventEmitter {
     const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: cfg.readTimeoutMs, nsRotate: cfg.nsRotate, log: this.log, maxOutstanding: cfg.maxForwards, metrics: this.metrics });
     this.forwarder = forwarder;
     const resolver = new Resolver(store.tree, cfg, forwarder, this.log, store.leaseTTL);
+    const synced = () => store.synced;
     this.handler = new DnsHandler({
       cfg,
       tree: store.tree,
@@ -96,14 +97,14 @@ export class SkyDnsApp extends EventEmitter {
       stubs: cfg.stubzones ? new StubZones(store.tree, cfg.domain) : null,
       metrics: this.metrics,
       log: this.log,
-      synced: () => store.synced,
+      synced,
       answerCacheSize: cfg.answerCacheSize,
     });
     store.on('synced', () => {
       const obj = store.tree.get(`/${cfg.prefix}/config`);
       if (obj) this.log.debug(`/${cfg.prefix}/config is read at start only; restart skydns to apply changes to it`);
       // Answers flow from now on; ready once the query path has run hot (lib/skydns/warm.ts).
-      warmUp(store.tree, cfg, new Resolver(store.tree, cfg, null, SILENT, store.leaseTTL), this.log).then(
+      warmUp(store.tree, cfg, new Resolver(store.tree, cfg, null, SILENT, store.leaseTTL), this.log, { transport: this.server?.warmTransport(), synced }).then(
         (w) => {
           this.warmed = true;
           this.log.info(`query path warmed up with ${w.queries} answers from the records in ${w.ms.toFixed(0)} ms`);

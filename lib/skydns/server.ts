@@ -11,7 +11,7 @@ import { DnsHandler, Transport, isPromise } from './handler.js';
 import { LogThrottle } from './log-throttle.js';
 import type { Metrics } from './metrics.js';
 import type { Logger } from './resolver.js';
-import { BatchUdp, PORT_ZERO, loadUdpIo } from './udp-batch.js';
+import { BatchUdp, PORT_ZERO, SlotTransport, type UdpIo, loadUdpIo } from './udp-batch.js';
 
 export interface ServerOptions {
   host: string;
@@ -115,10 +115,25 @@ export class DnsServer {
 
   constructor(private readonly handler: DnsHandler, private readonly opts: ServerOptions, private readonly log: Logger) {}
 
+  /** The UDP I/O -udp-io asks for and can have: the native module, or null and why not. */
+  private udpIo(): { io: UdpIo | null; why: string } {
+    return (this.opts.udpIo ?? 'auto') === 'dgram' ? { io: null, why: '-udp-io=dgram' } : loadUdpIo();
+  }
+
+  /**
+   * A client as the UDP listener hands it to the handler (the same class), for
+   * the warm-up: run with the transports real queries bring, the optimised
+   * query path is not thrown away at the first real query (lib/skydns/warm.ts).
+   */
+  warmTransport(): Transport {
+    const io = this.udpIo().io;
+    return io ? new SlotTransport(Buffer.alloc(io.ADDR)) : new UdpTransport({ address: '127.0.0.1', family: 'IPv4', port: 0, size: 0 });
+  }
+
   async listen(): Promise<void> {
     const { host, port } = this.opts;
     const want = this.opts.udpIo ?? 'auto';
-    const loaded = want === 'dgram' ? { io: null, why: '-udp-io=dgram' } : loadUdpIo();
+    const loaded = this.udpIo();
     if (loaded.io === null && want === 'batch') throw new Error(`-udp-io=batch: ${loaded.why}`);
     if (loaded.io !== null) {
       const b = new BatchUdp(loaded.io, this.handler, this.log, this.opts.metrics ?? null);

@@ -82,7 +82,7 @@ export function formatSockaddr(a: Buffer, o: number): string {
 }
 
 /** The client of the datagram being answered; its address text is made only when a log line asks. */
-class SlotTransport implements Transport {
+export class SlotTransport implements Transport {
   readonly tcp = false;
   at = 0;
   constructor(private readonly addrs: Buffer) {}

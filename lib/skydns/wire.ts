@@ -925,17 +925,17 @@ function encodeCommon(msg: Message, limit: number, f: FastContext): Encoded | nu
 
 /**
  * A query for one question (RD set), with an OPT record of payload size
- * `udpSize` when that is non-zero. Throws WireError for a name that cannot be
- * encoded.
+ * `udpSize` and `options` when `udpSize` is non-zero. Throws WireError for a
+ * name that cannot be encoded.
  */
-export function encodeQuery(name: string, qtype: number, id: number, udpSize = 0): Buffer {
+export function encodeQuery(name: string, qtype: number, id: number, udpSize = 0, options: EdnsOption[] = []): Buffer {
   return encodeMessage({
     header: { id, qr: false, opcode: OPCODE_QUERY, aa: false, tc: false, rd: true, ra: false, ad: false, cd: false, rcode: 0 },
     question: [{ name, type: qtype, class: CLASS.IN }],
     answer: [],
     authority: [],
     additional: [],
-    edns: udpSize ? { udpSize, extRcode: 0, version: 0, do: false, options: [] } : null,
+    edns: udpSize ? { udpSize, extRcode: 0, version: 0, do: false, options } : null,
   })!.buf;
 }
 

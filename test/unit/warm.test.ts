@@ -48,6 +48,19 @@ test('warm-up answers its questions on a handler of its own and leaves nothing b
   t.put('/skydns/local/cluster/svc/ns1/other/b', encodeService({ host: '10.0.0.3' }));
   assert.equal(t.size, before + 1);
   assert.equal((t as unknown as { listeners: unknown[] }).listeners.length, 1);
+  // The transport and synced function given are the ones the questions go through (the real path's shapes).
+  let tcpReads = 0;
+  let syncedCalls = 0;
+  const transport = {
+    get tcp() {
+      tcpReads++;
+      return false;
+    },
+    remote: 'test',
+  };
+  await warmUp(t, cfg, resolver, SILENT, { minQueries: 100, minMs: 1, maxMs: 5000, transport, synced: () => (syncedCalls++, true) });
+  assert.ok(tcpReads >= 100, `transport read ${tcpReads} times`);
+  assert.ok(syncedCalls > 0, 'synced() asked');
   // A bound on time is kept even when the query count cannot be reached.
   const short = await warmUp(t, cfg, resolver, SILENT, { minQueries: 1e9, minMs: 1, maxMs: 30 });
   assert.ok(short.ms < 1000, `${short.ms} ms`);
