@@ -3,16 +3,21 @@
  * signed by Signer.signSet (A, TXT with its own TTL, SRV, CNAME and MX with
  * mixed-case targets, a wildcard, SOA, NS, DNSKEY, NSEC3PARAM and a complete
  * NSEC3 chain) is written as a zone file and checked with ldns-verify-zone
- * (ldns) and dnssec-verify (BIND). The NSEC3 white lies cannot take part: a
- * zone file needs the whole chain. Skipped when the tools are not installed.
+ * (ldns) and dnssec-verify (BIND). The NSEC3 white lies cannot take part in
+ * a zone file (it needs the whole chain), so a small UDP server here answers
+ * through Signer.signAnswer and unbound-host, a validating resolver with the
+ * key as trust anchor, judges positive, NODATA and NXDOMAIN answers.
+ * Skipped when the tools are not installed.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { CLASS, TYPE, type RR, type RData } from '../../lib/skydns/wire.js';
+import { execFile, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { promisify } from 'node:util';
+import { CLASS, TYPE, encodeMessage, parseQuery, type RR, type RData } from '../../lib/skydns/wire.js';
 import { loadKey } from '../../lib/dnssec/key.js';
 import { Signer } from '../../lib/dnssec/sign.js';
 import { base32hex, nsec3Hash, typeBitmap } from '../../lib/dnssec/nsec3.js';
@@ -154,4 +159,99 @@ test('dnssec-verify (BIND) accepts the zone signed with the KSK', { skip: !exist
   const r = run(BIND, ['-z', '-o', ZONE, file]);
   assert.equal(r.status, 0, r.out);
   assert.match(r.out, /Zone fully signed/);
+});
+
+// ---------------------------------------------------------------- a validating resolver
+
+const UNBOUND_HOST = '/usr/bin/unbound-host';
+
+/** Names and their address records the little server knows; every ancestor of them exists (empty non-terminals). */
+const NAMES: Record<string, RR['data'][]> = {
+  'web.cluster.local.': [ip('10.0.0.1'), ip('10.0.0.2')],
+  'six.cluster.local.': [{ t: 'ip', bytes: Uint8Array.from([0xfd, ...Array(14).fill(0), 1]) }],
+  'a.b.cluster.local.': [ip('10.0.0.3')],
+  'tampered.cluster.local.': [ip('10.0.0.4')],
+};
+
+/**
+ * Starts a UDP server answering as skydns's authoritative path would with a
+ * DO query: the answer, NODATA or NXDOMAIN with the SOA, then signAnswer.
+ * Answers for tampered.cluster.local. are changed after signing.
+ */
+async function startServer(signer: Signer): Promise<{ port: number; close: () => void }> {
+  const sock = createSocket('udp4');
+  const soa = (ttl: number): RR => rr(ZONE, TYPE.SOA, ttl, { t: 'soa', mname: 'ns.dns.cluster.local.', rname: 'hostmaster.cluster.local.', serial: 1, refresh: 7200, retry: 1800, expire: 86400, minimum: 60 });
+  sock.on('message', (buf, from) => {
+    const q = parseQuery(buf);
+    const lname = q.qnameLower;
+    let rcode = 0;
+    let answer: RR[] = [];
+    let authority: RR[] = [];
+    if (lname === ZONE && q.qtype === TYPE.DNSKEY) answer = [signer.dnskey(q.qname)];
+    else if (lname === ZONE && q.qtype === TYPE.SOA) answer = [soa(3600)];
+    else {
+      const recs = NAMES[lname];
+      const exists = recs !== undefined || lname === ZONE || Object.keys(NAMES).some((n) => n.endsWith('.' + lname));
+      if (!exists) rcode = 3;
+      answer = (recs ?? []).filter((d) => (d.t === 'ip' && d.bytes.length === 4 ? TYPE.A : TYPE.AAAA) === q.qtype).map((d) => rr(q.qname, q.qtype, 30, d));
+      if (answer.length === 0) authority = [soa(60)];
+    }
+    const dnssec = q.edns?.do === true;
+    let sec = { answer, authority, additional: [] as RR[] };
+    if (dnssec) sec = signer.signAnswer({ rcode, ...sec }, q.qname, q.qtype);
+    if (lname === 'tampered.cluster.local.') sec.answer[0] = rr(q.qname, TYPE.A, 30, ip('10.6.6.6'));
+    const header = { ...q.header, qr: true, aa: true, ra: false, tc: false, ad: dnssec, rcode };
+    const edns = q.edns ? { udpSize: 4096, extRcode: 0, version: 0, do: dnssec, options: [] } : null;
+    const enc = encodeMessage({ header, question: [{ name: q.qname, type: q.qtype, class: q.qclass }], ...sec, edns }, q.edns ? Math.max(512, q.edns.udpSize) : 512);
+    if (enc) sock.send(enc.buf, from.port, from.address);
+  });
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
+  return { port: sock.address().port, close: () => sock.close() };
+}
+
+/** [name, type, what unbound-host -v prints] — every line must end "(secure)" unless the row says BOGUS. */
+const QUERIES: Array<[string, string, RegExp]> = [
+  ['web.cluster.local.', 'A', /^(?=[\s\S]*has address 10\.0\.0\.1 \(secure\))(?=[\s\S]*has address 10\.0\.0\.2 \(secure\))/],
+  ['Web.CLUSTER.local.', 'A', /has address 10\.0\.0\.1 \(secure\)/],
+  ['web.cluster.local.', 'AAAA', /has no IPv6 address \(secure\)/],
+  ['six.cluster.local.', 'A', /has no address \(secure\)/],
+  ['six.cluster.local.', 'AAAA', /has IPv6 address fd00::1 \(secure\)/],
+  ['web.cluster.local.', 'SRV', /has no SRV record \(secure\)/],
+  ['web.cluster.local.', 'TXT', /has no TXT record \(secure\)/],
+  ['web.cluster.local.', 'DS', /has no DS record \(secure\)/],
+  ['b.cluster.local.', 'A', /has no address \(secure\)/],
+  ['nope.cluster.local.', 'A', /not found: 3\(NXDOMAIN\)\. \(secure\)/],
+  ['x.y.nope.cluster.local.', 'AAAA', /not found: 3\(NXDOMAIN\)\. \(secure\)/],
+  ['cluster.local.', 'DNSKEY', /has DNSKEY record 256 3 13 .* \(secure\)/],
+  ['cluster.local.', 'SOA', /has SOA record .* \(secure\)/],
+  ['cluster.local.', 'TXT', /has no TXT record \(secure\)/],
+  ['tampered.cluster.local.', 'A', /BOGUS/],
+];
+
+test('unbound validates signed answers, NODATA and NXDOMAIN white lies (qname minimisation off and on)', { skip: !existsSync(UNBOUND_HOST) && 'unbound-host not installed' }, async () => {
+  const sub = mkdtempSync(join(dir, 'ub'));
+  const k = KEYS.ecdsap256;
+  writeFileSync(join(sub, k.base + '.key'), k.key);
+  writeFileSync(join(sub, k.base + '.private'), k.private);
+  const signer = new Signer(loadKey(join(sub, k.base), ZONE), { domain: ZONE, ttl: 3600, minTtl: 60, scache: 100 });
+  const server = await startServer(signer);
+  try {
+    const anchor = join(sub, 'anchor');
+    writeFileSync(anchor, k.key.split('\n').filter((l) => l.startsWith('cluster.local.')).join('\n') + '\n');
+    for (const minimise of ['no', 'yes']) {
+      const conf = join(sub, `unbound-${minimise}.conf`);
+      writeFileSync(
+        conf,
+        `server:\n  do-not-query-localhost: no\n  qname-minimisation: ${minimise}\n  module-config: "validator iterator"\n` +
+          `forward-zone:\n  name: "cluster.local."\n  forward-addr: 127.0.0.1@${server.port}\n`,
+      );
+      for (const [name, type, want] of QUERIES) {
+        const { stdout } = await promisify(execFile)(UNBOUND_HOST, ['-C', conf, '-f', anchor, '-v', '-t', type, name], { timeout: 10_000 }).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: `${e.stdout ?? ''}${e.stderr ?? ''}` }));
+        assert.match(stdout, want, `${name} ${type} (minimisation ${minimise}): ${stdout}`);
+        if (!String(want).includes('BOGUS')) assert.ok(!/BOGUS|insecure/.test(stdout), `${name} ${type}: ${stdout}`);
+      }
+    }
+  } finally {
+    server.close();
+  }
 });
