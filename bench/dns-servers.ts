@@ -147,7 +147,7 @@ export async function startSkydns(etcdUrl: string, probeName: string, extraArgs:
  * `records` lines (zone-file text, owner names absolute). Resolves once
  * `probeName` answers. knotWorkers 0 keeps knot's default (one UDP worker per CPU).
  */
-export async function startKnot(knotd: string, records: Iterable<string>, probeName: string, knotWorkers: number, timeoutMs: number): Promise<Server & { dir: string }> {
+export async function startKnot(knotd: string, records: Iterable<string>, probeName: string, knotWorkers: number, timeoutMs: number, sign: 'ecdsap256sha256' | 'rsasha256' | null = null): Promise<Server & { dir: string }> {
   const dir = await makeTempDir('skydns-bench', 'knot');
   const port = await freePort();
   const zoneFile = path.join(dir, 'cluster.local.zone');
@@ -163,7 +163,7 @@ export async function startKnot(knotd: string, records: Iterable<string>, probeN
   const conf = path.join(dir, 'knot.conf');
   await fsp.mkdir(path.join(dir, 'run'));
   await fsp.mkdir(path.join(dir, 'db'));
-  await fsp.writeFile(conf, knotConfig(dir, port, DOMAIN, zoneFile, knotWorkers));
+  await fsp.writeFile(conf, knotConfig(dir, port, DOMAIN, zoneFile, knotWorkers, sign));
   log(`starting knotd -c ${conf} (port ${port}, ${lines.length - 5} records)`);
   const t0 = performance.now();
   const prog = start(knotd, ['-c', conf], 'knotd');
@@ -260,6 +260,8 @@ export interface DnsperfOptions {
   outstanding: number;
   /** -t: seconds after which a query counts as lost. */
   queryTimeout: number;
+  /** More dnsperf arguments (e.g. -D: the DO bit). */
+  extra?: string[];
 }
 
 /** round: 0 = warm-up, -1 = fixed-rate latency run (maxQps), 1.. = throughput rounds. */
@@ -275,6 +277,7 @@ export async function runDnsperf(dnsperf: string, srv: Server, queryFile: string
     '-q', String(s.outstanding),
     '-t', String(s.queryTimeout),
     ...(maxQps > 0 ? ['-Q', String(maxQps)] : []),
+    ...(s.extra ?? []),
   ];
   const serverCpu0 = cpuSecondsOf(srv.prog.pid);
   const busy0 = machineBusySeconds();

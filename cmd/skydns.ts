@@ -3,7 +3,8 @@
 import cluster, { Worker } from 'node:cluster';
 import { FlagError, parseCommandLine } from '../lib/flags.js';
 import { createLogger, Log } from '../lib/log.js';
-import { IMPLEMENTATION, SKYDNS_FLAGS, SKYDNS_VERSION, SkyConfig, configFromFlags, splitHostPort } from '../lib/skydns/config.js';
+import { IMPLEMENTATION, SKYDNS_FLAGS, SKYDNS_VERSION, SkyConfig, applyDefaults, configFromFlags, splitHostPort } from '../lib/skydns/config.js';
+import { KeyError, loadKey } from '../lib/dnssec/key.js';
 import { SkyDnsApp } from '../lib/skydns/app.js';
 import { EtcdConfigError } from '../lib/etcd/client.js';
 import { metricsEndpoint, startHttp } from '../lib/skydns/http.js';
@@ -49,6 +50,11 @@ async function runServer(cfg: SkyConfig, log: Log, worker: boolean): Promise<voi
   try {
     await app.start();
   } catch (err) {
+    if (err instanceof KeyError) {
+      // A key named in /skydns/config (the flag's key was checked before): the same line and status as a bad flag.
+      process.stderr.write(`skydns: -dnssec: ${err.message}\n`);
+      process.exit(2);
+    }
     log.error(`cannot start: ${(err as Error).message}`);
     // Configuration the flags could not check (unreadable etcd certificate files) is exit 2, like a bad flag.
     process.exit(err instanceof EtcdConfigError ? 2 : 1);
@@ -81,6 +87,14 @@ async function runPrimary(cfg: SkyConfig, log: Log): Promise<void> {
   cluster.on('exit', (w: Worker, code, signal) => {
     reports.delete(w.id);
     if (stopping) return;
+    if (code === 2) {
+      // A configuration error (a bad key in /skydns/config): every worker would fail the same way.
+      stopping = true;
+      log.error(`worker ${w.process.pid} exited with status 2 (a configuration error); stopping`);
+      for (const o of Object.values(cluster.workers ?? {})) o?.process.kill('SIGTERM');
+      setTimeout(() => process.exit(2), 200);
+      return;
+    }
     log.error(`worker ${w.process.pid} exited (${signal ?? `code ${code}`}); starting another`);
     setTimeout(fork, 500);
   });
@@ -119,8 +133,19 @@ async function runPrimary(cfg: SkyConfig, log: Log): Promise<void> {
 async function main(): Promise<void> {
   const { flags: parsed, config: cfg } = parseCommandLine('skydns', SKYDNS_FLAGS, process.argv.slice(2), (p) => {
     if (p.values.get('systemd') === true) throw new FlagError('-systemd: socket activation is not supported by this implementation; use -addr');
-    if (p.values.get('dnssec') !== '') throw new FlagError('-dnssec: DNSSEC signing is not supported by this implementation yet (see docs/compatibility.md)');
-    return configFromFlags(p);
+    const c = configFromFlags(p);
+    if (c.dnssec !== '') {
+      // Checked once here, before any worker starts, so that a bad key fails once (each process loads it again).
+      const probe = { ...c };
+      applyDefaults(probe);
+      try {
+        loadKey(probe.dnssec, probe.domain);
+      } catch (err) {
+        if (err instanceof KeyError) throw new FlagError(`-dnssec: ${err.message}`);
+        throw err;
+      }
+    }
+    return c;
   });
   if (parsed.values.get('version') === true) {
     process.stdout.write(`skydns server version: ${SKYDNS_VERSION} (${IMPLEMENTATION})\n`);

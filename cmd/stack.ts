@@ -9,6 +9,7 @@
  * warnings and errors, and at the end what to try; every line of every component goes to a
  * log file of its own (--verbose prints them all here as well, --quiet none).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -84,6 +85,18 @@ async function main(): Promise<void> {
   }
   const ownDir = str(p, 'data-dir') === '';
   const dataDir = ownDir ? await fs.mkdtemp(path.join(os.tmpdir(), 'kube-dns-stack-')) : str(p, 'data-dir');
+  // --dnssec: a key of its own for the zone, made here (dnssec-keygen prints the base name it chose).
+  let keyBase = '';
+  if (bool(p, 'dnssec')) {
+    const keyDir = path.join(dataDir, 'dnssec');
+    await fs.mkdir(keyDir, { recursive: true });
+    try {
+      keyBase = path.join(keyDir, execFileSync('dnssec-keygen', ['-q', '-K', keyDir, '-a', 'ECDSAP256SHA256', '-n', 'ZONE', '-f', 'KSK', domain], { encoding: 'utf8' }).trim());
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      fail(e.code === 'ENOENT' ? '--dnssec needs dnssec-keygen: apt-get install -y bind9-utils' : `dnssec-keygen failed: ${e.message.split('\n')[0]}`);
+    }
+  }
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
   const apiUrl = masterUrl || `http://127.0.0.1:${apiPort}`;
   const node = process.execPath;
@@ -107,7 +120,7 @@ async function main(): Promise<void> {
   ], q('kube2sky'));
   const skydns = new Component('skydns', node, [
     bin('skydns'), `-machines=${etcdUrl}`, `-addr=127.0.0.1:${dnsPort}`, '-ns-rotate=false', `-domain=${domain}.`,
-    `-metrics-addr=127.0.0.1:${skyMetrics}`,
+    `-metrics-addr=127.0.0.1:${skyMetrics}`, ...(keyBase ? [`-dnssec=${keyBase}`] : []),
   ], q('skydns'));
   const healthz = new Component('healthz', node, [
     bin('exec-healthz'), `-cmd=nslookup -port=${dnsPort} kubernetes.default.svc.${domain} 127.0.0.1 >/dev/null`, `-port=${healthzPort}`, '-address=127.0.0.1',
@@ -179,7 +192,12 @@ Try:
   ${d} foo.default.svc.${domain}
   curl http://127.0.0.1:${healthzPort}/healthz   (exec-healthz)
   curl http://127.0.0.1:${k2sPort}/readiness   (kube2sky; /metrics too)
-  curl http://127.0.0.1:${skyMetrics}/metrics    (skydns; /readyz too)
+  curl http://127.0.0.1:${skyMetrics}/metrics    (skydns; /readyz too)${keyBase ? `
+Signed with ${keyBase} (--dnssec):
+  ${d} +dnssec kubernetes.default.svc.${domain}
+  dnssec-dsfromkey -2 ${keyBase}.key    (the DS record of the trust anchor)
+  printf 'trust-anchors { "${domain}." static-key %s; };\n' "$(awk '!/^;/ {print $4, $5, $6, "\"" $7 $8 "\""}' ${keyBase}.key)" > /tmp/anchor.conf
+  delv @127.0.0.1 -p ${dnsPort} -a /tmp/anchor.conf +root=${domain} kubernetes.default.svc.${domain}` : ''}
 Ctrl-C stops everything.
 `);
 }

@@ -4,9 +4,12 @@
 //   node scripts/ensure.mjs [--bench] [--tests] [--no-build]
 //
 // 1. Node >= 20.
-// 2. System commands etcd, etcdctl, dig, nslookup (+ dnsperf, knotd, knotc with
-//    --bench; + openssl and knotd with --tests, for the etcd TLS tests' certificates and the ExternalName test's upstream). Missing ones are installed with apt-get when running as root,
-//    otherwise the exact apt-get command is printed and we exit 1.
+// 2. System commands etcd, etcdctl, dig, nslookup (+ dnsperf, knotd, knotc,
+//    dnssec-keygen with --bench; + openssl, knotd, dnssec-keygen, delv and unbound-host with
+//    --tests, for the etcd TLS tests' certificates, the ExternalName test's
+//    upstream and the DNSSEC tests' keys and validators). Missing ones are
+//    installed with apt-get when running as root, otherwise the exact apt-get
+//    command is printed and we exit 1.
 // 3. npm dependencies (npm ci / npm install) when node_modules is missing or stale.
 // 4. TypeScript build (tsc -p tsconfig.json) unless --no-build.
 // 5. skydns's batched UDP module (native/udpio.node, scripts/build-native.mjs) with the C
@@ -61,9 +64,11 @@ const BENCH = [
   ['dnsperf', 'dnsperf'],
   ['knotd', 'knot'],
   ['knotc', 'knot'],
+  ['dnssec-keygen', 'bind9-utils'],
 ];
 // knotd: the real upstream nameserver of the ExternalName end-to-end test.
-const TESTS = [['openssl', 'openssl'], ['knotd', 'knot']];
+// dnssec-keygen, delv, unbound-host: keys and real validators for the DNSSEC tests.
+const TESTS = [['openssl', 'openssl'], ['knotd', 'knot'], ['dnssec-keygen', 'bind9-utils'], ['delv', 'bind9-dnsutils'], ['unbound-host', 'unbound-host']];
 // The C compiler builds skydns's batched UDP module; without it skydns falls back to Node's
 // dgram, so it is installed only where we may (as root), never demanded.
 const isRootUser = typeof process.getuid === 'function' && process.getuid() === 0;

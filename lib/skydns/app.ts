@@ -7,6 +7,8 @@ import type http from 'node:http';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient, etcdErrorText } from '../etcd/client.js';
 import { Log } from '../log.js';
+import { loadKey } from '../dnssec/key.js';
+import { Signer } from '../dnssec/sign.js';
 import { SkyConfig, applyDefaults, mergeConfigObject, ConfigObjectError, splitHostPort } from './config.js';
 import { Forwarder, parseServers } from './forwarder.js';
 import { DnsHandler } from './handler.js';
@@ -34,6 +36,8 @@ export class SkyDnsApp extends EventEmitter {
   server!: DnsServer;
   forwarder: Forwarder | null = null;
   metrics: Metrics | null = null;
+  /** Signs answers to DO queries when -dnssec names a key. */
+  signer: Signer | null = null;
   http: http.Server | null = null;
   private listening = false;
   /** The query path ran hot after the first read of the records (see warm.ts). */
@@ -88,6 +92,10 @@ export class SkyDnsApp extends EventEmitter {
     const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: cfg.readTimeoutMs, nsRotate: cfg.nsRotate, log: this.log, maxOutstanding: cfg.maxForwards, metrics: this.metrics });
     this.forwarder = forwarder;
     const resolver = new Resolver(store.tree, cfg, forwarder, this.log, store.leaseTTL);
+    // -dnssec: each process loads the key itself (cmd/skydns.ts checked the flag's key before forking).
+    const metrics = this.metrics;
+    this.signer = cfg.dnssec ? new Signer(loadKey(cfg.dnssec, cfg.domain), { domain: cfg.domain, ttl: cfg.ttl, minTtl: cfg.minTtl, scache: cfg.scache, onMiss: () => metrics?.cacheMiss.inc('signature') }) : null;
+    if (this.signer) resolver.dnskey = (owner) => this.signer!.dnskey(owner);
     const synced = () => store.synced;
     this.handler = new DnsHandler({
       cfg,
@@ -99,6 +107,7 @@ export class SkyDnsApp extends EventEmitter {
       log: this.log,
       synced,
       answerCacheSize: cfg.answerCacheSize,
+      signer: this.signer,
     });
     store.on('synced', () => {
       const obj = store.tree.get(`/${cfg.prefix}/config`);
@@ -123,7 +132,8 @@ export class SkyDnsApp extends EventEmitter {
     this.listening = true;
     const udp = this.server.udpMode;
     const udpText = udp.mode === 'batch' ? 'batched UDP I/O' : `Node's dgram for UDP (${udp.why})`;
-    if (!this.opts.worker) this.log.info(`ready for queries on ${cfg.domain} for tcp/udp ${cfg.dnsAddr} [rcache ${cfg.rcache}; ${udpText}]; etcd ${cfg.machines.join(',')}; nameservers ${cfg.nameservers.join(',') || '(none)'}`);
+    const signing = this.signer ? `, signing with ${cfg.dnssec} [scache ${cfg.scache}]` : '';
+    if (!this.opts.worker) this.log.info(`ready for queries on ${cfg.domain} for tcp/udp ${cfg.dnsAddr}${signing} [rcache ${cfg.rcache}; ${udpText}]; etcd ${cfg.machines.join(',')}; nameservers ${cfg.nameservers.join(',') || '(none)'}`);
     else if (udp.mode === 'dgram' && cfg.udpIo === 'auto') this.log.info(`using ${udpText}`);
     if (endpoint) {
       const path = env.PROMETHEUS_PATH || '/metrics';

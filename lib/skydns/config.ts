@@ -16,7 +16,7 @@ export const SKYDNS_FLAGS: readonly FlagDef[] = [
   { name: 'nameservers', type: 'string', default: '', env: 'SKYDNS_NAMESERVERS', usage: 'nameserver address(es) to forward (non-local) queries to, e.g. 8.8.8.8:53,8.8.4.4:53 (default: the nameserver lines of /etc/resolv.conf)' },
   { name: 'no-rec', type: 'bool', default: false, usage: 'do not provide a recursive service (out-of-zone queries get SERVFAIL)' },
   { name: 'machines', type: 'string', default: 'http://127.0.0.1:2379', env: 'ETCD_MACHINES', usage: 'comma-separated list of etcd endpoint URLs' },
-  { name: 'dnssec', type: 'string', default: '', usage: 'basename of a DNSSEC key pair (not supported by this implementation yet: start-up fails if set)' },
+  { name: 'dnssec', type: 'string', default: '', usage: 'basename of a DNSSEC key pair (<base>.key and <base>.private, as dnssec-keygen writes them) to sign the zone with; empty: no DNSSEC' },
   { name: 'local', type: 'string', default: '', usage: 'optional unique value for this skydns instance, answered for local.dns.<domain>' },
   { name: 'tls-key', type: 'string', default: '', env: 'ETCD_TLSKEY', usage: 'client TLS private key file for etcd' },
   { name: 'tls-pem', type: 'string', default: '', env: 'ETCD_TLSPEM', usage: 'client TLS certificate file for etcd' },
@@ -31,7 +31,7 @@ export const SKYDNS_FLAGS: readonly FlagDef[] = [
   { name: 'systemd', type: 'bool', default: false, env: 'SKYDNS_SYSTEMD', usage: 'bind to sockets activated by systemd (not supported: start-up fails if set)' },
   { name: 'version', type: 'bool', default: false, usage: 'print the version and exit' },
   { name: 'hostmaster', type: 'string', default: 'hostmaster@skydns.local.', usage: 'hostmaster email address for the SOA (default: hostmaster@<domain>)' },
-  { name: 'scache', type: 'int', default: 10000, usage: 'capacity of the DNSSEC signature cache (accepted; DNSSEC is not supported yet)' },
+  { name: 'scache', type: 'int', default: 10000, usage: 'capacity of the DNSSEC signature cache (signatures); 0: every answer signed afresh' },
   { name: 'rcache', type: 'int', default: 0, usage: 'capacity of the response cache for forwarded answers (0 disables it)' },
   { name: 'rcache-ttl', type: 'int', default: 60, usage: 'seconds a response cache entry lives; also the TTL of records obtained from upstream lookups' },
   { name: 'ndots', type: 'int', default: 2, env: 'SKYDNS_NDOTS', usage: 'minimum number of labels a name needs before it is forwarded or looked up upstream' },
@@ -90,6 +90,10 @@ export interface SkyConfig {
   workers: number;
   /** How the worker count was chosen (for the start-up log), when -workers=auto. */
   workersSource?: string;
+  /** -dnssec: base name of the key pair to sign with ('' = no DNSSEC); spaces read as '+'. */
+  dnssec: string;
+  /** -scache: capacity of the signature cache (0: none). */
+  scache: number;
 }
 
 /** Splits "ip:port" (IPv6 in brackets) strictly, as SkyDNS validates -addr and -nameservers. */
@@ -191,6 +195,8 @@ export function configFromFlags(p: ParsedFlags): SkyConfig {
     udpIo,
     workers,
     ...(workersSource !== undefined ? { workersSource } : {}),
+    dnssec: str(p, 'dnssec'),
+    scache: num(p, 'scache'),
   };
 }
 
@@ -239,8 +245,8 @@ const CONFIG_KEYS: Record<string, [keyof SkyConfig | null, Kind]> = {
   rcache_ttl: ['rcacheTtl', 'int'],
   ndot: ['ndots', 'int'],
   systemd: [null, 'bool'],
-  dnssec: [null, 'string'],
-  scache: [null, 'int'],
+  dnssec: ['dnssec', 'string'],
+  scache: ['scache', 'int'],
   etcd3: [null, 'bool'],
   version: [null, 'bool'],
 };
@@ -265,6 +271,7 @@ const INT_RANGE: Partial<Record<keyof SkyConfig, [number, number]>> = {
   minTtl: [0, MAX_TTL],
   priority: [0, 65535],
   rcache: [0, 10_000_000],
+  scache: [-MAX_TTL, 10_000_000],
   rcacheTtl: [0, MAX_TTL],
   ndots: [0, 127],
 };
@@ -354,6 +361,9 @@ export function applyDefaults(cfg: SkyConfig): void {
   if (!cfg.ttl) cfg.ttl = 3600;
   if (!cfg.priority) cfg.priority = 10;
   if (cfg.rcache < 0) cfg.rcache = 0;
+  // Form encoding once turned the key name's '+' into spaces (SkyDNS turns them back).
+  cfg.dnssec = cfg.dnssec.trim().replace(/ /g, '+');
+  if (cfg.scache < 0) cfg.scache = 0;
   if (!cfg.rcacheTtl) cfg.rcacheTtl = 60;
   if (cfg.ndots <= 0) cfg.ndots = 2;
   for (const ns of cfg.nameservers) splitHostPort(ns);

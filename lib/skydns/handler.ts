@@ -3,6 +3,7 @@
  * response cache → stub zones → -local → reverse → forward → authoritative,
  * then encoding with size fitting. Independent of sockets: bytes in, bytes out.
  */
+import type { Signer } from '../dnssec/sign.js';
 import { inZone, labelCount } from '../msg/path.js';
 import { SkyConfig } from './config.js';
 import { AnswerCache, CachedAnswer, DO_FLAG, EDNS_FLAG, ReplyChunks } from './answers.js';
@@ -47,7 +48,12 @@ export interface HandlerDeps {
   answerCacheSize?: number;
   /** The encoded-answer cache to use instead of a new one of answerCacheSize (tests). */
   answerCache?: AnswerCache;
+  /** Signs authoritative answers to queries with the DO bit (-dnssec); null: no DNSSEC. */
+  signer?: Signer | null;
 }
+
+/** The EDNS0 payload size a signed answer's OPT record advertises. */
+const SIGNED_UDP_SIZE = 4096;
 
 /** End of the question name at offset 12 when it is written out in full (no compression pointer), else -1. */
 function plainNameEnd(raw: Buffer): number {
@@ -404,6 +410,7 @@ export class DnsHandler {
    * waited for upstream lookups was computed again after them).
    */
   private finish(q: Query, t: Transport, ans: Answer, system: System, k: AnswerKey | null): Outcome {
+    if (system === 'auth' && this.d.signer && q.edns?.do && q.qclass === CLASS.IN) ans = this.signed(ans, q);
     const { buf, enc, cause } = this.encodeAnswer(q, t, ans);
     const shuffle = enc ? shuffleInfo(ans, enc) : null;
     if (k !== null && enc && ans.reuseUntil > Date.now()) {
@@ -417,9 +424,23 @@ export class DnsHandler {
     return { buf, system, cause };
   }
 
+  /**
+   * An authoritative answer as signed for a DO query (dnssec.md 3.1): denial
+   * records for NXDOMAIN and NODATA, an RRSIG after every in-zone RRset of
+   * each section, the AD bit. SERVFAIL and REFUSED stay as they are. The
+   * answer is computed (and deduplicated, TTLs unified) before this, so the
+   * signatures cover what is sent; answers from the cache were stored signed.
+   */
+  private signed(ans: Answer, q: Query): Answer {
+    if (ans.rcode !== RCODE.NOERROR && ans.rcode !== RCODE.NXDOMAIN) return ans;
+    const s = this.d.signer!.signAnswer(ans, q.qname, q.qtype);
+    return { ...ans, answer: s.answer, authority: s.authority, additional: s.additional, ad: true };
+  }
+
   /** Encodes an answer for this query and transport; SERVFAIL when it cannot fit. */
   private encodeAnswer(q: Query, t: Transport, ans: Answer, extRcode = 0): { buf: Buffer; enc: Encoded | null; cause: Cause | null } {
-    const edns: Edns | null = q.edns ? { udpSize: this.d.cfg.udpMaxPayload, extRcode, version: 0, do: q.edns.do, options: [] } : null;
+    // A signed answer's OPT advertises 4096, as SkyDNS's did (dnssec.md 3.1 step 5).
+    const edns: Edns | null = q.edns ? { udpSize: ans.ad ? SIGNED_UDP_SIZE : this.d.cfg.udpMaxPayload, extRcode, version: 0, do: q.edns.do, options: [] } : null;
     const msg: Message = {
       header: {
         id: q.header.id,
@@ -429,7 +450,7 @@ export class DnsHandler {
         tc: false,
         rd: q.header.rd,
         ra: ans.ra,
-        ad: false,
+        ad: ans.ad ?? false,
         cd: q.header.cd,
         rcode: ans.rcode,
       },
@@ -584,7 +605,9 @@ function isBelow(segs: readonly string[], base: readonly string[]): boolean {
 
 /** The trailing run of answer records that are all A (or all AAAA) with the same owner. */
 function shuffleInfo(ans: Answer, enc: Encoded): { start: number; count: number; size: number } | null {
-  const kept = enc.answerOffsets.length - 1;
+  let kept = enc.answerOffsets.length - 1;
+  // A signed answer: the addresses are the set before its RRSIG (the signature holds for any order).
+  if (kept > 0 && ans.answer[kept - 1].type === TYPE.RRSIG) kept--;
   if (kept < 2) return null;
   const last = ans.answer[kept - 1];
   if (last.type !== TYPE.A && last.type !== TYPE.AAAA) return null;

@@ -47,6 +47,8 @@ export interface Answer {
   deps: Deps | null;
   /** Records were left out to bound the work (see Ctx.room): the reply must say TC. */
   cut?: boolean;
+  /** Authenticated Data: set on answers this server signed. */
+  ad?: boolean;
 }
 
 /** Lease remaining-TTL oracle (seconds, or null when unknown). */
@@ -199,6 +201,8 @@ export class Resolver {
   readonly domainSegs: string[];
   private readonly host = hostname();
   private readonly nsName: string;
+  /** The apex DNSKEY record, owner as asked, when a DNSSEC key is loaded (Signer.dnskey). */
+  dnskey: ((owner: string) => RR) | null = null;
 
   constructor(
     private readonly tree: RecordTree,
@@ -550,6 +554,8 @@ export class Resolver {
       return this.finish(ctx, RCODE.NOERROR, [{ ...this.soa(this.cfg.ttl), name: owner }], [], []);
     }
     if (req.qclass === CLASS.CH) return this.chaos(req, name);
+    // With a key loaded the apex has its DNSKEY, asked with or without DO (dnssec.md 4.3).
+    if (name === domain && req.qtype === TYPE.DNSKEY && this.dnskey) return this.finish(ctx, RCODE.NOERROR, [this.dnskey(owner)], [], []);
 
     let answer: RR[] = [];
     let extra: RR[] = [];

@@ -726,7 +726,8 @@ export interface FastContext {
  * Encodes a message and fits it into `limit` bytes: when it is too large the
  * additional section is dropped first (no TC); if still too large, TC is set
  * and the largest prefix of the answer section that fits is kept (authority
- * and additional dropped). The OPT record, if any, is always kept.
+ * and additional dropped), for a signed answer the largest that ends with an
+ * RRSIG. The OPT record, if any, is always kept.
  * Returns null if even the header, question and OPT do not fit.
  *
  * With `fast`, the two shapes nearly every cluster query gets — address
@@ -772,8 +773,10 @@ export function encodeMessage(msg: Message, limit = 65535, fast?: FastContext): 
     buf.writeUInt16BE(optBytes ? 1 : 0, 10);
     return { buf, truncated: false, droppedAdditional: true, answerOffsets };
   }
+  // A signed answer is cut only after an RRSIG: no RRset leaves without its signature (SkyDNS cut anywhere).
+  const signed = msg.answer.some((rr) => rr.type === TYPE.RRSIG);
   let keep = msg.answer.length;
-  while (keep > 0 && answerOffsets[keep] + optLen > limit) keep--;
+  while (keep > 0 && (answerOffsets[keep] + optLen > limit || (signed && msg.answer[keep - 1].type !== TYPE.RRSIG))) keep--;
   if (answerOffsets[keep] + optLen > limit) return null;
   const buf = Buffer.concat(optBytes ? [full.subarray(0, answerOffsets[keep]), optBytes] : [full.subarray(0, answerOffsets[keep])]);
   buf.writeUInt16BE(buf.readUInt16BE(2) | 0x0200, 2);

@@ -10,6 +10,7 @@ export const STACK_FLAGS: readonly FlagDef[] = [
   { name: 'kubeconfig', type: 'string', default: '', usage: 'run against the cluster of this kubeconfig instead of the sandbox API server' },
   { name: 'kube-master-url', type: 'string', default: '', usage: 'run against this API server URL (no credentials) instead of the sandbox' },
   { name: 'data-dir', type: 'string', default: '', usage: 'etcd data directory (default: a new temporary directory, removed on exit)' },
+  { name: 'dnssec', type: 'bool', default: false, usage: 'sign the zone: make an ECDSAP256SHA256 key with dnssec-keygen (bind9-utils) in the data directory and start skydns with -dnssec' },
   { name: 'verbose', type: 'bool', default: false, usage: "print every line of every component's log here, not only warnings and errors" },
   { name: 'quiet', type: 'bool', default: false, usage: "print none of the components' lines, not even warnings and errors (the log files still get them)" },
   { name: 'log-dir', type: 'string', default: '', usage: "directory for the components' log files (default: a new .stack/logs/<time>-<pid>/, the last 10 kept)" },

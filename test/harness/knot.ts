@@ -27,7 +27,11 @@ export function knotdPath(): string | null {
  * database and control files under `dir` (which must hold `run/` and `db/`); `udpWorkers` 0 keeps
  * knot's default (one per CPU). Shared by the tests and the benchmarks.
  */
-export function knotConfig(dir: string, port: number, zone: string, zoneFile: string, udpWorkers = 0): string {
+export function knotConfig(dir: string, port: number, zone: string, zoneFile: string, udpWorkers = 0, sign: 'ecdsap256sha256' | 'rsasha256' | null = null): string {
+  // sign: knot signs the zone itself at load, one key (CSK) and NSEC3 with no salt and no extra iterations, as skydns does.
+  const policy = sign
+    ? ['policy:', '  - id: bench', `    algorithm: ${sign}`, ...(sign === 'rsasha256' ? ['    zsk-size: 2048', '    ksk-size: 2048'] : []), '    single-type-signing: on', '    nsec3: on', '    nsec3-iterations: 0', '    nsec3-salt-length: 0']
+    : [];
   return [
     'server:',
     `    rundir: "${path.join(dir, 'run')}"`,
@@ -40,12 +44,15 @@ export function knotConfig(dir: string, port: number, zone: string, zoneFile: st
     'log:',
     '  - target: stderr',
     '    any: warning',
+    // A policy is defined before the zone that names it.
+    ...policy,
     'zone:',
     `  - domain: ${zone}`,
     `    file: "${zoneFile}"`,
     '    zonefile-sync: -1',
     '    zonefile-load: whole',
     '    journal-content: none',
+    ...(sign ? ['    dnssec-signing: on', '    dnssec-policy: bench'] : []),
     '',
   ].join('\n');
 }

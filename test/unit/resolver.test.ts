@@ -64,6 +64,8 @@ function baseConfig(): SkyConfig {
     udpMaxPayload: 1232,
     udpIo: 'auto',
     workers: 1,
+    dnssec: '',
+    scache: 10000,
   };
 }
 

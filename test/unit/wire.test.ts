@@ -635,6 +635,23 @@ test('encodeMessage: fitting keeps the OPT record and counts it', async (t) => {
   await t.test('null when the OPT does not fit after the question', () => assert.equal(encodeMessage(msg, 41), null));
 });
 
+test('encodeMessage: a signed answer is cut only after an RRSIG (no set leaves without its signature)', () => {
+  // Two sets of 3 A records, each followed by a 40-byte "RRSIG": 31 + 3×16 + 52 + 3×16 + 52 = 231 bytes.
+  const sig = (): RR => ({ name: 'a.example.com.', type: TYPE.RRSIG, class: CLASS.IN, ttl: 30, data: { t: 'raw', bytes: Buffer.alloc(40, 7) } });
+  const a = (i: number): RR => ({ name: 'a.example.com.', type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip', bytes: Uint8Array.from([10, 0, 0, i]) } });
+  const msg = message({ question: [{ name: 'a.example.com.', type: TYPE.A, class: CLASS.IN }], answer: [a(1), a(2), a(3), sig(), a(4), a(5), a(6), sig()], authority: [], additional: [], edns: null });
+  assert.equal(encodeMessage(msg)!.buf.length, 231);
+  // [limit, answers kept]: an unsigned answer would keep every record that fits.
+  for (const [limit, kept] of [[231, 8], [230, 4], [131, 4], [130, 0], [80, 0]] as const) {
+    const enc = encodeMessage(msg, limit)!;
+    assert.equal(counts(enc.buf)[1], kept, `limit ${limit}`);
+    assert.equal(enc.truncated, kept < 8);
+    assert.deepEqual(decodeMessage(enc.buf).answer.map((r) => r.type), msg.answer.slice(0, kept).map((r) => r.type));
+  }
+  const unsigned = message({ ...msg, answer: msg.answer.filter((r) => r.type !== TYPE.RRSIG) });
+  assert.equal(counts(encodeMessage(unsigned, 100)!.buf)[1], 4, 'unsigned: any prefix');
+});
+
 test('encodeMessage: authority kept when only additional is dropped, dropped with TC', () => {
   const msg = sized(3, 2, { authority: true }); // 31 + 48 + 17 + 16 + 16 = 128
   const full = encodeMessage(msg);
