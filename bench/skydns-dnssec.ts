@@ -9,7 +9,9 @@
  * SOA and three NSEC3 when signed).
  *
  * Workloads, each the best of BENCH_ROUNDS alternating rounds of dnsperf:
- * - unsigned: queries without DO, answer cache on (the usual case);
+ * - unsigned: queries without EDNS0, and with EDNS0 but no DO (what DO
+ *   queries cost apart from signing: the OPT record both ways), answer cache
+ *   on (the usual case);
  * - signed, cached: DO, answer cache on (the target: ≥ 0.9 of unsigned);
  * - signed, answer cache off: every answer built and its sets' signatures
  *   taken from the signature cache (-answer-cache=0);
@@ -88,6 +90,7 @@ async function main(): Promise<number> {
     await fsp.writeFile(file, lines.join('\n') + '\n');
     log(`etcd: ${n} services; ${lines.length} distinct questions (A, AAAA NODATA, NXDOMAIN)`);
     const plain: DnsperfOptions = { clients: 4, threads: 2, outstanding: 200, queryTimeout: 2 };
+    const withEdns: DnsperfOptions = { ...plain, extra: ['-e'] };
     const withDo: DnsperfOptions = { ...plain, extra: ['-D'] };
 
     for (const alg of ALGORITHMS) {
@@ -101,6 +104,8 @@ async function main(): Promise<number> {
         if (knot) started.push(knot);
         const unsigned = await best(dnsperf, [cached, ...(knot ? [knot] : [])], file, seconds, rounds, plain);
         for (const [srv, p] of unsigned) rows.push(row(alg.name, 'unsigned (no DO)', srv, p));
+        const unsignedEdns = await best(dnsperf, [cached, ...(knot ? [knot] : [])], file, seconds, rounds, withEdns);
+        for (const [srv, p] of unsignedEdns) rows.push(row(alg.name, 'unsigned, EDNS0 without DO', srv, p));
         const signed = await best(dnsperf, [cached, ...(knot ? [knot] : [])], file, seconds, rounds, withDo);
         for (const [srv, p] of signed) rows.push(row(alg.name, 'signed (DO)', srv, p));
         await stopProgram(cached.prog);
@@ -121,13 +126,16 @@ async function main(): Promise<number> {
   }
   const out: string[] = ['', 'skydns -dnssec beside knot signing the same records (dnsperf -c 4 -T 2 -q 200; DO = dnsperf -D)'];
   for (const [k, v] of Object.entries(machine)) out.push(`  ${k.padEnd(10)} ${v}`);
-  out.push(`  ${'workload'.padEnd(44)} ${'server'.padEnd(34)} ${'qps'.padStart(8)} ${'µs/q'.padStart(7)}  vs unsigned`);
+  out.push(`  ${'workload'.padEnd(44)} ${'server'.padEnd(34)} ${'qps'.padStart(8)} ${'µs/q'.padStart(7)}  ${'vs unsigned'.padStart(11)}  vs EDNS0`);
   for (const alg of ALGORITHMS) {
     out.push(`${alg.name}`);
     const mine = rows.filter((r) => r.algorithm === alg.name);
+    const ratio = (r: Row, workload: string) => {
+      const base = mine.find((x) => x.workload === workload && x.server.split(' ')[0] === r.server.split(' ')[0]);
+      return base && r !== base && !r.workload.startsWith('unsigned') ? fmt(r.qps / base.qps, 2) : '';
+    };
     for (const r of mine) {
-      const base = mine.find((x) => x.workload === 'unsigned (no DO)' && x.server.split(' ')[0] === r.server.split(' ')[0]);
-      out.push(`  ${r.workload.padEnd(44)} ${r.server.padEnd(34)} ${String(Math.round(r.qps)).padStart(8)} ${fmt(r.cpuUsPerQuery, 1).padStart(7)}  ${base && r !== base ? fmt(r.qps / base.qps, 2) : ''}`);
+      out.push(`  ${r.workload.padEnd(44)} ${r.server.padEnd(34)} ${String(Math.round(r.qps)).padStart(8)} ${fmt(r.cpuUsPerQuery, 1).padStart(7)}  ${ratio(r, 'unsigned (no DO)').padStart(11)}  ${ratio(r, 'unsigned, EDNS0 without DO')}`);
     }
   }
   process.stdout.write(out.join('\n') + '\n');

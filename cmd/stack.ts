@@ -87,6 +87,7 @@ async function main(): Promise<void> {
   const dataDir = ownDir ? await fs.mkdtemp(path.join(os.tmpdir(), 'kube-dns-stack-')) : str(p, 'data-dir');
   // --dnssec: a key of its own for the zone, made here (dnssec-keygen prints the base name it chose).
   let keyBase = '';
+  let anchorFile = '';
   if (bool(p, 'dnssec')) {
     const keyDir = path.join(dataDir, 'dnssec');
     await fs.mkdir(keyDir, { recursive: true });
@@ -96,6 +97,11 @@ async function main(): Promise<void> {
       const e = err as NodeJS.ErrnoException;
       fail(e.code === 'ENOENT' ? '--dnssec needs dnssec-keygen: apt-get install -y bind9-utils' : `dnssec-keygen failed: ${e.message.split('\n')[0]}`);
     }
+    // The key as a trust anchor for BIND's delv (the DNSKEY line of the .key file: flags, protocol, algorithm, key).
+    const dnskey = (await fs.readFile(`${keyBase}.key`, 'utf8')).split('\n').find((l) => l.trim() !== '' && !l.startsWith(';'))!.trim().split(/\s+/);
+    const at = dnskey.indexOf('DNSKEY');
+    anchorFile = path.join(keyDir, 'delv-anchor.conf');
+    await fs.writeFile(anchorFile, `trust-anchors {\n  "${domain}." static-key ${dnskey.slice(at + 1, at + 4).join(' ')} "${dnskey.slice(at + 4).join('')}";\n};\n`);
   }
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
   const apiUrl = masterUrl || `http://127.0.0.1:${apiPort}`;
@@ -195,9 +201,8 @@ Try:
   curl http://127.0.0.1:${skyMetrics}/metrics    (skydns; /readyz too)${keyBase ? `
 Signed with ${keyBase} (--dnssec):
   ${d} +dnssec kubernetes.default.svc.${domain}
-  dnssec-dsfromkey -2 ${keyBase}.key    (the DS record of the trust anchor)
-  printf 'trust-anchors { "${domain}." static-key %s; };\n' "$(awk '!/^;/ {print $4, $5, $6, "\"" $7 $8 "\""}' ${keyBase}.key)" > /tmp/anchor.conf
-  delv @127.0.0.1 -p ${dnsPort} -a /tmp/anchor.conf +root=${domain} kubernetes.default.svc.${domain}` : ''}
+  dnssec-dsfromkey -2 ${keyBase}.key    (the DS record for a resolver's trust anchor)
+  delv @127.0.0.1 -p ${dnsPort} -a ${anchorFile} +root=${domain} kubernetes.default.svc.${domain}` : ''}
 Ctrl-C stops everything.
 `);
 }

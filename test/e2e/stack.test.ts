@@ -192,3 +192,32 @@ describe('the local stack against another cluster (--kubeconfig)', () => {
     }
   });
 });
+
+describe('the local stack signing its zone (--dnssec)', () => {
+  test('a key is made, answers to DO queries are signed, and the printed commands validate them', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const dnsPort = await freePort();
+    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stack-logs-'));
+    const stack = spawnProgram(process.execPath, [path.join(root, 'scripts/quickstart.mjs'), '--no-build', '--quiet', '--dnssec', `--dns-port=${dnsPort}`, `--log-dir=${logDir}`], { name: 'stack-dnssec', cwd: root });
+    try {
+      const out = await stack.waitFor(/kube-dns is up[\s\S]*Ctrl-C stops everything/, 120000);
+      const base = /^Signed with (\S+) \(--dnssec\):$/m.exec(out)?.[1];
+      assert.ok(base && fs.existsSync(`${base}.key`) && fs.existsSync(`${base}.private`), out);
+      assert.match(fs.readFileSync(path.join(logDir, 'skydns.log'), 'utf8'), /, signing with \S+ \[scache 10000\]/);
+      const r = await dig({ port: dnsPort, name: 'kubernetes.default.svc.cluster.local', extra: ['+dnssec'] });
+      assert.deepEqual(r.answer.map((a) => a.type), ['A', 'RRSIG']);
+      assert.ok(r.flags.includes('ad'));
+      // The printed commands, run as printed: delv validates with the anchor file the stack wrote; the DS is the key's.
+      const printed = (cmd: string) => out.split('\n').find((l) => l.trim().startsWith(cmd))!.trim().split('    ')[0];
+      const v = execFileSync('/bin/sh', ['-c', printed('delv ')], { encoding: 'utf8' });
+      assert.match(v, /^; fully validated$/m, v);
+      const ds = execFileSync('/bin/sh', ['-c', printed('dnssec-dsfromkey ')], { encoding: 'utf8' });
+      assert.match(ds, /^cluster\.local\. IN DS \d+ 13 2 [0-9A-F]{64}$/m, ds);
+    } finally {
+      await stack.stop();
+      fs.rmSync(logDir, { recursive: true, force: true });
+    }
+    // The key lived in the run's temporary data directory, removed with it.
+    assert.ok(!fs.existsSync(/^Signed with (\S+) /m.exec(stack.output())![1] + '.key'));
+  });
+});

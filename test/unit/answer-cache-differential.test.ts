@@ -13,7 +13,13 @@ import { DepIndex, Deps, WildRead } from '../../lib/skydns/deps.js';
 import { DnsHandler } from '../../lib/skydns/handler.js';
 import { Resolver, SILENT, Upstream } from '../../lib/skydns/resolver.js';
 import { RecordTree, TreeChange } from '../../lib/skydns/tree.js';
-import { CLASS, RR, TYPE, encodeQuery } from '../../lib/skydns/wire.js';
+import { CLASS, RR, TYPE, encodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
+import { loadKey } from '../../lib/dnssec/key.js';
+import { Signer } from '../../lib/dnssec/sign.js';
+import { KEYS } from './fixtures/dnssec-keys.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { rng } from '../harness/random.js';
 import { encodeService, ServiceFields } from '../../lib/msg/service.js';
 
@@ -125,7 +131,7 @@ interface Question {
 }
 
 /** The questions asked after every change: fixed ones that matter plus a random sample of the zone. */
-function questions(w: Workload, count: number): Question[] {
+function questions(w: Workload, count: number, dnssec = false): Question[] {
   const T = TYPE;
   const fixed: [string, number][] = [
     [DOMAIN, T.A], [DOMAIN, T.NS], [DOMAIN, T.SOA], [DOMAIN, T.SRV], [DOMAIN, T.TXT],
@@ -141,8 +147,40 @@ function questions(w: Workload, count: number): Question[] {
   while (all.length < count) all.push([w.name(), w.pick(types)]);
   return all.map(([name, qtype], i) => {
     const edns = i % 3 !== 0;
-    return { name, qtype, edns, tcp: i % 7 === 3, packet: encodeQuery(name, qtype, 1 + (i & 0x7fff), edns ? 1232 : 0) };
+    const id = 1 + (i & 0x7fff);
+    // With a signer, every other EDNS0 question asks for DNSSEC (the DO bit).
+    const packet = dnssec && edns && i % 2 === 0 ? doQuery(name, qtype, id) : encodeQuery(name, qtype, id, edns ? 1232 : 0);
+    return { name, qtype, edns, tcp: i % 7 === 3, packet };
   });
+}
+
+/** A query with the DO bit. */
+function doQuery(name: string, qtype: number, id: number): Buffer {
+  return encodeMessage({
+    header: { id, qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, ad: false, cd: false, rcode: 0 },
+    question: [{ name, type: qtype, class: CLASS.IN }],
+    answer: [],
+    authority: [],
+    additional: [],
+    edns: { udpSize: 1232, extRcode: 0, version: 0, do: true, options: [] },
+  })!.buf;
+}
+
+/**
+ * A signer whose signatures depend only on the data: an Ed25519 key (deterministic signatures),
+ * a fixed clock, no signature cache — so a cached signed answer equals a fresh one exactly when
+ * the records it was made from are unchanged.
+ */
+function deterministicSigner(): Signer {
+  const dir = mkdtempSync(join(tmpdir(), 'differential-dnssec-'));
+  try {
+    const k = KEYS.ed25519;
+    writeFileSync(join(dir, `${k.base}.key`), k.key);
+    writeFileSync(join(dir, `${k.base}.private`), k.private);
+    return new Signer(loadKey(join(dir, k.base), DOMAIN), { domain: DOMAIN, ttl: 3600, minTtl: 60, scache: 0, now: () => 1_800_000_000 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 interface Harness {
@@ -151,13 +189,14 @@ interface Harness {
   fresh: DnsHandler;
 }
 
-function harness(index?: DepIndex<CachedAnswer>): Harness {
+function harness(index?: DepIndex<CachedAnswer>, signer: Signer | null = null): Harness {
   const cfg = config();
   const tree = new RecordTree('skydns');
   const upstream = new FixedUpstream();
   const leaseTTL = (lease: string) => (lease === LEASES[0] ? 20 : 45);
   const resolver = new Resolver(tree, cfg, upstream, SILENT, leaseTTL);
-  const common = { cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true };
+  if (signer) resolver.dnskey = (owner) => signer.dnskey(owner);
+  const common = { cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true, signer };
   const cached = new DnsHandler({ ...common, answerCache: new AnswerCache(100_000, { index }) });
   const fresh = new DnsHandler({ ...common, answerCacheSize: 0 });
   return { tree, cached, fresh };
@@ -177,10 +216,10 @@ interface Mismatch {
   fresh: string;
 }
 
-async function differential(seed: number, ops: number, index?: DepIndex<CachedAnswer>): Promise<{ bad: Mismatch | null; compared: number; kept: number }> {
+async function differential(seed: number, ops: number, index?: DepIndex<CachedAnswer>, signer: Signer | null = null): Promise<{ bad: Mismatch | null; compared: number; kept: number }> {
   const w = new Workload(rng(seed));
-  const h = harness(index);
-  const qs = questions(w, 110);
+  const h = harness(index, signer);
+  const qs = questions(w, 110, signer !== null);
   // A starting population.
   for (let i = 0; i < 60; i++) w.step(h.tree);
   const transport = (q: Question) => ({ tcp: q.tcp, remote: 'test' });
@@ -254,6 +293,18 @@ describe('answer cache: differential test against the resolver', () => {
       assert.ok(compared > 1000 * 50, `only ${compared} comparisons`);
       assert.ok(kept > 0.5 && kept < 0.99, `${kept} of the cache kept per change`);
     }
+  });
+
+  test('signed answers (DO, -dnssec): after each of 500 random changes, every cached answer equals the fresh one', async () => {
+    const { bad, compared } = await differential(3, 500, undefined, deterministicSigner());
+    assert.equal(bad, null, bad ? `change ${bad.op} (${bad.change}), ${bad.q.name} type ${bad.q.qtype}:\ncached ${bad.cached}\nfresh  ${bad.fresh}` : '');
+    console.log(`signed: ${compared} cached answers compared`);
+    assert.ok(compared > 500 * 40, `only ${compared} comparisons`);
+  });
+
+  test('signed answers: one step less precise is caught too (CNAME chase and glue forgotten)', async () => {
+    const { bad } = await differential(3, 500, new OnlyFirstRead(), deterministicSigner());
+    assert.notEqual(bad, null, 'the harness did not notice the weakened rule');
   });
 
   const weakened: [string, () => DepIndex<CachedAnswer>][] = [
