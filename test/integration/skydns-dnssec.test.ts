@@ -251,6 +251,18 @@ describe('skydns -dnssec, judged by delv and unbound-host', () => {
     }
   });
 
+  test('with -workers=2 every process signs with the key', async () => {
+    const two = await startSkyDns(etcd.url, [`-dnssec=${ecdsa.base}`, '-workers=2', '-nameservers=127.0.0.1:1']);
+    try {
+      // Each validator run comes from new source ports, which the kernel spreads over both workers' sockets.
+      for (let i = 0; i < 6; i++) assertSecure(await delv(two.port, ecdsa, i % 2 ? 'testservice.default.svc.cluster.local' : `gone${i}.default.svc.cluster.local`, 'A', { dir }), `round ${i}`);
+      // Workers report their metrics to the first process once a second.
+      await waitUntil(async () => /dns_cachemiss_count_total\{cache="signature"\} [1-9]/.test((await two.httpGet('/metrics')).body), 5000, 'signature-cache misses in the merged metrics');
+    } finally {
+      await two.stop();
+    }
+  });
+
   test('a key that cannot be used stops start-up: one line naming -dnssec and the file, exit status 2', async () => {
     const bad = path.join(dir, 'bad');
     fs.mkdirSync(bad);

@@ -253,14 +253,23 @@ describe('skydns SIGTERM with forwards in flight', () => {
   before(async () => {
     etcd = await startEtcd();
     // The upstream: a bound UDP socket that never answers, and a TCP listener on its port that reads and never answers.
-    silent = dgram.createSocket('udp4');
-    await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
-    silentTcp = net.createServer((s) => {
-      held.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => held.delete(s));
-    });
-    await new Promise<void>((r) => silentTcp.listen(silent.address().port, '127.0.0.1', r));
+    // The UDP port the kernel picks may be taken for TCP (then listen fails, with no callback): pick again.
+    for (let attempt = 1; ; attempt++) {
+      silent = dgram.createSocket('udp4');
+      await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
+      silentTcp = net.createServer((s) => {
+        held.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => held.delete(s));
+      });
+      const listening = await new Promise<boolean>((r) => {
+        silentTcp.once('error', () => r(false));
+        silentTcp.listen(silent.address().port, '127.0.0.1', () => r(true));
+      });
+      if (listening) break;
+      silent.close();
+      if (attempt === 5) throw new Error('no port free for both UDP and TCP after 5 tries');
+    }
   });
   after(async () => {
     silent?.close();
