@@ -1,7 +1,7 @@
 /**
  * Loading a BIND-style DNSSEC key pair (`<base>.key` + `<base>.private`, as
  * dnssec-keygen, ldns-keygen and keymgr write them) and checking it fully at
- * start-up (dnssec.md 2): SkyDNS accepted keys it could not sign with, or
+ * start-up (docs/dnssec.md §2): SkyDNS accepted keys it could not sign with, or
  * whose halves did not belong together, and then served bogus or unsigned
  * answers (bug 9.5). Here every such problem is one KeyError naming the file.
  */
@@ -9,7 +9,7 @@ import { createPrivateKey, createPublicKey, sign, verify, type JsonWebKey, type 
 import { readFileSync } from 'node:fs';
 import { lowerName } from '../skydns/wire.js';
 
-/** The algorithms this signer can sign with (dnssec.md 2.2), number → mnemonic. */
+/** The algorithms this signer can sign with (docs/dnssec.md §2.2), number → mnemonic. */
 export const SIGNING_ALGORITHMS: ReadonlyMap<number, string> = new Map([
   [5, 'RSASHA1'],
   [7, 'RSASHA1-NSEC3-SHA1'],
@@ -323,11 +323,11 @@ function checkPair(alg: number, priv: KeyObject, pub: KeyObject, keyPath: string
 }
 
 /**
- * Reads <base>.key and <base>.private, checks everything of dnssec.md 2.1–2.3,
+ * Reads <base>.key and <base>.private, checks everything of docs/dnssec.md §2.1–2.3,
  * including that the private key belongs to the public key (a test message is
  * signed and verified with the DNSKEY's public key). `domain` is absolute;
  * compared case-insensitively. Spaces in `base` are turned back into '+'
- * (dnssec.md 1). Throws KeyError.
+ * (docs/dnssec.md §1). Throws KeyError.
  */
 export function loadKey(base: string, domain: string): DnssecKey {
   const b = base.replace(/ /g, '+');

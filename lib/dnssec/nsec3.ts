@@ -1,5 +1,5 @@
 /**
- * NSEC3 "white lies" (RFC 7129 appendix B, dnssec.md §5): SkyDNS cannot list
+ * NSEC3 "white lies" (RFC 7129 appendix B, docs/dnssec.md §5): SkyDNS cannot list
  * its names in hash order, so each negative answer gets NSEC3 records made up
  * on the spot whose hash ranges are just wide enough (hash − 1 … hash + 1) to
  * cover or match the names the proof needs. Parameters are fixed: SHA-1, no
@@ -108,11 +108,11 @@ function nsec3(ownerHash: Buffer, next: Buffer, types: readonly number[], domain
   return { name, type: TYPE.NSEC3, class: CLASS.IN, ttl, data: { t: 'raw', bytes: nsec3Rdata(next, types) } };
 }
 
-/** The types every name of the zone is claimed to have in an NSEC3 that matches it (dnssec.md 5.1). */
+/** The types every name of the zone is claimed to have in an NSEC3 that matches it (docs/dnssec.md §5.1). */
 const NAME_TYPES: readonly number[] = [TYPE.A, TYPE.AAAA, TYPE.SRV, TYPE.RRSIG];
 
 /**
- * The NSEC3 records proving NXDOMAIN for qname (dnssec.md 5.1, RFC 5155
+ * The NSEC3 records proving NXDOMAIN for qname (docs/dnssec.md §5.1, RFC 5155
  * §7.2.2): the closest encloser is assumed to be qname minus its first label
  * (no look-up), so the next closer name is qname itself. Three records, in
  * this order: the encloser's match, the cover of its wildcard, the cover of
@@ -133,7 +133,7 @@ export function nameErrorProof(qname: string, domain: string, minTtl: number): R
 }
 
 /**
- * The one NSEC3 proving NODATA for qname/qtype (dnssec.md 5.2 with bug 9.1
+ * The one NSEC3 proving NODATA for qname/qtype (docs/dnssec.md §5.2 with bug 9.1
  * fixed): it matches qname and claims A AAAA SRV RRSIG minus the queried
  * type, so the proof holds whichever of those was asked. For DS the bitmap
  * must also lack NS and SOA (RFC 5155 §8.6), which it never holds. RRSIG is

@@ -1,5 +1,5 @@
 /**
- * Online signing of answers (dnssec.md 3.1, 4, 6): one RRSIG per RRset, made
+ * Online signing of answers (docs/dnssec.md §3.1, 4, 6): one RRSIG per RRset, made
  * on the fly over the RFC 4034 §6 canonical form, with a signature cache in
  * front keyed by the whole canonical content of the set, so round robin and
  * mixed-case questions hit the same entry while any change to the data
@@ -13,7 +13,7 @@ import { nameErrorProof, noDataProof } from './nsec3.js';
 export interface SignerOptions {
   /** Absolute, lower case. */
   domain: string;
-  /** Config ttl: DNSKEY TTL and RRSIG original TTL (except TXT: own TTL, dnssec.md 4.2). */
+  /** Config ttl: DNSKEY TTL and RRSIG original TTL (except TXT: own TTL, docs/dnssec.md §4.2). */
   ttl: number;
   /** NSEC3 TTL. */
   minTtl: number;
@@ -27,9 +27,9 @@ export interface SignerOptions {
 
 /** Signatures are valid from 3 hours back (clock skew) … */
 const INCEPTION_BACK = 3 * 3600;
-/** … to 7 days ahead (dnssec.md 4.2). */
+/** … to 7 days ahead (docs/dnssec.md §4.2). */
 const VALIDITY = 7 * 24 * 3600;
-/** A cached signature is reused while it has more than this left (dnssec.md 6). */
+/** A cached signature is reused while it has more than this left (docs/dnssec.md §6). */
 const REUSE_MARGIN = 48 * 3600;
 
 interface CacheEntry {
@@ -68,7 +68,7 @@ export class Signer {
   private readonly signerWire: Buffer;
   private readonly now: () => number;
   private readonly entries = new Map<string, CacheEntry>();
-  /** Cache keys in an array, so that a random one can be evicted in O(1) (dnssec.md 6: random eviction). */
+  /** Cache keys in an array, so that a random one can be evicted in O(1) (docs/dnssec.md §6: random eviction). */
   private readonly keys: string[] = [];
 
   constructor(key: DnssecKey, opts: SignerOptions) {
@@ -92,7 +92,7 @@ export class Signer {
   /**
    * One RRSIG over an RRset (records share owner case-insensitively, type,
    * class). Owner and class of the RRSIG are those of rrs[0] (case as sent),
-   * its TTL rrs[0].ttl; fields per dnssec.md 4.2. A cached signature is
+   * its TTL rrs[0].ttl; fields per docs/dnssec.md §4.2. A cached signature is
    * reused while its expiration is more than 48 h away, copied, with the
    * current set TTL (bug 9.6).
    */
@@ -220,7 +220,7 @@ export class Signer {
   }
 
   /**
-   * dnssec.md 3.1 steps 3–4 for an authoritative answer to (qname, qtype):
+   * docs/dnssec.md §3.1 steps 3–4 for an authoritative answer to (qname, qtype):
    * adds denial records (NXDOMAIN: nameErrorProof; NODATA = rcode 0, empty
    * answer, authority exactly one SOA: noDataProof) to the authority section
    * after the SOA, then signs all three sections. Returns new arrays; inputs

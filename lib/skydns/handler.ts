@@ -425,7 +425,7 @@ export class DnsHandler {
   }
 
   /**
-   * An authoritative answer as signed for a DO query (dnssec.md 3.1): denial
+   * An authoritative answer as signed for a DO query (docs/dnssec.md §3.1): denial
    * records for NXDOMAIN and NODATA, an RRSIG after every in-zone RRset of
    * each section, the AD bit. SERVFAIL and REFUSED stay as they are. The
    * answer is computed (and deduplicated, TTLs unified) before this, so the
@@ -439,7 +439,7 @@ export class DnsHandler {
 
   /** Encodes an answer for this query and transport; SERVFAIL when it cannot fit. */
   private encodeAnswer(q: Query, t: Transport, ans: Answer, extRcode = 0): { buf: Buffer; enc: Encoded | null; cause: Cause | null } {
-    // A signed answer's OPT advertises 4096, as SkyDNS's did (dnssec.md 3.1 step 5).
+    // A signed answer's OPT advertises 4096, as SkyDNS's did (docs/dnssec.md §3.1 step 5).
     const edns: Edns | null = q.edns ? { udpSize: ans.ad ? SIGNED_UDP_SIZE : this.d.cfg.udpMaxPayload, extRcode, version: 0, do: q.edns.do, options: [] } : null;
     const msg: Message = {
       header: {

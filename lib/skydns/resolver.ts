@@ -554,7 +554,7 @@ export class Resolver {
       return this.finish(ctx, RCODE.NOERROR, [{ ...this.soa(this.cfg.ttl), name: owner }], [], []);
     }
     if (req.qclass === CLASS.CH) return this.chaos(req, name);
-    // With a key loaded the apex has its DNSKEY, asked with or without DO (dnssec.md 4.3).
+    // With a key loaded the apex has its DNSKEY, asked with or without DO (docs/dnssec.md §4.3).
     if (name === domain && req.qtype === TYPE.DNSKEY && this.dnskey) return this.finish(ctx, RCODE.NOERROR, [this.dnskey(owner)], [], []);
 
     let answer: RR[] = [];

@@ -1,6 +1,6 @@
 /**
  * lib/dnssec/key: loading BIND-style key pairs made by the real tools, and
- * every start-up error of dnssec.md 2.3 — each a KeyError whose one-line
+ * every start-up error of docs/dnssec.md §2.3 — each a KeyError whose one-line
  * message starts with the file concerned.
  */
 import { test, after } from 'node:test';
@@ -64,7 +64,7 @@ test('domain compared case-insensitively, relative domain taken as absolute', ()
   assert.equal(loadKey(write(KEYS.ecdsap256), 'cluster.local').owner, 'cluster.local.');
 });
 
-test('spaces in the base are read as "+" (form-encoded etcd config, dnssec.md 1)', () => {
+test('spaces in the base are read as "+" (form-encoded etcd config, docs/dnssec.md §1)', () => {
   const base = write(KEYS.ecdsap256);
   assert.ok(base.includes('+'));
   assert.equal(loadKey(base.replace(/\+/g, ' '), DOMAIN).keyTag, 44807);

@@ -3,7 +3,7 @@
  * NSEC3 hashes against ldns-nsec3-hash (`-t 0 -s ''`: SHA-1, 0 extra
  * iterations, empty salt) output captured as constants, hash ± 1 with carry
  * and wrap, type bitmaps against RFC 4034 §4.3, and the NXDOMAIN and NODATA
- * proofs of dnssec.md 5 record by record.
+ * proofs of docs/dnssec.md §5 record by record.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -118,7 +118,7 @@ function fromB32(s: string): Buffer {
   return Buffer.from(out);
 }
 
-test('nameErrorProof: encloser match, wildcard cover, next-closer cover (dnssec.md 5.1)', () => {
+test('nameErrorProof: encloser match, wildcard cover, next-closer cover (docs/dnssec.md §5.1)', () => {
   const proof = nameErrorProof('A.B.NoThere.cluster.local.', 'Cluster.Local.', 60);
   assert.equal(proof.length, 3);
   for (const rr of proof) checkCommon(rr, 60);

@@ -1,7 +1,7 @@
 /**
- * lib/dnssec/sign: RRSIG fields (dnssec.md 4.2), signatures checked with
+ * lib/dnssec/sign: RRSIG fields (docs/dnssec.md §4.2), signatures checked with
  * node:crypto over a canonical form built here by hand (not by canonical.ts),
- * record-order independence, the signature cache (dnssec.md 6, bugs 9.2, 9.3,
+ * record-order independence, the signature cache (docs/dnssec.md §6, bugs 9.2, 9.3,
  * 9.6), which sets get signed (4.1), and denial records added by signAnswer.
  */
 import { test, after } from 'node:test';
@@ -126,7 +126,7 @@ function verifies(k: DnssecKey, sig: RR, owner: string, type: number, rdatas: Bu
 
 // ---------------------------------------------------------------- fields
 
-test('RRSIG fields (dnssec.md 4.2)', () => {
+test('RRSIG fields (docs/dnssec.md §4.2)', () => {
   const { s } = signer();
   const set = [a(WEB, '10.0.0.1'), a(WEB, '10.0.0.2')];
   const sig = s.signSet(set);
