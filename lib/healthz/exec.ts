@@ -1,6 +1,6 @@
 /**
  * exec-healthz: runs a shell command every period and keeps the last result
- * (spec/kube2sky.md §6), with the legacy bugs fixed: a timeout per run, never
+ * (docs/kube2sky.md §4), with the legacy bugs fixed: a timeout per run, never
  * two runs at once, no "healthy" before the first run has finished.
  */
 import { spawn } from 'node:child_process';

@@ -1,4 +1,4 @@
-/** kube2sky flags (spec/kube2sky.md §1) and their validation. */
+/** kube2sky flags (docs/kube2sky.md §1.1) and their validation. */
 import { FlagDef, FlagError, ParsedFlags, bool, num, str } from '../flags.js';
 import { normaliseDomain } from './records.js';
 

@@ -1,4 +1,4 @@
-/** Kubernetes API client selection, as kube2sky 1.14 did it (spec/kube2sky.md §1.2). */
+/** Kubernetes API client selection, as kube2sky 1.14 did it (docs/kube2sky.md §1.2). */
 import { KubeConfig, type KubernetesObject, Watch } from '@kubernetes/client-node';
 import { accessSync, constants } from 'node:fs';
 import { createInterface } from 'node:readline';

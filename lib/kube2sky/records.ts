@@ -1,6 +1,6 @@
 /**
  * kube2sky record generation: API objects → the etcd keys and values the
- * legacy kube2sky 1.14 wrote (spec/kube2sky.md §2), plus the documented
+ * legacy kube2sky 1.14 wrote (docs/kube2sky.md §2), plus the documented
  * extensions. Pure functions: (object, domain, options) → desired records.
  */
 import { encodeService, hashLabel } from '../msg/service.js';

@@ -1,5 +1,5 @@
 /**
- * Forwarding to upstream nameservers (spec/skydns.md §4.1–4.4, §4.7):
+ * Forwarding to upstream nameservers (docs/skydns.md §4.1–4.4):
  * the client's own request relayed over the client's transport, the first
  * server chosen by ID (ns-rotate) or always the first, a SERVFAIL retried once
  * on the same server, transport errors walking on to the next server.

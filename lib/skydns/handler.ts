@@ -1,5 +1,5 @@
 /**
- * The query pipeline (spec/skydns.md §3.1): parse → ANY/opcode checks →
+ * The query pipeline (docs/skydns.md §3.1): parse → ANY/opcode checks →
  * response cache → stub zones → -local → reverse → forward → authoritative,
  * then encoding with size fitting. Independent of sockets: bytes in, bytes out.
  */

@@ -1,6 +1,6 @@
 /**
  * Authoritative answers from the record tree, with SkyDNS semantics
- * (spec/skydns.md §2–3). The resolver holds no sockets: upstream lookups for
+ * (docs/skydns.md §2–3). The resolver holds no sockets: upstream lookups for
  * out-of-zone CNAME/SRV/MX targets go through the injected `Upstream`.
  */
 import { hostname } from 'node:os';

@@ -1,5 +1,5 @@
 /**
- * Stub zones (spec/skydns.md §4.7): servers declared under
+ * Stub zones (docs/skydns.md §4.3): servers declared under
  * `stub.dns.<domain>` as `<nsname>.<zone>.stub.dns.<domain>` with an IP host
  * and optional port; queries at or below such a zone are forwarded there with
  * a private EDNS0 option (65011) that breaks forwarding loops.

@@ -110,7 +110,7 @@ export interface LookupOptions {
   exact?: boolean;
   /**
    * Leave out leaves that lie below an underscore label under the queried
-   * node (RFC 8552 attribute leaves such as `_tcp/_http`); see design decision 6.
+   * node (RFC 8552 attribute leaves such as `_tcp/_http`); see docs/design.md §6.
    */
   skipAttrleaf?: boolean;
 }

@@ -1,6 +1,7 @@
 // Citations of the behaviour documents: every `docs/<file>.md §<n>` in the code, tests, scripts
 // and READMEs names a file in docs/ and a numbered section heading in it (`## 4.` or `### 4.2`),
-// so a reader can open what the code says it implements.
+// so a reader can open what the code says it implements; and nothing cites a document outside
+// the repository (the specs the project was written from, or their "design decisions").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -63,5 +64,23 @@ test('every docs/ citation names a document and a section that exist', () => {
     }
   }
   assert.deepEqual(bad, []);
-  assert.ok(count >= 20, `only ${count} citations found: the scan is not reading the sources`);
+  assert.ok(count >= 40, `only ${count} citations found: the scan is not reading the sources`);
+});
+
+/** A citation of a document that is not in the repository. */
+const OUTSIDE = /(?:\.\.\/shared\/|(?<![\w/])spec\/)[\w-]+\.md|design decision \d/g;
+
+test('OUTSIDE finds citations of documents outside the repository, and not ours', () => {
+  assert.deepEqual('see spec/skydns.md §2, ../shared/design.md and design decision 6'.match(OUTSIDE), ['spec/skydns.md', '../shared/design.md', 'design decision 6']);
+  assert.equal('docs/skydns.md §2 and lib/dnssec/spec.ts'.match(OUTSIDE), null);
+});
+
+test('no citation points outside the repository', () => {
+  const self = fileURLToPath(import.meta.url).replace(/\/dist\/(test\/.*)\.js$/, '/$1.ts');
+  const found: string[] = [];
+  for (const file of [...SOURCES.filter((d) => fs.existsSync(path.join(root, d))).flatMap((d) => files(path.join(root, d))), path.join(root, 'README.md')]) {
+    if (file === self) continue;
+    for (const m of fs.readFileSync(file, 'utf8').matchAll(OUTSIDE)) found.push(`${path.relative(root, file)}: ${m[0]}`);
+  }
+  assert.deepEqual(found, []);
 });

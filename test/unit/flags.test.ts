@@ -1,5 +1,5 @@
 /**
- * lib/flags: Go `flag`-package argv parsing (design decision 5), environment
+ * lib/flags: Go `flag`-package argv parsing (docs/design.md §5), environment
  * defaults, Go durations and integers, and the legacy pod command lines.
  */
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-// kube2sky record generation: spec/kube2sky.md §2.10 worked examples byte for byte, and the extensions.
+// kube2sky record generation: docs/kube2sky.md §2.8 worked examples byte for byte, and the extensions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { podRecords, serviceRecords, versionRecords, ownedPrefixes, RecordOptions } from '../../lib/kube2sky/records.js';

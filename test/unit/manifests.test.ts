@@ -146,7 +146,7 @@ function byName(cs: Container[]): Record<string, Container> {
   return Object.fromEntries(cs.map((c) => [c.name, c]));
 }
 
-// ------------------------------------------------------------------ the legacy values (spec/kube2sky.md §5.4)
+// ------------------------------------------------------------------ the legacy values (docs/kube2sky.md §3)
 
 const ETCD_COMMAND = [
   '/usr/bin/etcd',

@@ -1,6 +1,6 @@
 /**
  * lib/msg: the SkyDNS record (JSON bytes, FNV label, decoding) and the name ↔ key
- * mapping. Expected values come from the specs (skydns.md §2.1–2.2, kube2sky.md §2.2–2.4,
+ * mapping. Expected values come from the specs (docs/skydns.md §1.1–1.2, docs/kube2sky.md §2.2–2.4,
  * §2.10) and from Go's encoding/json and net.ParseIP behaviour.
  */
 import { test } from 'node:test';
@@ -37,9 +37,9 @@ const A_VALUE = { host: '10.0.0.1', priority: 10, weight: 10, ttl: 30 };
 
 test('encodeService: byte-exact Go json.Marshal output', async (t) => {
   const cases: Array<[string, ServiceFields, string]> = [
-    ['kube2sky A value (spec §2.3)', A_VALUE, '{"host":"10.0.0.1","priority":10,"weight":10,"ttl":30,"targetstrip":0}'],
+    ['kube2sky A value (docs/kube2sky.md §2.3)', A_VALUE, '{"host":"10.0.0.1","priority":10,"weight":10,"ttl":30,"targetstrip":0}'],
     [
-      'kube2sky SRV value (spec §2.3)',
+      'kube2sky SRV value (docs/kube2sky.md §2.3)',
       { host: 'kubernetes.default.svc.cluster.local.', port: 443, priority: 10, weight: 10, ttl: 30 },
       '{"host":"kubernetes.default.svc.cluster.local.","port":443,"priority":10,"weight":10,"ttl":30,"targetstrip":0}',
     ],
@@ -96,7 +96,7 @@ test('encodeService output is valid JSON that decodes back to the same record', 
 
 // ---------------------------------------------------------------- hashing
 
-test('hashLabel: every row of the kube2sky hash table (spec §2.4)', async (t) => {
+test('hashLabel: every row of the kube2sky hash table (docs/kube2sky.md §2.4)', async (t) => {
   const table: Array<[string, string]> = [
     ['10.0.0.1', 'c88f1059'],
     ['10.0.0.2', '4e756cde'],

@@ -1,4 +1,4 @@
-// The authoritative resolver (spec/skydns.md §2–3, design decision 6) as a table:
+// The authoritative resolver (docs/skydns.md §2–3, docs/design.md §6) as a table:
 // each case loads records into a RecordTree, asks one question and asserts the exact
 // rcode, AA/RA flags and every record of the answer, authority and additional sections,
 // plus the exact list of upstream lookups made through the test double.
@@ -958,7 +958,7 @@ const CASES: Case[] = [
   { name: 'an empty-host record is skipped for A', q: 'emptyhost.skydns.test.', type: 'A', rcode: 'NOERROR', answer: ['emptyhost.skydns.test. 3600 IN A 10.6.0.1'] },
   { name: 'an empty-host record alone → NODATA', q: 'a.emptyhost.skydns.test.', type: 'A', ...NODATA },
 
-  // ---------------------------------------------------------- attrleaf labels (design decision 6)
+  // ---------------------------------------------------------- attrleaf labels (docs/design.md §6)
   {
     name: 'attrleaf: headless service A returns exactly the endpoint addresses, no CNAME',
     q: WEB,

@@ -1,4 +1,4 @@
-// The in-memory record tree: etcd v2 semantics over v3 keys (design decision 2),
+// The in-memory record tree: etcd v2 semantics over v3 keys (docs/design.md §2),
 // wildcards and attribute-leaf skipping (decision 6), and its bookkeeping.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,6 +1,6 @@
 /**
  * lib/skydns/wire: strict query parsing, message decoding, the compressing
- * encoder with size fitting (skydns.md §3.7, without the "strictly less" quirk),
+ * encoder with size fitting (docs/skydns.md §3.4, without the "strictly less" quirk),
  * and error replies. Packets are built by hand here, byte by byte, so the
  * decoder is not tested against the encoder alone.
  */
