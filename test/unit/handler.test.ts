@@ -1,0 +1,237 @@
+// The query handler in memory (docs/skydns.md §3): bytes in, bytes out, with a record tree built
+// here — malformed and odd requests, not yet synced, reply sizes and truncation, the answer cache
+// (its fast path, question case, invalidation), and, with an upstream on loopback, the response
+// cache and stub zones with their loop guard. No etcd, no dig.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { configFor } from '../../lib/skydns/config.js';
+import { Forwarder, parseServers } from '../../lib/skydns/forwarder.js';
+import { DnsHandler, Transport } from '../../lib/skydns/handler.js';
+import { Resolver, SILENT } from '../../lib/skydns/resolver.js';
+import { StubZones, STUB_OPTION } from '../../lib/skydns/stub.js';
+import { RecordTree } from '../../lib/skydns/tree.js';
+import { CLASS, EdnsOption, Message, RCODE, TYPE, decodeMessage, encodeMessage } from '../../lib/skydns/wire.js';
+import { encodeService } from '../../lib/msg/service.js';
+
+const UDP: Transport = { tcp: false, remote: 'test' };
+const TCP: Transport = { tcp: true, remote: 'test' };
+const D = '/skydns/local/cluster';
+
+interface Ask {
+  id?: number;
+  opcode?: number;
+  qr?: boolean;
+  /** EDNS0 UDP size; 0: no OPT record. */
+  edns?: number;
+  do?: boolean;
+  version?: number;
+  options?: EdnsOption[];
+}
+
+function query(name: string, type: number, a: Ask = {}): Buffer {
+  return encodeMessage({
+    header: { id: a.id ?? 7, qr: a.qr ?? false, opcode: a.opcode ?? 0, aa: false, tc: false, rd: true, ra: false, ad: false, cd: false, rcode: 0 },
+    question: [{ name, type, class: CLASS.IN }],
+    answer: [],
+    authority: [],
+    additional: [],
+    edns: a.edns ? { udpSize: a.edns, extRcode: 0, version: a.version ?? 0, do: a.do ?? false, options: a.options ?? [] } : null,
+  })!.buf;
+}
+
+async function ask(h: DnsHandler, raw: Buffer, t: Transport = UDP): Promise<Message | null> {
+  const r = await h.handle(raw, t);
+  return r === null ? null : decodeMessage(r);
+}
+
+function tree(): RecordTree {
+  const t = new RecordTree('skydns');
+  t.put(`${D}/svc/default/web/a`, encodeService({ host: '10.0.0.1', ttl: 30 }));
+  for (let i = 1; i <= 100; i++) t.put(`${D}/svc/default/big/${i}`, encodeService({ host: `10.1.0.${i}`, ttl: 30 }));
+  t.put('/skydns/arpa/in-addr/10/0/0/1', encodeService({ host: 'web.default.svc.cluster.local.' }));
+  return t;
+}
+
+function handler(opts: { synced?: boolean; nameservers?: string; rcache?: number; stubzones?: boolean; t?: RecordTree } = {}): { h: DnsHandler; t: RecordTree; close(): void } {
+  const cfg = configFor(['-domain=cluster.local.', `-nameservers=${opts.nameservers ?? '127.0.0.1:1'}`, '-round-robin=false', `-rcache=${opts.rcache ?? 0}`, '-rtimeout=500ms', ...(opts.stubzones ? ['-stubzones'] : [])]);
+  const t = opts.t ?? tree();
+  const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: cfg.readTimeoutMs, nsRotate: false, log: SILENT });
+  const resolver = new Resolver(t, cfg, forwarder, SILENT);
+  const h = new DnsHandler({ cfg, tree: t, resolver, forwarder, stubs: opts.stubzones ? new StubZones(t, cfg.domain) : null, metrics: null, log: SILENT, synced: () => opts.synced ?? true });
+  return { h, t, close: () => (h.close(), forwarder.close()) };
+}
+
+describe('DnsHandler in memory', () => {
+  test('malformed and odd requests', async () => {
+    const { h, close } = handler();
+    try {
+      const qr = query('web.default.svc.cluster.local.', TYPE.A, { qr: true });
+      const two = query('web.default.svc.cluster.local.', TYPE.A);
+      two.writeUInt16BE(2, 4); // two questions claimed, one present
+      // [what, request, rcode or null (no reply)]
+      const cases: [string, Buffer, number | null][] = [
+        ['shorter than a header', Buffer.from([1, 2, 3, 4, 5]), null],
+        ['a response (QR set)', qr, null],
+        ['a question count that lies', two, RCODE.FORMERR],
+        ['opcode STATUS', query('web.default.svc.cluster.local.', TYPE.A, { opcode: 2 }), RCODE.NOTIMP],
+        ['ANY', query('web.default.svc.cluster.local.', TYPE.ANY), RCODE.REFUSED],
+        ['AXFR', query('cluster.local.', TYPE.AXFR), RCODE.REFUSED],
+        ['an answer', query('web.default.svc.cluster.local.', TYPE.A), RCODE.NOERROR],
+        ['no such name', query('nothere.default.svc.cluster.local.', TYPE.A), RCODE.NXDOMAIN],
+      ];
+      for (const [what, raw, rcode] of cases) {
+        const r = await h.handle(raw, UDP);
+        if (rcode === null) {
+          assert.equal(r, null, what);
+          continue;
+        }
+        assert.ok(r, what);
+        assert.equal(r.readUInt16BE(0), raw.readUInt16BE(0), `${what}: the ID is echoed`);
+        assert.equal(r[3] & 0x0f, rcode, what);
+        assert.equal(r[2] & 0x80, 0x80, `${what}: QR`);
+      }
+      // EDNS version 1: BADVERS, the extended rcode 16 split between the header (0) and the OPT (1).
+      const bad = await ask(h, query('web.default.svc.cluster.local.', TYPE.A, { edns: 1232, version: 1 }));
+      assert.equal(bad!.header.rcode, 0);
+      assert.equal(bad!.edns!.extRcode, 1);
+      assert.deepEqual(bad!.answer, []);
+    } finally {
+      close();
+    }
+  });
+
+  test('before the first read of etcd: SERVFAIL for names in the zone and reverse names, never NXDOMAIN', async () => {
+    const { h, close } = handler({ synced: false });
+    try {
+      for (const [name, type] of [['web.default.svc.cluster.local.', TYPE.A], ['nothere.default.svc.cluster.local.', TYPE.A], ['1.0.0.10.in-addr.arpa.', TYPE.PTR]] as const) {
+        const r = await ask(h, query(name, type));
+        assert.equal(r!.header.rcode, RCODE.SERVFAIL, name);
+      }
+    } finally {
+      close();
+    }
+  });
+
+  test('reply sizes: 512 without EDNS0, the size class with it (never above -udp-max-payload), 64 KiB over TCP', async () => {
+    const { h, close } = handler();
+    try {
+      const name = 'big.default.svc.cluster.local.';
+      // [transport, EDNS0 size, the most the reply may be, truncated]
+      const cases: [Transport, number, number, boolean][] = [
+        [UDP, 0, 512, true],
+        [UDP, 1100, 1024, true],
+        [UDP, 4096, 1232, true],
+        [TCP, 0, 65535, false],
+      ];
+      for (const [t, edns, most, tc] of cases) {
+        const raw = await h.handle(query(name, TYPE.A, { edns }), t);
+        assert.ok(raw && raw.length <= most, `${t.tcp ? 'TCP' : 'UDP'} ${edns}: ${raw?.length} bytes`);
+        const m = decodeMessage(raw);
+        assert.equal(m.header.tc, tc, `${t.tcp ? 'TCP' : 'UDP'} ${edns}`);
+        assert.equal(m.answer.length === 100, !tc);
+        if (edns) assert.equal(m.edns!.udpSize, 1232, 'the OPT advertises -udp-max-payload');
+        // A truncated reply is as full as it can be: one more record would not fit.
+        if (tc) assert.ok(raw.length + 16 > most);
+      }
+    } finally {
+      close();
+    }
+  });
+
+  test('the answer cache: the second asking is served from it, in the asker\'s case and ID; a change of the records drops it', async () => {
+    const { h, t, close } = handler();
+    try {
+      const first = await h.handle(query('web.default.svc.cluster.local.', TYPE.A, { id: 1 }), UDP);
+      assert.equal(h.cachedAnswers, 0, 'a question is kept the second time it is asked');
+      await h.handle(query('web.default.svc.cluster.local.', TYPE.A, { id: 2 }), UDP);
+      assert.equal(h.cachedAnswers, 1);
+      // The fast path writes the reply into the caller's buffer and says how long it is.
+      const out = Buffer.alloc(600);
+      const n = h.answerInto(query('WEB.Default.svc.cluster.local.', TYPE.A, { id: 3 }), UDP, out, 100, 500);
+      assert.equal(typeof n, 'number');
+      const hit = decodeMessage(out.subarray(100, 100 + (n as number)));
+      assert.equal(hit.header.id, 3);
+      assert.equal(hit.question[0].name, 'WEB.Default.svc.cluster.local.');
+      assert.equal(hit.answer[0].name, 'WEB.Default.svc.cluster.local.');
+      assert.deepEqual(decodeMessage(first!).answer.map((r) => r.data), hit.answer.map((r) => r.data));
+      // With EDNS0 (or DO) the question is another entry: not served from the plain one.
+      assert.equal(h.tryCached(query('web.default.svc.cluster.local.', TYPE.A, { edns: 1232 }), false), null);
+      // A change under the name drops the entry; the next answer has the new address.
+      t.put(`${D}/svc/default/web/a`, encodeService({ host: '10.0.0.2', ttl: 30 }));
+      assert.equal(h.tryCached(query('web.default.svc.cluster.local.', TYPE.A), false), null);
+      const fresh = await ask(h, query('web.default.svc.cluster.local.', TYPE.A));
+      assert.deepEqual(fresh!.answer.map((r) => [...(r.data as { bytes: Uint8Array }).bytes].join('.')), ['10.0.0.2']);
+    } finally {
+      close();
+    }
+  });
+});
+
+describe('DnsHandler with an upstream on loopback', () => {
+  let upstream: dgram.Socket;
+  let port: number;
+  const seen: Message[] = [];
+  before(async () => {
+    // Answers every question with 192.0.2.1 and notes what it was asked.
+    upstream = dgram.createSocket('udp4');
+    upstream.on('message', (msg, rinfo) => {
+      const q = decodeMessage(msg);
+      seen.push(q);
+      const reply = encodeMessage({
+        header: { ...q.header, qr: true, ra: true },
+        question: q.question,
+        answer: [{ name: q.question[0].name, type: TYPE.A, class: CLASS.IN, ttl: 300, data: { t: 'ip', bytes: Uint8Array.from([192, 0, 2, 1]) } }],
+        authority: [],
+        additional: [],
+        edns: q.edns ? { udpSize: 1232, extRcode: 0, version: 0, do: q.edns.do, options: [] } : null,
+      })!.buf;
+      upstream.send(reply, rinfo.port, rinfo.address);
+    });
+    await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', r));
+    port = upstream.address().port;
+  });
+  after(() => upstream.close());
+
+  test('the response cache: a forwarded answer is asked once, then served with each client\'s ID; DO and plain are apart', async () => {
+    const { h, close } = handler({ nameservers: `127.0.0.1:${port}`, rcache: 100 });
+    seen.length = 0;
+    try {
+      for (const id of [11, 12, 13]) {
+        const r = await ask(h, query('www.example.org.', TYPE.A, { id }));
+        assert.equal(r!.header.id, id);
+        assert.deepEqual([...(r!.answer[0].data as { bytes: Uint8Array }).bytes], [192, 0, 2, 1]);
+      }
+      assert.equal(seen.length, 1, 'asked upstream once');
+      await ask(h, query('www.example.org.', TYPE.A, { edns: 1232, do: true }));
+      assert.equal(seen.length, 2, 'a DO question is not served from the plain answer');
+      assert.equal(seen[1].edns?.do, true, 'and goes upstream with its DO bit');
+    } finally {
+      close();
+    }
+  });
+
+  test('stub zones: a question in a stub zone goes to its server with the loop-guard option; one carrying that option is dropped', async () => {
+    const t = tree();
+    t.put(`${D}/dns/stub/net/example/ns1`, encodeService({ host: '127.0.0.1', port }));
+    const { h, close } = handler({ stubzones: true, t });
+    seen.length = 0;
+    try {
+      const r = await ask(h, query('host.example.net.', TYPE.A, { id: 21 }));
+      assert.equal(r!.header.id, 21);
+      assert.deepEqual([...(r!.answer[0].data as { bytes: Uint8Array }).bytes], [192, 0, 2, 1]);
+      assert.equal(seen.length, 1);
+      assert.deepEqual(seen[0].edns?.options.map((o) => o.code), [STUB_OPTION]);
+      // A question that already went through a stub forwarder once: no reply, nothing sent.
+      const looped = await h.handle(query('host.example.net.', TYPE.A, { edns: 1232, options: [{ code: STUB_OPTION, data: Buffer.from([1]) }] }), UDP);
+      assert.equal(looped, null);
+      assert.equal(seen.length, 1);
+      // Names outside every stub zone are not sent there (-nameservers is a closed port here).
+      const other = await ask(h, query('web.default.svc.cluster.local.', TYPE.A));
+      assert.equal(other!.header.rcode, RCODE.NOERROR);
+      assert.equal(seen.length, 1);
+    } finally {
+      close();
+    }
+  });
+});
