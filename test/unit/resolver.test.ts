@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { Answer, Logger, MAX_LOOKUPS, Request, Resolver, Upstream, srvWeights, txtChunks } from '../../lib/skydns/resolver.js';
 import { Entry, RecordTree } from '../../lib/skydns/tree.js';
 import { CLASS, RCODE, RR, TYPE, rcodeName, typeName } from '../../lib/skydns/wire.js';
-import { SkyConfig, applyDefaults } from '../../lib/skydns/config.js';
+import { SkyConfig, applyDefaults, configFor } from '../../lib/skydns/config.js';
 import { emptyService } from '../../lib/msg/service.js';
 import { reverseName } from '../../lib/msg/path.js';
 import {
@@ -29,44 +29,8 @@ import {
 // ---------------------------------------------------------------- doubles and setup
 
 function baseConfig(): SkyConfig {
-  return {
-    domain: DOMAIN,
-    dnsAddr: '127.0.0.1:53',
-    host: '127.0.0.1',
-    port: 53,
-    nameservers: ['127.0.0.1:53'],
-    noRec: false,
-    machines: ['http://127.0.0.1:2379'],
-    local: '',
-    tlsKey: '',
-    tlsPem: '',
-    caCert: '',
-    username: '',
-    password: '',
-    readTimeoutMs: 2000,
-    roundRobin: false,
-    nsRotate: true,
-    stubzones: false,
-    verbose: false,
-    hostmaster: `hostmaster.${DOMAIN}`,
-    ttl: 3600,
-    minTtl: 60,
-    priority: 10,
-    rcache: 0,
-    rcacheTtl: 60,
-    ndots: 2,
-    prefix: 'skydns',
-    metricsAddr: '',
-    tcpMaxConns: 1000,
-    tcpIdleMs: 10000,
-    tcpIoMs: 3000,
-    answerCacheSize: 50000,
-    udpMaxPayload: 1232,
-    udpIo: 'auto',
-    workers: 1,
-    dnssec: '',
-    scache: 10000,
-  };
+  // The defaults of the flags themselves (one table describes them: lib/skydns/config.ts).
+  return configFor([`-domain=${DOMAIN}`, '-nameservers=127.0.0.1:53', '-round-robin=false']);
 }
 
 const ip4 = (s: string): Uint8Array => Uint8Array.from(s.split('.').map(Number));
