@@ -2,13 +2,21 @@
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
-export interface Log {
+/** What every part that logs is given: one method per level, one line per call. */
+export interface Logger {
   debug(msg: string): void;
   info(msg: string): void;
   warn(msg: string): void;
   error(msg: string): void;
+}
+
+/** A logger whose level can be changed (what createLogger makes). */
+export interface Log extends Logger {
   level: Level;
 }
+
+/** A logger that drops everything (the warm-up's own resolver, tests, benchmarks). */
+export const SILENT: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
 export function createLogger(name: string, level: Level = 'info', write: (line: string) => void = (l) => process.stderr.write(l)): Log {
   const log: Log = {

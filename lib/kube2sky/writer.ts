@@ -15,14 +15,9 @@
 import { EventEmitter } from 'node:events';
 import type { Etcd3, ICompare } from 'etcd3';
 import { etcdErrorText, listPrefix } from '../etcd/client.js';
+import type { Logger } from '../log.js';
 import type { Records } from './records.js';
 
-export interface WriterLog {
-  debug(msg: string): void;
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
-}
 
 export interface WriterHooks {
   /** A key reached etcd: seconds since the API event that asked for it. */
@@ -44,7 +39,7 @@ export interface WriterOptions {
   parallel?: number;
   /** Give up one attempt after this long (the mutation timeout). */
   attemptTimeoutMs?: number;
-  log: WriterLog;
+  log: Logger;
   hooks?: WriterHooks;
   /**
    * Conditions every write transaction carries (leader election: the leader's key still

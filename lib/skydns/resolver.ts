@@ -4,6 +4,7 @@
  * out-of-zone CNAME/SRV/MX targets go through the injected `Upstream`.
  */
 import { hostname } from 'node:os';
+import type { Logger } from '../log.js';
 import { addressFromReverse, inZone, keyToName, labelCount, nameToSegments, splitName } from '../msg/path.js';
 import { Entry, RecordTree } from './tree.js';
 import { CLASS, RCODE, RR, TYPE, rdataKey } from './wire.js';
@@ -15,15 +16,8 @@ export interface Upstream {
   lookup(name: string, qtype: number, opts: { do: boolean; bufsize: number }): Promise<RR[] | null>;
 }
 
-export interface Logger {
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
-  debug(msg: string): void;
-}
-
-/** A logger that drops everything (the warm-up's own resolver, tests, benchmarks). */
-export const SILENT: Logger = { info() {}, warn() {}, error() {}, debug() {} };
+// The one logger interface (lib/log.ts), re-exported for the query path's modules.
+export { type Logger, SILENT } from '../log.js';
 
 export interface Request {
   /** Question name as received (case preserved, FQDN). */
