@@ -19,6 +19,7 @@ import { LeaderElection } from './leader.js';
 import { RemovalGrace, SliceIndex } from './slices.js';
 import type { EndpointSlice, Endpoints, Pod, Service } from './types.js';
 import { RecordWriter } from './writer.js';
+import { Backoff } from '../backoff.js';
 
 interface Watched<T extends KubernetesObject> {
   kind: WatchedKind;
@@ -326,16 +327,16 @@ export class Kube2Sky {
     lw.on('add', guard(handlers.up));
     lw.on('update', guard(handlers.up));
     lw.on('delete', guard(handlers.down));
-    let backoff = 500;
+    const backoff = new Backoff(500, 10_000);
     lw.on('error', (err: unknown) => {
       if (this.stopped) return;
       const msg = err instanceof Error ? err.message : JSON.stringify(err);
-      this.log.warn(`watch ${kind}: ${msg}; restarting in ${backoff} ms`);
+      const delay = backoff.next();
+      this.log.warn(`watch ${kind}: ${msg}; restarting in ${delay} ms`);
       this.metrics.apiErrors.inc({ kind });
       setTimeout(() => {
-        if (!this.stopped) void lw.start().then(() => { if (lw.latestResourceVersion()) backoff = 500; });
-      }, backoff).unref();
-      backoff = Math.min(backoff * 2, 10_000);
+        if (!this.stopped) void lw.start().then(() => { if (lw.latestResourceVersion()) backoff.reset(); });
+      }, delay).unref();
     });
     lw.on('connect', () => {
       this.log.debug(`watch ${kind}: (re)connecting`);

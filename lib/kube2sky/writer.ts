@@ -15,6 +15,7 @@
 import { EventEmitter } from 'node:events';
 import type { Etcd3, ICompare } from 'etcd3';
 import { etcdErrorText, listPrefix } from '../etcd/client.js';
+import { Backoff } from '../backoff.js';
 import type { Logger } from '../log.js';
 import type { Records } from './records.js';
 
@@ -246,7 +247,7 @@ export class RecordWriter extends EventEmitter {
   }
 
   private async loop(): Promise<void> {
-    let backoff = 50;
+    const backoff = new Backoff(50, 5000);
     while (!this.stopped) {
       try {
         if (this.reconcileWanted && this.flights === 0) {
@@ -258,7 +259,7 @@ export class RecordWriter extends EventEmitter {
         if (this.flights === 0) {
           this.etcdOk = true;
           this.lastSuccess = Date.now();
-          backoff = 50;
+          backoff.reset();
           this.emit('idle');
           if (!this.hasWork()) await new Promise<void>((r) => (this.wake = r));
           continue;
@@ -273,17 +274,17 @@ export class RecordWriter extends EventEmitter {
         }
         this.etcdOk = true;
         this.lastSuccess = Date.now();
-        backoff = 50;
+        backoff.reset();
         this.emit('flushed');
       } catch (err) {
         const msg = etcdErrorText(err);
-        if (this.etcdOk || msg !== this.lastError) this.opts.log.warn(`etcd write failed (${msg}); retrying in ${backoff} ms`);
+        const delay = backoff.next();
+        if (this.etcdOk || msg !== this.lastError) this.opts.log.warn(`etcd write failed (${msg}); retrying in ${delay} ms`);
         this.etcdOk = false;
         this.lastError = msg;
         this.opts.hooks?.etcdError?.();
         this.emit('error-state');
-        await new Promise<void>((r) => setTimeout(r, backoff));
-        backoff = Math.min(backoff * 2, 5000);
+        await new Promise<void>((r) => setTimeout(r, delay));
         // Transactions that failed during the wait are retried now; their keys are still dirty.
         this.failure = null;
       }

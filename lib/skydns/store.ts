@@ -9,6 +9,7 @@ import type { Etcd3, Watcher } from 'etcd3';
 import { etcdErrorText, listPrefix } from '../etcd/client.js';
 import { RecordTree } from './tree.js';
 import type { Logger } from './resolver.js';
+import { Backoff } from '../backoff.js';
 
 export interface StoreState {
   synced: boolean;
@@ -101,7 +102,7 @@ export class EtcdStore extends EventEmitter {
     if (this.relisting) return;
     this.relisting = true;
     try {
-      let delay = 200;
+      const backoff = new Backoff(200, 5000);
       for (;;) {
         if (this.stopped) return;
         try {
@@ -121,9 +122,9 @@ export class EtcdStore extends EventEmitter {
           return;
         } catch (err) {
           this.markDisconnected(etcdErrorText(err));
+          const delay = backoff.next();
           if (!this.synced) this.log.warn(`etcd: cannot read /${this.prefix}/ (${etcdErrorText(err)}); retrying in ${delay} ms`);
           await new Promise((r) => setTimeout(r, delay).unref());
-          delay = Math.min(delay * 2, 5000);
         }
       }
     } finally {
