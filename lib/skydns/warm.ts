@@ -12,12 +12,12 @@
  * V8 optimises a function for the object shapes and branches it has seen, and
  * throws the optimised code away when another comes. So the warm-up runs what
  * real queries run, with the same shapes: the UDP listener's entry point
- * (answerInto), a transport of the listener's own class (DnsServer.
- * warmTransport), the same functions passed in, and metrics (a private
- * Metrics, counted nowhere). Warmed
- * with a plain object for transport, no metrics and no EDNS0 options, the
- * first real queries made six functions of the path fall back to the
- * interpreter until compiled again (--trace-deopt), in the first 200 ms.
+ * (answerInto), a transport of the listener's own class
+ * (DnsServer.warmTransport), the same functions passed in, and metrics (a
+ * private Metrics, counted nowhere). Warmed with a plain object for transport,
+ * no metrics and no EDNS0 options, the first real queries made six functions
+ * of the path fall back to the interpreter until compiled again
+ * (--trace-deopt), in the first 200 ms.
  */
 import type { SkyConfig } from './config.js';
 import { DnsHandler, Transport, isPromise } from './handler.js';
