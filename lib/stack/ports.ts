@@ -7,22 +7,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 
-export function tcpPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ port, host, exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
-
-export function udpPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => resolve(false));
-    s.bind({ port, address: host, exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
-
 const LOOPBACK = '127.0.0.1';
 
 function listenTcp(port: number): Promise<net.Server> {
@@ -60,6 +44,26 @@ function bindUdp(port: number): Promise<dgram.Socket> {
 
 function closeUdp(sock: dgram.Socket): Promise<void> {
   return new Promise((resolve) => sock.close(() => resolve()));
+}
+
+/** Whether `port` on 127.0.0.1 can be listened on over TCP right now. */
+export async function tcpPortFree(port: number): Promise<boolean> {
+  try {
+    await closeTcp(await listenTcp(port));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `port` on 127.0.0.1 can be bound over UDP right now. */
+export async function udpPortFree(port: number): Promise<boolean> {
+  try {
+    await closeUdp(await bindUdp(port));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function tcpPortOf(srv: net.Server): number {
