@@ -4,7 +4,7 @@
 // this project.
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { CLASS, RCODE, RR, TYPE, decodeMessage, encodeMessage } from '../../lib/skydns/wire.js';
+import { CLASS, Message, RCODE, RR, TYPE, decodeMessage, encodeMessage } from '../../lib/skydns/wire.js';
 
 export type Mode = 'answer' | 'servfail' | 'drop' | 'truncate' | 'refused';
 
@@ -91,6 +91,46 @@ export async function startUpstream(): Promise<UpstreamServer> {
     }
   });
   return server;
+}
+
+/** What a scripted upstream does with its n-th question (counting from 1): the reply's rcode, TC, question name, or no reply. */
+export type Behaviour = (q: Message, n: number) => { rcode?: number; tc?: boolean; question?: string; silent?: boolean; also?: 'wrong-question-first' };
+
+/**
+ * A UDP upstream whose every reply is scripted by `behave`; an answer is 192.0.2.<k> (k tells
+ * servers apart). Keeps every question it was asked, decoded (EDNS0 options included).
+ */
+export async function startScriptedUpstream(k: number, behave: Behaviour = () => ({})): Promise<{ port: number; asked: Message[]; close(): void }> {
+  const sock = dgram.createSocket('udp4');
+  const asked: Message[] = [];
+  sock.on('message', (msg, rinfo) => {
+    const q = decodeMessage(msg);
+    asked.push(q);
+    const b = behave(q, asked.length);
+    if (b.silent) return;
+    const reply = (name: string) =>
+      encodeMessage({
+        header: { ...q.header, qr: true, ra: true, tc: b.tc ?? false, rcode: b.rcode ?? RCODE.NOERROR },
+        question: [{ ...q.question[0], name }],
+        answer: b.rcode ? [] : [{ name, type: TYPE.A, class: CLASS.IN, ttl: 300, data: { t: 'ip', bytes: Uint8Array.from([192, 0, 2, k]) } }],
+        authority: [],
+        additional: [],
+        edns: q.edns ? { udpSize: 1232, extRcode: 0, version: 0, do: q.edns.do, options: [] } : null,
+      })!.buf;
+    if (b.also === 'wrong-question-first') sock.send(reply('other.example.'), rinfo.port, rinfo.address);
+    sock.send(reply(b.question ?? q.question[0].name), rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+  return { port: sock.address().port, asked, close: () => sock.close() };
+}
+
+/** A loopback port with nothing on it (the kernel answers port unreachable). */
+export async function closedPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }
 
 export { TYPE };

@@ -5,46 +5,10 @@
 // internal lookups made for CNAME targets.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import { BUSY, Forwarder } from '../../lib/skydns/forwarder.js';
 import { SILENT } from '../../lib/skydns/resolver.js';
-import { CLASS, Message, RCODE, TYPE, decodeMessage, encodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
-
-type Behaviour = (q: Message, n: number) => { rcode?: number; tc?: boolean; question?: string; silent?: boolean; also?: 'wrong-question-first' };
-
-/** A UDP upstream answering by `behave`: every question gets 192.0.2.<k> (k: its server number). */
-async function upstream(k: number, behave: Behaviour = () => ({})): Promise<{ port: number; asked: Message[]; close(): void }> {
-  const sock = dgram.createSocket('udp4');
-  const asked: Message[] = [];
-  sock.on('message', (msg, rinfo) => {
-    const q = decodeMessage(msg);
-    asked.push(q);
-    const b = behave(q, asked.length);
-    if (b.silent) return;
-    const reply = (name: string) =>
-      encodeMessage({
-        header: { ...q.header, qr: true, ra: true, tc: b.tc ?? false, rcode: b.rcode ?? RCODE.NOERROR },
-        question: [{ ...q.question[0], name }],
-        answer: b.rcode ? [] : [{ name, type: TYPE.A, class: CLASS.IN, ttl: 300, data: { t: 'ip', bytes: Uint8Array.from([192, 0, 2, k]) } }],
-        authority: [],
-        additional: [],
-        edns: q.edns ? { udpSize: 1232, extRcode: 0, version: 0, do: q.edns.do, options: [] } : null,
-      })!.buf;
-    if (b.also === 'wrong-question-first') sock.send(reply('other.example.'), rinfo.port, rinfo.address);
-    sock.send(reply(b.question ?? q.question[0].name), rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
-  return { port: sock.address().port, asked, close: () => sock.close() };
-}
-
-/** A loopback port with nothing on it (the kernel answers port unreachable). */
-async function closedPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { RCODE, TYPE, decodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
+import { closedPort, startScriptedUpstream } from '../harness/upstream.js';
 
 const addr = (reply: Buffer) => [...((decodeMessage(reply).answer[0]?.data as { bytes?: Uint8Array }).bytes ?? [])].join('.');
 
@@ -58,7 +22,7 @@ describe('Forwarder', () => {
   };
 
   test('the client\'s ID comes back, whatever ID went upstream', async () => {
-    const up = await upstream(1);
+    const up = await startScriptedUpstream(1);
     closers.push(up.close);
     const f = make([up.port]);
     const reply = await f.forward(encodeQuery('a.example.', TYPE.A, 4242), false, 'a.example.|1');
@@ -69,7 +33,7 @@ describe('Forwarder', () => {
   });
 
   test('a reply with the right ID but another question is not taken', async () => {
-    const up = await upstream(1, () => ({ also: 'wrong-question-first' }));
+    const up = await startScriptedUpstream(1, () => ({ also: 'wrong-question-first' }));
     closers.push(up.close);
     const reply = await make([up.port]).forward(encodeQuery('b.example.', TYPE.A, 7), false, 'b');
     assert.ok(Buffer.isBuffer(reply));
@@ -77,8 +41,8 @@ describe('Forwarder', () => {
   });
 
   test('SERVFAIL is asked again once of the same server, then relayed', async () => {
-    const failOnce = await upstream(1, (_q, n) => (n === 1 ? { rcode: RCODE.SERVFAIL } : {}));
-    const failAlways = await upstream(2, () => ({ rcode: RCODE.SERVFAIL }));
+    const failOnce = await startScriptedUpstream(1, (_q, n) => (n === 1 ? { rcode: RCODE.SERVFAIL } : {}));
+    const failAlways = await startScriptedUpstream(2, () => ({ rcode: RCODE.SERVFAIL }));
     closers.push(failOnce.close, failAlways.close);
     const r1 = await make([failOnce.port]).forward(encodeQuery('c.example.', TYPE.A, 1), false, 'c');
     assert.ok(Buffer.isBuffer(r1));
@@ -91,8 +55,8 @@ describe('Forwarder', () => {
   });
 
   test('a closed port moves on to the next server at once; a silent one after -rtimeout', async () => {
-    const good = await upstream(2);
-    const silent = await upstream(3, () => ({ silent: true }));
+    const good = await startScriptedUpstream(2);
+    const silent = await startScriptedUpstream(3, () => ({ silent: true }));
     closers.push(good.close, silent.close);
     let t0 = Date.now();
     const r1 = await make([await closedPort(), good.port], { timeoutMs: 2000 }).forward(encodeQuery('e.example.', TYPE.A, 1), false, 'e');
@@ -109,7 +73,7 @@ describe('Forwarder', () => {
   test('every server failing gives null; a truncated reply is relayed with TC', async () => {
     const f = make([await closedPort(), await closedPort()], { timeoutMs: 300 });
     assert.equal(await f.forward(encodeQuery('g.example.', TYPE.A, 1), false, 'g'), null);
-    const tc = await upstream(4, () => ({ tc: true }));
+    const tc = await startScriptedUpstream(4, () => ({ tc: true }));
     closers.push(tc.close);
     const r = await make([tc.port]).forward(encodeQuery('h.example.', TYPE.A, 1), false, 'h');
     assert.ok(Buffer.isBuffer(r));
@@ -117,7 +81,7 @@ describe('Forwarder', () => {
   });
 
   test('identical questions in flight share one exchange; each client gets its own ID', async () => {
-    const slow = await upstream(5, () => ({}));
+    const slow = await startScriptedUpstream(5, () => ({}));
     closers.push(slow.close);
     const f = make([slow.port]);
     const replies = await Promise.all([101, 102, 103].map((id) => f.forward(encodeQuery('i.example.', TYPE.A, id), false, 'i.example.|1')));
@@ -126,7 +90,7 @@ describe('Forwarder', () => {
   });
 
   test('beyond maxOutstanding walks a question is refused at once (BUSY)', async () => {
-    const silent = await upstream(6, () => ({ silent: true }));
+    const silent = await startScriptedUpstream(6, () => ({ silent: true }));
     closers.push(silent.close);
     const f = make([silent.port], { timeoutMs: 500, maxOutstanding: 2 });
     const waiting = [1, 2].map((n) => f.forward(encodeQuery(`j${n}.example.`, TYPE.A, n), false, `j${n}`));
@@ -137,8 +101,8 @@ describe('Forwarder', () => {
   });
 
   test('lookup(): a fresh query with EDNS0 and the DO bit asked for; the answer records, or null', async () => {
-    const up = await upstream(7);
-    const nx = await upstream(8, () => ({ rcode: RCODE.NXDOMAIN }));
+    const up = await startScriptedUpstream(7);
+    const nx = await startScriptedUpstream(8, () => ({ rcode: RCODE.NXDOMAIN }));
     closers.push(up.close, nx.close);
     const rrs = await make([up.port]).lookup('k.example.', TYPE.A, { do: true, bufsize: 1232 });
     assert.deepEqual(rrs?.map((r) => `${r.name} ${r.type}`), ['k.example. 1']);

@@ -4,7 +4,6 @@
 // cache and stub zones with their loop guard. No etcd, no dig.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import { configFor } from '../../lib/skydns/config.js';
 import { Forwarder, parseServers } from '../../lib/skydns/forwarder.js';
 import { DnsHandler, Transport } from '../../lib/skydns/handler.js';
@@ -13,6 +12,7 @@ import { StubZones, STUB_OPTION } from '../../lib/skydns/stub.js';
 import { RecordTree } from '../../lib/skydns/tree.js';
 import { CLASS, EdnsOption, Message, RCODE, TYPE, decodeMessage, encodeMessage } from '../../lib/skydns/wire.js';
 import { encodeService } from '../../lib/msg/service.js';
+import { startScriptedUpstream } from '../harness/upstream.js';
 
 const UDP: Transport = { tcp: false, remote: 'test' };
 const TCP: Transport = { tcp: true, remote: 'test' };
@@ -169,27 +169,14 @@ describe('DnsHandler in memory', () => {
 });
 
 describe('DnsHandler with an upstream on loopback', () => {
-  let upstream: dgram.Socket;
+  let upstream: Awaited<ReturnType<typeof startScriptedUpstream>>;
   let port: number;
-  const seen: Message[] = [];
+  let seen: Message[];
   before(async () => {
-    // Answers every question with 192.0.2.1 and notes what it was asked.
-    upstream = dgram.createSocket('udp4');
-    upstream.on('message', (msg, rinfo) => {
-      const q = decodeMessage(msg);
-      seen.push(q);
-      const reply = encodeMessage({
-        header: { ...q.header, qr: true, ra: true },
-        question: q.question,
-        answer: [{ name: q.question[0].name, type: TYPE.A, class: CLASS.IN, ttl: 300, data: { t: 'ip', bytes: Uint8Array.from([192, 0, 2, 1]) } }],
-        authority: [],
-        additional: [],
-        edns: q.edns ? { udpSize: 1232, extRcode: 0, version: 0, do: q.edns.do, options: [] } : null,
-      })!.buf;
-      upstream.send(reply, rinfo.port, rinfo.address);
-    });
-    await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', r));
-    port = upstream.address().port;
+    // Answers every question with 192.0.2.1 and keeps what it was asked.
+    upstream = await startScriptedUpstream(1);
+    port = upstream.port;
+    seen = upstream.asked;
   });
   after(() => upstream.close());
 
