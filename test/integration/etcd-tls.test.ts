@@ -15,9 +15,10 @@ import { Pki, makePki } from '../harness/pki.js';
 import { SKYDNS_BIN, startSkyDns } from '../harness/skydns.js';
 import { runToExit, waitUntil } from '../harness/proc.js';
 import { freePort, freeTcpPort } from '../harness/ports.js';
+// kube2sky's exact value bytes for an address leaf.
+import { K2S_A as A_VALUE } from '../unit/fixtures/skydns-records.js';
 
 const D = '/skydns/local/cluster';
-const A_VALUE = (ip: string) => `{"host":"${ip}","priority":10,"weight":10,"ttl":30,"targetstrip":0}`;
 const answers = async (port: number, name: string) => (await dig({ port, name })).answer.map((r) => `${r.name} ${r.ttl} ${r.type} ${r.data}`);
 
 async function valuesUnder(client: Etcd3, prefix: string): Promise<Record<string, string>> {

@@ -15,10 +15,10 @@ import { runToExit, waitUntil } from '../harness/proc.js';
 import { startUpstream, UpstreamServer } from '../harness/upstream.js';
 import { TestKey, Validation, delv, makeKey, tamperingProxy, unboundHost } from '../harness/dnssec.js';
 import { TYPE } from '../../lib/skydns/wire.js';
+// kube2sky's exact value bytes (A_VALUE: an address leaf, SRV_VALUE: a service port leaf).
+import { K2S_A as A_VALUE, K2S_SRV as SRV_VALUE } from '../unit/fixtures/skydns-records.js';
 
 const D = '/skydns/local/cluster';
-const A_VALUE = (ip: string) => `{"host":"${ip}","priority":10,"weight":10,"ttl":30,"targetstrip":0}`;
-const SRV_VALUE = (host: string, port: number) => `{"host":"${host}","port":${port},"priority":10,"weight":10,"ttl":30,"targetstrip":0}`;
 
 async function seed(url: string): Promise<void> {
   await etcdPut(url, `${D}/svc/default/kubernetes/c88f1059`, A_VALUE('10.0.0.1'));

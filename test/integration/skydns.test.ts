@@ -12,10 +12,10 @@ import { freePort } from '../harness/ports.js';
 import { startUpstream, UpstreamServer } from '../harness/upstream.js';
 import { TYPE } from '../../lib/skydns/wire.js';
 import { loadUdpIo } from '../../lib/skydns/udp-batch.js';
+// kube2sky's exact value bytes (A_VALUE: an address leaf, SRV_VALUE: a service port leaf).
+import { K2S_A as A_VALUE, K2S_SRV as SRV_VALUE } from '../unit/fixtures/skydns-records.js';
 
 const D = '/skydns/local/cluster';
-const A_VALUE = (ip: string) => `{"host":"${ip}","priority":10,"weight":10,"ttl":30,"targetstrip":0}`;
-const SRV_VALUE = (host: string, port: number) => `{"host":"${host}","port":${port},"priority":10,"weight":10,"ttl":30,"targetstrip":0}`;
 
 const lines = (rrs: DigRR[]) => rrs.map((r) => `${r.name} ${r.ttl} ${r.class} ${r.type} ${r.data}`);
 const sorted = (rrs: DigRR[]) => lines(rrs).sort();
