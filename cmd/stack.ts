@@ -14,6 +14,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadKey } from '../lib/dnssec/key.js';
 import { parseCommandLine, num, str, bool } from '../lib/flags.js';
 import { STACK_FLAGS } from '../lib/stack/flags.js';
 import { Component, Show, waitFor } from '../lib/stack/component.js';
@@ -97,11 +98,10 @@ async function main(): Promise<void> {
       const e = err as NodeJS.ErrnoException;
       fail(e.code === 'ENOENT' ? '--dnssec needs dnssec-keygen: apt-get install -y bind9-utils' : `dnssec-keygen failed: ${e.message.split('\n')[0]}`);
     }
-    // The key as a trust anchor for BIND's delv (the DNSKEY line of the .key file: flags, protocol, algorithm, key).
-    const dnskey = (await fs.readFile(`${keyBase}.key`, 'utf8')).split('\n').find((l) => l.trim() !== '' && !l.startsWith(';'))!.trim().split(/\s+/);
-    const at = dnskey.indexOf('DNSKEY');
+    // The key as a trust anchor for BIND's delv, from its DNSKEY rdata as skydns reads it: flags, protocol, algorithm, key.
+    const { rdata } = loadKey(keyBase, `${domain}.`);
     anchorFile = path.join(keyDir, 'delv-anchor.conf');
-    await fs.writeFile(anchorFile, `trust-anchors {\n  "${domain}." static-key ${dnskey.slice(at + 1, at + 4).join(' ')} "${dnskey.slice(at + 4).join('')}";\n};\n`);
+    await fs.writeFile(anchorFile, `trust-anchors {\n  "${domain}." static-key ${rdata.readUInt16BE(0)} ${rdata[2]} ${rdata[3]} "${rdata.subarray(4).toString('base64')}";\n};\n`);
   }
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
   const apiUrl = masterUrl || `http://127.0.0.1:${apiPort}`;
