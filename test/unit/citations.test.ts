@@ -22,6 +22,11 @@ function files(dir: string): string[] {
   return out;
 }
 
+/** Every file a citation can stand in: the sources, tests, scripts, documents and the README. */
+function sourceFiles(): string[] {
+  return [...SOURCES.filter((d) => fs.existsSync(path.join(root, d))).flatMap((d) => files(path.join(root, d))), path.join(root, 'README.md')];
+}
+
 /** Section numbers a document defines: "## 4. Title" → 4, "### 4.2 Title" → 4.2. */
 function sections(doc: string): Set<string> {
   const out = new Set<string>();
@@ -51,7 +56,7 @@ test('every docs/ citation names a document and a section that exist', () => {
   const bad: string[] = [];
   let count = 0;
   const docs = new Map<string, Set<string>>();
-  const all = [...SOURCES.filter((d) => fs.existsSync(path.join(root, d))).flatMap((d) => files(path.join(root, d))), path.join(root, 'README.md')];
+  const all = sourceFiles();
   for (const file of all) {
     const text = fs.readFileSync(file, 'utf8');
     for (const c of citations(text)) {
@@ -78,7 +83,7 @@ test('OUTSIDE finds citations of documents outside the repository, and not ours'
 test('no citation points outside the repository', () => {
   const self = fileURLToPath(import.meta.url).replace(/\/dist\/(test\/.*)\.js$/, '/$1.ts');
   const found: string[] = [];
-  for (const file of [...SOURCES.filter((d) => fs.existsSync(path.join(root, d))).flatMap((d) => files(path.join(root, d))), path.join(root, 'README.md')]) {
+  for (const file of sourceFiles()) {
     if (file === self) continue;
     for (const m of fs.readFileSync(file, 'utf8').matchAll(OUTSIDE)) found.push(`${path.relative(root, file)}: ${m[0]}`);
   }
