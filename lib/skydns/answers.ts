@@ -235,6 +235,19 @@ export interface AnswerCacheOptions {
   index?: DepIndex<CachedAnswer>;
 }
 
+/**
+ * An empty list already of the elements kind entries give it. V8 makes `[]`
+ * an array of small integers until the first object goes in; code optimised
+ * while the warm-up's cache (whose list had turned) was filling was thrown
+ * away at the real cache's first store (lib/skydns/warm.ts).
+ */
+function entryList(): CachedAnswer[] {
+  const a: CachedAnswer[] = [];
+  a.push(null as unknown as CachedAnswer);
+  a.pop();
+  return a;
+}
+
 export class AnswerCache {
   private readonly map = new Map<number, CachedAnswer>();
   private chunks = new ReplyChunks();
@@ -248,7 +261,7 @@ export class AnswerCache {
    * serve here: V8's ordered hash table walks over every hole left by the
    * entries deleted before, so "the oldest entry" got slower and slower).
    */
-  private order: CachedAnswer[] = [];
+  private order: CachedAnswer[] = entryList();
   private head = 0;
   /** Bytes of the replies held (what compaction would copy). */
   private liveBytes = 0;
@@ -295,9 +308,12 @@ export class AnswerCache {
     const deps = v.deps;
     if (deps?.wild && this.index.wildCount >= MAX_WILDCARD_ENTRIES) return false;
     const slot = slotOf(raw, questionEnd, bufsize, flags);
-    const old = this.map.get(slot);
-    if (old) this.drop(old);
-    else {
+    // The entry that gives way: the one in this slot (another question whose slot is the
+    // same, or an expired answer), else the oldest when full. One drop() call for both: the
+    // warm-up fills its cache and so runs that call; a call of its own for the slot's entry
+    // was first taken after /readyz and threw the optimised set() away (lib/skydns/warm.ts).
+    let gone = this.map.get(slot);
+    if (gone === undefined) {
       const sketch = this.sketch;
       sketch?.increment(slot);
       if (!this.admit(slot)) return false;
@@ -306,13 +322,14 @@ export class AnswerCache {
           // The oldest entry gives way only to a question asked more often.
           const victim = this.oldest()!;
           if (sketch.estimate(slot) <= sketch.estimate(victim.slot)) return false;
-          this.drop(victim);
+          gone = victim;
         } else {
           // Drop the oldest tenth.
           for (let n = Math.ceil(this.capacity / 10); n > 0; n--) this.drop(this.oldest()!);
         }
       }
     }
+    if (gone !== undefined) this.drop(gone);
     const at = this.chunks.place(src);
     const chunk = this.chunks.placed;
     for (let i = 12; i < questionEnd; i++) chunk[at + i] = lower(chunk[at + i]);
@@ -404,7 +421,7 @@ export class AnswerCache {
 
   clear(): void {
     this.map.clear();
-    this.order = [];
+    this.order = entryList();
     this.head = 0;
     this.index.clear();
     this.chunks.reset();

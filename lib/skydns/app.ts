@@ -6,20 +6,23 @@ import { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient, etcdErrorText } from '../etcd/client.js';
-import { Log } from '../log.js';
+import { Log, createLogger } from '../log.js';
 import { loadKey } from '../dnssec/key.js';
 import { Signer } from '../dnssec/sign.js';
 import { SkyConfig, applyDefaults, mergeConfigObject, ConfigObjectError, splitHostPort } from './config.js';
-import { Forwarder, parseServers } from './forwarder.js';
-import { DnsHandler } from './handler.js';
+import { Forwarder, Server, parseServers } from './forwarder.js';
+import { DnsHandler, HandlerDeps } from './handler.js';
 import { metricsEndpoint, startHttp } from './http.js';
 import { close as closeHttp } from '../http/serve.js';
 import { Metrics, StoreState, processRegistry } from './metrics.js';
-import { Resolver, SILENT } from './resolver.js';
+import { Resolver } from './resolver.js';
 import { DnsServer } from './server.js';
 import { EtcdStore } from './store.js';
 import { StubZones } from './stub.js';
-import { warmUp } from './warm.js';
+import { recordFeedbackFromFirstCall, warmUp } from './warm.js';
+
+/** Entries of the warm-up's private answer cache. */
+const WARM_ANSWER_CACHE = 4096;
 
 export interface AppOptions {
   env?: NodeJS.ProcessEnv;
@@ -70,6 +73,7 @@ export class SkyDnsApp extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    recordFeedbackFromFirstCall();
     const env = this.opts.env ?? process.env;
     const cfg = this.cfg;
     this.client = createEtcdClient({
@@ -89,31 +93,33 @@ export class SkyDnsApp extends EventEmitter {
     const endpoint = this.opts.worker ? null : metricsEndpoint(cfg.metricsAddr, env, this.log, splitHostPort);
     if (endpoint || this.opts.worker) this.metrics = new Metrics(env.PROMETHEUS_NAMESPACE || 'skydns', env.PROMETHEUS_SUBSYSTEM || 'skydns');
 
-    const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: cfg.readTimeoutMs, nsRotate: cfg.nsRotate, log: this.log, maxOutstanding: cfg.maxForwards, metrics: this.metrics });
+    const forwarderFor = (servers: Server[], m: Metrics | null, log: Log) => new Forwarder({ servers, timeoutMs: cfg.readTimeoutMs, nsRotate: cfg.nsRotate, log, maxOutstanding: cfg.maxForwards, metrics: m });
+    const forwarder = forwarderFor(parseServers(cfg.nameservers), this.metrics, this.log);
     this.forwarder = forwarder;
-    const resolver = new Resolver(store.tree, cfg, forwarder, this.log, store.leaseTTL);
     // -dnssec: each process loads the key itself (cmd/skydns.ts checked the flag's key before forking).
     const metrics = this.metrics;
     this.signer = cfg.dnssec ? new Signer(loadKey(cfg.dnssec, cfg.domain), { domain: cfg.domain, ttl: cfg.ttl, minTtl: cfg.minTtl, scache: cfg.scache, onMiss: () => metrics?.cacheMiss.inc('signature') }) : null;
-    if (this.signer) resolver.dnskey = (owner) => this.signer!.dnskey(owner);
     const synced = () => store.synced;
-    this.handler = new DnsHandler({
-      cfg,
-      tree: store.tree,
-      resolver,
-      forwarder,
-      stubs: cfg.stubzones ? new StubZones(store.tree, cfg.domain) : null,
-      metrics: this.metrics,
-      log: this.log,
-      synced,
-      answerCacheSize: cfg.answerCacheSize,
-      signer: this.signer,
-    });
+    /**
+     * One recipe for the real handler's parts and the warm-up's: the same
+     * classes in the same fields, so the code V8 optimises while warming is
+     * the code real queries run (lib/skydns/warm.ts).
+     */
+    const handlerParts = (fwd: Forwarder, m: Metrics | null, log: Log, answerCacheSize: number): HandlerDeps => {
+      const resolver = new Resolver(store.tree, cfg, fwd, log, store.leaseTTL);
+      if (this.signer) resolver.dnskey = (owner) => this.signer!.dnskey(owner);
+      return { cfg, tree: store.tree, resolver, forwarder: fwd, stubs: cfg.stubzones ? new StubZones(store.tree, cfg.domain) : null, metrics: m, log, synced, answerCacheSize, signer: this.signer };
+    };
+    this.handler = new DnsHandler(handlerParts(forwarder, this.metrics, this.log, cfg.answerCacheSize));
     store.on('synced', () => {
       const obj = store.tree.get(`/${cfg.prefix}/config`);
       if (obj) this.log.debug(`/${cfg.prefix}/config is read at start only; restart skydns to apply changes to it`);
-      // Answers flow from now on; ready once the query path has run hot (lib/skydns/warm.ts).
-      warmUp(store.tree, cfg, new Resolver(store.tree, cfg, null, SILENT, store.leaseTTL), this.log, { transport: this.server?.warmTransport(), synced }).then(
+      // Answers flow from now on; ready once the query path has run hot (lib/skydns/warm.ts):
+      // through a handler of the same make whose forwarder has no servers (it never sends),
+      // whose metrics count nowhere and whose logger writes nothing.
+      const quiet = createLogger('warm-up', 'error', () => undefined);
+      const warmMetrics = this.metrics ? new Metrics(env.PROMETHEUS_NAMESPACE || 'skydns', env.PROMETHEUS_SUBSYSTEM || 'skydns') : null;
+      warmUp(handlerParts(forwarderFor([], warmMetrics, quiet), warmMetrics, quiet, WARM_ANSWER_CACHE), this.log, { transport: this.server?.warmTransport() }).then(
         (w) => {
           this.warmed = true;
           this.log.info(`query path warmed up with ${w.queries} answers from the records in ${w.ms.toFixed(0)} ms`);

@@ -52,6 +52,9 @@ export interface HandlerDeps {
   signer?: Signer | null;
 }
 
+/** What the handler keeps of its deps. */
+type HandlerParts = Required<Omit<HandlerDeps, 'answerCacheSize' | 'answerCache'>>;
+
 /** The EDNS0 payload size a signed answer's OPT record advertises. */
 const SIGNED_UDP_SIZE = 4096;
 
@@ -160,8 +163,17 @@ export class DnsHandler {
   private readonly soa: ZoneSoa | null;
   private readonly unsubscribe: () => void;
 
-  constructor(private readonly d: HandlerDeps) {
-    this.answers = d.answerCache ?? new AnswerCache(Math.max(0, d.answerCacheSize ?? 50000));
+  /**
+   * The parts, copied into one object literal with every field present: the
+   * handler's own shape whatever the caller passed, so the warm-up's private
+   * handler and the real one are the same to V8 (lib/skydns/warm.ts).
+   */
+  private readonly d: HandlerParts;
+
+  constructor(deps: HandlerDeps) {
+    const d: HandlerParts = { cfg: deps.cfg, tree: deps.tree, resolver: deps.resolver, forwarder: deps.forwarder, stubs: deps.stubs, metrics: deps.metrics, log: deps.log, synced: deps.synced, signer: deps.signer ?? null };
+    this.d = d;
+    this.answers = deps.answerCache ?? new AnswerCache(Math.max(0, deps.answerCacheSize ?? 50000));
     this.stubSegs = [...d.resolver.domainSegs, 'dns', 'stub'];
     this.soa = zoneSoa(d.resolver);
     this.unsubscribe = d.tree.subscribe((change) => this.treeChanged(change));

@@ -98,11 +98,21 @@ export function targetStrip(name: string, n: number): string {
   return labels.slice(n).join('.') + '.';
 }
 
-/** The SkyDNS SRV weight: per priority, floor((100 / sum) × own), 0 counting as 100. */
+/**
+ * The SkyDNS SRV weight: per priority, floor((100 / sum) × own), 0 counting
+ * as 100, as a 32-bit integer (the record keeps its low 16 bits). `| 0`: a
+ * Math.floor result is a small integer in the interpreter but a double in
+ * optimised code, so the array came out of two element kinds as this
+ * function tiered up, and the SRV path optimised for one was thrown away by
+ * the other (lib/skydns/warm.ts); so was an array made by map(), whose kind
+ * differs between the built-in and the copy inlined into optimised code.
+ */
 export function srvWeights(services: readonly { priority: number; weight: number }[]): number[] {
   const sums = new Map<number, number>();
   for (const s of services) sums.set(s.priority, (sums.get(s.priority) ?? 0) + (s.weight === 0 ? 100 : s.weight));
-  return services.map((s) => Math.floor((100 / sums.get(s.priority)!) * (s.weight === 0 ? 100 : s.weight)));
+  const out: number[] = [];
+  for (const s of services) out.push(Math.floor((100 / sums.get(s.priority)!) * (s.weight === 0 ? 100 : s.weight)) | 0);
+  return out;
 }
 
 /**
@@ -370,7 +380,10 @@ export class Resolver {
   private srvRecords(owner: string, found: Rec[], ctx: Ctx): { answer: RR[]; extra: RR[] } {
     const services = applyGroups(found).filter((s) => s.e.svc!.host !== '');
     // Weights are shared among the records that are served (an empty-host record is not).
-    const weights = srvWeights(services.map((s) => ({ priority: s.priority, weight: s.e.svc!.weight })));
+    // A loop, not map(): see srvWeights.
+    const pairs: { priority: number; weight: number }[] = [];
+    for (const s of services) pairs.push({ priority: s.priority, weight: s.e.svc!.weight });
+    const weights = srvWeights(pairs);
     const answer: RR[] = [];
     const extra: RR[] = [];
     const glued = new Set<string>();

@@ -181,19 +181,20 @@ export class BatchUdp {
         this.log.error(`udp: answering ${this.transport.remote}: ${(err as Error).message}`);
         continue;
       }
-      if (out === null) continue;
-      if (typeof out === 'number') {
-        lens[BATCH + i] = out;
-        continue;
-      }
-      if (!isPromise(out)) {
+      // The length to send from this slot (0: none) is written at one place for every kind of
+      // reply: a branch of its own would hold the first write of a cached reply, and code
+      // optimised while only computed replies came (the cache still empty, just after start)
+      // would be thrown away there (lib/skydns/warm.ts).
+      let reply = 0;
+      if (typeof out === 'number') reply = out;
+      else if (out === null) reply = 0;
+      else if (!isPromise(out)) {
         if (out.length <= SLOT) {
           out.copy(send, o);
-          lens[BATCH + i] = out.length;
+          reply = out.length;
         } else this.sendLater(out, Buffer.from(addrs.subarray(i * ADDR, (i + 1) * ADDR)), this.io.addrLen(this.handle!, i));
-        continue;
-      }
-      this.whenReady(out, i);
+      } else this.whenReady(out, i);
+      lens[BATCH + i] = reply;
     }
   };
 

@@ -13,18 +13,46 @@
  * throws the optimised code away when another comes. So the warm-up runs what
  * real queries run, with the same shapes: the UDP listener's entry point
  * (answerInto), a transport of the listener's own class
- * (DnsServer.warmTransport), the same functions passed in, and metrics (a
- * private Metrics, counted nowhere). Warmed with a plain object for transport,
- * no metrics and no EDNS0 options, the first real queries made six functions
- * of the path fall back to the interpreter until compiled again
- * (--trace-deopt), in the first 200 ms.
+ * (DnsServer.warmTransport), and a handler built by the same recipe as the
+ * real one (SkyDnsApp's handlerParts): the same classes in every field — a
+ * resolver, a forwarder (with no servers: the warm-up never sends), metrics
+ * (private, counted nowhere), a logger of the same make (writing nothing),
+ * the signer — and its own answer cache. Warmed with a plain object for
+ * transport, no metrics and no EDNS0 options, the first real queries made six
+ * functions of the path fall back to the interpreter; warmed by a handler
+ * whose parts were other classes (null forwarder, a logger of another shape,
+ * no signer field), the real handler's map was not the one the code was
+ * optimised for, and the first real queries threw away the whole path —
+ * process, answerInto, finish, encodeAnswer, … — each bailout taking 1–6 ms
+ * (--trace-deopt-verbose), which was most of the first second's p99.
  */
+import v8 from 'node:v8';
 import type { SkyConfig } from './config.js';
-import { DnsHandler, Transport, isPromise } from './handler.js';
-import { Metrics } from './metrics.js';
-import { type Logger, type Resolver, SILENT } from './resolver.js';
+import { DnsHandler, HandlerDeps, Transport, isPromise } from './handler.js';
+import type { Logger } from './resolver.js';
 import type { RecordTree } from './tree.js';
 import { TYPE, encodeQuery } from './wire.js';
+
+/**
+ * Makes V8 record what each function sees from its first call. By default a
+ * function gets its feedback vector (the record of shapes and types its
+ * optimised code is built from) only after it has run a while, so a branch
+ * taken only in the first calls — a metric's first series per label, say —
+ * leaves no feedback, and the optimised code is thrown away when the real
+ * process takes that branch for the first time: after /readyz. Called by
+ * SkyDnsApp before the query path runs; costs a feedback vector for every
+ * function called at least once (well under a megabyte here).
+ */
+export function recordFeedbackFromFirstCall(): void {
+  v8.setFlagsFromString('--no-lazy-feedback-allocation');
+}
+
+/** The name with every other letter upper-case. */
+function mixedCase(name: string): string {
+  let out = '';
+  for (let i = 0; i < name.length; i++) out += i % 2 === 0 ? name[i].toUpperCase() : name[i];
+  return out;
+}
 
 /** An EDNS0 COOKIE option with a client cookie (RFC 7873), as dig sends with every query. */
 const COOKIE = [{ code: 10, data: Buffer.from('0123456789abcdef', 'hex') }];
@@ -61,26 +89,29 @@ export function warmQuestions(tree: RecordTree, cfg: SkyConfig, max = 2000): [st
 }
 
 /**
- * Runs the questions through a private handler (`resolver` should log
- * nothing: see SILENT), each twice (computed, then from its cache), until
- * `minQueries` were answered and at least `minMs` passed, or `maxMs` passed,
- * as from a client `transport` (the server's warmTransport()), with the
- * real handler's `synced` function (a call target of its own). Upstream
- * lookups are never made (no forwarder, no upstream). Works in slices of
- * `sliceMs`, giving the event loop a turn in between, so real queries
- * arriving meanwhile are answered.
+ * Runs the questions made from `deps.tree` through a private handler built
+ * from `deps` (which should hold no real upstream, metrics or answer cache:
+ * see SkyDnsApp's handlerParts), each twice (computed, then from its cache),
+ * until `minQueries` were answered and at least `minMs` passed, or `maxMs`
+ * passed, as from a client `transport` (the server's warmTransport()).
+ * Works in slices of `sliceMs`, giving the event loop a turn in between, so
+ * real queries arriving meanwhile are answered.
  */
-export async function warmUp(tree: RecordTree, cfg: SkyConfig, resolver: Resolver, log: Logger, opts: { minQueries?: number; minMs?: number; maxMs?: number; sliceMs?: number; transport?: Transport; synced?: () => boolean } = {}): Promise<WarmResult> {
+export async function warmUp(deps: HandlerDeps, log: Logger, opts: { minQueries?: number; minMs?: number; maxMs?: number; sliceMs?: number; transport?: Transport } = {}): Promise<WarmResult> {
   const minQueries = opts.minQueries ?? 30_000;
   const minMs = opts.minMs ?? 50;
   const maxMs = opts.maxMs ?? 1500;
   const sliceMs = opts.sliceMs ?? 10;
-  const handler = new DnsHandler({ cfg, tree, resolver, forwarder: null, stubs: null, metrics: new Metrics(), log: SILENT, synced: opts.synced ?? (() => true), answerCacheSize: 4096 });
+  const handler = new DnsHandler(deps);
+  const { tree, cfg } = deps;
   const packets: Buffer[] = [];
   let id = 1;
-  for (const [name, qtype] of warmQuestions(tree, cfg)) {
+  for (const [k, [name, qtype]] of warmQuestions(tree, cfg).entries()) {
     for (const [udpSize, options] of [[1232, []], [0, []], [1232, COOKIE]] as const) {
       try {
+        // Some in mixed case, as resolvers using 0x20 randomisation ask, first (computed and
+        // stored: the cache folds the case) and then in lower case (found whatever the case).
+        if ((k & 3) === 0) packets.push(encodeQuery(mixedCase(name), qtype, id++ & 0xffff, udpSize, [...options]));
         packets.push(encodeQuery(name, qtype, id++ & 0xffff, udpSize, [...options]));
       } catch {
         // a key that is no DNS name (too long, bad labels): nothing to warm with

@@ -15,10 +15,10 @@ export interface SkyDnsProcess {
   stop(): Promise<void>;
 }
 
-export async function startSkyDns(etcdUrl: string, extra: string[] = [], opts: { waitReady?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<SkyDnsProcess> {
+export async function startSkyDns(etcdUrl: string, extra: string[] = [], opts: { waitReady?: boolean; env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {}): Promise<SkyDnsProcess> {
   const port = await freePort();
   const metricsPort = await freeTcpPort();
-  const args = [SKYDNS_BIN, `-machines=${etcdUrl}`, `-addr=127.0.0.1:${port}`, '-ns-rotate=false', '-domain=cluster.local.', `-metrics-addr=127.0.0.1:${metricsPort}`, ...extra];
+  const args = [...(opts.nodeArgs ?? []), SKYDNS_BIN, `-machines=${etcdUrl}`, `-addr=127.0.0.1:${port}`, '-ns-rotate=false', '-domain=cluster.local.', `-metrics-addr=127.0.0.1:${metricsPort}`, ...extra];
   const prog = spawnProgram(process.execPath, args, { name: 'skydns', env: opts.env });
   const httpGet = async (p: string) => {
     const res = await fetch(`http://127.0.0.1:${metricsPort}${p}`);

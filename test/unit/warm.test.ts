@@ -36,10 +36,11 @@ test('warm-up answers its questions on a handler of its own and leaves nothing b
   const cfg = configFor(['-domain=cluster.local.', '-nameservers=127.0.0.1:1']);
   const t = tree();
   const resolver = new Resolver(t, cfg, null, SILENT);
-  const real = new DnsHandler({ cfg, tree: t, resolver, forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true });
+  const parts = { cfg, tree: t, resolver, forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true };
+  const real = new DnsHandler(parts);
   const lines: string[] = [];
   const log: Logger = { ...SILENT, debug: (m) => lines.push(m) };
-  const w = await warmUp(t, cfg, resolver, log, { minQueries: 5000, minMs: 1, maxMs: 5000 });
+  const w = await warmUp(parts, log, { minQueries: 5000, minMs: 1, maxMs: 5000 });
   assert.ok(w.queries >= 5000, `${w.queries} queries`);
   assert.match(lines[0], /^warm-up: \d+ queries in \d+ ms$/);
   assert.equal(real.cachedAnswers, 0, 'the real answer cache is untouched');
@@ -58,10 +59,10 @@ test('warm-up answers its questions on a handler of its own and leaves nothing b
     },
     remote: 'test',
   };
-  await warmUp(t, cfg, resolver, SILENT, { minQueries: 100, minMs: 1, maxMs: 5000, transport, synced: () => (syncedCalls++, true) });
+  await warmUp({ ...parts, synced: () => (syncedCalls++, true) }, SILENT, { minQueries: 100, minMs: 1, maxMs: 5000, transport });
   assert.ok(tcpReads >= 100, `transport read ${tcpReads} times`);
   assert.ok(syncedCalls > 0, 'synced() asked');
   // A bound on time is kept even when the query count cannot be reached.
-  const short = await warmUp(t, cfg, resolver, SILENT, { minQueries: 1e9, minMs: 1, maxMs: 30 });
+  const short = await warmUp(parts, SILENT, { minQueries: 1e9, minMs: 1, maxMs: 30 });
   assert.ok(short.ms < 1000, `${short.ms} ms`);
 });

@@ -1,0 +1,118 @@
+// The warm-up before /readyz (lib/skydns/warm.ts) runs the query path with the shapes real
+// queries bring, so the code V8 optimised while warming is the code real queries run: the
+// first real queries after /readyz must not throw any of it away (a deoptimisation costs
+// 1–6 ms of the event loop, and then the path runs unoptimised until compiled again).
+// Real etcd, the real skydns program run with V8's --trace-deopt-verbose, real UDP on loopback.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { EtcdProcess, etcdPutMany, startEtcd } from '../harness/etcd.js';
+import { SkyDnsProcess, startSkyDns } from '../harness/skydns.js';
+import { TYPE, decodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
+import { encodeService, hashLabel } from '../../lib/msg/service.js';
+
+const D = '/skydns/local/cluster';
+const SERVICES = 300;
+const COOKIE = [{ code: 10, data: Buffer.from('0123456789abcdef', 'hex') }];
+
+/** Every other letter upper-case, as resolvers using 0x20 randomisation ask. */
+const mixed = (n: string) => [...n].map((c, i) => (i % 2 === 0 ? c.toUpperCase() : c)).join('');
+
+/** The queries a cluster sends for service i: its A, AAAA, a search-path miss, an external name, SRV; plain, with EDNS0, with a cookie, in mixed case. */
+function queriesFor(i: number): Buffer[] {
+  const name = `svc${i}.ns${i % 7}.svc.cluster.local.`;
+  const out: Buffer[] = [];
+  const asks: [string, number][] = [
+    [name, TYPE.A],
+    [name, TYPE.AAAA],
+    [`svc${i}.ns${i % 7}.other.svc.cluster.local.`, TYPE.A],
+    [`ext${i}.example.com.svc.cluster.local.`, TYPE.A],
+    [`_http._tcp.${name}`, TYPE.SRV],
+    [mixed(name), TYPE.A],
+  ];
+  for (const [n, t] of asks) {
+    out.push(encodeQuery(n, t, 0), encodeQuery(n, t, 0, 1232), encodeQuery(n, t, 0, 1232, COOKIE));
+  }
+  return out;
+}
+
+/** Sends every query (each twice: computed, then from the cache), 32 in flight; returns the replies' rcodes. */
+async function send(port: number, queries: Buffer[]): Promise<Map<number, number>> {
+  const sock = dgram.createSocket('udp4');
+  const rcodes = new Map<number, number>();
+  const waiting = new Map<number, () => void>();
+  sock.on('message', (buf) => {
+    const m = decodeMessage(buf);
+    rcodes.set(m.header.rcode, (rcodes.get(m.header.rcode) ?? 0) + 1);
+    waiting.get(m.header.id)?.();
+  });
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+  const all = [...queries, ...queries];
+  let next = 0;
+  let id = 1;
+  const worker = async () => {
+    while (next < all.length) {
+      const q = Buffer.from(all[next++]);
+      const myId = id++ & 0xffff;
+      q.writeUInt16BE(myId, 0);
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no reply to query ${myId} in 3 s`)), 3000);
+        waiting.set(myId, () => {
+          clearTimeout(timer);
+          waiting.delete(myId);
+          resolve();
+        });
+        sock.send(q, port, '127.0.0.1');
+      });
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: 32 }, worker));
+  } finally {
+    sock.close();
+  }
+  return rcodes;
+}
+
+/** The query path's compiled files: a deoptimisation in one of them after the warm-up is a failure. */
+const QUERY_PATH = /dist\/lib\/(skydns\/(handler|answers|wire|resolver|tree|udp-batch|server|metrics|deps)|metrics\/fast|msg\/[a-z-]+)\.js:\d+/;
+
+describe('skydns: the first real queries after /readyz keep the code the warm-up optimised', () => {
+  let etcd: EtcdProcess;
+  let sky: SkyDnsProcess;
+
+  before(async () => {
+    etcd = await startEtcd();
+    const puts: [string, string][] = [];
+    for (let i = 0; i < SERVICES; i++) {
+      const a = encodeService({ host: `10.7.${i >> 8}.${i & 255}`, priority: 10, weight: 10, ttl: 30 });
+      const srv = encodeService({ host: `svc${i}.ns${i % 7}.svc.cluster.local.`, port: 80, priority: 10, weight: 10, ttl: 30 });
+      puts.push([`${D}/svc/ns${i % 7}/svc${i}/${hashLabel(a)}`, a], [`${D}/svc/ns${i % 7}/svc${i}/_tcp/_http/${hashLabel(srv)}`, srv]);
+    }
+    await etcdPutMany(etcd.url, puts);
+    sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1', '-workers=1'], { nodeArgs: ['--trace-deopt-verbose'] });
+  });
+  after(async () => {
+    await sky?.stop();
+    await etcd?.stop();
+  });
+
+  test('no function of the query path is deoptimised by real traffic (--trace-deopt-verbose)', async () => {
+    const queries: Buffer[] = [];
+    for (let i = 0; i < SERVICES; i++) queries.push(...queriesFor(i));
+    const rcodes = await send(sky.port, queries);
+    // The traffic was what it should be: answers and NXDOMAINs, nothing else.
+    assert.deepEqual([...rcodes.keys()].sort(), [0, 3], `rcodes ${JSON.stringify([...rcodes])}`);
+    const out = sky.prog.output();
+    const warmed = out.indexOf('query path warmed up');
+    assert.ok(warmed > 0, 'the warm-up ran');
+    const after = out.slice(warmed).split('\n');
+    const bailouts: string[] = [];
+    for (let i = 0; i < after.length; i++) {
+      if (!after[i].startsWith('[bailout (kind')) continue;
+      const at = after.slice(i + 1, i + 3).find((l) => l.includes('deoptimize at')) ?? '';
+      if (QUERY_PATH.test(at)) bailouts.push(`${after[i].slice(0, 160)}\n    ${at.trim()}`);
+    }
+    assert.deepEqual(bailouts, [], `the query path was deoptimised after /readyz:\n${bailouts.join('\n')}`);
+  });
+});
