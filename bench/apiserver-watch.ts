@@ -29,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CoreV1Api, KubeConfig, makeInformer, type V1Service } from '@kubernetes/client-node';
-import { kubeconfigYaml } from '../lib/apiserver/auth.js';
+import { kubeconfigYaml } from '../lib/sandbox-apiserver/auth.js';
 import type { Program } from '../test/harness/proc.js';
 import { ROOT, envInt, fmt, log, runBench, start, stopProgram, withTimeout } from './common.js';
 

@@ -21,7 +21,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { hashLabel } from '../lib/msg/service.js';
+import { hashLabel } from '../lib/msg/record.js';
 import { dig } from '../test/harness/dig.js';
 import { rng } from '../test/harness/random.js';
 import { type EtcdProcess } from '../test/harness/etcd.js';

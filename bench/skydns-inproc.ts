@@ -24,7 +24,7 @@ import { DnsHandler, isPromise } from '../lib/skydns/handler.js';
 import { Resolver, SILENT } from '../lib/skydns/resolver.js';
 import { encodeQuery } from '../lib/skydns/wire.js';
 import { RecordTree } from '../lib/skydns/tree.js';
-import { encodeService, hashLabel } from '../lib/msg/service.js';
+import { encodeRecord, hashLabel } from '../lib/msg/record.js';
 import { envInt } from './common.js';
 
 const DOMAIN = 'cluster.local.';
@@ -44,8 +44,8 @@ function ipOf(i: number): string {
 function serviceRecords(i: number, ip = ipOf(i)): [string, string][] {
   const ns = `ns${i % NAMESPACES}`;
   const base = `/skydns/local/cluster/svc/${ns}/svc${i}`;
-  const a = encodeService({ host: ip, priority: 10, weight: 10, ttl: 30 });
-  const srv = encodeService({ host: `svc${i}.${ns}.svc.cluster.local.`, port: 80, priority: 10, weight: 10, ttl: 30 });
+  const a = encodeRecord({ host: ip, priority: 10, weight: 10, ttl: 30 });
+  const srv = encodeRecord({ host: `svc${i}.${ns}.svc.cluster.local.`, port: 80, priority: 10, weight: 10, ttl: 30 });
   return [[`${base}/${hashLabel(a)}`, a], [`${base}/_tcp/_http/${hashLabel(srv)}`, srv]];
 }
 

@@ -27,7 +27,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { hashLabel } from '../lib/msg/service.js';
+import { hashLabel } from '../lib/msg/record.js';
 import { type EtcdProcess } from '../test/harness/etcd.js';
 import { rng } from '../test/harness/random.js';
 import { sleep } from '../test/harness/proc.js';

@@ -2,7 +2,7 @@
 /** apiserver: the sandbox Kubernetes API server (tests and the local stack use it instead of a real one). */
 import { parseCommandLine } from '../lib/flags.js';
 import { createLogger } from '../lib/log.js';
-import { APISERVER_FLAGS, extractRepeated, optionsFromFlags, startApiServer } from '../lib/apiserver/index.js';
+import { APISERVER_FLAGS, extractRepeated, optionsFromFlags, startApiServer } from '../lib/sandbox-apiserver/index.js';
 
 const INTRO = 'A sandbox Kubernetes API server: core/v1 Services, Endpoints, Pods and Namespaces in memory, served over the real REST list/watch protocol on loopback.';
 

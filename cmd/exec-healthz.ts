@@ -3,7 +3,7 @@
 import { parseCommandLine, str, num, bool, formatDuration } from '../lib/flags.js';
 import { EXEC_HEALTHZ_FLAGS } from '../lib/healthz/flags.js';
 import { Prober } from '../lib/healthz/exec.js';
-import { startHealthzHttp } from '../lib/healthz/http.js';
+import { startHealthzHttp } from '../lib/healthz/status-http.js';
 
 function line(s: string): void {
   process.stderr.write(`${new Date().toISOString()} exec-healthz ${s}\n`);

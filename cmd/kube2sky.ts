@@ -4,7 +4,7 @@ import { parseCommandLine } from '../lib/flags.js';
 import { createLogger } from '../lib/log.js';
 import { Kube2Sky } from '../lib/kube2sky/app.js';
 import { KUBE2SKY_FLAGS, configFromFlags } from '../lib/kube2sky/config.js';
-import { startKube2SkyHttp } from '../lib/kube2sky/http.js';
+import { startKube2SkyHttp } from '../lib/kube2sky/status-http.js';
 import { kubeConfigFor } from '../lib/kube2sky/kube.js';
 
 const VERSION = '1.14 (kube-dns-ts 0.1.0)';

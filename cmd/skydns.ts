@@ -7,7 +7,7 @@ import { IMPLEMENTATION, SKYDNS_FLAGS, SKYDNS_VERSION, SkyConfig, applyDefaults,
 import { KeyError, loadKey } from '../lib/dnssec/key.js';
 import { SkyDnsApp } from '../lib/skydns/app.js';
 import { EtcdConfigError } from '../lib/etcd/client.js';
-import { metricsEndpoint, startHttp } from '../lib/skydns/http.js';
+import { metricsEndpoint, startHttp } from '../lib/skydns/status-http.js';
 import { Metrics, StoreState, processRegistry } from '../lib/skydns/metrics.js';
 import type { Snapshot } from '../lib/metrics/fast.js';
 

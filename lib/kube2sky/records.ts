@@ -3,7 +3,7 @@
  * legacy kube2sky 1.14 wrote (docs/kube2sky.md §2), plus the documented
  * extensions. Pure functions: (object, domain, options) → desired records.
  */
-import { encodeService, hashLabel } from '../msg/service.js';
+import { encodeRecord, hashLabel } from '../msg/record.js';
 import { nameToKey, parseIP, reverseName } from '../msg/path.js';
 import type { Endpoints, Pod, Service } from './types.js';
 
@@ -39,12 +39,12 @@ export function isDns1123Label(s: string): boolean {
 
 /** The A-type value (also used for pods and endpoints). */
 export function addressValue(ip: string): string {
-  return encodeService({ host: ip, priority: 10, weight: 10, ttl: 30 });
+  return encodeRecord({ host: ip, priority: 10, weight: 10, ttl: 30 });
 }
 
 /** The SRV-type value pointing at `host` (a FQDN with trailing dot). */
 export function srvValue(host: string, port: number): string {
-  return encodeService({ host, port, priority: 10, weight: 10, ttl: 30 });
+  return encodeRecord({ host, port, priority: 10, weight: 10, ttl: 30 });
 }
 
 export function normaliseDomain(domain: string): string {
@@ -160,7 +160,7 @@ export function serviceRecords(svc: Service, endpoints: Endpoints | null, opts: 
     }
     // At the service's own key, nothing below it (as kube-dns 1.14 stored it): skydns
     // answers a CNAME question by exact lookup, so the record must be the name's own.
-    put(records, fq, encodeService({ host: target + '.', priority: 10, weight: 10, ttl: 30 }));
+    put(records, fq, encodeRecord({ host: target + '.', priority: 10, weight: 10, ttl: 30 }));
     return { records, problems };
   }
 
@@ -285,7 +285,7 @@ export function podRecords(pod: Pod, opts: RecordOptions): Generated {
 /** The `dns-version.<domain>` TXT record (Kubernetes DNS schema version). */
 export function versionRecords(opts: RecordOptions): Records {
   const records: Records = new Map();
-  if (!opts.legacy) put(records, `dns-version.${opts.domain}`, encodeService({ text: DNS_SCHEMA_VERSION, ttl: 30 }));
+  if (!opts.legacy) put(records, `dns-version.${opts.domain}`, encodeRecord({ text: DNS_SCHEMA_VERSION, ttl: 30 }));
   return records;
 }
 

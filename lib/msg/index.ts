@@ -1,2 +1,2 @@
-export * from './service.js';
+export * from './record.js';
 export * from './path.js';

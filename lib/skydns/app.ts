@@ -12,12 +12,12 @@ import { Signer } from '../dnssec/sign.js';
 import { SkyConfig, applyDefaults, mergeConfigObject, ConfigObjectError, splitHostPort } from './config.js';
 import { Forwarder, Server, parseServers } from './forwarder.js';
 import { DnsHandler, HandlerDeps } from './handler.js';
-import { metricsEndpoint, startHttp } from './http.js';
+import { metricsEndpoint, startHttp } from './status-http.js';
 import { close as closeHttp } from '../http/serve.js';
 import { Metrics, StoreState, processRegistry } from './metrics.js';
 import { Resolver } from './resolver.js';
 import { DnsServer } from './server.js';
-import { EtcdStore } from './store.js';
+import { EtcdStore } from './etcd-store.js';
 import { StubZones } from './stub.js';
 import { recordFeedbackFromFirstCall, warmUp } from './warm.js';
 

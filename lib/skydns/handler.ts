@@ -6,7 +6,7 @@
 import type { Signer } from '../dnssec/sign.js';
 import { inZone, labelCount } from '../msg/path.js';
 import { SkyConfig } from './config.js';
-import { AnswerCache, CachedAnswer, DO_FLAG, EDNS_FLAG, ReplyChunks } from './answers.js';
+import { AnswerCache, CachedAnswer, DO_FLAG, EDNS_FLAG, ReplyChunks } from './answer-cache.js';
 import { BUSY, Forwarder, Server } from './forwarder.js';
 import { Metrics, System, Cause } from './metrics.js';
 import { Answer, Logger, Request, Resolver, UpstreamMemo } from './resolver.js';

@@ -4,7 +4,7 @@
  * that ends there. Lookups follow SkyDNS's etcd v2 semantics over v3 keys:
  * a name exists iff some key equals its path or lies below `path + "/"`.
  */
-import { decodeService, Service, ServiceDecodeError } from '../msg/service.js';
+import { decodeRecord, SkyRecord, RecordDecodeError } from '../msg/record.js';
 import { fqdn, IPFamily, parseIP } from '../msg/path.js';
 
 /** RFC 2181 §8: a TTL is at most 2³¹ − 1. */
@@ -36,7 +36,7 @@ function hostProblem(host: string): string | null {
  * 65535, a TTL of 2³² − 1 as is, and a host of 30 labels SERVFAILed its name
  * and every name above it.
  */
-export function recordProblem(svc: Service, segs: readonly string[], ip: unknown): string | null {
+export function recordProblem(svc: SkyRecord, segs: readonly string[], ip: unknown): string | null {
   let wire = 1;
   for (const s of segs) {
     if (s.length > 63) return `the key has a part of ${s.length} bytes; a DNS label has at most 63`;
@@ -62,7 +62,7 @@ export interface Entry {
   key: string;
   raw: string;
   /** Decoded value, or null when the value is not a valid record. */
-  svc: Service | null;
+  svc: SkyRecord | null;
   /** Why the value could not be decoded. */
   error: string | null;
   /** etcd lease ID as a decimal string; '0' when the key has no lease. */
@@ -162,12 +162,12 @@ export class RecordTree {
   put(key: string, raw: string, lease = '0'): Entry | null {
     const segs = this.segments(key);
     if (!segs) return null;
-    let svc: Service | null = null;
+    let svc: SkyRecord | null = null;
     let error: string | null = null;
     try {
-      svc = decodeService(raw, key);
+      svc = decodeRecord(raw, key);
     } catch (err) {
-      error = err instanceof ServiceDecodeError ? err.message : `bad record at ${key}: ${String(err)}`;
+      error = err instanceof RecordDecodeError ? err.message : `bad record at ${key}: ${String(err)}`;
     }
     let ip = svc ? parseIP(svc.host) : null;
     if (svc && segs.join('/') !== 'config') {

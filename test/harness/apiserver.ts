@@ -7,9 +7,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ApiServer, type ApiServerOptions, startApiServer } from '../../lib/apiserver/index.js';
+import { type ApiServer, type ApiServerOptions, startApiServer } from '../../lib/sandbox-apiserver/index.js';
 import { createLogger } from '../../lib/log.js';
-import { kubeconfigYaml } from '../../lib/apiserver/auth.js';
+import { kubeconfigYaml } from '../../lib/sandbox-apiserver/auth.js';
 import { type Program, spawnProgram } from './proc.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -1,4 +1,4 @@
-// The sandbox API server's route table (express, lib/apiserver/routes.ts) over raw HTTP: what
+// The sandbox API server's route table (express, lib/sandbox-apiserver/routes.ts) over raw HTTP: what
 // each URL shape addresses, 405 MethodNotAllowed for the methods a route does not serve, the
 // two kinds of 404, trailing slashes, dot segments, absolute-form targets, percent-encoded
 // and empty path segments, the legacy /api/v1/watch/ paths, and nothing express would add on

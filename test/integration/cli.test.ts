@@ -12,7 +12,7 @@ import { runToExit } from '../harness/proc.js';
 import type { FlagDef } from '../../lib/flags.js';
 import { SKYDNS_FLAGS } from '../../lib/skydns/config.js';
 import { KUBE2SKY_FLAGS } from '../../lib/kube2sky/config.js';
-import { APISERVER_FLAGS } from '../../lib/apiserver/index.js';
+import { APISERVER_FLAGS } from '../../lib/sandbox-apiserver/index.js';
 import { EXEC_HEALTHZ_FLAGS } from '../../lib/healthz/flags.js';
 import { STACK_FLAGS } from '../../lib/stack/flags.js';
 

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Prober } from '../../lib/healthz/exec.js';
-import { startHealthzHttp } from '../../lib/healthz/http.js';
-import { startKube2SkyHttp } from '../../lib/kube2sky/http.js';
+import { startHealthzHttp } from '../../lib/healthz/status-http.js';
+import { startKube2SkyHttp } from '../../lib/kube2sky/status-http.js';
 import { Kube2SkyMetrics } from '../../lib/kube2sky/metrics.js';
 import type { Kube2Sky } from '../../lib/kube2sky/app.js';
-import { startHttp, type HealthProbe } from '../../lib/skydns/http.js';
+import { startHttp, type HealthProbe } from '../../lib/skydns/status-http.js';
 import { close } from '../../lib/http/serve.js';
 
 interface Reply {

@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import { EtcdProcess, etcdPutMany, startEtcd } from '../harness/etcd.js';
 import { SkyDnsProcess, startSkyDns } from '../harness/skydns.js';
 import { TYPE, decodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
-import { encodeService, hashLabel } from '../../lib/msg/service.js';
+import { encodeRecord, hashLabel } from '../../lib/msg/record.js';
 
 const D = '/skydns/local/cluster';
 const SERVICES = 300;
@@ -85,8 +85,8 @@ describe('skydns: the first real queries after /readyz keep the code the warm-up
     etcd = await startEtcd();
     const puts: [string, string][] = [];
     for (let i = 0; i < SERVICES; i++) {
-      const a = encodeService({ host: `10.7.${i >> 8}.${i & 255}`, priority: 10, weight: 10, ttl: 30 });
-      const srv = encodeService({ host: `svc${i}.ns${i % 7}.svc.cluster.local.`, port: 80, priority: 10, weight: 10, ttl: 30 });
+      const a = encodeRecord({ host: `10.7.${i >> 8}.${i & 255}`, priority: 10, weight: 10, ttl: 30 });
+      const srv = encodeRecord({ host: `svc${i}.ns${i % 7}.svc.cluster.local.`, port: 80, priority: 10, weight: 10, ttl: 30 });
       puts.push([`${D}/svc/ns${i % 7}/svc${i}/${hashLabel(a)}`, a], [`${D}/svc/ns${i % 7}/svc${i}/_tcp/_http/${hashLabel(srv)}`, srv]);
     }
     await etcdPutMany(etcd.url, puts);

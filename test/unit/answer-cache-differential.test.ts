@@ -7,7 +7,7 @@
 // it: so the test can fail, and it fails for each rule.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AnswerCache, CachedAnswer } from '../../lib/skydns/answers.js';
+import { AnswerCache, CachedAnswer } from '../../lib/skydns/answer-cache.js';
 import { configFor, SkyConfig } from '../../lib/skydns/config.js';
 import { DepIndex, Deps, WildRead } from '../../lib/skydns/deps.js';
 import { DnsHandler } from '../../lib/skydns/handler.js';
@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rng } from '../harness/random.js';
-import { encodeService, ServiceFields } from '../../lib/msg/service.js';
+import { encodeRecord, SkyRecordFields } from '../../lib/msg/record.js';
 
 const DOMAIN = 'cluster.local.';
 
@@ -83,7 +83,7 @@ class Workload {
   value(): string {
     const r = this.r();
     if (r < 0.04) return '{"host": "bad';
-    const f: ServiceFields = {};
+    const f: SkyRecordFields = {};
     const h = this.r();
     if (h < 0.4) f.host = `10.0.0.${1 + Math.floor(this.r() * 4)}`;
     else if (h < 0.5) f.host = `2001:db8::${1 + Math.floor(this.r() * 3)}`;
@@ -99,7 +99,7 @@ class Workload {
     if (this.r() < 0.4) f.ttl = this.pick([30, 120]);
     if (this.r() < 0.15) f.targetstrip = this.pick([1, 2]);
     if (this.r() < 0.2) f.group = this.pick(['g1', 'g2']);
-    return encodeService(f);
+    return encodeRecord(f);
   }
 
   /** Applies one random change to the tree; returns a description of it. */

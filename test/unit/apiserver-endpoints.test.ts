@@ -3,11 +3,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EndpointsController } from '../../lib/apiserver/controller.js';
-import { createNamespaces } from '../../lib/apiserver/defaults.js';
-import { computeSubsets } from '../../lib/apiserver/endpoints.js';
-import { Store } from '../../lib/apiserver/store.js';
-import type { EndpointSubset, Pod, Service } from '../../lib/apiserver/types.js';
+import { EndpointsController } from '../../lib/sandbox-apiserver/controller.js';
+import { createNamespaces } from '../../lib/sandbox-apiserver/defaults.js';
+import { computeSubsets } from '../../lib/sandbox-apiserver/endpoints.js';
+import { Store } from '../../lib/sandbox-apiserver/store.js';
+import type { EndpointSubset, Pod, Service } from '../../lib/sandbox-apiserver/types.js';
 
 function service(spec: Service['spec'], name = 'web', ns = 'default'): Service {
   return { metadata: { name, namespace: ns }, spec: { clusterIP: '10.0.0.9', ...spec } };

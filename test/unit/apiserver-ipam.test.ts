@@ -2,11 +2,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../../lib/apiserver/errors.js';
-import { Cidr, IpAllocator, canonicalIp, parseIp } from '../../lib/apiserver/ipalloc.js';
-import { Store } from '../../lib/apiserver/store.js';
-import { createKubernetesService, createNamespaces } from '../../lib/apiserver/defaults.js';
-import type { KubeObject, Service } from '../../lib/apiserver/types.js';
+import { ApiError } from '../../lib/sandbox-apiserver/errors.js';
+import { Cidr, IpAllocator, canonicalIp, parseIp } from '../../lib/sandbox-apiserver/ipalloc.js';
+import { Store } from '../../lib/sandbox-apiserver/store.js';
+import { createKubernetesService, createNamespaces } from '../../lib/sandbox-apiserver/defaults.js';
+import type { KubeObject, Service } from '../../lib/sandbox-apiserver/types.js';
 
 function newStore(opts: ConstructorParameters<typeof Store>[0] = {}): Store {
   const s = new Store(opts);

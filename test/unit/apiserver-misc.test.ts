@@ -2,14 +2,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../../lib/apiserver/errors.js';
-import { extractRepeated, optionsFromFlags, APISERVER_FLAGS } from '../../lib/apiserver/options.js';
-import { jsonPatch, mergePatch, strategicMerge } from '../../lib/apiserver/patch.js';
-import { canonicalPath } from '../../lib/apiserver/routes.js';
-import { matchesLabels, parseFieldSelector, parseLabelSelector } from '../../lib/apiserver/selectors.js';
-import { humanDuration, wantsTable } from '../../lib/apiserver/table.js';
+import { ApiError } from '../../lib/sandbox-apiserver/errors.js';
+import { extractRepeated, optionsFromFlags, APISERVER_FLAGS } from '../../lib/sandbox-apiserver/options.js';
+import { jsonPatch, mergePatch, strategicMerge } from '../../lib/sandbox-apiserver/patch.js';
+import { canonicalPath } from '../../lib/sandbox-apiserver/routes.js';
+import { matchesLabels, parseFieldSelector, parseLabelSelector } from '../../lib/sandbox-apiserver/selectors.js';
+import { humanDuration, wantsTable } from '../../lib/sandbox-apiserver/table.js';
 import { parseFlags } from '../../lib/flags.js';
-import { parseObjects } from '../../lib/apiserver/load.js';
+import { parseObjects } from '../../lib/sandbox-apiserver/load.js';
 
 test('label selectors: parse and match', () => {
   const labels = { app: 'web', tier: 'front', v: '3' };

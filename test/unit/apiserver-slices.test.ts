@@ -3,10 +3,10 @@
 // the write order, hand edits put back, dual stack; and Endpoints truncated at 1,000.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EndpointsController } from '../../lib/apiserver/controller.js';
-import { createNamespaces } from '../../lib/apiserver/defaults.js';
-import { Store, type StoreEvent } from '../../lib/apiserver/store.js';
-import type { KubeObject } from '../../lib/apiserver/types.js';
+import { EndpointsController } from '../../lib/sandbox-apiserver/controller.js';
+import { createNamespaces } from '../../lib/sandbox-apiserver/defaults.js';
+import { Store, type StoreEvent } from '../../lib/sandbox-apiserver/store.js';
+import type { KubeObject } from '../../lib/sandbox-apiserver/types.js';
 
 function cluster(opts: { slices?: boolean; serviceCidr?: string } = {}): { store: Store; ctl: EndpointsController } {
   const store = new Store(opts.serviceCidr ? { serviceCidr: opts.serviceCidr } : {});

@@ -3,10 +3,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../../lib/apiserver/errors.js';
-import { Store, type StoreEvent } from '../../lib/apiserver/store.js';
-import { createNamespaces } from '../../lib/apiserver/defaults.js';
-import type { KubeObject } from '../../lib/apiserver/types.js';
+import { ApiError } from '../../lib/sandbox-apiserver/errors.js';
+import { Store, type StoreEvent } from '../../lib/sandbox-apiserver/store.js';
+import { createNamespaces } from '../../lib/sandbox-apiserver/defaults.js';
+import type { KubeObject } from '../../lib/sandbox-apiserver/types.js';
 
 const NOW = new Date('2024-05-01T12:00:00.123Z');
 

@@ -1,9 +1,9 @@
-// The sandbox API server's self-signed certificate (lib/apiserver/tls.ts) is valid DER every
+// The sandbox API server's self-signed certificate (lib/sandbox-apiserver/tls.ts) is valid DER every
 // time: each one is parsed by OpenSSL (node:crypto's X509Certificate).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { selfSignedCert } from '../../lib/apiserver/tls.js';
+import { selfSignedCert } from '../../lib/sandbox-apiserver/tls.js';
 
 test('self-signed certificates always parse: a positive, minimally encoded serial (1,500 of them)', () => {
   // With the needless leading 00 of old, about 1 in 256 failed: all 1,500 passing by chance was ~0.3 %.

@@ -11,7 +11,7 @@ import { Resolver, SILENT } from '../../lib/skydns/resolver.js';
 import { StubZones, STUB_OPTION } from '../../lib/skydns/stub.js';
 import { RecordTree } from '../../lib/skydns/tree.js';
 import { CLASS, EdnsOption, Message, RCODE, TYPE, decodeMessage, encodeMessage } from '../../lib/skydns/wire.js';
-import { encodeService } from '../../lib/msg/service.js';
+import { encodeRecord } from '../../lib/msg/record.js';
 import { startScriptedUpstream } from '../harness/upstream.js';
 
 const UDP: Transport = { tcp: false, remote: 'test' };
@@ -47,9 +47,9 @@ async function ask(h: DnsHandler, raw: Buffer, t: Transport = UDP): Promise<Mess
 
 function tree(): RecordTree {
   const t = new RecordTree('skydns');
-  t.put(`${D}/svc/default/web/a`, encodeService({ host: '10.0.0.1', ttl: 30 }));
-  for (let i = 1; i <= 100; i++) t.put(`${D}/svc/default/big/${i}`, encodeService({ host: `10.1.0.${i}`, ttl: 30 }));
-  t.put('/skydns/arpa/in-addr/10/0/0/1', encodeService({ host: 'web.default.svc.cluster.local.' }));
+  t.put(`${D}/svc/default/web/a`, encodeRecord({ host: '10.0.0.1', ttl: 30 }));
+  for (let i = 1; i <= 100; i++) t.put(`${D}/svc/default/big/${i}`, encodeRecord({ host: `10.1.0.${i}`, ttl: 30 }));
+  t.put('/skydns/arpa/in-addr/10/0/0/1', encodeRecord({ host: 'web.default.svc.cluster.local.' }));
   return t;
 }
 
@@ -158,7 +158,7 @@ describe('DnsHandler in memory', () => {
       // With EDNS0 (or DO) the question is another entry: not served from the plain one.
       assert.equal(h.tryCached(query('web.default.svc.cluster.local.', TYPE.A, { edns: 1232 }), false), null);
       // A change under the name drops the entry; the next answer has the new address.
-      t.put(`${D}/svc/default/web/a`, encodeService({ host: '10.0.0.2', ttl: 30 }));
+      t.put(`${D}/svc/default/web/a`, encodeRecord({ host: '10.0.0.2', ttl: 30 }));
       assert.equal(h.tryCached(query('web.default.svc.cluster.local.', TYPE.A), false), null);
       const fresh = await ask(h, query('web.default.svc.cluster.local.', TYPE.A));
       assert.deepEqual(fresh!.answer.map((r) => [...(r.data as { bytes: Uint8Array }).bytes].join('.')), ['10.0.0.2']);
@@ -200,7 +200,7 @@ describe('DnsHandler with an upstream on loopback', () => {
 
   test('stub zones: a question in a stub zone goes to its server with the loop-guard option; one carrying that option is dropped', async () => {
     const t = tree();
-    t.put(`${D}/dns/stub/net/example/ns1`, encodeService({ host: '127.0.0.1', port }));
+    t.put(`${D}/dns/stub/net/example/ns1`, encodeRecord({ host: '127.0.0.1', port }));
     const { h, close } = handler({ stubzones: true, t });
     seen.length = 0;
     try {

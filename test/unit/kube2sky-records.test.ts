@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { podRecords, serviceRecords, versionRecords, ownedPrefixes, RecordOptions } from '../../lib/kube2sky/records.js';
 import type { Endpoints, Service } from '../../lib/kube2sky/types.js';
-import { hashLabel } from '../../lib/msg/service.js';
+import { hashLabel } from '../../lib/msg/record.js';
 
 const LEGACY: RecordOptions = { domain: 'cluster.local.', legacy: true };
 const MODERN: RecordOptions = { domain: 'cluster.local.', legacy: false };

@@ -2,9 +2,9 @@
 // and that one cluster state gives the same records from slices as from Endpoints.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeSubsets, truncateSubsets } from '../../lib/apiserver/endpoints.js';
-import { MAX_ENDPOINTS_PER_SLICE, planSlices, type EndpointSlice as ApiSlice } from '../../lib/apiserver/endpointslices.js';
-import type { Endpoints as ApiEndpoints, Pod, Service as ApiService } from '../../lib/apiserver/types.js';
+import { computeSubsets, truncateSubsets } from '../../lib/sandbox-apiserver/endpoints.js';
+import { MAX_ENDPOINTS_PER_SLICE, planSlices, type EndpointSlice as ApiSlice } from '../../lib/sandbox-apiserver/endpointslices.js';
+import type { Endpoints as ApiEndpoints, Pod, Service as ApiService } from '../../lib/sandbox-apiserver/types.js';
 import { serviceRecords, type RecordOptions } from '../../lib/kube2sky/records.js';
 import { endpointsFromSlices, RemovalGrace, SliceIndex } from '../../lib/kube2sky/slices.js';
 import type { EndpointSlice, Endpoints, Service } from '../../lib/kube2sky/types.js';

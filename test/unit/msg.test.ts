@@ -6,16 +6,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Service,
-  ServiceDecodeError,
-  ServiceFields,
-  decodeService,
-  emptyService,
-  encodeService,
+  SkyRecord,
+  RecordDecodeError,
+  SkyRecordFields,
+  decodeRecord,
+  emptyRecord,
+  encodeRecord,
   fnv1a32,
   goJsonString,
   hashLabel,
-} from '../../lib/msg/service.js';
+} from '../../lib/msg/record.js';
 import {
   addressFromReverse,
   fqdn,
@@ -31,12 +31,12 @@ import {
   splitName,
 } from '../../lib/msg/path.js';
 
-// ---------------------------------------------------------------- encodeService
+// ---------------------------------------------------------------- encodeRecord
 
 const A_VALUE = { host: '10.0.0.1', priority: 10, weight: 10, ttl: 30 };
 
-test('encodeService: byte-exact Go json.Marshal output', async (t) => {
-  const cases: Array<[string, ServiceFields, string]> = [
+test('encodeRecord: byte-exact Go json.Marshal output', async (t) => {
+  const cases: Array<[string, SkyRecordFields, string]> = [
     ['kube2sky A value (docs/kube2sky.md §2.3)', A_VALUE, '{"host":"10.0.0.1","priority":10,"weight":10,"ttl":30,"targetstrip":0}'],
     [
       'kube2sky SRV value (docs/kube2sky.md §2.3)',
@@ -66,7 +66,7 @@ test('encodeService: byte-exact Go json.Marshal output', async (t) => {
     ['mail true written as literal true', { host: 'mx.example.', mail: true }, '{"host":"mx.example.","mail":true,"targetstrip":0}'],
   ];
   for (const [name, input, want] of cases) {
-    await t.test(name, () => assert.equal(encodeService(input), want));
+    await t.test(name, () => assert.equal(encodeRecord(input), want));
   }
 });
 
@@ -85,13 +85,13 @@ test('goJsonString: string escaping table', () => {
   for (const [input, want] of cases) assert.equal(goJsonString(input), want, JSON.stringify(input));
 });
 
-test('encodeService output is valid JSON that decodes back to the same record', () => {
-  const input: ServiceFields = { host: 'a<b>&\u2028', port: 53, priority: 1, weight: 2, text: 'x"y', mail: true, ttl: 7, targetstrip: 1, group: 'g' };
-  const json = encodeService(input);
-  const back = decodeService(json, '/skydns/x');
-  const want: Service = { host: 'a<b>&\u2028', port: 53, priority: 1, weight: 2, text: 'x"y', mail: true, ttl: 7, targetstrip: 1, group: 'g', key: '/skydns/x' };
+test('encodeRecord output is valid JSON that decodes back to the same record', () => {
+  const input: SkyRecordFields = { host: 'a<b>&\u2028', port: 53, priority: 1, weight: 2, text: 'x"y', mail: true, ttl: 7, targetstrip: 1, group: 'g' };
+  const json = encodeRecord(input);
+  const back = decodeRecord(json, '/skydns/x');
+  const want: SkyRecord = { host: 'a<b>&\u2028', port: 53, priority: 1, weight: 2, text: 'x"y', mail: true, ttl: 7, targetstrip: 1, group: 'g', key: '/skydns/x' };
   assert.deepEqual(back, want);
-  assert.equal(encodeService(back), json);
+  assert.equal(encodeRecord(back), json);
 });
 
 // ---------------------------------------------------------------- hashing
@@ -111,7 +111,7 @@ test('hashLabel: every row of the kube2sky hash table (docs/kube2sky.md §2.4)',
     ['127.0.0.1', '3c9e32e'],
   ];
   for (const [host, label] of table) {
-    await t.test(`${host} → ${label}`, () => assert.equal(hashLabel(encodeService({ host, priority: 10, weight: 10, ttl: 30 })), label));
+    await t.test(`${host} → ${label}`, () => assert.equal(hashLabel(encodeRecord({ host, priority: 10, weight: 10, ttl: 30 })), label));
   }
 });
 
@@ -130,11 +130,11 @@ test('fnv1a32: reference vectors, UTF-8 bytes, unsigned result', () => {
   assert.equal(hashLabel('a'), 'e40c292c');
 });
 
-// ---------------------------------------------------------------- decodeService
+// ---------------------------------------------------------------- decodeRecord
 
-test('decodeService: field decoding', async (t) => {
+test('decodeRecord: field decoding', async (t) => {
   const key = '/skydns/local/cluster/svc/default/kubernetes/c88f1059';
-  const cases: Array<[string, string, Partial<Service>]> = [
+  const cases: Array<[string, string, Partial<SkyRecord>]> = [
     ['kube2sky A value', '{"host":"10.0.0.1","priority":10,"weight":10,"ttl":30,"targetstrip":0}', { host: '10.0.0.1', priority: 10, weight: 10, ttl: 30 }],
     [
       'kube2sky SRV value',
@@ -155,11 +155,11 @@ test('decodeService: field decoding', async (t) => {
     ['whitespace around the JSON', ' \n{ "host" : "x" }\t', { host: 'x' }],
   ];
   for (const [name, value, fields] of cases) {
-    await t.test(name, () => assert.deepEqual(decodeService(value, key), { ...emptyService(key), ...fields }));
+    await t.test(name, () => assert.deepEqual(decodeRecord(value, key), { ...emptyRecord(key), ...fields }));
   }
 });
 
-test('decodeService: errors name the etcd key and the field', async (t) => {
+test('decodeRecord: errors name the etcd key and the field', async (t) => {
   const key = '/skydns/test/bad';
   const cases: Array<[string, string, string]> = [
     ['port as a string', '{"port":"80"}', 'field "port" is a JSON string, want a number'],
@@ -181,10 +181,10 @@ test('decodeService: errors name the etcd key and the field', async (t) => {
   for (const [name, value, detail] of cases) {
     await t.test(name, () => {
       assert.throws(
-        () => decodeService(value, key),
+        () => decodeRecord(value, key),
         (err: unknown) => {
-          assert.ok(err instanceof ServiceDecodeError);
-          assert.equal(err.name, 'ServiceDecodeError');
+          assert.ok(err instanceof RecordDecodeError);
+          assert.equal(err.name, 'RecordDecodeError');
           assert.equal(err.key, key);
           assert.equal(err.message, `bad record at ${key}: ${detail}`);
           return true;
@@ -194,8 +194,8 @@ test('decodeService: errors name the etcd key and the field', async (t) => {
   }
   await t.test('invalid JSON', () => {
     assert.throws(
-      () => decodeService('{"host":', key),
-      (err: unknown) => err instanceof ServiceDecodeError && err.key === key && err.message.startsWith(`bad record at ${key}: invalid JSON (`),
+      () => decodeRecord('{"host":', key),
+      (err: unknown) => err instanceof RecordDecodeError && err.key === key && err.message.startsWith(`bad record at ${key}: invalid JSON (`),
     );
   });
 });

@@ -9,7 +9,7 @@ import type { FlagDef } from '../../lib/flags.js';
 import { SKYDNS_FLAGS } from '../../lib/skydns/config.js';
 import { KUBE2SKY_FLAGS } from '../../lib/kube2sky/config.js';
 import { EXEC_HEALTHZ_FLAGS } from '../../lib/healthz/flags.js';
-import { APISERVER_FLAGS } from '../../lib/apiserver/options.js';
+import { APISERVER_FLAGS } from '../../lib/sandbox-apiserver/options.js';
 import { STACK_FLAGS } from '../../lib/stack/flags.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -53,8 +53,8 @@ test('the README flag tables of skydns, kube2sky and exec-healthz name exactly t
   }
 });
 
-test('the sandbox API server\'s flags are all in lib/apiserver/README.md', () => {
-  const doc = fs.readFileSync(path.join(root, 'lib/apiserver/README.md'), 'utf8');
+test('the sandbox API server\'s flags are all in lib/sandbox-apiserver/README.md', () => {
+  const doc = fs.readFileSync(path.join(root, 'lib/sandbox-apiserver/README.md'), 'utf8');
   const missing = APISERVER_FLAGS.filter((f) => !doc.includes(`--${f.name}`)).map((f) => f.name);
   assert.deepEqual(missing, []);
 });

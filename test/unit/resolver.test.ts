@@ -9,7 +9,7 @@ import { Answer, Logger, MAX_LOOKUPS, Request, Resolver, Upstream, srvWeights, t
 import { Entry, RecordTree } from '../../lib/skydns/tree.js';
 import { CLASS, RCODE, RR, TYPE, rcodeName, typeName } from '../../lib/skydns/wire.js';
 import { SkyConfig, applyDefaults, configFor } from '../../lib/skydns/config.js';
-import { emptyService } from '../../lib/msg/service.js';
+import { emptyRecord } from '../../lib/msg/record.js';
 import { reverseName } from '../../lib/msg/path.js';
 import {
   DOMAIN,
@@ -1142,7 +1142,7 @@ describe('Resolver details', () => {
   });
 
   test('srvWeights uses IEEE double arithmetic in SkyDNS order', () => {
-    const svc = (priority: number, weight: number) => ({ ...emptyService(), priority, weight });
+    const svc = (priority: number, weight: number) => ({ ...emptyRecord(), priority, weight });
     assert.deepEqual(srvWeights([svc(10, 130), svc(10, 80), svc(10, 150)]), [36, 22, 41]);
     assert.deepEqual(srvWeights([svc(10, 120), svc(10, 100), svc(10, 130)]), [34, 28, 37]);
     assert.deepEqual(srvWeights([svc(10, 0), svc(10, 0), svc(10, 0)]), [33, 33, 33]);

@@ -10,7 +10,7 @@ import { Resolver, SILENT } from '../../lib/skydns/resolver.js';
 import { DnsServer } from '../../lib/skydns/server.js';
 import { RecordTree } from '../../lib/skydns/tree.js';
 import { TYPE, encodeQuery } from '../../lib/skydns/wire.js';
-import { encodeService } from '../../lib/msg/service.js';
+import { encodeRecord } from '../../lib/msg/record.js';
 import { freePort } from '../harness/ports.js';
 
 interface Conn {
@@ -31,7 +31,7 @@ async function until(what: string, ok: () => boolean, ms = 3000): Promise<void> 
 test('a newcomer takes the slot of the client idle longest, else of the one busy longest', async () => {
   const cfg = configFor(['-domain=cluster.local.']);
   const tree = new RecordTree('skydns');
-  tree.put('/skydns/local/cluster/a', encodeService({ host: '10.9.9.9' }));
+  tree.put('/skydns/local/cluster/a', encodeRecord({ host: '10.9.9.9' }));
   const handler = new DnsHandler({ cfg, tree, resolver: new Resolver(tree, cfg, null, SILENT), forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true });
   // A port free for both: with port 0, UDP and TCP would each get a port of their own.
   const port = await freePort();

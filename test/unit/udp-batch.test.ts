@@ -14,7 +14,7 @@ import { DnsServer } from '../../lib/skydns/server.js';
 import { RecordTree } from '../../lib/skydns/tree.js';
 import { CLASS, RCODE, TYPE, decodeMessage, encodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
 import { formatSockaddr, loadUdpIo } from '../../lib/skydns/udp-batch.js';
-import { encodeService } from '../../lib/msg/service.js';
+import { encodeRecord } from '../../lib/msg/record.js';
 import { rawUdpSender } from '../harness/rawudp.js';
 
 const native = loadUdpIo();
@@ -65,8 +65,8 @@ for (const mode of ['batch', 'dgram'] as const) {
       // -udp-max-payload raised so that a reply can outgrow a receive slot (4096 bytes).
       const cfg = configFor(['-domain=cluster.local.', `-nameservers=127.0.0.1:${upstream.port}`, '-round-robin=false', '-answer-cache=1000', '-udp-max-payload=8192']);
       const tree = new RecordTree('skydns');
-      for (let i = 0; i < 300; i++) tree.put(`/skydns/local/cluster/svc/ns/s${i}/a`, encodeService({ host: `10.1.${i >> 8}.${i & 255}`, ttl: 30 }));
-      tree.put('/skydns/local/cluster/big/t', encodeService({ text: 'x'.repeat(6000) }));
+      for (let i = 0; i < 300; i++) tree.put(`/skydns/local/cluster/svc/ns/s${i}/a`, encodeRecord({ host: `10.1.${i >> 8}.${i & 255}`, ttl: 30 }));
+      tree.put('/skydns/local/cluster/big/t', encodeRecord({ text: 'x'.repeat(6000) }));
       const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: 2000, nsRotate: false, log: SILENT });
       const resolver = new Resolver(tree, cfg, forwarder, SILENT);
       const handler = new DnsHandler({ cfg, tree, resolver, forwarder, stubs: null, metrics: null, log: SILENT, synced: () => true, answerCacheSize: 1000 });
@@ -152,7 +152,7 @@ for (const mode of ['batch', 'dgram'] as const) {
     async function listener(upstreamPort: number): Promise<DnsServer> {
       const cfg = configFor(['-domain=cluster.local.', `-nameservers=127.0.0.1:${upstreamPort}`]);
       const tree = new RecordTree('skydns');
-      tree.put('/skydns/local/cluster/a', encodeService({ host: '10.9.9.9' }));
+      tree.put('/skydns/local/cluster/a', encodeRecord({ host: '10.9.9.9' }));
       const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: 150, nsRotate: false, log: SILENT });
       const handler = new DnsHandler({ cfg, tree, resolver: new Resolver(tree, cfg, forwarder, SILENT), forwarder, stubs: null, metrics: null, log: SILENT, synced: () => true });
       const server = new DnsServer(handler, { host: '127.0.0.1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, tcpIoMs: 1000, udpIo: mode }, SILENT);
@@ -213,7 +213,7 @@ describe('UDP listener: batch details', { skip: native.io === null ? `native mod
   test('IPv6: ::1 clients get their replies', async () => {
     const cfg = configFor(['-domain=cluster.local.', '-nameservers=127.0.0.1:1']);
     const tree = new RecordTree('skydns');
-    tree.put('/skydns/local/cluster/a', encodeService({ host: '10.9.9.9' }));
+    tree.put('/skydns/local/cluster/a', encodeRecord({ host: '10.9.9.9' }));
     const resolver = new Resolver(tree, cfg, null, SILENT);
     const handler = new DnsHandler({ cfg, tree, resolver, forwarder: null, stubs: null, metrics: null, log: SILENT, synced: () => true });
     const server = new DnsServer(handler, { host: '::1', port: 0, maxTcpConns: 10, tcpIdleMs: 1000, tcpIoMs: 1000, udpIo: 'batch' }, SILENT);

@@ -8,16 +8,16 @@ import { Logger, Resolver, SILENT } from '../../lib/skydns/resolver.js';
 import { RecordTree } from '../../lib/skydns/tree.js';
 import { TYPE } from '../../lib/skydns/wire.js';
 import { warmQuestions, warmUp } from '../../lib/skydns/warm.js';
-import { encodeService } from '../../lib/msg/service.js';
+import { encodeRecord } from '../../lib/msg/record.js';
 
 
 function tree(): RecordTree {
   const t = new RecordTree('skydns');
-  t.put('/skydns/local/cluster/svc/ns1/web/a1', encodeService({ host: '10.0.0.1' }));
-  t.put('/skydns/local/cluster/svc/ns1/web/_tcp/_http/a1', encodeService({ host: 'web.ns1.svc.cluster.local.', port: 80 }));
-  t.put('/skydns/arpa/in-addr/10/0/0/1', encodeService({ host: 'web.ns1.svc.cluster.local.' }));
+  t.put('/skydns/local/cluster/svc/ns1/web/a1', encodeRecord({ host: '10.0.0.1' }));
+  t.put('/skydns/local/cluster/svc/ns1/web/_tcp/_http/a1', encodeRecord({ host: 'web.ns1.svc.cluster.local.', port: 80 }));
+  t.put('/skydns/arpa/in-addr/10/0/0/1', encodeRecord({ host: 'web.ns1.svc.cluster.local.' }));
   t.put('/skydns/local/cluster/bad/x', '{not json');
-  t.put(`/skydns/local/cluster/long/${'x'.repeat(70)}`, encodeService({ host: '10.0.0.2' }));
+  t.put(`/skydns/local/cluster/long/${'x'.repeat(70)}`, encodeRecord({ host: '10.0.0.2' }));
   return t;
 }
 
@@ -46,7 +46,7 @@ test('warm-up answers its questions on a handler of its own and leaves nothing b
   assert.equal(real.cachedAnswers, 0, 'the real answer cache is untouched');
   // The private handler stopped following the tree: a change reaches only the real handler.
   const before = t.size;
-  t.put('/skydns/local/cluster/svc/ns1/other/b', encodeService({ host: '10.0.0.3' }));
+  t.put('/skydns/local/cluster/svc/ns1/other/b', encodeRecord({ host: '10.0.0.3' }));
   assert.equal(t.size, before + 1);
   assert.equal((t as unknown as { listeners: unknown[] }).listeners.length, 1);
   // The transport and synced function given are the ones the questions go through (the real path's shapes).

@@ -12,7 +12,7 @@ import type { Log } from '../log.js';
 import { type BearerAuth, isPublicPath } from './auth.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, openApiV3Group, openApiV3Root, SERVER_VERSION } from './discovery.js';
 import { ApiError, badRequest, success, unsupportedMediaType, failure } from './errors.js';
-import { decodeObjectBody, mediaType, parseJson, readBody, responder, type Responder } from './http.js';
+import { decodeObjectBody, mediaType, parseJson, readBody, responder, type Responder } from './bodies.js';
 import { Paginator } from './paging.js';
 import { PATCH_CONTENT_TYPES } from './patch.js';
 import { RESOURCES, type ResourceName } from './resources.js';

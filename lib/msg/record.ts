@@ -9,7 +9,7 @@
  * kube2sky hashes those bytes into the leaf label.
  */
 
-export interface Service {
+export interface SkyRecord {
   host: string;
   port: number;
   priority: number;
@@ -23,15 +23,15 @@ export interface Service {
   key: string;
 }
 
-export class ServiceDecodeError extends Error {
+export class RecordDecodeError extends Error {
   constructor(readonly key: string, detail: string) {
     super(`bad record at ${key}: ${detail}`);
-    this.name = 'ServiceDecodeError';
+    this.name = 'RecordDecodeError';
   }
 }
 
 type FieldKind = 'string' | 'int' | 'uint32' | 'bool';
-type FieldName = Exclude<keyof Service, 'key'>;
+type FieldName = Exclude<keyof SkyRecord, 'key'>;
 
 const FIELDS: ReadonlyArray<readonly [FieldName, FieldKind]> = [
   ['host', 'string'],
@@ -54,41 +54,41 @@ function jsonTypeName(v: unknown): string {
   return typeof v === 'object' ? 'object' : typeof v;
 }
 
-export function emptyService(key = ''): Service {
+export function emptyRecord(key = ''): SkyRecord {
   return { host: '', port: 0, priority: 0, weight: 0, text: '', mail: false, ttl: 0, targetstrip: 0, group: '', key };
 }
 
-/** Decodes one etcd value; throws ServiceDecodeError naming the key and the problem. */
-export function decodeService(value: string, key: string): Service {
+/** Decodes one etcd value; throws RecordDecodeError naming the key and the problem. */
+export function decodeRecord(value: string, key: string): SkyRecord {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
   } catch (err) {
-    throw new ServiceDecodeError(key, `invalid JSON (${(err as Error).message})`);
+    throw new RecordDecodeError(key, `invalid JSON (${(err as Error).message})`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ServiceDecodeError(key, `value is a JSON ${jsonTypeName(parsed)}, want an object`);
+    throw new RecordDecodeError(key, `value is a JSON ${jsonTypeName(parsed)}, want an object`);
   }
-  const svc = emptyService(key);
+  const svc = emptyRecord(key);
   for (const [rawName, v] of Object.entries(parsed as Record<string, unknown>)) {
     const field = FIELD_BY_LOWER.get(rawName.toLowerCase());
     if (!field || v === null) continue;
     const [name, kind] = field;
     switch (kind) {
       case 'string':
-        if (typeof v !== 'string') throw new ServiceDecodeError(key, `field "${rawName}" is a JSON ${jsonTypeName(v)}, want a string`);
+        if (typeof v !== 'string') throw new RecordDecodeError(key, `field "${rawName}" is a JSON ${jsonTypeName(v)}, want a string`);
         (svc[name] as string) = v;
         break;
       case 'bool':
-        if (typeof v !== 'boolean') throw new ServiceDecodeError(key, `field "${rawName}" is a JSON ${jsonTypeName(v)}, want a boolean`);
+        if (typeof v !== 'boolean') throw new RecordDecodeError(key, `field "${rawName}" is a JSON ${jsonTypeName(v)}, want a boolean`);
         (svc[name] as boolean) = v;
         break;
       case 'int':
       case 'uint32': {
-        if (typeof v !== 'number') throw new ServiceDecodeError(key, `field "${rawName}" is a JSON ${jsonTypeName(v)}, want a number`);
-        if (!Number.isInteger(v)) throw new ServiceDecodeError(key, `field "${rawName}" is ${v}, want an integer`);
-        if (kind === 'uint32' && (v < 0 || v > 0xffffffff)) throw new ServiceDecodeError(key, `field "${rawName}" is ${v}, out of range 0..4294967295`);
-        if (kind === 'int' && Math.abs(v) >= INT64_LIMIT) throw new ServiceDecodeError(key, `field "${rawName}" is ${v}, out of range`);
+        if (typeof v !== 'number') throw new RecordDecodeError(key, `field "${rawName}" is a JSON ${jsonTypeName(v)}, want a number`);
+        if (!Number.isInteger(v)) throw new RecordDecodeError(key, `field "${rawName}" is ${v}, want an integer`);
+        if (kind === 'uint32' && (v < 0 || v > 0xffffffff)) throw new RecordDecodeError(key, `field "${rawName}" is ${v}, out of range 0..4294967295`);
+        if (kind === 'int' && Math.abs(v) >= INT64_LIMIT) throw new RecordDecodeError(key, `field "${rawName}" is ${v}, out of range`);
         (svc[name] as number) = v;
         break;
       }
@@ -122,14 +122,14 @@ export function goJsonString(s: string): string {
   return out + '"';
 }
 
-export type ServiceFields = Partial<Omit<Service, 'key'>>;
+export type SkyRecordFields = Partial<Omit<SkyRecord, 'key'>>;
 
 /**
  * Encodes a record exactly as Go's json.Marshal encoded the legacy msg.Service:
  * fields in declaration order, zero values omitted, except `targetstrip`, which the
  * legacy struct tag (`json:"targetstrip",omitempty"`) made always present.
  */
-export function encodeService(s: ServiceFields): string {
+export function encodeRecord(s: SkyRecordFields): string {
   const parts: string[] = [];
   if (s.host) parts.push(`"host":${goJsonString(s.host)}`);
   if (s.port) parts.push(`"port":${Math.trunc(s.port)}`);
