@@ -1,6 +1,6 @@
 /**
  * Wires skydns together: config → etcd client → store → resolver → handler →
- * sockets and the metrics/health endpoint. Used by cmd/skydns.ts and by tests.
+ * sockets and the metrics/health endpoint. Used by run.ts and by tests.
  */
 import { EventEmitter } from 'node:events';
 import type http from 'node:http';
@@ -9,12 +9,12 @@ import { createEtcdClient, etcdErrorText } from '../etcd/client.js';
 import { Log, createLogger } from '../log.js';
 import { loadKey } from '../dnssec/key.js';
 import { Signer } from '../dnssec/sign.js';
-import { SkyConfig, applyDefaults, mergeConfigObject, ConfigObjectError, splitHostPort } from './config.js';
+import { SkyConfig, applyDefaults, mergeConfigObject, ConfigObjectError } from './config.js';
 import { Forwarder, Server, parseServers } from './forwarder.js';
 import { DnsHandler, HandlerDeps } from './handler.js';
-import { metricsEndpoint, startHttp } from './status-http.js';
+import { serveStatus, statusEndpoint } from './status-http.js';
 import { close as closeHttp } from '../http/serve.js';
-import { Metrics, StoreState, processRegistry } from './metrics.js';
+import { Metrics, StoreState } from './metrics.js';
 import { Resolver } from './resolver.js';
 import { DnsServer } from './server.js';
 import { EtcdStore } from './etcd-store.js';
@@ -90,7 +90,7 @@ export class SkyDnsApp extends EventEmitter {
     const store = this.store;
 
     // Metrics: PROMETHEUS_PORT (all interfaces, like SkyDNS) or -metrics-addr; in a worker the primary serves them.
-    const endpoint = this.opts.worker ? null : metricsEndpoint(cfg.metricsAddr, env, this.log, splitHostPort);
+    const endpoint = this.opts.worker ? null : statusEndpoint(cfg, env, this.log);
     if (endpoint || this.opts.worker) this.metrics = new Metrics(env.PROMETHEUS_NAMESPACE || 'skydns', env.PROMETHEUS_SUBSYSTEM || 'skydns');
 
     const forwarderFor = (servers: Server[], m: Metrics | null, log: Log) => new Forwarder({ servers, timeoutMs: cfg.readTimeoutMs, nsRotate: cfg.nsRotate, log, maxOutstanding: cfg.maxForwards, metrics: m });
@@ -142,15 +142,8 @@ export class SkyDnsApp extends EventEmitter {
     if (!this.opts.worker) this.log.info(`ready for queries on ${cfg.domain} for tcp/udp ${cfg.dnsAddr}${signing} [rcache ${cfg.rcache}; ${udpText}]; etcd ${cfg.machines.join(',')}; nameservers ${cfg.nameservers.join(',') || '(none)'}`);
     else if (udp.mode === 'dgram' && cfg.udpIo === 'auto') this.log.info(`using ${udpText}`);
     if (endpoint) {
-      const path = env.PROMETHEUS_PATH || '/metrics';
-      const registry = processRegistry();
       const metrics = this.metrics!;
-      this.http = await startHttp(endpoint.host, endpoint.port, path, {
-        live: () => this.listening,
-        ready: () => (!store.synced ? { ok: false, reason: 'records not read from etcd yet' } : !this.warmed ? { ok: false, reason: 'warming up' } : { ok: true, reason: '' }),
-        metrics: async () => metrics.render() + metrics.renderState([this.state()]) + (await registry.metrics()),
-      }, this.log);
-      this.log.info(`metrics on ${endpoint.host ?? '*'}:${endpoint.port}${path}, health on /healthz and /readyz`);
+      this.http = await serveStatus(endpoint, env, this.log, { expected: 1, listening: () => this.listening, processes: () => [{ state: this.state(), snapshot: metrics.snapshot() }] });
     }
     if (this.opts.waitForSync) await sync;
     else sync.catch((err: Error) => this.log.error(`etcd sync: ${etcdErrorText(err)}`));

@@ -1,6 +1,9 @@
 /** The metrics/health HTTP endpoint: Prometheus exposition, /healthz and /readyz. */
 import type http from 'node:http';
+import type { Snapshot } from '../metrics/fast.js';
 import { exactPath, finishRoutes, listen, plainApp, sendText } from '../http/serve.js';
+import { type SkyConfig, splitHostPort } from './config.js';
+import { Metrics, type StoreState, processRegistry } from './metrics.js';
 import type { Logger } from './resolver.js';
 
 export interface HealthProbe {
@@ -51,4 +54,47 @@ export function metricsEndpoint(metricsAddr: string, env: NodeJS.ProcessEnv, log
   if (/^\d+$/.test(promPort) && Number(promPort) >= 1 && Number(promPort) <= 65535) return { host: undefined, port: Number(promPort) };
   log.warn(`PROMETHEUS_PORT=${JSON.stringify(promPort)} is not a port number (a Kubernetes service environment variable?); running without metrics`);
   return null;
+}
+
+/** Where the status endpoint listens for this configuration (-metrics-addr or PROMETHEUS_PORT), or null: none. */
+export function statusEndpoint(cfg: SkyConfig, env: NodeJS.ProcessEnv, log: Logger): { host: string | undefined; port: number } | null {
+  return metricsEndpoint(cfg.metricsAddr, env, log, splitHostPort);
+}
+
+/** What the status endpoint reports on: one server process, or the workers a cluster primary hears from. */
+export interface StatusSource {
+  /** How many server processes there should be. */
+  expected: number;
+  /** Every expected process listens for DNS. */
+  listening(): boolean;
+  /** Each running server process's state and DNS metrics. */
+  processes(): { state: StoreState; snapshot: Snapshot | null }[];
+}
+
+/**
+ * The one way skydns serves /metrics, /healthz and /readyz, alone or as a
+ * cluster primary: ready once every expected process has read the records
+ * and warmed up; metrics merged over the processes, then the state gauges,
+ * then this process's own (prom-client's default metrics). Logs where it listens.
+ */
+export async function serveStatus(endpoint: { host: string | undefined; port: number }, env: NodeJS.ProcessEnv, log: Logger, src: StatusSource): Promise<http.Server> {
+  const metrics = new Metrics(env.PROMETHEUS_NAMESPACE || 'skydns', env.PROMETHEUS_SUBSYSTEM || 'skydns');
+  const registry = processRegistry();
+  const path = env.PROMETHEUS_PATH || '/metrics';
+  const srv = await startHttp(endpoint.host, endpoint.port, path, {
+    live: () => src.listening(),
+    ready: () => {
+      const ps = src.processes();
+      if (ps.length < src.expected) return { ok: false, reason: `${ps.length} of ${src.expected} workers running` };
+      if (!ps.every((p) => p.state.synced)) return { ok: false, reason: 'records not read from etcd yet' };
+      if (!ps.every((p) => p.state.warmed)) return { ok: false, reason: 'warming up' };
+      return { ok: true, reason: '' };
+    },
+    metrics: async () => {
+      const ps = src.processes();
+      return metrics.render(ps.flatMap((p) => (p.snapshot ? [p.snapshot] : []))) + metrics.renderState(ps.map((p) => p.state)) + (await registry.metrics());
+    },
+  }, log);
+  log.info(`metrics on ${endpoint.host ?? '*'}:${endpoint.port}${path}, health on /healthz and /readyz`);
+  return srv;
 }
