@@ -18,6 +18,7 @@ import { loadKey } from '../lib/dnssec/key.js';
 import { parseCommandLine, num, str, bool } from '../lib/flags.js';
 import { STACK_FLAGS } from '../lib/stack/flags.js';
 import { Component, Show, waitFor } from '../lib/stack/component.js';
+import { etcdArgs, etcdEnv, etcdHealthy } from '../lib/stack/etcd.js';
 import { makeRunDir, shown } from '../lib/stack/logs.js';
 import { freePort, tcpPortFree, udpPortFree } from '../lib/stack/ports.js';
 
@@ -109,14 +110,8 @@ async function main(): Promise<void> {
   const bin = (name: string) => path.join(distRoot, 'cmd', `${name}.js`);
   const q = (name: string) => ({ show, logFile: path.join(logDir, `${name}.log`) });
 
-  const etcd = new Component('etcd', 'etcd', [
-    '--name', 'kube-dns-etcd', '--data-dir', path.join(dataDir, 'etcd'),
-    '--listen-client-urls', etcdUrl, '--advertise-client-urls', etcdUrl,
-    '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-    '--initial-cluster', `kube-dns-etcd=http://127.0.0.1:${peerPort}`, '--initial-cluster-token', 'skydns-etcd',
-    // zap (JSON lines with a level) rather than 3.4's deprecated default capnslog, which warns about itself
-    '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'info',
-  ], q('etcd'));
+  const etcdMember = { name: 'kube-dns-etcd', dataDir: path.join(dataDir, 'etcd'), clientUrl: etcdUrl, peerUrl: `http://127.0.0.1:${peerPort}` };
+  const etcd = new Component('etcd', 'etcd', etcdArgs(etcdMember), { ...q('etcd'), fullEnv: etcdEnv() });
   const apiserver = new Component('apiserver', node, [bin('apiserver'), `--port=${apiPort}`, '--address=127.0.0.1', '--service-cidr=10.0.0.0/24', `--load=${seed}`], q('apiserver'));
   // The legacy pod's arguments, with loopback ports instead of 4001/53/8080/8081.
   const kube2sky = new Component('kube2sky', node, [
@@ -173,7 +168,7 @@ async function main(): Promise<void> {
     step(`${c.name}: ready`);
   };
 
-  await launch(etcd, () => httpOk(`${etcdUrl}/health`), `${etcdUrl}, data in ${dataDir}`);
+  await launch(etcd, () => etcdHealthy(etcdUrl), `${etcdUrl}, data in ${dataDir}`);
   if (sandbox) await launch(apiserver, () => httpOk(`${apiUrl}/readyz`), `sandbox API server ${apiUrl}, seeded from ${path.relative(process.cwd(), seed) || seed}`);
   else step(`using the Kubernetes API at ${kubeconfig ? `the kubeconfig ${kubeconfig}` : apiUrl}`);
   await launch(skydns, () => httpOk(`http://127.0.0.1:${skyMetrics}/readyz`), `DNS on 127.0.0.1:${dnsPort}`);

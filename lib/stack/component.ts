@@ -15,7 +15,10 @@ let colorIndex = 0;
 export type Show = 'all' | 'problems' | 'none';
 
 export interface ComponentOptions {
+  /** Added to this process's environment. */
   env?: NodeJS.ProcessEnv;
+  /** The whole environment instead (env is still added to it). */
+  fullEnv?: NodeJS.ProcessEnv;
   /** File that receives every line (created or appended to). */
   logFile?: string;
   /** Default 'all'. */
@@ -67,7 +70,7 @@ export class Component {
     // A process group of its own: Ctrl-C in the terminal reaches the stack alone, which then
     // stops the components one by one in reverse order (kube2sky and skydns before etcd), so
     // none of them reports the others going away.
-    const child = spawn(this.cmd, this.args, { env: { ...process.env, ...this.opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(this.cmd, this.args, { env: { ...(this.opts.fullEnv ?? process.env), ...this.opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
     const show = this.opts.show ?? 'all';
     const out = this.opts.out ?? ((s: string) => void process.stdout.write(s));

@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Etcd3 } from 'etcd3';
+import { type EtcdMember, etcdArgs, etcdEnv, etcdHealthUrl, etcdHealthy } from '../../lib/stack/etcd.js';
 import { freeTcpPorts } from './ports.js';
 import { trackPid, untrackPid, unrefStream, terminate, sleep, type ExitInfo } from './proc.js';
 
@@ -67,29 +68,6 @@ class LineRing {
 }
 
 /** Environment for etcd/etcdctl with any inherited ETCD_* / ETCDCTL_* settings removed. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('ETCD_') || k.startsWith('ETCDCTL_')) continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
-
-async function checkHealthy(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
-    const body: unknown = await res.json();
-    return (
-      typeof body === 'object' &&
-      body !== null &&
-      (body as Record<string, unknown>)['health'] === 'true'
-    );
-  } catch {
-    return false;
-  }
-}
-
 interface Running {
   child: ChildProcess;
   exited: Promise<ExitInfo>;
@@ -108,27 +86,23 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProces
   const peerPort = opts.member?.peerPort ?? freePeerPort;
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kube-dns-etcd-'));
   const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
-  const healthUrl = opts.tls ? `http://127.0.0.1:${metricsPort}` : url;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
-  const args = [
-    '--name', name,
-    '--data-dir', dataDir,
-    '--listen-client-urls', url,
-    '--advertise-client-urls', url,
-    '--listen-peer-urls', peerUrl,
-    '--initial-advertise-peer-urls', peerUrl,
-    '--initial-cluster', opts.member?.initialCluster ?? `${name}=${peerUrl}`,
-    '--initial-cluster-state', 'new',
-    ...(opts.tls
-      ? ['--cert-file', opts.tls.certFile, '--key-file', opts.tls.keyFile, '--trusted-ca-file', opts.tls.caFile, '--client-cert-auth', '--listen-metrics-urls', healthUrl]
-      : []),
-  ];
+  const member: EtcdMember = {
+    name,
+    dataDir,
+    clientUrl: url,
+    peerUrl,
+    initialCluster: opts.member?.initialCluster,
+    tls: opts.tls ? { ...opts.tls, metricsUrl: `http://127.0.0.1:${metricsPort}` } : undefined,
+  };
+  const args = etcdArgs(member);
+  const healthUrl = etcdHealthUrl(member);
   const ring = new LineRing();
   let current: Running | undefined;
   let removed = false;
 
   const launch = async (): Promise<void> => {
-    const child = spawn('etcd', args, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('etcd', args, { env: etcdEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let info: ExitInfo | undefined;
     let spawnErr: Error | undefined;
     const exited = new Promise<ExitInfo>((resolve) => {
@@ -163,7 +137,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProces
         await sleep(50); // let the pipes drain
         throw new Error(`etcd exited before becoming healthy (code ${info.code}, signal ${info.signal}); log tail:\n${ring.text()}`);
       }
-      if (await checkHealthy(healthUrl)) return;
+      if (await etcdHealthy(healthUrl)) return;
       if (Date.now() >= deadline) {
         await terminate(child, exited, 'SIGKILL');
         throw new Error(`etcd at ${url} not healthy after ${timeoutMs}ms; log tail:\n${ring.text()}`);
@@ -256,7 +230,7 @@ function etcdctl(url: string, args: string[]): Promise<string> {
     execFile(
       'etcdctl',
       ['--endpoints', url, '--dial-timeout=3s', '--command-timeout=10s', ...args],
-      { env: cleanEnv({ ETCDCTL_API: '3' }), maxBuffer: 64 * 1024 * 1024, timeout: 30000 },
+      { env: { ...etcdEnv(), ETCDCTL_API: '3' }, maxBuffer: 64 * 1024 * 1024, timeout: 30000 },
       (err, stdout, stderr) => {
         if (err) {
           reject(new Error(`etcdctl ${args.join(' ')} failed: ${err.message}\n${stderr}`));
