@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { loadKey } from '../lib/dnssec/key.js';
 import { parseCommandLine, num, str, bool } from '../lib/flags.js';
 import { STACK_FLAGS } from '../lib/stack/flags.js';
-import { Component, Show, waitFor } from '../lib/stack/component.js';
+import { Component, Show } from '../lib/stack/component.js';
+import { waitUntil } from '../lib/stack/wait.js';
 import { etcdArgs, etcdEnv, etcdHealthy } from '../lib/stack/etcd.js';
 import { makeRunDir, shown } from '../lib/stack/logs.js';
 import { freePort, tcpPortFree, udpPortFree } from '../lib/stack/ports.js';
@@ -160,7 +161,7 @@ async function main(): Promise<void> {
       }
     });
     try {
-      await waitFor(ready, timeoutMs, `${c.name} to become ready`);
+      await waitUntil(ready, timeoutMs, `${c.name} to become ready`);
     } catch (err) {
       process.stderr.write(`stack: ${(err as Error).message}; last lines (${full(c)}):\n${c.lastLines()}\n`);
       await shutdown(1);

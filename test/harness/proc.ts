@@ -3,6 +3,9 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { sleep, waitUntil } from '../../lib/stack/wait.js';
+
+export { sleep, waitUntil };
 
 // ---------------------------------------------------------------------------
 // Leftover-process registry. Every child spawned through this module (and
@@ -77,12 +80,8 @@ export function socketInodes(pid: number): Set<string> {
 }
 
 // ---------------------------------------------------------------------------
-// waitUntil
+// Waiting (sleep and waitUntil are the local stack's, lib/stack/wait.ts)
 // ---------------------------------------------------------------------------
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /**
  * Runs `step(0)`, `step(1)`, … at `perSecond` steps a second, one at a time (open loop: steps
@@ -109,32 +108,6 @@ export function paced(perSecond: number, step: (i: number) => Promise<void>, max
   };
 }
 
-/**
- * Poll `fn` every 50 ms until it returns true. Exceptions thrown by `fn` count
- * as "not yet" (the last one is included in the timeout error).
- * Throws `timed out after <timeoutMs>ms waiting for <what>`.
- */
-export async function waitUntil(
-  fn: () => Promise<boolean> | boolean,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      if (await fn()) return;
-      lastErr = undefined;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() >= deadline) {
-      const suffix = lastErr === undefined ? '' : ` (last error: ${lastErr instanceof Error ? lastErr.message : String(lastErr)})`;
-      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${suffix}`);
-    }
-    await sleep(50);
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Output capture helpers shared with etcd.ts
