@@ -21,6 +21,7 @@ import { splitHostPort } from './config.js';
 import { Writer, decodeMessage, RR, RCODE, TYPE, CLASS, WireError } from './wire.js';
 import type { Metrics } from './metrics.js';
 import type { Logger, Upstream } from './resolver.js';
+import { RateLimitedLine } from './log-throttle.js';
 
 export interface Server {
   host: string;
@@ -196,41 +197,6 @@ export class UdpLink {
       /* already closed */
     }
     this.hooks.closed(this);
-  }
-}
-
-/**
- * Counts events and reports them in at most one line every `everyMs`: the
- * first at once, those that follow summed when the period ends.
- */
-export class RateLimitedLine {
-  private count = 0;
-  private since = 0;
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(private readonly everyMs: number, private readonly write: (count: number, seconds: number, first: boolean) => void) {}
-
-  note(): void {
-    this.count++;
-    if (this.timer === null) this.flush(true);
-  }
-
-  private flush(first: boolean): void {
-    if (this.count === 0) {
-      this.timer = null;
-      return;
-    }
-    const now = Date.now();
-    this.write(this.count, (now - this.since) / 1000, first);
-    this.count = 0;
-    this.since = now;
-    this.timer = setTimeout(() => this.flush(false), this.everyMs).unref();
-  }
-
-  close(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.count = 0;
   }
 }
 
