@@ -1,5 +1,6 @@
 /** exec-healthz's HTTP server: /healthz, /metrics, an index at /, and /quit only when enabled. */
 import type http from 'node:http';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { Prober } from './exec.js';
 import { finishRoutes, listen, plainApp, sendText, type Request } from '../http/serve.js';
 
@@ -11,26 +12,37 @@ export interface HealthzHttpOptions {
   onQuit: () => void;
 }
 
-function metrics(p: Prober): string {
-  const r = p.last;
-  return [
-    '# HELP exec_healthz_runs_total Completed runs of the command.',
-    '# TYPE exec_healthz_runs_total counter',
-    `exec_healthz_runs_total ${p.runs}`,
-    '# HELP exec_healthz_failures_total Runs that failed (non-zero exit, error or timeout).',
-    '# TYPE exec_healthz_failures_total counter',
-    `exec_healthz_failures_total ${p.failures}`,
-    '# HELP exec_healthz_last_duration_seconds Duration of the last completed run.',
-    '# TYPE exec_healthz_last_duration_seconds gauge',
-    `exec_healthz_last_duration_seconds ${r ? r.durationMs / 1000 : 0}`,
-    '# HELP exec_healthz_last_success Whether the last completed run succeeded (1) or not (0).',
-    '# TYPE exec_healthz_last_success gauge',
-    `exec_healthz_last_success ${r && !r.error ? 1 : 0}`,
-    '# HELP exec_healthz_last_run_timestamp_seconds Completion time of the last run.',
-    '# TYPE exec_healthz_last_run_timestamp_seconds gauge',
-    `exec_healthz_last_run_timestamp_seconds ${r ? r.at / 1000 : 0}`,
-    '',
-  ].join('\n');
+/**
+ * exec-healthz's metrics, on prom-client like every other program's: the
+ * values are the prober's, read at each scrape.
+ */
+function metricsRegistry(p: Prober): Registry {
+  const r = new Registry();
+  const counter = (name: string, help: string, value: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(value());
+      },
+    });
+  const gauge = (name: string, help: string, value: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [r],
+      collect() {
+        this.set(value());
+      },
+    });
+  counter('exec_healthz_runs_total', 'Completed runs of the command.', () => p.runs);
+  counter('exec_healthz_failures_total', 'Runs that failed (non-zero exit, error or timeout).', () => p.failures);
+  gauge('exec_healthz_last_duration_seconds', 'Duration of the last completed run.', () => (p.last ? p.last.durationMs / 1000 : 0));
+  gauge('exec_healthz_last_success', 'Whether the last completed run succeeded (1) or not (0).', () => (p.last && !p.last.error ? 1 : 0));
+  gauge('exec_healthz_last_run_timestamp_seconds', 'Completion time of the last run.', () => (p.last ? p.last.at / 1000 : 0));
+  return r;
 }
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -41,13 +53,16 @@ function client(req: Request): string {
 
 export function startHealthzHttp(p: Prober, o: HealthzHttpOptions): Promise<http.Server> {
   const app = plainApp();
+  const registry = metricsRegistry(p);
   app.all('/healthz', (req, res) => {
     o.log(`${client(req)} requesting /healthz probe servicing cmd ${p.opts.cmd}`);
     const s = p.status();
     if (s.code !== 200) o.log(s.body.trimEnd());
     sendText(res, s.code, TEXT, s.body);
   });
-  app.all('/metrics', (_req, res) => sendText(res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics(p)));
+  app.all('/metrics', (_req, res) => {
+    registry.metrics().then((text) => sendText(res, 200, registry.contentType, text), (err: Error) => sendText(res, 500, TEXT, `metrics: ${err.message}\n`));
+  });
   // Without -enable-quit the route does not exist at all: /quit is a 404 like any other unknown path.
   if (o.enableQuit) {
     app.all('/quit', (req, res) => {

@@ -2,20 +2,14 @@
  * Minimal Prometheus counters and histograms for the DNS hot path: a plain
  * array increment per observation (prom-client's label hashing costs more
  * than answering a cached query). Snapshots can be merged across processes.
+ * They are exposed through a prom-client Registry like every other metric
+ * (expose()): the registry writes the text.
  */
+import type { Registry } from 'prom-client';
 
 export interface Snapshot {
   counters: Record<string, Record<string, number>>;
   histograms: Record<string, Record<string, { buckets: number[]; sum: number; count: number }>>;
-}
-
-function escapeLabel(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-function fmt(n: number): string {
-  if (n === Infinity) return '+Inf';
-  return String(n);
 }
 
 export class FastCounter {
@@ -27,21 +21,6 @@ export class FastCounter {
   inc(labels: string, by = 1): void {
     this.values.set(labels, (this.values.get(labels) ?? 0) + by);
   }
-
-  render(extra?: Map<string, number>): string {
-    const values = extra ?? this.values;
-    let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} counter\n`;
-    for (const [k, v] of values) out += `${this.name}${labelText(this.labelNames, k)} ${fmt(v)}\n`;
-    return out;
-  }
-}
-
-function labelText(names: readonly string[], key: string, extra = ''): string {
-  if (names.length === 0 && !extra) return '';
-  const vals = key === '' ? [] : key.split('\u0000');
-  const parts = names.map((n, i) => `${n}="${escapeLabel(vals[i] ?? '')}"`);
-  if (extra) parts.unshift(extra);
-  return `{${parts.join(',')}}`;
 }
 
 export class FastHistogram {
@@ -61,21 +40,6 @@ export class FastHistogram {
     }
     s.sum += v;
     s.count++;
-  }
-
-  render(series = this.series): string {
-    let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} histogram\n`;
-    for (const [k, s] of series) {
-      let cum = 0;
-      for (let i = 0; i < this.bounds.length; i++) {
-        cum += s.buckets[i];
-        out += `${this.name}_bucket${labelText(this.labelNames, k, `le="${fmt(this.bounds[i])}"`)} ${cum}\n`;
-      }
-      out += `${this.name}_bucket${labelText(this.labelNames, k, 'le="+Inf"')} ${s.count}\n`;
-      out += `${this.name}_sum${labelText(this.labelNames, k)} ${s.sum}\n`;
-      out += `${this.name}_count${labelText(this.labelNames, k)} ${s.count}\n`;
-    }
-    return out;
   }
 }
 
@@ -98,4 +62,51 @@ export function mergeSnapshots(a: Snapshot, b: Snapshot): Snapshot {
     }
   }
   return a;
+}
+
+/** A sample as prom-client's Registry reads it from a metric's get(). */
+interface Sample {
+  metricName?: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Label values by name, from a series key (values joined by \u0000; '' when there are no labels). */
+function labelsOf(names: readonly string[], key: string): Record<string, string> {
+  const vals = key === '' ? [] : key.split('\u0000');
+  const out: Record<string, string> = {};
+  names.forEach((n, i) => (out[n] = vals[i] ?? ''));
+  return out;
+}
+
+/**
+ * Registers `m` in `registry` as prom-client reads a metric: at each scrape
+ * its samples come from `values` (this process's snapshot, or several
+ * processes' merged). prom-client's Registry takes any object with a name
+ * and an async get(); the cast says so to its types.
+ */
+export function expose(registry: Registry, m: FastCounter | FastHistogram, values: () => Snapshot): void {
+  const isCounter = m instanceof FastCounter;
+  const type = isCounter ? 'counter' : 'histogram';
+  const base = { name: m.name, help: m.help, type, aggregator: 'sum' as const };
+  const get = async () => {
+    const samples: Sample[] = [];
+    if (m instanceof FastCounter) {
+      for (const [k, v] of Object.entries(values().counters[m.name] ?? {})) samples.push({ labels: labelsOf(m.labelNames, k), value: v });
+    } else {
+      for (const [k, s] of Object.entries(values().histograms[m.name] ?? {})) {
+        const labels = labelsOf(m.labelNames, k);
+        let cum = 0;
+        m.bounds.forEach((b, i) => {
+          cum += s.buckets[i];
+          samples.push({ metricName: `${m.name}_bucket`, labels: { le: String(b), ...labels }, value: cum });
+        });
+        samples.push({ metricName: `${m.name}_bucket`, labels: { le: '+Inf', ...labels }, value: s.count });
+        samples.push({ metricName: `${m.name}_sum`, labels, value: s.sum });
+        samples.push({ metricName: `${m.name}_count`, labels, value: s.count });
+      }
+    }
+    return { ...base, values: samples };
+  };
+  registry.registerMetric({ ...base, get } as unknown as Parameters<Registry['registerMetric']>[0]);
 }

@@ -2,10 +2,12 @@
  * Prometheus metrics: the SkyDNS names (`<ns>_<subsystem>_dns_*`, default
  * `skydns_skydns_`) plus the state an operator needs (etcd sync, records held,
  * staleness). Hot-path metrics are plain arrays (lib/metrics/fast.ts) so that
- * several worker processes can merge them; process metrics come from prom-client.
+ * several worker processes can merge them; all of them, the state gauges and
+ * the process metrics are exposed through one prom-client Registry
+ * (statusRegistry).
  */
-import { Registry, collectDefaultMetrics } from 'prom-client';
-import { FastCounter, FastHistogram, Snapshot, mergeSnapshots } from '../metrics/fast.js';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram, Snapshot, expose, mergeSnapshots } from '../metrics/fast.js';
 
 export type System = 'auth' | 'cache' | 'recursive' | 'reverse' | 'stub';
 export type Cause = 'truncated' | 'overflow' | 'servfail' | 'refused' | 'nxdomain' | 'nodata' | 'formerr';
@@ -77,36 +79,48 @@ export class Metrics {
     return s;
   }
 
-  /** Exposition text of the DNS metrics, from this process or a merge of several snapshots. */
-  render(snapshots?: Snapshot[]): string {
-    const merged = snapshots ? snapshots.reduce((a, b) => mergeSnapshots(a, b), { counters: {}, histograms: {} } as Snapshot) : this.snapshot();
-    let out = '';
-    for (const m of this.all) {
-      if (m instanceof FastCounter) out += m.render(new Map(Object.entries(merged.counters[m.name] ?? {})));
-      else out += m.render(new Map(Object.entries(merged.histograms[m.name] ?? {})));
-    }
-    return out;
-  }
-
-  /** State gauges; with several workers the worst value of each is reported. */
-  renderState(states: StoreState[]): string {
-    const p = this.prefix;
-    const g = (name: string, help: string, v: number) => `# HELP ${p}${name} ${help}\n# TYPE ${p}${name} gauge\n${p}${name} ${v}\n`;
-    const all = <T>(f: (s: StoreState) => T) => states.map(f);
-    return (
-      g('etcd_synced', '1 once the first full read of the record prefix from etcd succeeded (in every worker).', states.length && all((s) => s.synced).every(Boolean) ? 1 : 0) +
-      g('etcd_connected', '1 while the etcd watch is connected (in every worker).', states.length && all((s) => s.connected).every(Boolean) ? 1 : 0) +
-      g('records', 'etcd keys held in memory under the path prefix.', Math.min(...all((s) => s.records), Infinity) === Infinity ? 0 : Math.min(...all((s) => s.records))) +
-      g('records_invalid', 'Keys whose value is not a valid record (skipped in answers).', Math.max(0, ...all((s) => s.invalid))) +
-      g('staleness_seconds', 'Seconds since the in-memory records were last known to match etcd (0 while the watch is connected).', Math.max(0, ...all((s) => s.staleness))) +
-      g('workers', 'Server processes answering queries.', states.length)
-    );
+  /** Registers the DNS metrics in `registry`, their samples read at each scrape from `values`. */
+  exposeIn(registry: Registry, values: () => Snapshot): void {
+    for (const m of this.all) expose(registry, m, values);
   }
 }
 
-/** prom-client's process metrics (CPU, memory, event loop) for this process. */
-export function processRegistry(): Registry {
+/** One snapshot of several (a cluster primary's workers): counts and histograms added up. */
+export function mergeAll(snapshots: readonly Snapshot[]): Snapshot {
+  return snapshots.reduce((a, b) => mergeSnapshots(a, b), { counters: {}, histograms: {} } as Snapshot);
+}
+
+/** The state gauges under `prefix`; with several workers the worst value of each is reported. */
+export function exposeState(registry: Registry, prefix: string, states: () => StoreState[]): void {
+  const gauge = (name: string, help: string, value: (all: StoreState[]) => number) =>
+    new Gauge({
+      name: `${prefix}${name}`,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(value(states()));
+      },
+    });
+  const every = (all: StoreState[], f: (s: StoreState) => boolean) => (all.length > 0 && all.every(f) ? 1 : 0);
+  gauge('etcd_synced', '1 once the first full read of the record prefix from etcd succeeded (in every worker).', (all) => every(all, (s) => s.synced));
+  gauge('etcd_connected', '1 while the etcd watch is connected (in every worker).', (all) => every(all, (s) => s.connected));
+  gauge('records', 'etcd keys held in memory under the path prefix.', (all) => (all.length ? Math.min(...all.map((s) => s.records)) : 0));
+  gauge('records_invalid', 'Keys whose value is not a valid record (skipped in answers).', (all) => Math.max(0, ...all.map((s) => s.invalid)));
+  gauge('staleness_seconds', 'Seconds since the in-memory records were last known to match etcd (0 while the watch is connected).', (all) => Math.max(0, ...all.map((s) => s.staleness)));
+  gauge('workers', 'Server processes answering queries.', (all) => all.length);
+}
+
+/**
+ * The registry /metrics is written from: the DNS metrics (named from
+ * PROMETHEUS_NAMESPACE and PROMETHEUS_SUBSYSTEM) with samples from
+ * `snapshot`, the state gauges from `states`, then prom-client's process
+ * metrics (CPU, memory, event loop) of this process.
+ */
+export function statusRegistry(env: NodeJS.ProcessEnv, snapshot: () => Snapshot, states: () => StoreState[]): Registry {
+  const names = new Metrics(env.PROMETHEUS_NAMESPACE || 'skydns', env.PROMETHEUS_SUBSYSTEM || 'skydns');
   const r = new Registry();
+  names.exposeIn(r, snapshot);
+  exposeState(r, names.prefix, states);
   collectDefaultMetrics({ register: r });
   return r;
 }

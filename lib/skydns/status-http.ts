@@ -3,7 +3,7 @@ import type http from 'node:http';
 import type { Snapshot } from '../metrics/fast.js';
 import { exactPath, finishRoutes, listen, plainApp, sendText } from '../http/serve.js';
 import { type SkyConfig, splitHostPort } from './config.js';
-import { Metrics, type StoreState, processRegistry } from './metrics.js';
+import { type StoreState, mergeAll, statusRegistry } from './metrics.js';
 import type { Logger } from './resolver.js';
 
 export interface HealthProbe {
@@ -78,8 +78,7 @@ export interface StatusSource {
  * then this process's own (prom-client's default metrics). Logs where it listens.
  */
 export async function serveStatus(endpoint: { host: string | undefined; port: number }, env: NodeJS.ProcessEnv, log: Logger, src: StatusSource): Promise<http.Server> {
-  const metrics = new Metrics(env.PROMETHEUS_NAMESPACE || 'skydns', env.PROMETHEUS_SUBSYSTEM || 'skydns');
-  const registry = processRegistry();
+  const registry = statusRegistry(env, () => mergeAll(src.processes().flatMap((p) => (p.snapshot ? [p.snapshot] : []))), () => src.processes().map((p) => p.state));
   const path = env.PROMETHEUS_PATH || '/metrics';
   const srv = await startHttp(endpoint.host, endpoint.port, path, {
     live: () => src.listening(),
@@ -90,10 +89,7 @@ export async function serveStatus(endpoint: { host: string | undefined; port: nu
       if (!ps.every((p) => p.state.warmed)) return { ok: false, reason: 'warming up' };
       return { ok: true, reason: '' };
     },
-    metrics: async () => {
-      const ps = src.processes();
-      return metrics.render(ps.flatMap((p) => (p.snapshot ? [p.snapshot] : []))) + metrics.renderState(ps.map((p) => p.state)) + (await registry.metrics());
-    },
+    metrics: () => registry.metrics(),
   }, log);
   log.info(`metrics on ${endpoint.host ?? '*'}:${endpoint.port}${path}, health on /healthz and /readyz`);
   return srv;
