@@ -10,44 +10,77 @@ import { CpuBudget, cpuBudget } from './cpus.js';
 export const SKYDNS_VERSION = '2.5.3a';
 export const IMPLEMENTATION = 'kube-dns-ts 0.1.0';
 
-export const SKYDNS_FLAGS: readonly FlagDef[] = [
-  { name: 'domain', type: 'string', default: 'skydns.local.', env: 'SKYDNS_DOMAIN', usage: 'domain to anchor requests to' },
-  { name: 'addr', type: 'string', default: '127.0.0.1:53', env: 'SKYDNS_ADDR', usage: 'ip:port to bind to (UDP and TCP)' },
-  { name: 'nameservers', type: 'string', default: '', env: 'SKYDNS_NAMESERVERS', usage: 'nameserver address(es) to forward (non-local) queries to, e.g. 8.8.8.8:53,8.8.4.4:53 (default: the nameserver lines of /etc/resolv.conf)' },
-  { name: 'no-rec', type: 'bool', default: false, usage: 'do not provide a recursive service (out-of-zone queries get SERVFAIL)' },
-  { name: 'machines', type: 'string', default: 'http://127.0.0.1:2379', env: 'ETCD_MACHINES', usage: 'comma-separated list of etcd endpoint URLs' },
-  { name: 'dnssec', type: 'string', default: '', usage: 'basename of a DNSSEC key pair (<base>.key and <base>.private, as dnssec-keygen writes them) to sign the zone with; empty: no DNSSEC' },
-  { name: 'local', type: 'string', default: '', usage: 'optional unique value for this skydns instance, answered for local.dns.<domain>' },
-  { name: 'tls-key', type: 'string', default: '', env: 'ETCD_TLSKEY', usage: 'client TLS private key file for etcd' },
-  { name: 'tls-pem', type: 'string', default: '', env: 'ETCD_TLSPEM', usage: 'client TLS certificate file for etcd' },
-  { name: 'ca-cert', type: 'string', default: '', env: 'ETCD_CACERT', usage: 'CA certificate file for etcd TLS' },
-  { name: 'username', type: 'string', default: '', env: 'ETCD_USERNAME', usage: 'etcd user name (etcd v3 authentication)' },
-  { name: 'password', type: 'string', default: '', env: 'ETCD_PASSWORD', usage: 'etcd password (etcd v3 authentication)' },
-  { name: 'rtimeout', type: 'duration', default: '2s', usage: 'read/write timeout of queries sent to upstream nameservers' },
-  { name: 'round-robin', type: 'bool', default: true, usage: 'shuffle A and AAAA records' },
-  { name: 'ns-rotate', type: 'bool', default: true, usage: 'pick the first upstream nameserver by message ID instead of always the first' },
-  { name: 'stubzones', type: 'bool', default: false, usage: 'support stub zones (servers under stub.dns.<domain>)' },
-  { name: 'verbose', type: 'bool', default: false, usage: 'log every query' },
-  { name: 'systemd', type: 'bool', default: false, env: 'SKYDNS_SYSTEMD', usage: 'bind to sockets activated by systemd (not supported: start-up fails if set)' },
-  { name: 'version', type: 'bool', default: false, usage: 'print the version and exit' },
-  { name: 'hostmaster', type: 'string', default: 'hostmaster@skydns.local.', usage: 'hostmaster email address for the SOA (default: hostmaster@<domain>)' },
-  { name: 'scache', type: 'int', default: 10000, usage: 'capacity of the DNSSEC signature cache (signatures); 0: every answer signed afresh' },
-  { name: 'rcache', type: 'int', default: 0, usage: 'capacity of the response cache for forwarded answers (0 disables it)' },
-  { name: 'rcache-ttl', type: 'int', default: 60, usage: 'seconds a response cache entry lives; also the TTL of records obtained from upstream lookups' },
-  { name: 'ndots', type: 'int', default: 2, env: 'SKYDNS_NDOTS', usage: 'minimum number of labels a name needs before it is forwarded or looked up upstream' },
-  { name: 'path-prefix', type: 'string', default: 'skydns', env: 'SKYDNS_PATH_PREFIX', usage: 'first path component of every etcd key' },
-  { name: 'etcd3', type: 'bool', default: true, usage: 'use the etcd v3 API (always on: this implementation speaks only v3)' },
+/** How a /<prefix>/config value is typed in JSON. */
+type Kind = 'string' | 'bool' | 'int' | 'strings';
+
+const MAX_TTL = 2 ** 31 - 1;
+
+/**
+ * One skydns setting: the SkyConfig field it sets (null: accepted and not
+ * kept), its command-line flag (name, type, default, environment variable,
+ * help), its key in the `/<prefix>/config` JSON object (Go field names,
+ * matched case-insensitively) with the JSON type and the numbers accepted
+ * there, and the default as the README shows it when the flag's own default
+ * is not what an operator gets.
+ */
+export interface Setting {
+  field: keyof SkyConfig | null;
+  flag?: FlagDef;
+  json?: string;
+  kind?: Kind;
+  range?: [number, number];
+  shownDefault?: string;
+}
+
+/**
+ * Every skydns setting, once. The flags (SKYDNS_FLAGS), the config object's
+ * keys (mergeConfigObject) and the README's tables (checked by
+ * test/unit/readme-flags.test.ts) come from here.
+ */
+export const SKYDNS_SETTINGS: readonly Setting[] = [
+  { field: 'domain', flag: { name: 'domain', type: 'string', default: 'skydns.local.', env: 'SKYDNS_DOMAIN', usage: 'domain to anchor requests to' }, json: 'domain', kind: 'string' },
+  { field: 'dnsAddr', flag: { name: 'addr', type: 'string', default: '127.0.0.1:53', env: 'SKYDNS_ADDR', usage: 'ip:port to bind to (UDP and TCP)' }, json: 'dns_addr', kind: 'string' },
+  { field: 'nameservers', flag: { name: 'nameservers', type: 'string', default: '', env: 'SKYDNS_NAMESERVERS', usage: 'nameserver address(es) to forward (non-local) queries to, e.g. 8.8.8.8:53,8.8.4.4:53 (default: the nameserver lines of /etc/resolv.conf)' }, json: 'nameservers', kind: 'strings', shownDefault: 'the `nameserver` lines of `/etc/resolv.conf`' },
+  { field: 'noRec', flag: { name: 'no-rec', type: 'bool', default: false, usage: 'do not provide a recursive service (out-of-zone queries get SERVFAIL)' }, json: 'no_rec', kind: 'bool' },
+  { field: 'machines', flag: { name: 'machines', type: 'string', default: 'http://127.0.0.1:2379', env: 'ETCD_MACHINES', usage: 'comma-separated list of etcd endpoint URLs' } },
+  { field: 'dnssec', flag: { name: 'dnssec', type: 'string', default: '', usage: 'basename of a DNSSEC key pair (<base>.key and <base>.private, as dnssec-keygen writes them) to sign the zone with; empty: no DNSSEC' }, json: 'dnssec', kind: 'string' },
+  { field: 'local', flag: { name: 'local', type: 'string', default: '', usage: 'optional unique value for this skydns instance, answered for local.dns.<domain>' }, json: 'local', kind: 'string' },
+  { field: 'tlsKey', flag: { name: 'tls-key', type: 'string', default: '', env: 'ETCD_TLSKEY', usage: 'client TLS private key file for etcd' } },
+  { field: 'tlsPem', flag: { name: 'tls-pem', type: 'string', default: '', env: 'ETCD_TLSPEM', usage: 'client TLS certificate file for etcd' } },
+  { field: 'caCert', flag: { name: 'ca-cert', type: 'string', default: '', env: 'ETCD_CACERT', usage: 'CA certificate file for etcd TLS' } },
+  { field: 'username', flag: { name: 'username', type: 'string', default: '', env: 'ETCD_USERNAME', usage: 'etcd user name (etcd v3 authentication)' } },
+  { field: 'password', flag: { name: 'password', type: 'string', default: '', env: 'ETCD_PASSWORD', usage: 'etcd password (etcd v3 authentication)' } },
+  { field: 'readTimeoutMs', flag: { name: 'rtimeout', type: 'duration', default: '2s', usage: 'read/write timeout of queries sent to upstream nameservers' }, json: 'read_timeout', kind: 'int', range: [1, 3_600_000] },
+  { field: 'roundRobin', flag: { name: 'round-robin', type: 'bool', default: true, usage: 'shuffle A and AAAA records' }, json: 'round_robin', kind: 'bool' },
+  { field: 'nsRotate', flag: { name: 'ns-rotate', type: 'bool', default: true, usage: 'pick the first upstream nameserver by message ID instead of always the first' }, json: 'ns_rotate', kind: 'bool' },
+  { field: 'stubzones', flag: { name: 'stubzones', type: 'bool', default: false, usage: 'support stub zones (servers under stub.dns.<domain>)' } },
+  { field: 'verbose', flag: { name: 'verbose', type: 'bool', default: false, usage: 'log every query' } },
+  { field: null, flag: { name: 'systemd', type: 'bool', default: false, env: 'SKYDNS_SYSTEMD', usage: 'bind to sockets activated by systemd (not supported: start-up fails if set)' }, json: 'systemd', kind: 'bool', shownDefault: '' },
+  { field: null, flag: { name: 'version', type: 'bool', default: false, usage: 'print the version and exit' }, json: 'version', kind: 'bool', shownDefault: '' },
+  { field: 'hostmaster', flag: { name: 'hostmaster', type: 'string', default: 'hostmaster@skydns.local.', usage: 'hostmaster email address for the SOA (default: hostmaster@<domain>)' }, json: 'hostmaster', kind: 'string', shownDefault: '`hostmaster@<domain>`' },
+  { field: 'scache', flag: { name: 'scache', type: 'int', default: 10000, usage: 'capacity of the DNSSEC signature cache (signatures); 0: every answer signed afresh' }, json: 'scache', kind: 'int', range: [-MAX_TTL, 10_000_000] },
+  { field: 'rcache', flag: { name: 'rcache', type: 'int', default: 0, usage: 'capacity of the response cache for forwarded answers (0 disables it)' }, json: 'rcache', kind: 'int', range: [0, 10_000_000] },
+  { field: 'rcacheTtl', flag: { name: 'rcache-ttl', type: 'int', default: 60, usage: 'seconds a response cache entry lives; also the TTL of records obtained from upstream lookups' }, json: 'rcache_ttl', kind: 'int', range: [0, MAX_TTL] },
+  { field: 'ndots', flag: { name: 'ndots', type: 'int', default: 2, env: 'SKYDNS_NDOTS', usage: 'minimum number of labels a name needs before it is forwarded or looked up upstream' }, json: 'ndot', kind: 'int', range: [0, 127] },
+  { field: 'prefix', flag: { name: 'path-prefix', type: 'string', default: 'skydns', env: 'SKYDNS_PATH_PREFIX', usage: 'first path component of every etcd key' } },
+  { field: null, flag: { name: 'etcd3', type: 'bool', default: true, usage: 'use the etcd v3 API (always on: this implementation speaks only v3)' }, json: 'etcd3', kind: 'bool' },
   // Beyond SkyDNS:
-  { name: 'metrics-addr', type: 'string', default: '', env: 'SKYDNS_METRICS_ADDR', usage: 'ip:port for /metrics, /healthz and /readyz (overrides PROMETHEUS_PORT, which binds all interfaces)' },
-  { name: 'tcp-max-conns', type: 'int', default: 1000, usage: 'maximum number of concurrent TCP client connections; when all are taken, a new client takes the slot of the one idle longest (else of the one busy longest)' },
-  { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections that send no query for this long after their last query or answer' },
-  { name: 'tcp-io-timeout', type: 'duration', default: '3s', usage: 'close TCP client connections whose query is not whole this long after its first byte' },
-  { name: 'max-forwards', type: 'int', default: 1000, usage: 'upstream exchanges (forwarded and stub-zone queries, lookups of out-of-zone CNAME targets) outstanding at once in each server process; beyond it a forwarded query gets REFUSED at once (0: no bound)' },
-  { name: 'answer-cache', type: 'int', default: 50000, usage: 'capacity (entries) of the cache of encoded authoritative answers; an etcd change drops exactly the answers it can alter, and a question is kept the second time it is asked (0 disables it)' },
-  { name: 'udp-max-payload', type: 'int', default: 1232, usage: 'the EDNS0 UDP payload size skydns advertises and the most a UDP reply carries (a client\'s larger buffer is not used beyond it; a longer answer is truncated, TC set): 512–65507' },
-  { name: 'udp-io', type: 'string', default: 'auto', env: 'SKYDNS_UDP_IO', usage: 'UDP socket I/O: "batch" (many datagrams per system call, through native/udpio.node), "dgram" (Node\'s dgram, one per call) or "auto" (batch when the module is built and loads, else dgram)' },
-  { name: 'workers', type: 'string', default: '1', env: 'SKYDNS_WORKERS', usage: 'server processes sharing the DNS sockets, or "auto": one per CPU the process may use (its cgroup CPU quota, else the CPU count); each holds its own copy of the records' },
+  { field: 'metricsAddr', flag: { name: 'metrics-addr', type: 'string', default: '', env: 'SKYDNS_METRICS_ADDR', usage: 'ip:port for /metrics, /healthz and /readyz (overrides PROMETHEUS_PORT, which binds all interfaces)' } },
+  { field: 'tcpMaxConns', flag: { name: 'tcp-max-conns', type: 'int', default: 1000, usage: 'maximum number of concurrent TCP client connections; when all are taken, a new client takes the slot of the one idle longest (else of the one busy longest)' } },
+  { field: 'tcpIdleMs', flag: { name: 'tcp-idle-timeout', type: 'duration', default: '10s', usage: 'close TCP client connections that send no query for this long after their last query or answer' } },
+  { field: 'tcpIoMs', flag: { name: 'tcp-io-timeout', type: 'duration', default: '3s', usage: 'close TCP client connections whose query is not whole this long after its first byte' } },
+  { field: 'maxForwards', flag: { name: 'max-forwards', type: 'int', default: 1000, usage: 'upstream exchanges (forwarded and stub-zone queries, lookups of out-of-zone CNAME targets) outstanding at once in each server process; beyond it a forwarded query gets REFUSED at once (0: no bound)' } },
+  { field: 'answerCacheSize', flag: { name: 'answer-cache', type: 'int', default: 50000, usage: 'capacity (entries) of the cache of encoded authoritative answers; an etcd change drops exactly the answers it can alter, and a question is kept the second time it is asked (0 disables it)' } },
+  { field: 'udpMaxPayload', flag: { name: 'udp-max-payload', type: 'int', default: 1232, usage: 'the EDNS0 UDP payload size skydns advertises and the most a UDP reply carries (a client\'s larger buffer is not used beyond it; a longer answer is truncated, TC set): 512–65507' } },
+  { field: 'udpIo', flag: { name: 'udp-io', type: 'string', default: 'auto', env: 'SKYDNS_UDP_IO', usage: 'UDP socket I/O: "batch" (many datagrams per system call, through native/udpio.node), "dgram" (Node\'s dgram, one per call) or "auto" (batch when the module is built and loads, else dgram)' } },
+  { field: 'workers', flag: { name: 'workers', type: 'string', default: '1', env: 'SKYDNS_WORKERS', usage: 'server processes sharing the DNS sockets, or "auto": one per CPU the process may use (its cgroup CPU quota, else the CPU count); each holds its own copy of the records' } },
+  // Only in /<prefix>/config (no flag): fixed values on the command line.
+  { field: 'ttl', json: 'ttl', kind: 'int', range: [0, MAX_TTL], shownDefault: '3600' },
+  { field: 'minTtl', json: 'min_ttl', kind: 'int', range: [0, MAX_TTL], shownDefault: '60' },
+  { field: 'priority', json: 'priority', kind: 'int', range: [0, 65535], shownDefault: '10' },
 ];
+
+export const SKYDNS_FLAGS: readonly FlagDef[] = SKYDNS_SETTINGS.flatMap((s) => (s.flag ? [s.flag] : []));
 
 export interface SkyConfig {
   domain: string;
@@ -226,30 +259,8 @@ export function parseWorkers(raw: string, budget: () => CpuBudget = cpuBudget): 
 
 export class ConfigObjectError extends Error {}
 
-type Kind = 'string' | 'bool' | 'int' | 'strings';
-/** JSON keys of /skydns/config (Go field names matched case-insensitively). */
-const CONFIG_KEYS: Record<string, [keyof SkyConfig | null, Kind]> = {
-  dns_addr: ['dnsAddr', 'string'],
-  domain: ['domain', 'string'],
-  local: ['local', 'string'],
-  hostmaster: ['hostmaster', 'string'],
-  round_robin: ['roundRobin', 'bool'],
-  ns_rotate: ['nsRotate', 'bool'],
-  nameservers: ['nameservers', 'strings'],
-  no_rec: ['noRec', 'bool'],
-  read_timeout: ['readTimeoutMs', 'int'],
-  ttl: ['ttl', 'int'],
-  min_ttl: ['minTtl', 'int'],
-  priority: ['priority', 'int'],
-  rcache: ['rcache', 'int'],
-  rcache_ttl: ['rcacheTtl', 'int'],
-  ndot: ['ndots', 'int'],
-  systemd: [null, 'bool'],
-  dnssec: ['dnssec', 'string'],
-  scache: ['scache', 'int'],
-  etcd3: [null, 'bool'],
-  version: [null, 'bool'],
-};
+/** JSON keys of /skydns/config, lower case → the setting. */
+const CONFIG_KEYS = new Map(SKYDNS_SETTINGS.flatMap((s) => (s.json ? [[s.json, s] as const] : [])));
 
 /** What mergeConfigObject did with each key of the object. */
 export interface ConfigMerge {
@@ -261,23 +272,10 @@ export interface ConfigMerge {
   refused: string[];
 }
 
-const MAX_TTL = 2 ** 31 - 1;
 const DOMAIN_NAME = /^([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$/;
 
-/** Numbers a config key accepts: [min, max]. */
-const INT_RANGE: Partial<Record<keyof SkyConfig, [number, number]>> = {
-  readTimeoutMs: [1, 3_600_000],
-  ttl: [0, MAX_TTL],
-  minTtl: [0, MAX_TTL],
-  priority: [0, 65535],
-  rcache: [0, 10_000_000],
-  scache: [-MAX_TTL, 10_000_000],
-  rcacheTtl: [0, MAX_TTL],
-  ndots: [0, 127],
-};
-
 /** Why value v of key k (of field `field`) cannot be used, or null. */
-function configValueProblem(field: keyof SkyConfig, kind: Kind, v: unknown): string | null {
+function configValueProblem(field: keyof SkyConfig, kind: Kind, range: [number, number] | undefined, v: unknown): string | null {
   switch (kind) {
     case 'string':
       if (typeof v !== 'string') return `${JSON.stringify(v)} is not a string`;
@@ -292,7 +290,6 @@ function configValueProblem(field: keyof SkyConfig, kind: Kind, v: unknown): str
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) return `${JSON.stringify(v)} is not a list of strings`;
       break;
   }
-  const range = INT_RANGE[field];
   if (range) {
     const n = field === 'readTimeoutMs' ? (v as number) / 1e6 : (v as number);
     if (n < range[0] || n > range[1]) return `${v} is out of range ${field === 'readTimeoutMs' ? `${range[0] * 1e6}..${range[1] * 1e6} (nanoseconds)` : `${range[0]}..${range[1]}`}`;
@@ -327,14 +324,14 @@ export function mergeConfigObject(cfg: SkyConfig, json: string): ConfigMerge {
   const out: ConfigMerge = { applied: [], ignored: [], refused: [] };
   const target = cfg as unknown as Record<string, unknown>;
   for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
-    const spec = CONFIG_KEYS[k.toLowerCase()];
-    const field = spec?.[0];
-    if (!spec || !field) {
+    const setting = CONFIG_KEYS.get(k.toLowerCase());
+    const field = setting?.field;
+    if (!setting || !field) {
       out.ignored.push(k);
       continue;
     }
     if (v === null) continue;
-    const problem = configValueProblem(field, spec[1], v);
+    const problem = configValueProblem(field, setting.kind!, setting.range, v);
     if (problem) {
       out.refused.push(`${k}: ${problem}`);
       continue;

@@ -1,12 +1,14 @@
 // The README documents every flag of every program, and nothing else: each program's flag table
 // (or, for the local stack, its options paragraph) names exactly the flags the program defines.
+// skydns's flag table and its /skydns/config table agree with the one table of its settings
+// (lib/skydns/config.ts SKYDNS_SETTINGS): environment variables, defaults, JSON keys and types.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FlagDef } from '../../lib/flags.js';
-import { SKYDNS_FLAGS } from '../../lib/skydns/config.js';
+import { SKYDNS_FLAGS, SKYDNS_SETTINGS, type Setting } from '../../lib/skydns/config.js';
 import { KUBE2SKY_FLAGS } from '../../lib/kube2sky/config.js';
 import { EXEC_HEALTHZ_FLAGS } from '../../lib/healthz/flags.js';
 import { APISERVER_FLAGS } from '../../lib/sandbox-apiserver/options.js';
@@ -63,4 +65,37 @@ test('the local stack\'s options are all in the README\'s quick start', () => {
   const quick = section(README, 'Quick start');
   const missing = STACK_FLAGS.filter((f) => !new RegExp(`\`--${f.name}[=\`]`).test(quick)).map((f) => f.name);
   assert.deepEqual(missing, []);
+});
+
+/** The cells of a markdown table row, trimmed. */
+const cells = (row: string) => row.split('|').slice(1, -1).map((c) => c.trim());
+
+test('the README skydns flag table shows each flag\'s environment variable and default as SKYDNS_SETTINGS has them', () => {
+  const byFlag = new Map(SKYDNS_SETTINGS.flatMap((s) => (s.flag ? [[s.flag.name, s] as const] : [])));
+  const shown = (s: Setting) => s.shownDefault ?? (s.flag!.default === '' ? '' : `\`${String(s.flag!.default)}\``);
+  const problems: string[] = [];
+  for (const row of section(README, 'skydns').split('\n').filter((l) => l.startsWith('| `-'))) {
+    const flags = tableFlags(row);
+    const [, env, def] = cells(row);
+    const settings = flags.map((f) => byFlag.get(f)!);
+    const wantEnv = settings.flatMap((s) => (s.flag!.env ? [`\`${s.flag!.env}\``] : [])).join(', ');
+    if (env !== wantEnv) problems.push(`${flags.join(',')}: env "${env}", the settings say "${wantEnv}"`);
+    for (const s of settings) if (shown(s) !== def) problems.push(`-${s.flag!.name}: default "${def}", the settings say "${shown(s)}"`);
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('the README /skydns/config table names exactly the keys skydns applies, with their JSON type and flag', () => {
+  const start = README.indexOf('### The configuration object `/skydns/config`');
+  assert.ok(start >= 0);
+  const text = README.slice(start, README.indexOf('\n### ', start + 10));
+  const kindWord = { string: 'string', bool: 'boolean', int: 'integer', strings: 'list of strings' } as const;
+  const documented = text.split('\n').filter((l) => l.startsWith('| `')).map((row) => {
+    const [key, kind, flag] = cells(row);
+    return `${/`([a-z_]+)`/.exec(key)![1]} ${kind} ${flag}`;
+  });
+  const applied = SKYDNS_SETTINGS.filter((s) => s.json && s.field).map((s) => `${s.json} ${kindWord[s.kind!]} ${s.flag ? `\`-${s.flag.name}\`` : ''}`.trim());
+  assert.deepEqual([...documented].map((d) => d.trim()).sort(), [...applied].sort());
+  // The SkyDNS keys accepted and not kept are named as ignored.
+  for (const s of SKYDNS_SETTINGS.filter((x) => x.json && !x.field)) assert.ok(text.includes(`\`${s.json}\``), `README names the ignored key ${s.json}`);
 });
