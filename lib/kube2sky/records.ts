@@ -137,7 +137,23 @@ export function ptrKey(ip: string): string | null {
   return r ? nameToKey(r) : null;
 }
 
-/** Records of a Service, given its Endpoints (used only for headless services). */
+/** What a service's builder writes into: its name, the object named in problems, the options, and the result. */
+interface ServiceCtx {
+  /** `<name>.<ns>.svc.<domain>.` */
+  fq: string;
+  obj: string;
+  opts: RecordOptions;
+  records: Records;
+  problems: Problem[];
+}
+
+type ServiceSpec = NonNullable<Service['spec']>;
+
+/**
+ * Records of a Service, given its Endpoints (used only for headless
+ * services): the name checked here, then one builder per kind of service —
+ * ExternalName, with a cluster IP, headless.
+ */
 export function serviceRecords(svc: Service, endpoints: Endpoints | null, opts: RecordOptions): Generated {
   const records: Records = new Map();
   const problems: Problem[] = [];
@@ -148,59 +164,68 @@ export function serviceRecords(svc: Service, endpoints: Endpoints | null, opts: 
     problems.push({ object: obj, message: `name or namespace is not a DNS-1123 label; no records` });
     return { records, problems };
   }
-  const fq = serviceFqdn(name, ns, opts.domain);
+  const ctx: ServiceCtx = { fq: serviceFqdn(name, ns, opts.domain), obj, opts, records, problems };
   const spec = svc.spec ?? {};
-
-  if (spec.type === 'ExternalName') {
-    if (opts.legacy) return { records, problems };
-    const target = (spec.externalName ?? '').trim().toLowerCase().replace(/\.$/, '');
-    if (target === '' || parseIP(target) || !target.split('.').every((l) => isDns1123Label(l))) {
-      problems.push({ object: obj, message: `externalName ${JSON.stringify(spec.externalName ?? '')} is not a DNS name; no records` });
-      return { records, problems };
-    }
-    // At the service's own key, nothing below it (as kube-dns 1.14 stored it): skydns
-    // answers a CNAME question by exact lookup, so the record must be the name's own.
-    put(records, fq, encodeRecord({ host: target + '.', priority: 10, weight: 10, ttl: 30 }));
-    return { records, problems };
-  }
-
   const clusterIP = spec.clusterIP ?? '';
-  if (clusterIP !== '' && clusterIP !== 'None') {
-    const ips = spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : [clusterIP];
-    // Once per service: a bad port is reported once, not once per cluster IP.
-    const srvPorts: Array<{ labels: string; port: number }> = [];
-    for (const port of spec.ports ?? []) {
-      const pl = portLabels(port, obj, problems);
-      if (!pl) continue;
-      if (!validPort(port.port)) {
-        problems.push({ object: obj, message: `port "${port.name}" has no valid port number; no SRV record for it` });
-        continue;
-      }
-      srvPorts.push({ labels: pl, port: port.port });
-    }
-    let first = true;
-    for (const raw of ips) {
-      const ip = canonicalIP(raw);
-      if (!ip) {
-        problems.push({ object: obj, message: `cluster IP ${JSON.stringify(raw)} is not an IP address; skipped` });
-        continue;
-      }
-      if (!first && opts.legacy) break;
-      const value = addressValue(ip);
-      const label = hashLabel(value);
-      put(records, `${label}.${fq}`, value);
-      for (const p of srvPorts) put(records, `${label}.${p.labels}.${fq}`, srvValue(fq, p.port));
-      if (!opts.legacy) {
-        const k = ptrKey(ip);
-        if (k) records.set(k, srvValue(fq, 0));
-      }
-      first = false;
-    }
-    return { records, problems };
-  }
+  if (spec.type === 'ExternalName') externalNameRecords(spec, ctx);
+  else if (clusterIP !== '' && clusterIP !== 'None') clusterIPRecords(spec, ctx);
+  else if (endpoints) headlessRecords(spec, endpoints, ctx);
+  return { records, problems };
+}
 
-  // Headless (clusterIP None or empty): records from the ready endpoint addresses.
-  if (!endpoints) return { records, problems };
+/** An ExternalName service: one CNAME-type record at the service's own key (none in legacy mode). */
+function externalNameRecords(spec: ServiceSpec, { fq, obj, opts, records, problems }: ServiceCtx): void {
+  if (opts.legacy) return;
+  const target = (spec.externalName ?? '').trim().toLowerCase().replace(/\.$/, '');
+  if (target === '' || parseIP(target) || !target.split('.').every((l) => isDns1123Label(l))) {
+    problems.push({ object: obj, message: `externalName ${JSON.stringify(spec.externalName ?? '')} is not a DNS name; no records` });
+    return;
+  }
+  // At the service's own key, nothing below it (as kube-dns 1.14 stored it): skydns
+  // answers a CNAME question by exact lookup, so the record must be the name's own.
+  put(records, fq, encodeRecord({ host: target + '.', priority: 10, weight: 10, ttl: 30 }));
+}
+
+/** A service with cluster IPs: per IP an A leaf, SRV leaves for its named ports, and (unless legacy) a PTR. */
+function clusterIPRecords(spec: ServiceSpec, { fq, obj, opts, records, problems }: ServiceCtx): void {
+  const ips = spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : [spec.clusterIP ?? ''];
+  // Once per service: a bad port is reported once, not once per cluster IP.
+  const srvPorts: Array<{ labels: string; port: number }> = [];
+  for (const port of spec.ports ?? []) {
+    const pl = portLabels(port, obj, problems);
+    if (!pl) continue;
+    if (!validPort(port.port)) {
+      problems.push({ object: obj, message: `port "${port.name}" has no valid port number; no SRV record for it` });
+      continue;
+    }
+    srvPorts.push({ labels: pl, port: port.port });
+  }
+  let first = true;
+  for (const raw of ips) {
+    const ip = canonicalIP(raw);
+    if (!ip) {
+      problems.push({ object: obj, message: `cluster IP ${JSON.stringify(raw)} is not an IP address; skipped` });
+      continue;
+    }
+    if (!first && opts.legacy) break;
+    const value = addressValue(ip);
+    const label = hashLabel(value);
+    put(records, `${label}.${fq}`, value);
+    for (const p of srvPorts) put(records, `${label}.${p.labels}.${fq}`, srvValue(fq, p.port));
+    if (!opts.legacy) {
+      const k = ptrKey(ip);
+      if (k) records.set(k, srvValue(fq, 0));
+    }
+    first = false;
+  }
+}
+
+/**
+ * A headless service (cluster IP None or empty): records from its endpoint
+ * addresses (the ready ones, and the others too with publishNotReadyAddresses
+ * unless legacy), labelled by hostname where one is given.
+ */
+function headlessRecords(spec: ServiceSpec, endpoints: Endpoints, { fq, opts, records, problems }: ServiceCtx): void {
   let hostnames: Record<string, { HostName?: string }> = {};
   const ann = endpoints.metadata?.annotations?.[HOSTNAMES_MAP_ANNOTATION];
   if (ann) {
@@ -245,7 +270,6 @@ export function serviceRecords(svc: Service, endpoints: Endpoints | null, opts: 
       }
     }
   }
-  return { records, problems };
 }
 
 /** The pod label of a canonical IP (see canonicalIP): IPv4 dots → dashes; IPv6 colons → dashes. */
