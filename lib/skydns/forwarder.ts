@@ -18,7 +18,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { splitHostPort } from './config.js';
-import { Writer, decodeMessage, RR, RCODE, TYPE, CLASS, WireError } from './wire.js';
+import { Writer, decodeMessage, RR, RCODE, TYPE, CLASS, WireError, isResponse, rcodeOf, setId } from './wire.js';
 import type { Metrics } from './metrics.js';
 import type { Logger, Upstream } from './resolver.js';
 import { RateLimitedLine } from './log-throttle.js';
@@ -61,11 +61,11 @@ function questionOf(msg: Buffer): Buffer | null {
 
 /** Whether `reply` answers a query whose question section is `question`: QR set, and the same question (name case aside), or none with an error rcode. */
 export function replyMatches(reply: Buffer, question: Buffer | null): boolean {
-  if (reply.length < 12 || (reply[2] & 0x80) === 0) return false;
+  if (reply.length < 12 || !isResponse(reply)) return false;
   if (question === null) return true;
   const qdcount = reply.readUInt16BE(4);
   // Some servers leave the question out of an error reply (FORMERR, NOTIMP).
-  if (qdcount === 0) return (reply[3] & 0x0f) !== RCODE.NOERROR;
+  if (qdcount === 0) return rcodeOf(reply) !== RCODE.NOERROR;
   if (qdcount !== 1 || reply.length < 12 + question.length) return false;
   for (let i = 0; i < question.length; i++) {
     const a = reply[12 + i];
@@ -118,7 +118,7 @@ export class UdpLink {
     let id = randomInt(0, 65536);
     while (this.pending.has(id)) id = randomInt(0, 65536); // at most SOCKET_MAX_USES are taken
     const out = Buffer.from(msg);
-    out.writeUInt16BE(id, 0);
+    setId(out, id);
     const p = new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => this.settle(id, this.error(`i/o timeout after ${timeoutMs} ms`)), timeoutMs);
       this.pending.set(id, { question: questionOf(msg), timer, resolve, reject });
@@ -410,7 +410,7 @@ export class Forwarder implements Upstream {
       try {
         let reply = await this.exchange(server, msg, tcp, timeoutMs);
         this.failedUntil.delete(`${server.host}:${server.port}`);
-        if ((reply[3] & 0x0f) === RCODE.SERVFAIL && !this.closed) {
+        if (rcodeOf(reply) === RCODE.SERVFAIL && !this.closed) {
           try {
             reply = await this.exchange(server, msg, tcp, Math.max(1, Math.min(this.opts.timeoutMs, deadline - Date.now())));
           } catch {
@@ -445,7 +445,7 @@ export class Forwarder implements Upstream {
     const reply = await p;
     if (reply === null || reply === BUSY) return reply;
     const out = Buffer.from(reply);
-    out.writeUInt16BE(id, 0);
+    setId(out, id);
     return out;
   }
 

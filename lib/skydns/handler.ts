@@ -12,7 +12,7 @@ import { Metrics, System, Cause } from './metrics.js';
 import { Answer, Logger, Request, Resolver, UpstreamMemo } from './resolver.js';
 import { StubZones, hasStubOption, withStubOption } from './stub.js';
 import { RecordTree, TreeChange } from './tree.js';
-import { CLASS, Edns, Encoded, Message, OPCODE_QUERY, Query, RCODE, TYPE, WireError, ZoneSoa, encodeMessage, errorReply, parseQuery, typeName } from './wire.js';
+import { CLASS, Edns, Encoded, Message, OPCODE_QUERY, Query, RCODE, TYPE, WireError, ZoneSoa, clearRecordCounts, clearTC, encodeMessage, errorReply, isResponse, isTruncated, parseQuery, rcodeOf, setId, setRA, setTC, takeRequestBits, typeName } from './wire.js';
 
 export interface Transport {
   tcp: boolean;
@@ -74,10 +74,7 @@ function plainNameEnd(raw: Buffer): number {
 
 /** Copies a request's ID, RD and CD bits and question-name bytes (same length, maybe other case) into a cached reply at b[at..]. */
 function patchReply(b: Buffer, raw: Buffer, nameEnd: number, at = 0): void {
-  b[at] = raw[0];
-  b[at + 1] = raw[1];
-  b[at + 2] = (b[at + 2] & ~0x01) | (raw[2] & 0x01);
-  b[at + 3] = (b[at + 3] & ~0x10) | (raw[3] & 0x10);
+  takeRequestBits(b, raw, at);
   copyBytes(raw, 12, nameEnd, b, at + 12);
 }
 
@@ -279,7 +276,7 @@ export class DnsHandler {
 
   private failed(err: unknown, raw: Buffer, t: Transport): Outcome {
     this.d.log.error(`internal error answering a query from ${t.remote}: ${(err as Error).stack ?? String(err)}`);
-    const buf = raw.length >= 12 && (raw[2] & 0x80) === 0 ? errorReply(raw, RCODE.SERVFAIL, null) : null;
+    const buf = raw.length >= 12 && !isResponse(raw) ? errorReply(raw, RCODE.SERVFAIL, null) : null;
     return { buf, system: 'auth', cause: 'servfail' };
   }
 
@@ -292,7 +289,7 @@ export class DnsHandler {
       if (!(err instanceof WireError)) throw err;
       this.d.metrics?.malformed.inc(err.id === null ? 'short' : 'formerr');
       log.debug(`malformed request from ${t.remote}: ${err.message}`);
-      if (err.id === null || (raw[2] & 0x80) !== 0) return { buf: null, system: 'auth', cause: 'formerr' };
+      if (err.id === null || isResponse(raw)) return { buf: null, system: 'auth', cause: 'formerr' };
       return { buf: errorReply(raw, RCODE.FORMERR, null), system: 'auth', cause: 'formerr' };
     }
     if (q.header.qr) return { buf: null, system: 'auth', cause: null }; // never answer responses
@@ -316,8 +313,8 @@ export class DnsHandler {
       const hit = this.rcache.get(rkey);
       if (hit && hit.until > Date.now()) {
         const b = Buffer.from(hit.buf);
-        b.writeUInt16BE(q.header.id, 0);
-        b[2] &= ~0x02; // clear TC
+        setId(b, q.header.id);
+        clearTC(b);
         return { buf: this.refit(b, bufsize, t.tcp), system: 'cache', cause: null };
       }
       if (hit) this.rcache.delete(rkey);
@@ -389,7 +386,7 @@ export class DnsHandler {
     if (reply === BUSY) return { buf: busyReply(raw, q), system: 'stub', cause: 'refused' };
     if (!reply) return { buf: errorReply(raw, RCODE.SERVFAIL, q.questionEnd), system: 'stub', cause: 'servfail' };
     const b = Buffer.from(reply);
-    b.writeUInt16BE(id, 0);
+    setId(b, id);
     this.storeR(rkey, b);
     return { buf: b, system: 'stub', cause: null };
   }
@@ -488,7 +485,7 @@ export class DnsHandler {
     }
     if (ans.cut && !enc.truncated) {
       // The resolver left records out (its work is bounded by what a reply can carry): say so.
-      enc.buf[2] |= 0x02;
+      setTC(enc.buf);
       enc.truncated = true;
     }
     // Over TCP too, an answer longer than a message carries is sent as far as it fits, with TC
@@ -501,7 +498,7 @@ export class DnsHandler {
     const { cfg } = this.d;
     const fail = (ra: boolean): Outcome => {
       const b = errorReply(raw, RCODE.SERVFAIL, q.questionEnd);
-      if (ra) b[3] |= 0x80;
+      if (ra) setRA(b);
       return { buf: b, system, cause: 'servfail' };
     };
     if (cfg.noRec) return fail(false);
@@ -515,13 +512,13 @@ export class DnsHandler {
       return fail(true);
     }
     this.storeR(rkey, reply);
-    return { buf: reply, system, cause: (reply[2] & 0x02) !== 0 ? 'truncated' : null };
+    return { buf: reply, system, cause: isTruncated(reply) ? 'truncated' : null };
   }
 
   private storeR(key: string, reply: Buffer): void {
     const { cfg } = this.d;
     if (cfg.rcache <= 0) return;
-    if ((reply[3] & 0x0f) === RCODE.SERVFAIL || (reply[2] & 0x02) !== 0) return;
+    if (rcodeOf(reply) === RCODE.SERVFAIL || isTruncated(reply)) return;
     if (this.rcache.size >= cfg.rcache) {
       const first = this.rcache.keys().next();
       if (!first.done) this.rcache.delete(first.value);
@@ -543,10 +540,8 @@ export class DnsHandler {
     }
     const end = Math.min(b.length, off + 1 + 4);
     const out = Buffer.from(b.subarray(0, end));
-    out[2] |= 0x02;
-    out.writeUInt16BE(0, 6);
-    out.writeUInt16BE(0, 8);
-    out.writeUInt16BE(0, 10);
+    setTC(out);
+    clearRecordCounts(out);
     return out;
   }
 
@@ -599,7 +594,7 @@ function zoneSoa(resolver: Resolver): ZoneSoa | null {
  */
 function busyReply(raw: Buffer, q: Query): Buffer {
   const b = errorReply(raw, RCODE.REFUSED, q.questionEnd);
-  b[3] |= 0x80;
+  setRA(b);
   return b;
 }
 

@@ -942,6 +942,61 @@ export function encodeQuery(name: string, qtype: number, id: number, udpSize = 0
   })!.buf;
 }
 
+// ---------------------------------------------------------------- header bits of a message in hand
+// Every change to the header of an encoded message is made here (the rest of the query path
+// reads and writes messages through these), at offset `at` of the buffer.
+
+/** Sets the message ID. */
+export function setId(b: Uint8Array, id: number, at = 0): void {
+  b[at] = (id >>> 8) & 0xff;
+  b[at + 1] = id & 0xff;
+}
+
+/** Sets TC: the message was truncated. */
+export function setTC(b: Uint8Array, at = 0): void {
+  b[at + 2] |= 0x02;
+}
+
+/** Clears TC. */
+export function clearTC(b: Uint8Array, at = 0): void {
+  b[at + 2] &= ~0x02;
+}
+
+/** Sets RA: recursion available. */
+export function setRA(b: Uint8Array, at = 0): void {
+  b[at + 3] |= 0x80;
+}
+
+/** A cached reply made an answer to `raw`: the request's ID, RD and CD bits (the rest of the header is the reply's). */
+export function takeRequestBits(b: Uint8Array, raw: Uint8Array, at = 0): void {
+  b[at] = raw[0];
+  b[at + 1] = raw[1];
+  b[at + 2] = (b[at + 2] & ~0x01) | (raw[2] & 0x01);
+  b[at + 3] = (b[at + 3] & ~0x10) | (raw[3] & 0x10);
+}
+
+/** QR: the message is a response. */
+export function isResponse(b: Uint8Array): boolean {
+  return (b[2] & 0x80) !== 0;
+}
+
+/** TC: the message is truncated. */
+export function isTruncated(b: Uint8Array): boolean {
+  return (b[2] & 0x02) !== 0;
+}
+
+/** The 4-bit rcode of the header. */
+export function rcodeOf(b: Uint8Array): number {
+  return b[3] & 0x0f;
+}
+
+/** Empties the answer, authority and additional sections' counts (a message cut after its question). */
+export function clearRecordCounts(b: Buffer): void {
+  b.writeUInt16BE(0, 6);
+  b.writeUInt16BE(0, 8);
+  b.writeUInt16BE(0, 10);
+}
+
 /** A minimal error reply echoing the question when it could be read. */
 export function errorReply(raw: Buffer, rcode: number, questionEnd: number | null): Buffer {
   const end = questionEnd ?? 12;

@@ -27,6 +27,16 @@ import {
   readName,
   typeName,
   ZoneSoa,
+  clearRecordCounts,
+  clearTC,
+  encodeQuery,
+  isResponse,
+  isTruncated,
+  rcodeOf,
+  setId,
+  setRA,
+  setTC,
+  takeRequestBits,
 } from '../../lib/skydns/wire.js';
 
 // ---------------------------------------------------------------- hand-built packets
@@ -842,4 +852,31 @@ test('ZoneSoa: refuses names it cannot pre-encode', () => {
   // An RNAME outside the zone would compress against whatever the question holds: the general path does that.
   assert.throws(() => new ZoneSoa('cluster.local.', 'ns.dns.cluster.local.', 'hostmaster.skydns.local.'), WireError);
   assert.throws(() => new ZoneSoa('cluster.local.', `${'x'.repeat(64)}.cluster.local.`, 'h.cluster.local.'), WireError);
+});
+
+test('header helpers: each changes only its own bits, read back by decodeMessage', () => {
+  const reply = errorReply(encodeQuery('a.example.', TYPE.A, 7), RCODE.NXDOMAIN, null);
+  assert.equal(isResponse(reply), true);
+  assert.equal(isResponse(encodeQuery('a.example.', TYPE.A, 7)), false);
+  assert.equal(rcodeOf(reply), RCODE.NXDOMAIN);
+  setId(reply, 0xbeef);
+  setTC(reply);
+  setRA(reply);
+  let h = decodeMessage(reply).header;
+  // RD stays as the query had it (encodeQuery sets it).
+  assert.deepEqual([h.id, h.tc, h.ra, h.rcode, h.qr, h.rd, h.cd], [0xbeef, true, true, RCODE.NXDOMAIN, true, true, false]);
+  assert.equal(isTruncated(reply), true);
+  clearTC(reply);
+  assert.equal(isTruncated(reply), false);
+  // A cached reply takes the request's ID, RD and CD, nothing else; at an offset too.
+  const req = encodeQuery('a.example.', TYPE.A, 0x1234);
+  req[2] &= ~0x01; // no RD
+  req[3] |= 0x10; // CD
+  const out = Buffer.concat([Buffer.alloc(5), reply]);
+  takeRequestBits(out, req, 5);
+  h = decodeMessage(out.subarray(5)).header;
+  assert.deepEqual([h.id, h.rd, h.cd, h.ra, h.tc, h.rcode, h.qr], [0x1234, false, true, true, false, RCODE.NXDOMAIN, true]);
+  const full = Buffer.from(encodeMessage({ header: { id: 1, qr: true, opcode: 0, aa: true, tc: false, rd: false, ra: false, ad: false, cd: false, rcode: 0 }, question: [{ name: 'a.example.', type: TYPE.A, class: CLASS.IN }], answer: [{ name: 'a.example.', type: TYPE.A, class: CLASS.IN, ttl: 5, data: { t: 'a', address: '192.0.2.1' } as never }], authority: [], additional: [], edns: null })!.buf);
+  clearRecordCounts(full);
+  assert.deepEqual([full.readUInt16BE(4), full.readUInt16BE(6), full.readUInt16BE(8), full.readUInt16BE(10)], [1, 0, 0, 0]);
 });
