@@ -6,13 +6,13 @@
 import type { Signer } from '../dnssec/sign.js';
 import { inZone, labelCount } from '../msg/path.js';
 import { SkyConfig } from './config.js';
-import { AnswerCache, CachedAnswer, DO_FLAG, EDNS_FLAG, ReplyChunks } from './answer-cache.js';
+import { AnswerCache, CachedAnswer, DO_FLAG, EDNS_FLAG, ResponseCache } from './caches.js';
 import { BUSY, Forwarder, Server } from './forwarder.js';
 import { Metrics, System, Cause } from './metrics.js';
 import { Answer, Logger, Request, Resolver, UpstreamMemo } from './resolver.js';
 import { StubZones, hasStubOption, withStubOption } from './stub.js';
 import { RecordTree, TreeChange } from './tree.js';
-import { CLASS, Edns, Encoded, Message, OPCODE_QUERY, Query, RCODE, TYPE, WireError, ZoneSoa, clearRecordCounts, clearTC, encodeMessage, errorReply, isResponse, isTruncated, parseQuery, rcodeOf, setId, setRA, setTC, takeRequestBits, typeName } from './wire.js';
+import { CLASS, Edns, Encoded, Message, OPCODE_QUERY, Query, RCODE, TYPE, WireError, ZoneSoa, clearRecordCounts, clearTC, encodeMessage, errorReply, isResponse, isTruncated, parseQuery, setId, setRA, setTC, takeRequestBits, typeName } from './wire.js';
 
 export interface Transport {
   tcp: boolean;
@@ -152,8 +152,7 @@ export function isPromise<T>(x: T | Promise<T>): x is Promise<T> {
 
 export class DnsHandler {
   private readonly answers: AnswerCache;
-  private rcache = new Map<string, { buf: Buffer; until: number }>();
-  private readonly rcacheChunks = new ReplyChunks();
+  private readonly responses: ResponseCache;
   /** Key segments of stub.dns.<domain>: a change below them changes where names are answered. */
   private readonly stubSegs: string[];
   /** The zone's SOA pre-encoded for negative answers (null if its names cannot take the fast path). */
@@ -171,6 +170,7 @@ export class DnsHandler {
     const d: HandlerParts = { cfg: deps.cfg, tree: deps.tree, resolver: deps.resolver, forwarder: deps.forwarder, stubs: deps.stubs, metrics: deps.metrics, log: deps.log, synced: deps.synced, signer: deps.signer ?? null };
     this.d = d;
     this.answers = deps.answerCache ?? new AnswerCache(Math.max(0, deps.answerCacheSize ?? 50000));
+    this.responses = new ResponseCache(Math.max(0, deps.cfg.rcache), deps.cfg.rcacheTtl);
     this.stubSegs = [...d.resolver.domainSegs, 'dns', 'stub'];
     this.soa = zoneSoa(d.resolver);
     this.unsubscribe = d.tree.subscribe((change) => this.treeChanged(change));
@@ -307,17 +307,14 @@ export class DnsHandler {
     const name = q.qnameLower;
 
     // Response cache (forwarded and stub answers).
-    let rkey = '';
-    if (cfg.rcache > 0) {
-      rkey = `${q.qname}|${q.qtype}|${q.qclass}|${doBit ? 1 : 0}|${t.tcp ? 1 : 0}`;
-      const hit = this.rcache.get(rkey);
-      if (hit && hit.until > Date.now()) {
-        const b = Buffer.from(hit.buf);
+    const rkey = this.responses.key(q.qname, q.qtype, q.qclass, doBit, t.tcp);
+    if (rkey !== '') {
+      const b = this.responses.get(rkey);
+      if (b) {
         setId(b, q.header.id);
         clearTC(b);
         return { buf: this.refit(b, bufsize, t.tcp), system: 'cache', cause: null };
       }
-      if (hit) this.rcache.delete(rkey);
       this.d.metrics?.cacheMiss.inc('response');
     }
 
@@ -387,7 +384,7 @@ export class DnsHandler {
     if (!reply) return { buf: errorReply(raw, RCODE.SERVFAIL, q.questionEnd), system: 'stub', cause: 'servfail' };
     const b = Buffer.from(reply);
     setId(b, id);
-    this.storeR(rkey, b);
+    this.responses.set(rkey, b);
     return { buf: b, system: 'stub', cause: null };
   }
 
@@ -511,19 +508,8 @@ export class DnsHandler {
       this.d.log.debug(`forward of ${q.qname} ${typeName(q.qtype)} failed on every nameserver`);
       return fail(true);
     }
-    this.storeR(rkey, reply);
+    this.responses.set(rkey, reply);
     return { buf: reply, system, cause: isTruncated(reply) ? 'truncated' : null };
-  }
-
-  private storeR(key: string, reply: Buffer): void {
-    const { cfg } = this.d;
-    if (cfg.rcache <= 0) return;
-    if (rcodeOf(reply) === RCODE.SERVFAIL || isTruncated(reply)) return;
-    if (this.rcache.size >= cfg.rcache) {
-      const first = this.rcache.keys().next();
-      if (!first.done) this.rcache.delete(first.value);
-    }
-    if (!this.rcache.has(key)) this.rcache.set(key, { buf: this.rcacheChunks.copy(reply), until: Date.now() + cfg.rcacheTtl * 1000 });
   }
 
   /** A cached forwarded reply larger than this client's buffer: set TC and keep the header and question. */
@@ -559,8 +545,7 @@ export class DnsHandler {
   /** Drops cached answers (tests, and after a full re-read). */
   clearCaches(): void {
     this.answers.clear();
-    this.rcache.clear();
-    this.rcacheChunks.reset();
+    this.responses.clear();
   }
 }
 

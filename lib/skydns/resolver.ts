@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
 import { addressFromReverse, inZone, keyToName, labelCount, nameToSegments, splitName } from '../msg/path.js';
-import { Entry, RecordTree } from './tree.js';
+import type { Entry } from './tree.js';
 import { CLASS, RCODE, RR, TYPE, rdataKey } from './wire.js';
 import { SKYDNS_VERSION, SkyConfig } from './config.js';
 import { Deps, ENTRY, EXISTS, SUBTREE, SUBTREE_PLAIN } from './deps.js';
@@ -201,6 +201,23 @@ function roomFor(bufsize: number, qtype: number): number {
   return Math.floor(bufsize / least) + 1;
 }
 
+/**
+ * What the resolver reads records from, as CoreDNS's plugins read a
+ * ServiceBackend: the entries at or below a name, and one key's entry.
+ * RecordTree (the records read from etcd and kept current by the watch) is
+ * the one implementation; the resolver knows nothing else of it.
+ */
+export interface RecordSource {
+  /**
+   * Pushes onto `out` the entries at the name's key (`exact`) or at and below
+   * it (`*` and `any` labels match any label; `skipAttrleaf`: not below
+   * `_`-labels), at most `max` of them; false when no key exists there.
+   */
+  collect(segs: readonly string[], exact: boolean, skipAttrleaf: boolean, out: Entry[], max?: number): boolean;
+  /** The entry at one etcd key, or null. */
+  get(key: string): Entry | null;
+}
+
 export class Resolver {
   readonly domainSegs: string[];
   private readonly host = hostname();
@@ -209,7 +226,7 @@ export class Resolver {
   dnskey: ((owner: string) => RR) | null = null;
 
   constructor(
-    private readonly tree: RecordTree,
+    private readonly source: RecordSource,
     readonly cfg: SkyConfig,
     private readonly upstream: Upstream | null,
     private readonly log: Logger,
@@ -235,7 +252,7 @@ export class Resolver {
       return [];
     }
     const entries: Entry[] = [];
-    if (!this.tree.collect(segs, exact, plain, entries, ctx.room)) return null;
+    if (!this.source.collect(segs, exact, plain, entries, ctx.room)) return null;
     if (entries.length >= ctx.room) ctx.cut = true;
     const out: Rec[] = [];
     let seen: Set<string> | null = null;
@@ -273,7 +290,7 @@ export class Resolver {
   private existsName(name: string, ctx: Ctx): boolean {
     const segs = nameToSegments(name);
     ctx.deps?.add(segs, EXISTS);
-    return this.tree.collect(segs, true, false, []);
+    return this.source.collect(segs, true, false, []);
   }
 
   // ------------------------------------------------------------ records
@@ -630,10 +647,10 @@ export class Resolver {
     if (addressFromReverse(name) === null && !/\.(in-addr|ip6)\.arpa\.$/.test(name)) return null;
     const segs = nameToSegments(name);
     if (segs.some((s) => s === '*' || s === 'any')) return null;
-    const entry = this.tree.get(`/${this.cfg.prefix}/${segs.join('/')}`);
+    const entry = this.source.get(`/${this.cfg.prefix}/${segs.join('/')}`);
     if (!entry || !entry.svc) return null;
     const under: Entry[] = [];
-    this.tree.collect(segs, false, false, under, 2);
+    this.source.collect(segs, false, false, under, 2);
     if (under.length !== 1) return null;
     const now = Date.now();
     const ctx: Ctx = { req, now, reuseUntil: now + 3600_000, deps: deps ? new Deps() : null, memo: NO_UPSTREAM, missing: null, room: roomFor(req.bufsize, req.qtype), lookups: MAX_LOOKUPS, cut: false };

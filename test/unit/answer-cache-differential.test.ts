@@ -7,7 +7,7 @@
 // it: so the test can fail, and it fails for each rule.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AnswerCache, CachedAnswer } from '../../lib/skydns/answer-cache.js';
+import { AnswerCache, CachedAnswer } from '../../lib/skydns/caches.js';
 import { configFor, SkyConfig } from '../../lib/skydns/config.js';
 import { DepIndex, Deps, WildRead } from '../../lib/skydns/deps.js';
 import { DnsHandler } from '../../lib/skydns/handler.js';

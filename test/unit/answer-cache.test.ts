@@ -1,9 +1,9 @@
-// The encoded-answer cache (lib/skydns/answer-cache.ts): keys come straight from the
+// The encoded-answer cache (lib/skydns/caches.ts): keys come straight from the
 // request bytes; a hit must be exactly the same question (name bytes up to ASCII
 // case, type, class, fitted size, EDNS/DO), never merely the same hash.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AnswerCache, AnswerCacheOptions, FrequencySketch, AnswerValue, CachedAnswer, DO_FLAG, EDNS_FLAG, MAX_WILDCARD_ENTRIES, ReplyChunks, replyOf } from '../../lib/skydns/answer-cache.js';
+import { AnswerCache, AnswerCacheOptions, FrequencySketch, AnswerValue, CachedAnswer, DO_FLAG, EDNS_FLAG, MAX_WILDCARD_ENTRIES, ReplyChunks, replyOf } from '../../lib/skydns/caches.js';
 import { Deps, ENTRY, EXISTS, SUBTREE, SUBTREE_PLAIN } from '../../lib/skydns/deps.js';
 
 interface Q {

@@ -1,4 +1,13 @@
 /**
+ * The query path's caches, their keys, what they store and their policies:
+ *
+ * - AnswerCache (below): authoritative answers, encoded, kept until a record
+ *   they read changes;
+ * - ResponseCache (at the end): forwarded and stub-zone answers, by a fixed
+ *   time to live (-rcache, -rcache-ttl).
+ *
+ * (The DNSSEC signature cache belongs to the signer: lib/dnssec/sign.ts.)
+ *
  * The encoded-answer cache: finished replies keyed by the question as it
  * appears on the wire (name bytes compared without regard to ASCII case,
  * qtype, qclass, the UDP size the answer was fitted to, and the EDNS/DO bits).
@@ -35,6 +44,7 @@
 import { DepIndex, type DepItem, Deps } from './deps.js';
 import type { Cause, System } from './metrics.js';
 import type { TreeChange } from './tree.js';
+import { RCODE, isTruncated, rcodeOf } from './wire.js';
 
 export interface CachedAnswer extends DepItem {
   /** Hash slot of this entry. */
@@ -443,5 +453,54 @@ export class AnswerCache {
       c.chunk = fresh.placed;
     }
     this.chunks = fresh;
+  }
+}
+
+/**
+ * The response cache of forwarded and stub-zone answers (SkyDNS's -rcache):
+ * keyed by the question as asked (name in its case, type, class), the DO bit
+ * and the transport; an entry lives -rcache-ttl seconds; SERVFAIL and
+ * truncated replies are not kept; when full, the oldest entry goes. Replies
+ * are copied into shared chunks.
+ */
+export class ResponseCache {
+  private readonly map = new Map<string, { buf: Buffer; until: number }>();
+  private readonly chunks = new ReplyChunks();
+
+  constructor(readonly capacity: number, private readonly ttlSeconds: number) {}
+
+  /** The key of a question (empty when the cache is off). */
+  key(qname: string, qtype: number, qclass: number, doBit: boolean, tcp: boolean): string {
+    return this.capacity > 0 ? `${qname}|${qtype}|${qclass}|${doBit ? 1 : 0}|${tcp ? 1 : 0}` : '';
+  }
+
+  /** A copy of the reply stored under `key` while it lives (its ID and flags as stored), or null. */
+  get(key: string, now = Date.now()): Buffer | null {
+    const hit = this.map.get(key);
+    if (!hit) return null;
+    if (hit.until > now) return Buffer.from(hit.buf);
+    this.map.delete(key);
+    return null;
+  }
+
+  /** Keeps `reply` under `key` unless it is a SERVFAIL or truncated, or the key is empty or held already. */
+  set(key: string, reply: Buffer, now = Date.now()): void {
+    if (key === '' || this.capacity <= 0) return;
+    if (rcodeOf(reply) === RCODE.SERVFAIL || isTruncated(reply)) return;
+    if (this.map.has(key)) return;
+    if (this.map.size >= this.capacity) {
+      const first = this.map.keys().next();
+      if (!first.done) this.map.delete(first.value);
+    }
+    this.map.set(key, { buf: this.chunks.copy(reply), until: now + this.ttlSeconds * 1000 });
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.chunks.reset();
   }
 }
