@@ -7,6 +7,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { LineClassifier, LineLevel, readable } from './logs.js';
+import { terminate } from './process.js';
 
 const COLORS = [36, 33, 35, 32, 34, 31];
 let colorIndex = 0;
@@ -126,11 +127,6 @@ export class Component {
       if (c) await this.exited;
       return;
     }
-    c.kill('SIGTERM');
-    const t = setTimeout(() => {
-      if (this.running) c.kill('SIGKILL');
-    }, graceMs);
-    await this.exited;
-    clearTimeout(t);
+    await terminate(c, this.exited, 'SIGTERM', graceMs);
   }
 }
