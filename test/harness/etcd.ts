@@ -2,14 +2,14 @@
 // helpers to seed/inspect data "as an operator would" (and etcdPutMany, through the client
 // library, for what etcdctl cannot carry). Loopback only.
 
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { type EtcdMember, etcdArgs, etcdEnv, etcdHealthUrl, etcdHealthy } from '../../lib/stack/etcd.js';
 import { freeTcpPorts } from './ports.js';
-import { trackPid, untrackPid, unrefStream, terminate, sleep, type ExitInfo } from './proc.js';
+import { type Program, sleep, spawnProgram } from './proc.js';
 
 export interface EtcdProcess {
   /** Client URL, e.g. http://127.0.0.1:41234 */
@@ -47,32 +47,8 @@ export interface StartEtcdOptions {
   member?: { port: number; peerPort: number; initialCluster: string };
 }
 
-const RING_LINES = 200;
+const LOG_TAIL_LINES = 200;
 const HEALTH_TIMEOUT_MS = 20000;
-
-class LineRing {
-  private lines: string[] = [];
-  private partial = '';
-  push(chunk: Buffer): void {
-    const parts = (this.partial + chunk.toString('utf8')).split('\n');
-    this.partial = parts.pop() ?? '';
-    for (const line of parts) {
-      this.lines.push(line);
-      if (this.lines.length > RING_LINES) this.lines.shift();
-    }
-  }
-  text(): string {
-    const all = this.partial === '' ? this.lines : [...this.lines, this.partial];
-    return all.slice(-RING_LINES).join('\n');
-  }
-}
-
-/** Environment for etcd/etcdctl with any inherited ETCD_* / ETCDCTL_* settings removed. */
-interface Running {
-  child: ChildProcess;
-  exited: Promise<ExitInfo>;
-  exitInfo: () => ExitInfo | undefined;
-}
 
 /**
  * Spawn a fresh single-member etcd on free loopback client/peer ports with a
@@ -97,59 +73,38 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProces
   };
   const args = etcdArgs(member);
   const healthUrl = etcdHealthUrl(member);
-  const ring = new LineRing();
-  let current: Running | undefined;
+  let current: Program | undefined;
   let removed = false;
+  const logTail = () => (current ? current.output().split('\n').slice(-LOG_TAIL_LINES).join('\n') : '');
 
   const launch = async (): Promise<void> => {
-    const child = spawn('etcd', args, { env: etcdEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let info: ExitInfo | undefined;
-    let spawnErr: Error | undefined;
-    const exited = new Promise<ExitInfo>((resolve) => {
-      child.once('error', (err) => {
-        spawnErr = err;
-        if (child.pid === undefined) {
-          info = { code: null, signal: null };
-          resolve(info);
-        }
-      });
-      child.once('exit', (code, signal) => {
-        if (child.pid !== undefined) untrackPid(child.pid);
-        info = { code, signal };
-        resolve(info);
-      });
-    });
-    child.stdout?.on('data', (c: Buffer) => ring.push(c));
-    child.stderr?.on('data', (c: Buffer) => ring.push(c));
-    if (child.pid === undefined) {
-      await exited;
-      throw new Error(`failed to spawn etcd: ${spawnErr?.message ?? 'unknown error'} (is etcd-server installed? run: node scripts/ensure.mjs)`);
+    const prog = spawnProgram('etcd', args, { name: `etcd ${name}`, fullEnv: etcdEnv() });
+    if (prog.pid < 0) {
+      await prog.exited;
+      throw new Error(`failed to spawn etcd: ${prog.output().trim() || 'unknown error'} (is etcd-server installed? run: node scripts/ensure.mjs)`);
     }
-    trackPid(child.pid);
-    child.unref();
-    unrefStream(child.stdout);
-    unrefStream(child.stderr);
-    current = { child, exited, exitInfo: () => info };
-
+    current = prog;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (info !== undefined) {
+      if (!prog.running()) {
         await sleep(50); // let the pipes drain
-        throw new Error(`etcd exited before becoming healthy (code ${info.code}, signal ${info.signal}); log tail:\n${ring.text()}`);
+        const info = await prog.exited;
+        throw new Error(`etcd exited before becoming healthy (code ${info.code}, signal ${info.signal}); log tail:\n${logTail()}`);
       }
       if (await etcdHealthy(healthUrl)) return;
       if (Date.now() >= deadline) {
-        await terminate(child, exited, 'SIGKILL');
-        throw new Error(`etcd at ${url} not healthy after ${timeoutMs}ms; log tail:\n${ring.text()}`);
+        await prog.kill();
+        throw new Error(`etcd at ${url} not healthy after ${timeoutMs}ms; log tail:\n${logTail()}`);
       }
       await sleep(100);
     }
   };
 
   const halt = async (signal: NodeJS.Signals): Promise<void> => {
-    const r = current;
-    if (r === undefined) return;
-    await terminate(r.child, r.exited, signal);
+    const p = current;
+    if (p === undefined) return;
+    if (signal === 'SIGKILL') await p.kill();
+    else await p.stop();
   };
 
   try {
@@ -166,9 +121,9 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProces
     name,
     dataDir,
     get pid(): number {
-      return current?.child.pid ?? -1;
+      return current?.pid ?? -1;
     },
-    logTail: () => ring.text(),
+    logTail,
     async stop(): Promise<void> {
       await halt('SIGTERM');
       if (!removed) {

@@ -126,8 +126,10 @@ export function unrefStream(stream: unknown): void {
 // ---------------------------------------------------------------------------
 
 export interface SpawnOptions {
-  /** Extra environment; merged over process.env. */
+  /** Extra environment; merged over process.env (or over fullEnv). */
   env?: NodeJS.ProcessEnv;
+  /** The whole environment instead of process.env (env is still merged over it). */
+  fullEnv?: NodeJS.ProcessEnv;
   cwd?: string;
   /** Short label used in error messages. */
   name: string;
@@ -169,7 +171,7 @@ function tail(text: string, lines = 40): string {
 export function spawnProgram(cmd: string, args: string[], opts: SpawnOptions): Program {
   const child = spawn(cmd, args, {
     cwd: opts.cwd,
-    env: { ...process.env, ...(opts.env ?? {}) },
+    env: { ...(opts.fullEnv ?? process.env), ...(opts.env ?? {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let buf = '';
