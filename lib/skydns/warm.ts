@@ -25,6 +25,8 @@
  * optimised for, and the first real queries threw away the whole path —
  * process, answerInto, finish, encodeAnswer, … — each bailout taking 1–6 ms
  * (--trace-deopt-verbose), which was most of the first second's p99.
+ * test/integration/skydns-warm.test.ts fails on any deoptimisation of the
+ * query path's files by real queries after the warm-up.
  */
 import v8 from 'node:v8';
 import type { SkyConfig } from './config.js';
