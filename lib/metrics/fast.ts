@@ -86,9 +86,7 @@ function labelsOf(names: readonly string[], key: string): Record<string, string>
  * and an async get(); the cast says so to its types.
  */
 export function expose(registry: Registry, m: FastCounter | FastHistogram, values: () => Snapshot): void {
-  const isCounter = m instanceof FastCounter;
-  const type = isCounter ? 'counter' : 'histogram';
-  const base = { name: m.name, help: m.help, type, aggregator: 'sum' as const };
+  const base = { name: m.name, help: m.help, type: m instanceof FastCounter ? 'counter' : 'histogram', aggregator: 'sum' as const };
   const get = async () => {
     const samples: Sample[] = [];
     if (m instanceof FastCounter) {

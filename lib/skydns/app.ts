@@ -14,7 +14,7 @@ import { Forwarder, Server, parseServers } from './forwarder.js';
 import { DnsHandler, HandlerDeps } from './handler.js';
 import { serveStatus, statusEndpoint } from './status-http.js';
 import { close as closeHttp } from '../http/serve.js';
-import { Metrics, StoreState } from './metrics.js';
+import { Metrics, StoreState, metricsFromEnv } from './metrics.js';
 import { Resolver } from './resolver.js';
 import { DnsServer } from './server.js';
 import { EtcdStore } from './etcd-store.js';
@@ -91,7 +91,7 @@ export class SkyDnsApp extends EventEmitter {
 
     // Metrics: PROMETHEUS_PORT (all interfaces, like SkyDNS) or -metrics-addr; in a worker the primary serves them.
     const endpoint = this.opts.worker ? null : statusEndpoint(cfg, env, this.log);
-    if (endpoint || this.opts.worker) this.metrics = new Metrics(env.PROMETHEUS_NAMESPACE || 'skydns', env.PROMETHEUS_SUBSYSTEM || 'skydns');
+    if (endpoint || this.opts.worker) this.metrics = metricsFromEnv(env);
 
     const forwarderFor = (servers: Server[], m: Metrics | null, log: Log) => new Forwarder({ servers, timeoutMs: cfg.readTimeoutMs, nsRotate: cfg.nsRotate, log, maxOutstanding: cfg.maxForwards, metrics: m });
     const forwarder = forwarderFor(parseServers(cfg.nameservers), this.metrics, this.log);
@@ -118,7 +118,7 @@ export class SkyDnsApp extends EventEmitter {
       // through a handler of the same make whose forwarder has no servers (it never sends),
       // whose metrics count nowhere and whose logger writes nothing.
       const quiet = createLogger('warm-up', 'error', () => undefined);
-      const warmMetrics = this.metrics ? new Metrics(env.PROMETHEUS_NAMESPACE || 'skydns', env.PROMETHEUS_SUBSYSTEM || 'skydns') : null;
+      const warmMetrics = this.metrics ? metricsFromEnv(env) : null;
       warmUp(handlerParts(forwarderFor([], warmMetrics, quiet), warmMetrics, quiet, WARM_ANSWER_CACHE), this.log, { transport: this.server?.warmTransport() }).then(
         (w) => {
           this.warmed = true;

@@ -85,6 +85,11 @@ export class Metrics {
   }
 }
 
+/** The DNS metrics named as PROMETHEUS_NAMESPACE and PROMETHEUS_SUBSYSTEM say (default `skydns_skydns_`). */
+export function metricsFromEnv(env: NodeJS.ProcessEnv): Metrics {
+  return new Metrics(env.PROMETHEUS_NAMESPACE || 'skydns', env.PROMETHEUS_SUBSYSTEM || 'skydns');
+}
+
 /** One snapshot of several (a cluster primary's workers): counts and histograms added up. */
 export function mergeAll(snapshots: readonly Snapshot[]): Snapshot {
   return snapshots.reduce((a, b) => mergeSnapshots(a, b), { counters: {}, histograms: {} } as Snapshot);
@@ -117,7 +122,7 @@ export function exposeState(registry: Registry, prefix: string, states: () => St
  * metrics (CPU, memory, event loop) of this process.
  */
 export function statusRegistry(env: NodeJS.ProcessEnv, snapshot: () => Snapshot, states: () => StoreState[]): Registry {
-  const names = new Metrics(env.PROMETHEUS_NAMESPACE || 'skydns', env.PROMETHEUS_SUBSYSTEM || 'skydns');
+  const names = metricsFromEnv(env);
   const r = new Registry();
   names.exposeIn(r, snapshot);
   exposeState(r, names.prefix, states);

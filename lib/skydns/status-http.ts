@@ -46,19 +46,18 @@ export function startHttp(host: string | undefined, port: number, path: string, 
   });
 }
 
-/** Where metrics go: -metrics-addr, else PROMETHEUS_PORT on all interfaces (a non-number is logged and ignored). */
-export function metricsEndpoint(metricsAddr: string, env: NodeJS.ProcessEnv, log: Logger, split: (s: string) => { host: string; port: number }): { host: string | undefined; port: number } | null {
-  if (metricsAddr) return split(metricsAddr);
+/**
+ * Where the status endpoint listens: -metrics-addr, else PROMETHEUS_PORT on
+ * all interfaces (a value that is not a port number is logged and ignored),
+ * else null: none.
+ */
+export function statusEndpoint(cfg: SkyConfig, env: NodeJS.ProcessEnv, log: Logger): { host: string | undefined; port: number } | null {
+  if (cfg.metricsAddr) return splitHostPort(cfg.metricsAddr);
   const promPort = env.PROMETHEUS_PORT ?? '';
   if (promPort === '') return null;
   if (/^\d+$/.test(promPort) && Number(promPort) >= 1 && Number(promPort) <= 65535) return { host: undefined, port: Number(promPort) };
   log.warn(`PROMETHEUS_PORT=${JSON.stringify(promPort)} is not a port number (a Kubernetes service environment variable?); running without metrics`);
   return null;
-}
-
-/** Where the status endpoint listens for this configuration (-metrics-addr or PROMETHEUS_PORT), or null: none. */
-export function statusEndpoint(cfg: SkyConfig, env: NodeJS.ProcessEnv, log: Logger): { host: string | undefined; port: number } | null {
-  return metricsEndpoint(cfg.metricsAddr, env, log, splitHostPort);
 }
 
 /** What the status endpoint reports on: one server process, or the workers a cluster primary hears from. */
@@ -78,7 +77,10 @@ export interface StatusSource {
  * then this process's own (prom-client's default metrics). Logs where it listens.
  */
 export async function serveStatus(endpoint: { host: string | undefined; port: number }, env: NodeJS.ProcessEnv, log: Logger, src: StatusSource): Promise<http.Server> {
-  const registry = statusRegistry(env, () => mergeAll(src.processes().flatMap((p) => (p.snapshot ? [p.snapshot] : []))), () => src.processes().map((p) => p.state));
+  // One reading of the processes per scrape: prom-client asks every metric for its samples at
+  // once when the scrape starts, and they all read this.
+  let taken: { snapshot: Snapshot; states: StoreState[] } = { snapshot: mergeAll([]), states: [] };
+  const registry = statusRegistry(env, () => taken.snapshot, () => taken.states);
   const path = env.PROMETHEUS_PATH || '/metrics';
   const srv = await startHttp(endpoint.host, endpoint.port, path, {
     live: () => src.listening(),
@@ -89,7 +91,11 @@ export async function serveStatus(endpoint: { host: string | undefined; port: nu
       if (!ps.every((p) => p.state.warmed)) return { ok: false, reason: 'warming up' };
       return { ok: true, reason: '' };
     },
-    metrics: () => registry.metrics(),
+    metrics: () => {
+      const ps = src.processes();
+      taken = { snapshot: mergeAll(ps.flatMap((p) => (p.snapshot ? [p.snapshot] : []))), states: ps.map((p) => p.state) };
+      return registry.metrics();
+    },
   }, log);
   log.info(`metrics on ${endpoint.host ?? '*'}:${endpoint.port}${path}, health on /healthz and /readyz`);
   return srv;
