@@ -75,9 +75,9 @@ export const SKYDNS_SETTINGS: readonly Setting[] = [
   { field: 'udpIo', flag: { name: 'udp-io', type: 'string', default: 'auto', env: 'SKYDNS_UDP_IO', usage: 'UDP socket I/O: "batch" (many datagrams per system call, through native/udpio.node), "dgram" (Node\'s dgram, one per call) or "auto" (batch when the module is built and loads, else dgram)' } },
   { field: 'workers', flag: { name: 'workers', type: 'string', default: '1', env: 'SKYDNS_WORKERS', usage: 'server processes sharing the DNS sockets, or "auto": one per CPU the process may use (its cgroup CPU quota, else the CPU count); each holds its own copy of the records' } },
   // Only in /<prefix>/config (no flag): fixed values on the command line.
-  { field: 'ttl', json: 'ttl', kind: 'int', range: [0, MAX_TTL], shownDefault: '3600' },
-  { field: 'minTtl', json: 'min_ttl', kind: 'int', range: [0, MAX_TTL], shownDefault: '60' },
-  { field: 'priority', json: 'priority', kind: 'int', range: [0, 65535], shownDefault: '10' },
+  { field: 'ttl', json: 'ttl', kind: 'int', range: [0, MAX_TTL] },
+  { field: 'minTtl', json: 'min_ttl', kind: 'int', range: [0, MAX_TTL] },
+  { field: 'priority', json: 'priority', kind: 'int', range: [0, 65535] },
 ];
 
 export const SKYDNS_FLAGS: readonly FlagDef[] = SKYDNS_SETTINGS.flatMap((s) => (s.flag ? [s.flag] : []));

@@ -12,7 +12,7 @@ import { Metrics, System, Cause } from './metrics.js';
 import { Answer, Logger, Request, Resolver, UpstreamMemo } from './resolver.js';
 import { StubZones, hasStubOption, withStubOption } from './stub.js';
 import { RecordTree, TreeChange } from './tree.js';
-import { CLASS, Edns, Encoded, Message, OPCODE_QUERY, Query, RCODE, TYPE, WireError, ZoneSoa, clearRecordCounts, clearTC, encodeMessage, errorReply, isResponse, isTruncated, parseQuery, setId, setRA, setTC, takeRequestBits, typeName } from './wire.js';
+import { CLASS, Edns, Encoded, Message, OPCODE_QUERY, Query, RCODE, TYPE, WireError, ZoneSoa, clearRecordCounts, encodeMessage, errorReply, isResponse, isTruncated, parseQuery, setId, setRA, setTC, takeRequestBits, typeName } from './wire.js';
 
 export interface Transport {
   tcp: boolean;
@@ -312,7 +312,6 @@ export class DnsHandler {
       const b = this.responses.get(rkey);
       if (b) {
         setId(b, q.header.id);
-        clearTC(b);
         return { buf: this.refit(b, bufsize, t.tcp), system: 'cache', cause: null };
       }
       this.d.metrics?.cacheMiss.inc('response');

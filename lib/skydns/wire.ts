@@ -957,11 +957,6 @@ export function setTC(b: Uint8Array, at = 0): void {
   b[at + 2] |= 0x02;
 }
 
-/** Clears TC. */
-export function clearTC(b: Uint8Array, at = 0): void {
-  b[at + 2] &= ~0x02;
-}
-
 /** Sets RA: recursion available. */
 export function setRA(b: Uint8Array, at = 0): void {
   b[at + 3] |= 0x80;

@@ -28,7 +28,6 @@ import {
   typeName,
   ZoneSoa,
   clearRecordCounts,
-  clearTC,
   encodeQuery,
   isResponse,
   isTruncated,
@@ -866,16 +865,14 @@ test('header helpers: each changes only its own bits, read back by decodeMessage
   // RD stays as the query had it (encodeQuery sets it).
   assert.deepEqual([h.id, h.tc, h.ra, h.rcode, h.qr, h.rd, h.cd], [0xbeef, true, true, RCODE.NXDOMAIN, true, true, false]);
   assert.equal(isTruncated(reply), true);
-  clearTC(reply);
-  assert.equal(isTruncated(reply), false);
-  // A cached reply takes the request's ID, RD and CD, nothing else; at an offset too.
+  // A cached reply takes the request's ID, RD and CD, nothing else (its TC and RA stay); at an offset too.
   const req = encodeQuery('a.example.', TYPE.A, 0x1234);
   req[2] &= ~0x01; // no RD
   req[3] |= 0x10; // CD
   const out = Buffer.concat([Buffer.alloc(5), reply]);
   takeRequestBits(out, req, 5);
   h = decodeMessage(out.subarray(5)).header;
-  assert.deepEqual([h.id, h.rd, h.cd, h.ra, h.tc, h.rcode, h.qr], [0x1234, false, true, true, false, RCODE.NXDOMAIN, true]);
+  assert.deepEqual([h.id, h.rd, h.cd, h.ra, h.tc, h.rcode, h.qr], [0x1234, false, true, true, true, RCODE.NXDOMAIN, true]);
   const full = Buffer.from(encodeMessage({ header: { id: 1, qr: true, opcode: 0, aa: true, tc: false, rd: false, ra: false, ad: false, cd: false, rcode: 0 }, question: [{ name: 'a.example.', type: TYPE.A, class: CLASS.IN }], answer: [{ name: 'a.example.', type: TYPE.A, class: CLASS.IN, ttl: 5, data: { t: 'a', address: '192.0.2.1' } as never }], authority: [], additional: [], edns: null })!.buf);
   clearRecordCounts(full);
   assert.deepEqual([full.readUInt16BE(4), full.readUInt16BE(6), full.readUInt16BE(8), full.readUInt16BE(10)], [1, 0, 0, 0]);
