@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LogThrottle, RateLimitedLine } from '../../lib/skydns/log-throttle.js';
-import { sleep } from '../harness/proc.js';
+import { sleep, waitUntil } from '../harness/proc.js';
 
 test('the first line at once, then one per interval with the count held back', () => {
   const t = new LogThrottle(10_000);
@@ -28,10 +28,11 @@ test('RateLimitedLine: the first event at once, the rest summed by the timer, no
   r.note();
   r.note();
   assert.equal(lines.length, 1, 'held until the period ends');
-  await sleep(150);
   // The two that followed, in one line written by the timer although no event came after them.
+  await waitUntil(() => lines.length === 2, 5000, 'the timer\'s line');
   assert.deepEqual(lines, [[1, true], [2, false]]);
   // A quiet period ends the timer: the next event is a first line again.
+  await waitUntil(() => (r as unknown as { timer: unknown }).timer === null, 5000, 'the timer to end after a quiet period');
   r.note();
   assert.deepEqual(lines[lines.length - 1], [1, true]);
   r.note();
