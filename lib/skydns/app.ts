@@ -14,6 +14,7 @@ import { Forwarder, Server, parseServers } from './forwarder.js';
 import { DnsHandler, HandlerDeps } from './handler.js';
 import { serveStatus, statusEndpoint } from './status-http.js';
 import { close as closeHttp } from '../http/serve.js';
+import { AnswerCache } from './caches.js';
 import { Metrics, StoreState, metricsFromEnv } from './metrics.js';
 import { Resolver } from './resolver.js';
 import { DnsServer } from './server.js';
@@ -21,8 +22,10 @@ import { EtcdStore } from './etcd-store.js';
 import { StubZones } from './stub.js';
 import { recordFeedbackFromFirstCall, warmUp } from './warm.js';
 
-/** Entries of the warm-up's private answer cache. */
-const WARM_ANSWER_CACHE = 4096;
+/** Entries of the warm-up's private answer cache: few, so it fills and evicts (warm.ts). */
+const WARM_ANSWER_CACHE = 256;
+/** Counts between two agings of the warm-up cache's admission filter: short, so the warm-up runs the ageing step many times (caches.ts). */
+const WARM_AGE_PERIOD = 2048;
 
 export interface AppOptions {
   env?: NodeJS.ProcessEnv;
@@ -105,12 +108,12 @@ export class SkyDnsApp extends EventEmitter {
      * classes in the same fields, so the code V8 optimises while warming is
      * the code real queries run (lib/skydns/warm.ts).
      */
-    const handlerParts = (fwd: Forwarder, m: Metrics | null, log: Log, answerCacheSize: number): HandlerDeps => {
+    const handlerParts = (fwd: Forwarder, m: Metrics | null, log: Log, answerCache: AnswerCache): HandlerDeps => {
       const resolver = new Resolver(store.tree, cfg, fwd, log, store.leaseTTL);
       if (this.signer) resolver.dnskey = (owner) => this.signer!.dnskey(owner);
-      return { cfg, tree: store.tree, resolver, forwarder: fwd, stubs: cfg.stubzones ? new StubZones(store.tree, cfg.domain) : null, metrics: m, log, synced, answerCacheSize, signer: this.signer };
+      return { cfg, tree: store.tree, resolver, forwarder: fwd, stubs: cfg.stubzones ? new StubZones(store.tree, cfg.domain) : null, metrics: m, log, synced, answerCache, signer: this.signer };
     };
-    this.handler = new DnsHandler(handlerParts(forwarder, this.metrics, this.log, cfg.answerCacheSize));
+    this.handler = new DnsHandler(handlerParts(forwarder, this.metrics, this.log, new AnswerCache(cfg.answerCacheSize)));
     store.on('synced', () => {
       const obj = store.tree.get(`/${cfg.prefix}/config`);
       if (obj) this.log.debug(`/${cfg.prefix}/config is read at start only; restart skydns to apply changes to it`);
@@ -119,7 +122,7 @@ export class SkyDnsApp extends EventEmitter {
       // whose metrics count nowhere and whose logger writes nothing.
       const quiet = createLogger('warm-up', 'error', () => undefined);
       const warmMetrics = this.metrics ? metricsFromEnv(env) : null;
-      warmUp(handlerParts(forwarderFor([], warmMetrics, quiet), warmMetrics, quiet, WARM_ANSWER_CACHE), this.log, { transport: this.server?.warmTransport() }).then(
+      warmUp(handlerParts(forwarderFor([], warmMetrics, quiet), warmMetrics, quiet, new AnswerCache(WARM_ANSWER_CACHE, { agePeriod: WARM_AGE_PERIOD })), this.log, { transport: this.server?.warmTransport() }).then(
         (w) => {
           this.warmed = true;
           this.log.info(`query path warmed up with ${w.queries} answers from the records in ${w.ms.toFixed(0)} ms`);

@@ -26,8 +26,8 @@
  * warm; clearing the tree, or a change the cache cannot trace, drops all.
  *
  * Admission follows TinyLFU. A question takes a place only the second time
- * its answer is offered (the "doorkeeper": one bit per hash, cleared now and
- * then), so names asked once — most search-path misses, scans, floods of
+ * its answer is offered (the "doorkeeper": one bit per hash, cleared as the
+ * sketch below ages), so names asked once — most search-path misses, scans, floods of
  * random names — never push out answers that are asked again. When the cache
  * is full, a newcomer replaces the oldest entry only if it was asked more
  * often recently than that entry (a count-min sketch of 4-bit counters,
@@ -181,28 +181,46 @@ function sameQuestion(c: CachedAnswer, raw: Buffer, questionEnd: number): boolea
   return true;
 }
 
-/** Bits of the doorkeeper (512 KiB); it is cleared after an eighth of them were set (≈ 3 % false admissions at most). */
-const DOOR_BITS = 1 << 22;
-
 /**
- * How often each question was asked lately, approximately: a count-min
- * sketch (4 rows of saturating counters up to 15), every counter halved once
- * ten times `capacity` questions were counted, so old popularity fades.
+ * TinyLFU's admission filter: how often each question was asked lately,
+ * approximately (a count-min sketch: 4 rows of saturating counters up to 15),
+ * and the doorkeeper (one bit per question: offered before?). Every `period`
+ * counts (ten times the cache's capacity, at least 1,000) the filter ages:
+ * every counter is halved, so old popularity fades, and the doorkeeper is
+ * cleared. The doorkeeper has 512 KiB of bits, or eight per count of a
+ * period if that is more, so at most an eighth of them are set when it is
+ * cleared (at most 1 in 8 first offers taken for a second).
+ *
+ * Ageing is the one step of the query path taken only now and then: a
+ * branch V8 has never seen run is compiled without feedback, and code built
+ * so is thrown away the first time it runs (1–10 ms of the event loop,
+ * then a recompilation; measured at 80k queries a second, after five
+ * seconds). So it is one method, whose call the warm-up's cache makes early
+ * (its period is short: see warm.ts), and it halves four counters at a time.
  */
 export class FrequencySketch {
   private readonly rows: Uint8Array;
+  /** The rows four counters at a time (for halving). */
+  private readonly words: Uint32Array;
   private readonly mask: number;
   private readonly shift: number;
+  private readonly door: Uint8Array;
+  private readonly doorMask: number;
   private counted = 0;
-  private readonly period: number;
+  readonly period: number;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, period = Math.max(1000, capacity * 10)) {
     let width = 1024;
     while (width < capacity && width < 1 << 22) width <<= 1;
     this.rows = new Uint8Array(width * 4);
+    this.words = new Uint32Array(this.rows.buffer, 0, width);
     this.mask = width - 1;
     this.shift = Math.log2(width);
-    this.period = Math.max(1000, capacity * 10);
+    this.period = Math.max(1, Math.floor(period));
+    let doorBits = 1 << 22;
+    while (doorBits < this.period * 8) doorBits *= 2;
+    this.door = new Uint8Array(doorBits >>> 3);
+    this.doorMask = doorBits - 1;
   }
 
   private index(h: number, row: number): number {
@@ -216,10 +234,7 @@ export class FrequencySketch {
       const i = this.index(h, row);
       if (r[i] < 15) r[i]++;
     }
-    if (++this.counted >= this.period) {
-      for (let i = 0; i < r.length; i++) r[i] >>>= 1;
-      this.counted = 0;
-    }
+    if (++this.counted >= this.period) this.age();
   }
 
   estimate(h: number): number {
@@ -230,6 +245,25 @@ export class FrequencySketch {
       if (v < min) min = v;
     }
     return min;
+  }
+
+  /** The doorkeeper: false (and remembered) the first time h is offered since the filter last aged, true after. */
+  offeredBefore(h: number): boolean {
+    const bit = h & this.doorMask;
+    const byte = bit >>> 3;
+    const m = 1 << (bit & 7);
+    const door = this.door;
+    if ((door[byte] & m) !== 0) return true;
+    door[byte] |= m;
+    return false;
+  }
+
+  /** Halves every counter (each byte of a word: the bit shifted in from the next byte is masked off) and clears the doorkeeper. */
+  private age(): void {
+    const w = this.words;
+    for (let i = 0; i < w.length; i++) w[i] = (w[i] >>> 1) & 0x7f7f7f7f;
+    this.door.fill(0);
+    this.counted = 0;
   }
 }
 
@@ -243,6 +277,8 @@ export interface AnswerCacheOptions {
   admission?: boolean;
   /** The dependency index (tests pass a weakened one). */
   index?: DepIndex<CachedAnswer>;
+  /** Counts between two agings of the admission filter (default ten capacities, at least 1,000; the warm-up's cache ages often). */
+  agePeriod?: number;
 }
 
 /**
@@ -262,8 +298,6 @@ export class AnswerCache {
   private readonly map = new Map<number, CachedAnswer>();
   private chunks = new ReplyChunks();
   private readonly index: DepIndex<CachedAnswer>;
-  private readonly door: Uint8Array | null;
-  private doorSet = 0;
   private readonly sketch: FrequencySketch | null;
   /**
    * Entries in the order they were stored, from `head` on; an entry that was
@@ -282,8 +316,7 @@ export class AnswerCache {
   constructor(readonly capacity: number, opts: AnswerCacheOptions = {}) {
     this.index = opts.index ?? new DepIndex<CachedAnswer>();
     const admission = capacity > 0 && (opts.admission ?? true);
-    this.door = admission ? new Uint8Array(DOOR_BITS >>> 3) : null;
-    this.sketch = admission ? new FrequencySketch(capacity) : null;
+    this.sketch = admission ? new FrequencySketch(capacity, opts.agePeriod) : null;
   }
 
   get size(): number {
@@ -326,7 +359,7 @@ export class AnswerCache {
     if (gone === undefined) {
       const sketch = this.sketch;
       sketch?.increment(slot);
-      if (!this.admit(slot)) return false;
+      if (sketch !== null && !sketch.offeredBefore(slot)) return false;
       if (this.map.size >= this.capacity) {
         if (sketch) {
           // The oldest entry gives way only to a question asked more often.
@@ -381,22 +414,6 @@ export class AnswerCache {
       this.head++;
     }
     return undefined;
-  }
-
-  /** The doorkeeper: false (and remembered) the first time a slot is offered, true the next time. */
-  private admit(slot: number): boolean {
-    const door = this.door;
-    if (door === null) return true;
-    const h = slot & (DOOR_BITS - 1);
-    const byte = h >>> 3;
-    const bit = 1 << (h & 7);
-    if ((door[byte] & bit) !== 0) return true;
-    door[byte] |= bit;
-    if (++this.doorSet >= DOOR_BITS >>> 3) {
-      door.fill(0);
-      this.doorSet = 0;
-    }
-    return false;
   }
 
   delete(c: CachedAnswer): void {

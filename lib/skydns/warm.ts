@@ -17,7 +17,10 @@
  * real one (SkyDnsApp's handlerParts): the same classes in every field — a
  * resolver, a forwarder (with no servers: the warm-up never sends), metrics
  * (private, counted nowhere), a logger of the same make (writing nothing),
- * the signer — and its own answer cache. Warmed with a plain object for
+ * the signer — and its own answer cache. That cache is small and its
+ * admission filter ages often, so the warm-up also runs the cache's upkeep,
+ * which a real cache reaches only after minutes of traffic: evicting when
+ * full, ageing the filter, compacting. Warmed with a plain object for
  * transport, no metrics and no EDNS0 options, the first real queries made six
  * functions of the path fall back to the interpreter; warmed by a handler
  * whose parts were other classes (null forwarder, a logger of another shape,
@@ -64,6 +67,9 @@ export interface WarmResult {
   ms: number;
 }
 
+/** Distinct questions of names without records that the warm-up always asks. */
+export const WARM_MISSES = 512;
+
 /** Questions made from up to `max` keys of the tree (their names; `_` leaves give SRV questions; reverse keys give PTR). */
 export function warmQuestions(tree: RecordTree, cfg: SkyConfig, max = 2000): [string, number][] {
   const out: [string, number][] = [];
@@ -87,6 +93,9 @@ export function warmQuestions(tree: RecordTree, cfg: SkyConfig, max = 2000): [st
     out.push([owner, TYPE.A], [owner, TYPE.AAAA], [`warm-up.${owner}`, TYPE.A], [`warm-up.${cfg.domain}`, TYPE.A]);
   }
   if (out.length === 0) out.push([cfg.domain, TYPE.SOA], [`warm-up.${cfg.domain}`, TYPE.A]);
+  // Names no record has, as search paths make: enough distinct questions, however few the
+  // records, to fill the warm-up's answer cache so that it evicts (SkyDnsApp's is small).
+  for (let i = 0; i < WARM_MISSES; i++) out.push([`miss${i}.warm-up.${cfg.domain}`, TYPE.A]);
   return out;
 }
 

@@ -7,7 +7,7 @@ import { DnsHandler } from '../../lib/skydns/handler.js';
 import { Logger, Resolver, SILENT } from '../../lib/skydns/resolver.js';
 import { RecordTree } from '../../lib/skydns/tree.js';
 import { TYPE } from '../../lib/skydns/wire.js';
-import { warmQuestions, warmUp } from '../../lib/skydns/warm.js';
+import { WARM_MISSES, warmQuestions, warmUp } from '../../lib/skydns/warm.js';
 import { encodeRecord } from '../../lib/msg/record.js';
 
 
@@ -29,7 +29,10 @@ test('questions come from the records: addresses, a missing AAAA, search-path mi
   assert.ok(qs.includes(`warm-up.web.ns1.svc.cluster.local. ${TYPE.A}`));
   assert.ok(qs.includes(`_http._tcp.web.ns1.svc.cluster.local. ${TYPE.SRV}`));
   assert.ok(qs.includes(`1.0.0.10.in-addr.arpa. ${TYPE.PTR}`));
-  assert.deepEqual(warmQuestions(new RecordTree('skydns'), cfg).map(([n, t]) => `${n} ${t}`), [`cluster.local. ${TYPE.SOA}`, `warm-up.cluster.local. ${TYPE.A}`]);
+  // With no records: the apex and a miss; and always, distinct misses enough to fill the warm-up's cache.
+  const empty = warmQuestions(new RecordTree('skydns'), cfg).map(([n, t]) => `${n} ${t}`);
+  assert.deepEqual(empty.slice(0, 3), [`cluster.local. ${TYPE.SOA}`, `warm-up.cluster.local. ${TYPE.A}`, `miss0.warm-up.cluster.local. ${TYPE.A}`]);
+  assert.equal(new Set(empty).size, 2 + WARM_MISSES);
 });
 
 test('warm-up answers its questions on a handler of its own and leaves nothing behind', async () => {
