@@ -2,6 +2,7 @@
  * What the DNS benchmarks share: finding the tools, starting skydns, knot
  * and the Node floor on loopback, and running dnsperf against them.
  */
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -14,6 +15,9 @@ import { ROOT, commandOutput, cpuSecondsOf, dnsAndMetricsPorts, httpGet, log, ma
 
 export const SKYDNS_JS = path.join(ROOT, 'dist', 'cmd', 'skydns.js');
 export const FLOOR_JS = path.join(ROOT, 'dist', 'bench', 'udp-floor.js');
+/** The latency client (bench/dnslat.c), built into dist/bench on first use. */
+export const DNSLAT_SRC = path.join(ROOT, 'bench', 'dnslat.c');
+export const DNSLAT_BIN = path.join(ROOT, 'dist', 'bench', 'dnslat');
 export const DOMAIN = 'cluster.local.';
 /** TTL of the benchmark's records and of knot's zone. */
 export const RECORD_TTL = 30;
@@ -380,6 +384,52 @@ export async function readLatencies(file: string, limit = Infinity): Promise<{ m
 export function summariseLatency(server: string, rate: number, l: { ms: Float64Array; lost: number }): Latency {
   const s = l.ms.slice().sort();
   return { server, rate, answered: s.length, lost: l.lost, p50: percentile(s, 0.5), p99: percentile(s, 0.99), p999: percentile(s, 0.999), max: s.length ? s[s.length - 1] : NaN };
+}
+
+/**
+ * The latency client, built from bench/dnslat.c when missing or older than
+ * its source; null (said in the log) without a C compiler or when the build
+ * fails: the latency runs then use dnsperf -v.
+ */
+export function dnslatBinary(): string | null {
+  const mtime = (p: string) => (fs.existsSync(p) ? fs.statSync(p).mtimeMs : -1);
+  if (mtime(DNSLAT_BIN) >= mtime(DNSLAT_SRC)) return DNSLAT_BIN;
+  const cc = [process.env.CC, 'cc', 'gcc', 'clang'].find((c) => c && which(c) !== null);
+  if (!cc) {
+    log('no C compiler (cc, gcc, clang): latency runs use dnsperf -v instead of dnslat (apt-get install -y gcc libc6-dev)');
+    return null;
+  }
+  const args = ['-O2', '-Wall', '-Wextra', '-o', DNSLAT_BIN, DNSLAT_SRC];
+  log(`$ ${cc} ${args.join(' ')}`);
+  const r = spawnSync(cc, args, { encoding: 'utf8' });
+  if (r.status !== 0) {
+    log(`building dnslat failed (${(r.stderr || r.error?.message || '').trim().slice(0, 500)}): latency runs use dnsperf -v`);
+    return null;
+  }
+  return DNSLAT_BIN;
+}
+
+/**
+ * Every answer's latency (ms, in the order they came; the first `limit` only)
+ * of `seconds` at `rate` queries a second by dnslat over `sockets` sockets,
+ * with the queries of `queryFile` in turn. Lost: queries with no answer within
+ * `timeoutS`.
+ */
+export async function runDnslat(bin: string, port: number, queryFile: string, seconds: number, rate: number, sockets: number, timeoutS: number, out: string, limit = Infinity): Promise<{ ms: Float64Array; lost: number }> {
+  const prog = start(bin, ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(seconds), '-Q', String(rate), '-c', String(sockets), '-t', String(timeoutS), '-o', out], 'dnslat');
+  const info = await withTimeout(prog.exited, (seconds + timeoutS + 30) * 1000, `dnslat on port ${port}`);
+  running.delete(prog);
+  if (info.code !== 0) throw new Error(`dnslat exited with ${info.code}: ${prog.output().slice(-2000)}`);
+  const summary = JSON.parse(prog.output().trim().split('\n').pop() ?? '{}') as { sent: number; answered: number; lost: number };
+  const bytes = await fsp.readFile(out);
+  await fsp.rm(out, { force: true });
+  const ns = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
+  const n = Math.min(ns.length, limit);
+  const ms = new Float64Array(n);
+  for (let i = 0; i < n; i++) ms[i] = ns[i] / 1e6;
+  // With a limit, the lost are counted among the first `limit` queries sent, in proportion.
+  const lost = limit === Infinity ? summary.lost : Math.round((summary.lost * Math.min(limit, summary.sent)) / Math.max(1, summary.sent));
+  return { ms, lost };
 }
 
 /** Starts dnsperf at a fixed rate with every answer written to `out`; resolves when it exits. */

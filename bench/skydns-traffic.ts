@@ -33,7 +33,8 @@ import { rng } from '../test/harness/random.js';
 import { sleep } from '../test/harness/proc.js';
 import { dig } from '../test/harness/dig.js';
 import { RESULTS_DIR, ROOT, envInt, fmt, httpGet, log, logMachine, logProblems, makeTempDir, memOf, metricSum, removeTempDir, runBench, running, start, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
-import { benchTools, DOMAIN, Latency, PerfResult, RECORD_TTL, Server, SkydnsStart, median, readLatencies, runDnsperf, spawnVerbose, startKnot, startSkydns, summariseLatency } from './dns-servers.js';
+import { type CpuSplit, type Hold, SchedTrace, cpuSplit, describeHolds, withSplit } from './cpu-split.js';
+import { benchTools, DOMAIN, Latency, PerfResult, RECORD_TTL, Server, SkydnsStart, dnslatBinary, median, readLatencies, runDnslat, runDnsperf, spawnVerbose, startKnot, startSkydns, summariseLatency } from './dns-servers.js';
 
 const NAMESPACES = 50;
 const PUTS_PER_TXN = 128;
@@ -61,6 +62,8 @@ interface Settings {
   outstanding: number;
   queryTimeout: number;
   latencySeconds: number;
+  latencyThreads: number;
+  latencyClient: 'dnslat' | 'dnsperf';
   firstQps: number;
   seed: number;
   timeoutMin: number;
@@ -93,6 +96,10 @@ function readSettings(): Settings {
     outstanding: envInt('BENCH_OUTSTANDING', 200, 1, 65535),
     queryTimeout: envInt('BENCH_QUERY_TIMEOUT', 2, 1, 60),
     latencySeconds: envInt('BENCH_LATENCY_SECONDS', 5, 1, 3600),
+    // One dnsperf thread for the fixed-rate runs: on the load's own CPU(s), two contend with each other.
+    latencyThreads: envInt('BENCH_LATENCY_THREADS', 1, 1, 64),
+    // dnslat (bench/dnslat.c) by default; dnsperf -v costs the load side ~10 µs a query.
+    latencyClient: process.env.BENCH_LATENCY_CLIENT === 'dnsperf' ? 'dnsperf' : 'dnslat',
     firstQps: envInt('TRAFFIC_FIRST_QPS', 20_000, 0, 1_000_000),
     seed: envInt('BENCH_SEED', 1, 0, 2 ** 31 - 1),
     timeoutMin: envInt('BENCH_TIMEOUT_MIN', 120, 1, 24 * 60),
@@ -295,8 +302,9 @@ class Churner {
 
 /** Every answer's latency of `seconds` at `rate` queries a second (the first `limit` answers only). */
 async function latencyRun(label: string, port: number, seconds: number, rate: number, ctx: SizeCtx, limit = Infinity): Promise<Latency> {
-  const out = path.join(ctx.work, `latency-${label}.txt`);
-  await spawnVerbose(ctx.dnsperf, port, ctx.queryFile, seconds, rate, ctx.s, out);
+  const out = path.join(ctx.work, `latency-${label}`);
+  if (ctx.dnslat) return summariseLatency(label, rate, await runDnslat(ctx.dnslat, port, ctx.queryFile, seconds, rate, ctx.s.clients, ctx.s.queryTimeout, out, limit));
+  await spawnVerbose(ctx.dnsperf, port, ctx.queryFile, seconds, rate, { ...ctx.s, threads: ctx.s.latencyThreads }, out);
   const l = summariseLatency(label, rate, await readLatencies(out, limit));
   await fsp.rm(out, { force: true });
   return l;
@@ -322,7 +330,8 @@ interface Workload {
   churnAchieved: number | null;
   churnErrors: number;
   throughput: Throughput[];
-  latency: Latency[];
+  /** At half of skydns's static maximum, with the load on CPUs of its own (cpu-split.ts); holds: other tasks on the CPUs left to the server meanwhile (null: not traced). */
+  latency: (Latency & { holds: Hold[] | null })[];
   cacheHitPct: number | null;
   invalidations: number | null;
 }
@@ -374,11 +383,19 @@ async function workload(name: string, churn: Churn | null, sky: SkydnsStart, kno
     const m1 = await metricsOf(sky);
     const throughput = servers.map((srv) => summarise(srv.label, rounds.get(srv.label)!));
     const rate = latencyRate ?? Math.round(throughput[0].qps / 2);
-    const latency: Latency[] = [];
+    const latency: Workload['latency'] = [];
     for (const srv of servers) {
-      const l = await latencyRun(srv.label, srv.port, s.latencySeconds, rate, ctx);
-      latency.push(l);
-      log(`at ${rate} qps ${srv.label.padEnd(10)} p50 ${fmt(l.p50, 3)} ms, p99 ${fmt(l.p99, 3)} ms, p99.9 ${fmt(l.p999, 3)} ms, max ${fmt(l.max, 1)} ms, lost ${l.lost}`);
+      let holds: Hold[] | null = null;
+      const l = await withSplit(ctx.split, [ctx.etcdPid], async () => {
+        const trace = ctx.split ? SchedTrace.start(ctx.split.serverCpus) : null;
+        try {
+          return await latencyRun(srv.label, srv.port, s.latencySeconds, rate, ctx);
+        } finally {
+          if (trace) holds = await trace.stop([srv.prog.pid]);
+        }
+      });
+      latency.push({ ...l, holds });
+      log(`at ${rate} qps ${srv.label.padEnd(10)} p50 ${fmt(l.p50, 3)} ms, p99 ${fmt(l.p99, 3)} ms, p99.9 ${fmt(l.p999, 3)} ms, max ${fmt(l.max, 1)} ms, lost ${l.lost}; other tasks on CPU ${ctx.split?.server ?? '-'} meanwhile: ${describeHolds(holds)}`);
     }
     return {
       name,
@@ -403,6 +420,11 @@ function firstSecond(label: string, port: number, ctx: SizeCtx): Promise<Latency
 interface SizeCtx {
   n: number;
   s: Settings;
+  /** The load's CPUs during latency runs, and those left to the server (null: not split). */
+  split: CpuSplit | null;
+  /** The latency client (null: dnsperf -v). */
+  dnslat: string | null;
+  etcdPid: number;
   dnsperf: string;
   queryFile: string;
   work: string;
@@ -426,6 +448,8 @@ interface SizeResult {
   etcdKeys: number;
   knotFirst: Latency | null;
   crossCheck: string[];
+  /** What measured the latency runs: dnslat, or dnsperf -v when dnslat could not be built. */
+  latencyClient?: string;
   variants: VariantResult[];
   error?: string;
 }
@@ -465,7 +489,7 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
     log(`etcd: ${load.keys} keys (${n} queried services + ${s.pool} churned outside) in ${load.seconds.toFixed(2)} s`);
     const queryFile = path.join(work, 'mix.txt');
     const questions = await writeMix(queryFile, n, s.seed);
-    const ctx: SizeCtx = { n, s, dnsperf: tools.dnsperf, queryFile, work, etcdUrl: etcd.url };
+    const ctx: SizeCtx = { n, s, split: cpuSplit(), dnslat: s.latencyClient === 'dnslat' ? dnslatBinary() : null, etcdPid: etcd.pid, dnsperf: tools.dnsperf, queryFile, work, etcdUrl: etcd.url };
     let knotFirst: Latency | null = null;
     if (tools.knotd) {
       const probe = nameOf(n - 1);
@@ -488,7 +512,7 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
       }
       variants.push(await benchVariant(w, knot ?? null, ctx));
     }
-    return { n, questions, etcdKeys: load.keys, knotFirst, crossCheck: crossCheckProblems, variants };
+    return { n, questions, etcdKeys: load.keys, knotFirst, crossCheck: crossCheckProblems, latencyClient: ctx.dnslat ? 'dnslat' : 'dnsperf -v', variants };
   } finally {
     if (knot) {
       await stopProgram(knot.prog);
@@ -508,7 +532,13 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
   for (const [k, v] of Object.entries(machine)) out.push(`  ${k.padEnd(10)} ${v}`);
   out.push(
     `  settings   dnsperf -c ${s.clients} -T ${s.threads} -q ${s.outstanding} -l ${s.seconds}, best of ${s.rounds} alternating rounds after ${s.warmup} s of warm-up; ` +
-      `latency: every answer of ${s.latencySeconds} s at half of skydns's static maximum (dnsperf -Q -v); µs/q = server CPU time per answered query`,
+      `latency: every answer of ${s.latencySeconds} s at half of skydns's static maximum (${s.latencyClient === 'dnslat' ? `dnslat -c ${s.clients}` : `dnsperf -Q -v -T ${s.latencyThreads}`}); µs/q = server CPU time per answered query`,
+  );
+  const split = cpuSplit();
+  out.push(
+    split
+      ? `  CPUs       during latency runs the client, etcd, the churner and the bench run on CPU ${split.load}, leaving CPU ${split.server} to the server (not pinned; BENCH_PIN=0: no split)`
+      : `  CPUs       latency runs share every CPU among the server, dnsperf, etcd and the bench (no split: BENCH_PIN=0, one CPU, or no taskset)`,
   );
   for (const r of sizes) {
     out.push('', `${r.n} services: ${r.questions} distinct questions (A, AAAA, search-path miss, external name × 3 suffixes per service)`);
@@ -517,6 +547,7 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
       continue;
     }
     if (r.crossCheck.length) out.push(`  cross-check problems: ${r.crossCheck.join('; ')}`);
+    if (r.latencyClient !== s.latencyClient) out.push(`  latency measured with ${r.latencyClient} (dnslat could not be built: see the log)`);
     out.push(`  ${'workload'.padEnd(52)} ${'knot qps'.padStart(9)} ${'skydns qps'.padStart(10)} ${'/knot'.padStart(6)} ${'/static'.padStart(7)} ${'µs/q'.padStart(6)} ${'hits %'.padStart(6)}  latency p50 / p99 / p99.9 ms (skydns | knot) at rate`);
     for (const v of r.variants) {
       const staticQps = v.workloads[0]?.throughput[0]?.qps ?? NaN;
@@ -531,6 +562,8 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
           `  ${(w.name + churn).padEnd(52)} ${fmt(kn?.qps, 0).padStart(9)} ${fmt(sky.qps, 0).padStart(10)} ${(kn ? fmt(sky.qps / kn.qps, 2) : '-').padStart(6)} ${fmt(sky.qps / staticQps, 2).padStart(7)} ` +
             `${fmt(sky.cpuUsPerQuery, 1).padStart(6)} ${fmt(w.cacheHitPct, 0).padStart(6)}  ${lat(ls)} | ${lat(lk)} at ${ls?.rate ?? '-'}`,
         );
+        const holds = w.latency.filter((l) => l.holds !== null);
+        if (holds.length) out.push(`  ${''.padEnd(52)} other tasks holding CPU ${split?.server ?? '-'} > 0.5 ms meanwhile: ${holds.map((l) => `${l.server}: ${describeHolds(l.holds)}`).join('; ')}`);
       }
       if (v.first) out.push(`  ${`${v.workloads[0]?.name.split(':')[0] ?? v.workers}: first second after /readyz`.padEnd(52)} at ${v.first.rate} qps: p50 ${fmt(v.first.p50, 2)}, p99 ${fmt(v.first.p99, 2)}, p99.9 ${fmt(v.first.p999, 2)}, max ${fmt(v.first.max, 1)} ms, ${v.first.lost} lost; ready ${fmt(v.readyzS, 2)} s after spawn`);
       out.push(`  ${''.padEnd(52)} RSS ${fmt(v.rssMiB, 0)} MiB (peak ${fmt(v.peakRssMiB, 0)})${v.logProblems.length ? `; ${v.logProblems.length} WARN/ERROR log lines: ${v.logProblems[0]}` : ''}`);

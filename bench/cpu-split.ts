@@ -1,0 +1,167 @@
+/**
+ * Latency at a fixed rate, measured on one machine: the load — the latency
+ * client, etcd, the churner, this process — is kept to some CPUs, so the
+ * server under test has the others to itself, and a figure is the server's
+ * rather than that of its fight with the load for a core. On this 2-core
+ * machine, all sharing both CPUs at 80k queries a second, dnsperf -v used
+ * more than one core, and the kernel's scheduler trace showed skydns's
+ * thread runnable but waiting for a core 12-34 ms in every 100 ms: most
+ * answers over 1 ms came from that wait, for knot as well.
+ *
+ * The server itself is not pinned: on this VM the agent's threads
+ * (tokio-rt-worker) sometimes hold a CPU for 20-50 ms, and a server pinned
+ * to that CPU waits it out (p99 1.7 ms instead of 0.5 in one run), while one
+ * left free moves to the other CPU.
+ *
+ * What else runs on the CPUs left to the server is the kernel's and the
+ * machine's. Where the kernel's tracer can be used (root, tracefs at
+ * /sys/kernel/tracing, no other trace running), `SchedTrace` records every
+ * task switch on those CPUs during the run and reports the other tasks that
+ * held one for more than half a millisecond: on this machine kdamond (DAMON,
+ * waking every 512 ms and holding a core 1.5-5 ms) and the VM agent.
+ *
+ * BENCH_PIN=0 turns the split off (everything shares every CPU).
+ */
+import fs from 'node:fs';
+import readline from 'node:readline';
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import { log, withChildren } from './common.js';
+import { which } from './dns-servers.js';
+
+export interface CpuSplit {
+  /** CPUs left to the server (a taskset list). */
+  server: string;
+  /** CPUs of the load. */
+  load: string;
+  serverCpus: number[];
+  all: string;
+}
+
+/** The split in use: the lower half of the CPUs (at least one) left to the server, the rest for the load; null with one CPU, no taskset, or BENCH_PIN=0. */
+export function cpuSplit(): CpuSplit | null {
+  if (process.env.BENCH_PIN === '0') return null;
+  const n = os.availableParallelism();
+  if (n < 2 || which('taskset') === null) return null;
+  const k = Math.max(1, Math.floor(n / 2));
+  const serverCpus = Array.from({ length: k }, (_, i) => i);
+  return { server: k === 1 ? '0' : `0-${k - 1}`, load: k === n - 1 ? String(k) : `${k}-${n - 1}`, serverCpus, all: `0-${n - 1}` };
+}
+
+/** Sets the CPUs of every thread of the processes (taskset -a -p; not their children: the servers are this process's); false if one failed. */
+export function pin(pids: number[], cpus: string): boolean {
+  let ok = true;
+  for (const pid of pids) {
+    const r = spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      // A process that has just exited is no failure of the split.
+      if (fs.existsSync(`/proc/${pid}`)) {
+        log(`taskset -a -p -c ${cpus} ${pid} failed: ${(r.stderr || r.error?.message || '').trim()}`);
+        ok = false;
+      }
+    }
+  }
+  return ok;
+}
+
+/**
+ * Runs fn with the load's processes (this one, the children it starts
+ * meanwhile, and loadPids) on split.load, then gives them every CPU back.
+ */
+export async function withSplit<T>(split: CpuSplit | null, loadPids: number[], fn: () => Promise<T>): Promise<T> {
+  if (!split) return fn();
+  const load = [process.pid, ...loadPids];
+  pin(load, split.load);
+  try {
+    return await fn();
+  } finally {
+    pin(load, split.all);
+  }
+}
+
+/** Another task holding one of the CPUs left to the server for more than HOLD_MS. */
+export interface Hold {
+  task: string;
+  count: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+const HOLD_MS = 0.5;
+const T = '/sys/kernel/tracing';
+
+/**
+ * Task switches on the CPUs left to the server while a latency run goes on
+ * (ftrace's sched_switch). start() returns null where tracefs cannot be written (not
+ * root, not mounted, or in use: a tracer other than "nop" is set).
+ */
+export class SchedTrace {
+  private constructor(private readonly restore: { bufferKb: string; cpumask: string }) {}
+
+  static start(cpus: number[]): SchedTrace | null {
+    if (process.env.BENCH_SCHED_TRACE === '0') return null;
+    try {
+      if (fs.readFileSync(`${T}/current_tracer`, 'utf8').trim() !== 'nop') return null;
+      if (fs.readFileSync(`${T}/events/sched/sched_switch/enable`, 'utf8').trim() !== '0') return null; // someone else's trace
+      const restore = { bufferKb: fs.readFileSync(`${T}/buffer_size_kb`, 'utf8').trim().replace(/\s.*$/, ''), cpumask: fs.readFileSync(`${T}/tracing_cpumask`, 'utf8').trim() };
+      fs.writeFileSync(`${T}/tracing_on`, '0');
+      fs.writeFileSync(`${T}/trace`, '');
+      fs.writeFileSync(`${T}/buffer_size_kb`, '32768');
+      fs.writeFileSync(`${T}/tracing_cpumask`, cpus.reduce((m, c) => m | (1 << c), 0).toString(16));
+      fs.writeFileSync(`${T}/events/sched/sched_switch/enable`, '1');
+      fs.writeFileSync(`${T}/tracing_on`, '1');
+      return new SchedTrace(restore);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Stops tracing and returns the holds by other tasks than the server's threads (and idle), largest total first. */
+  async stop(serverPids: number[]): Promise<Hold[]> {
+    const own = new Set<number>();
+    for (const pid of serverPids.flatMap((p) => withChildren(p))) {
+      try {
+        for (const t of fs.readdirSync(`/proc/${pid}/task`)) own.add(Number(t));
+      } catch {
+        /* gone */
+      }
+    }
+    fs.writeFileSync(`${T}/tracing_on`, '0');
+    const holds = new Map<string, Hold>();
+    try {
+      const re = /\[(\d+)\]\s+\S+\s+([\d.]+): sched_switch: prev_comm=.*? prev_pid=\d+ .*? ==> next_comm=(.*?) next_pid=(\d+) /;
+      const on = new Map<number, { t: number; comm: string; pid: number }>();
+      const lines = readline.createInterface({ input: fs.createReadStream(`${T}/trace`), crlfDelay: Infinity });
+      for await (const line of lines) {
+        const m = re.exec(line);
+        if (!m) continue;
+        const cpu = Number(m[1]);
+        const t = Number(m[2]) * 1000;
+        const was = on.get(cpu);
+        if (was && was.pid !== 0 && !own.has(was.pid) && t - was.t > HOLD_MS) {
+          // Kernel threads and programs by name (kworker/1:1 → kworker); the server's own threads never count.
+          const task = was.comm.replace(/\/\d+(:\d+)?$/, '').replace(/^kworker\/.*$/, 'kworker');
+          const h = holds.get(task) ?? { task, count: 0, totalMs: 0, maxMs: 0 };
+          h.count++;
+          h.totalMs += t - was.t;
+          h.maxMs = Math.max(h.maxMs, t - was.t);
+          holds.set(task, h);
+        }
+        on.set(cpu, { t, comm: m[3], pid: Number(m[4]) });
+      }
+    } finally {
+      fs.writeFileSync(`${T}/events/sched/sched_switch/enable`, '0');
+      fs.writeFileSync(`${T}/trace`, '');
+      fs.writeFileSync(`${T}/tracing_cpumask`, this.restore.cpumask);
+      fs.writeFileSync(`${T}/buffer_size_kb`, this.restore.bufferKb);
+    }
+    return [...holds.values()].sort((a, b) => b.totalMs - a.totalMs);
+  }
+}
+
+/** "kdamond.0 9× (max 2.8 ms), tokio-rt-worker 5× (max 4.7 ms)". */
+export function describeHolds(holds: Hold[] | null): string {
+  if (holds === null) return 'not traced';
+  if (holds.length === 0) return 'none';
+  return holds.map((h) => `${h.task} ${h.count}× (max ${h.maxMs.toFixed(1)} ms)`).join(', ');
+}
