@@ -66,7 +66,8 @@ export function pin(pids: number[], cpus: string): boolean {
 
 /**
  * Runs fn with the load's processes (this one, the children it starts
- * meanwhile, and loadPids) on split.load, then gives them every CPU back.
+ * meanwhile, and loadPids: etcd, and the servers not being measured) on
+ * split.load, then gives them every CPU back.
  */
 export async function withSplit<T>(split: CpuSplit | null, loadPids: number[], fn: () => Promise<T>): Promise<T> {
   if (!split) return fn();

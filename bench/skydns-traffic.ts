@@ -32,7 +32,7 @@ import { type EtcdProcess } from '../test/harness/etcd.js';
 import { rng } from '../test/harness/random.js';
 import { sleep } from '../test/harness/proc.js';
 import { dig } from '../test/harness/dig.js';
-import { RESULTS_DIR, ROOT, envInt, fmt, httpGet, log, logMachine, logProblems, makeTempDir, memOf, metricSum, removeTempDir, runBench, running, start, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
+import { RESULTS_DIR, ROOT, withChildren, envInt, fmt, httpGet, log, logMachine, logProblems, makeTempDir, memOf, metricSum, removeTempDir, runBench, running, start, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
 import { type CpuSplit, type Hold, SchedTrace, cpuSplit, describeHolds, withSplit } from './cpu-split.js';
 import { benchTools, DOMAIN, Latency, PerfResult, RECORD_TTL, Server, SkydnsStart, dnslatBinary, median, readLatencies, runDnslat, runDnsperf, spawnVerbose, startKnot, startSkydns, summariseLatency } from './dns-servers.js';
 
@@ -386,7 +386,9 @@ async function workload(name: string, churn: Churn | null, sky: SkydnsStart, kno
     const latency: Workload['latency'] = [];
     for (const srv of servers) {
       let holds: Hold[] | null = null;
-      const l = await withSplit(ctx.split, [ctx.etcdPid], async () => {
+      // The other server is load too while this one is measured: an idle skydns still applies the churn.
+      const others = servers.filter((x) => x !== srv).flatMap((x) => withChildren(x.prog.pid));
+      const l = await withSplit(ctx.split, [ctx.etcdPid, ...others], async () => {
         const trace = ctx.split ? SchedTrace.start(ctx.split.serverCpus) : null;
         try {
           return await latencyRun(srv.label, srv.port, s.latencySeconds, rate, ctx);
