@@ -397,7 +397,7 @@ async function workload(name: string, churn: Churn | null, sky: SkydnsStart, kno
         }
       });
       latency.push({ ...l, holds });
-      log(`at ${rate} qps ${srv.label.padEnd(10)} p50 ${fmt(l.p50, 3)} ms, p99 ${fmt(l.p99, 3)} ms, p99.9 ${fmt(l.p999, 3)} ms, max ${fmt(l.max, 1)} ms, lost ${l.lost}; other tasks on CPU ${ctx.split?.server ?? '-'} meanwhile: ${describeHolds(holds)}`);
+      log(`at ${rate} qps ${srv.label.padEnd(10)} p50 ${fmt(l.p50, 3)} ms, p99 ${fmt(l.p99, 3)} ms, p99.9 ${fmt(l.p999, 3)} ms, max ${fmt(l.max, 1)} ms, lost ${l.lost}${ctx.split ? `; other tasks on CPU ${ctx.split.server} meanwhile: ${describeHolds(holds)}` : ''}`);
     }
     return {
       name,
@@ -549,7 +549,7 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
       continue;
     }
     if (r.crossCheck.length) out.push(`  cross-check problems: ${r.crossCheck.join('; ')}`);
-    if (r.latencyClient !== s.latencyClient) out.push(`  latency measured with ${r.latencyClient} (dnslat could not be built: see the log)`);
+    if (s.latencyClient === 'dnslat' && r.latencyClient !== 'dnslat') out.push(`  latency measured with ${r.latencyClient} (dnslat could not be built: see the log)`);
     out.push(`  ${'workload'.padEnd(52)} ${'knot qps'.padStart(9)} ${'skydns qps'.padStart(10)} ${'/knot'.padStart(6)} ${'/static'.padStart(7)} ${'µs/q'.padStart(6)} ${'hits %'.padStart(6)}  latency p50 / p99 / p99.9 ms (skydns | knot) at rate`);
     for (const v of r.variants) {
       const staticQps = v.workloads[0]?.throughput[0]?.qps ?? NaN;
