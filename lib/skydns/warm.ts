@@ -19,7 +19,7 @@
  * (private, counted nowhere), a logger of the same make (writing nothing),
  * the signer — and its own answer cache. That cache is small and its
  * admission filter ages often, so the warm-up also runs the cache's upkeep,
- * which a real cache reaches only after minutes of traffic: evicting when
+ * which a real cache reaches only after seconds or minutes of traffic: evicting when
  * full, ageing the filter, compacting. Warmed with a plain object for
  * transport, no metrics and no EDNS0 options, the first real queries made six
  * functions of the path fall back to the interpreter; warmed by a handler

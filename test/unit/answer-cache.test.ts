@@ -235,6 +235,23 @@ describe('AnswerCache', () => {
     assert.equal(s.estimate(42), 2);
   });
 
+  test('the doorkeeper forgets when the sketch ages: an offer after that counts as a first again', () => {
+    const s = new FrequencySketch(100); // ages every 1,000 counts
+    assert.equal(s.period, 1000);
+    assert.equal(s.offeredBefore(42), false);
+    assert.equal(s.offeredBefore(42), true);
+    for (let i = 0; i < 999; i++) s.increment(7);
+    assert.equal(s.offeredBefore(42), true, 'not aged yet');
+    s.increment(7);
+    assert.equal(s.offeredBefore(42), false, 'forgotten at the 1,000th count');
+    assert.equal(s.estimate(7), 7, 'and the counters halved (15 → 7)');
+    // A short period (the warm-up's cache) ages as often as asked.
+    const quick = new FrequencySketch(100, 10);
+    quick.offeredBefore(1);
+    for (let i = 0; i < 10; i++) quick.increment(2);
+    assert.equal(quick.offeredBefore(1), false);
+  });
+
   test('an answer that read one path keeps it inline; several reads keep their Deps', () => {
     const c = cache(100);
     const one = new Deps();
