@@ -97,14 +97,14 @@ const T = '/sys/kernel/tracing';
  * root, not mounted, or in use: a tracer other than "nop" is set).
  */
 export class SchedTrace {
-  private constructor(private readonly restore: { bufferKb: string; cpumask: string }) {}
+  private constructor(private readonly restore: { bufferKb: string; cpumask: string; on: string }) {}
 
   static start(cpus: number[]): SchedTrace | null {
     if (process.env.BENCH_SCHED_TRACE === '0') return null;
     try {
       if (fs.readFileSync(`${T}/current_tracer`, 'utf8').trim() !== 'nop') return null;
       if (fs.readFileSync(`${T}/events/sched/sched_switch/enable`, 'utf8').trim() !== '0') return null; // someone else's trace
-      const restore = { bufferKb: fs.readFileSync(`${T}/buffer_size_kb`, 'utf8').trim().replace(/\s.*$/, ''), cpumask: fs.readFileSync(`${T}/tracing_cpumask`, 'utf8').trim() };
+      const restore = { bufferKb: fs.readFileSync(`${T}/buffer_size_kb`, 'utf8').trim().replace(/\s.*$/, ''), cpumask: fs.readFileSync(`${T}/tracing_cpumask`, 'utf8').trim(), on: fs.readFileSync(`${T}/tracing_on`, 'utf8').trim() };
       fs.writeFileSync(`${T}/tracing_on`, '0');
       fs.writeFileSync(`${T}/trace`, '');
       fs.writeFileSync(`${T}/buffer_size_kb`, '32768');
@@ -155,6 +155,7 @@ export class SchedTrace {
       fs.writeFileSync(`${T}/trace`, '');
       fs.writeFileSync(`${T}/tracing_cpumask`, this.restore.cpumask);
       fs.writeFileSync(`${T}/buffer_size_kb`, this.restore.bufferKb);
+      fs.writeFileSync(`${T}/tracing_on`, this.restore.on);
     }
     return [...holds.values()].sort((a, b) => b.totalMs - a.totalMs);
   }
