@@ -48,20 +48,13 @@ export function cpuSplit(): CpuSplit | null {
   return { server: k === 1 ? '0' : `0-${k - 1}`, load: k === n - 1 ? String(k) : `${k}-${n - 1}`, serverCpus, all: `0-${n - 1}` };
 }
 
-/** Sets the CPUs of every thread of the processes (taskset -a -p; not their children: the servers are this process's); false if one failed. */
-export function pin(pids: number[], cpus: string): boolean {
-  let ok = true;
+/** Sets the CPUs of every thread of the processes (taskset -a -p; not their children: the servers are this process's). */
+export function pin(pids: number[], cpus: string): void {
   for (const pid of pids) {
     const r = spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { encoding: 'utf8' });
-    if (r.status !== 0) {
-      // A process that has just exited is no failure of the split.
-      if (fs.existsSync(`/proc/${pid}`)) {
-        log(`taskset -a -p -c ${cpus} ${pid} failed: ${(r.stderr || r.error?.message || '').trim()}`);
-        ok = false;
-      }
-    }
+    // A process that has just exited is no failure of the split.
+    if (r.status !== 0 && fs.existsSync(`/proc/${pid}`)) log(`taskset -a -p -c ${cpus} ${pid} failed: ${(r.stderr || r.error?.message || '').trim()}`);
   }
-  return ok;
 }
 
 /**
@@ -104,16 +97,39 @@ export class SchedTrace {
     try {
       if (fs.readFileSync(`${T}/current_tracer`, 'utf8').trim() !== 'nop') return null;
       if (fs.readFileSync(`${T}/events/sched/sched_switch/enable`, 'utf8').trim() !== '0') return null; // someone else's trace
-      const restore = { bufferKb: fs.readFileSync(`${T}/buffer_size_kb`, 'utf8').trim().replace(/\s.*$/, ''), cpumask: fs.readFileSync(`${T}/tracing_cpumask`, 'utf8').trim(), on: fs.readFileSync(`${T}/tracing_on`, 'utf8').trim() };
-      fs.writeFileSync(`${T}/tracing_on`, '0');
-      fs.writeFileSync(`${T}/trace`, '');
-      fs.writeFileSync(`${T}/buffer_size_kb`, '32768');
-      fs.writeFileSync(`${T}/tracing_cpumask`, cpus.reduce((m, c) => m | (1 << c), 0).toString(16));
-      fs.writeFileSync(`${T}/events/sched/sched_switch/enable`, '1');
-      fs.writeFileSync(`${T}/tracing_on`, '1');
-      return new SchedTrace(restore);
+      const trace = new SchedTrace({ bufferKb: fs.readFileSync(`${T}/buffer_size_kb`, 'utf8').trim().replace(/\s.*$/, ''), cpumask: fs.readFileSync(`${T}/tracing_cpumask`, 'utf8').trim(), on: fs.readFileSync(`${T}/tracing_on`, 'utf8').trim() });
+      try {
+        fs.writeFileSync(`${T}/tracing_on`, '0');
+        fs.writeFileSync(`${T}/trace`, '');
+        fs.writeFileSync(`${T}/buffer_size_kb`, '32768');
+        fs.writeFileSync(`${T}/tracing_cpumask`, cpus.reduce((m, c) => m | (1 << c), 0).toString(16));
+        fs.writeFileSync(`${T}/events/sched/sched_switch/enable`, '1');
+        fs.writeFileSync(`${T}/tracing_on`, '1');
+        return trace;
+      } catch {
+        trace.putBack();
+        return null;
+      }
     } catch {
       return null;
+    }
+  }
+
+  /** Ends the trace and puts tracefs back as start() found it (each setting on its own: one refused write stops no other). */
+  private putBack(): void {
+    const writes: [string, string][] = [
+      ['events/sched/sched_switch/enable', '0'],
+      ['trace', ''],
+      ['tracing_cpumask', this.restore.cpumask],
+      ['buffer_size_kb', this.restore.bufferKb],
+      ['tracing_on', this.restore.on],
+    ];
+    for (const [file, value] of writes) {
+      try {
+        fs.writeFileSync(`${T}/${file}`, value);
+      } catch {
+        // not writable: nothing more to put back there
+      }
     }
   }
 
@@ -151,11 +167,7 @@ export class SchedTrace {
         on.set(cpu, { t, comm: m[3], pid: Number(m[4]) });
       }
     } finally {
-      fs.writeFileSync(`${T}/events/sched/sched_switch/enable`, '0');
-      fs.writeFileSync(`${T}/trace`, '');
-      fs.writeFileSync(`${T}/tracing_cpumask`, this.restore.cpumask);
-      fs.writeFileSync(`${T}/buffer_size_kb`, this.restore.bufferKb);
-      fs.writeFileSync(`${T}/tracing_on`, this.restore.on);
+      this.putBack();
     }
     return [...holds.values()].sort((a, b) => b.totalMs - a.totalMs);
   }

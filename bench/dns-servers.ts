@@ -7,6 +7,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { RCODE, TYPE, decodeMessage, encodeQuery } from '../lib/skydns/wire.js';
 import { knotConfig } from '../test/harness/knot.js';
 import { freePort } from '../test/harness/ports.js';
@@ -391,10 +392,12 @@ export function summariseLatency(server: string, rate: number, l: { ms: Float64A
  * its source; null (said in the log) without a C compiler or when the build
  * fails: the latency runs then use dnsperf -v.
  */
-export function dnslatBinary(): string | null {
+export async function dnslatBinary(): Promise<string | null> {
   const mtime = (p: string) => (fs.existsSync(p) ? fs.statSync(p).mtimeMs : -1);
   if (mtime(DNSLAT_BIN) >= mtime(DNSLAT_SRC)) return DNSLAT_BIN;
-  const cc = [process.env.CC, 'cc', 'gcc', 'clang'].find((c) => c && which(c) !== null);
+  // The compiler the native UDP module is built with (scripts/build-native.mjs).
+  const native = (await import(pathToFileURL(path.join(ROOT, 'scripts', 'build-native.mjs')).href)) as { findCompiler(): string | null };
+  const cc = native.findCompiler();
   if (!cc) {
     log('no C compiler (cc, gcc, clang): latency runs use dnsperf -v instead of dnslat (apt-get install -y gcc libc6-dev)');
     return null;

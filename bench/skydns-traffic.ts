@@ -491,7 +491,7 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
     log(`etcd: ${load.keys} keys (${n} queried services + ${s.pool} churned outside) in ${load.seconds.toFixed(2)} s`);
     const queryFile = path.join(work, 'mix.txt');
     const questions = await writeMix(queryFile, n, s.seed);
-    const ctx: SizeCtx = { n, s, split: cpuSplit(), dnslat: s.latencyClient === 'dnslat' ? dnslatBinary() : null, etcdPid: etcd.pid, dnsperf: tools.dnsperf, queryFile, work, etcdUrl: etcd.url };
+    const ctx: SizeCtx = { n, s, split: cpuSplit(), dnslat: s.latencyClient === 'dnslat' ? await dnslatBinary() : null, etcdPid: etcd.pid, dnsperf: tools.dnsperf, queryFile, work, etcdUrl: etcd.url };
     let knotFirst: Latency | null = null;
     if (tools.knotd) {
       const probe = nameOf(n - 1);

@@ -19,7 +19,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const SOURCE = path.join(root, 'native', 'udpio.c');
 export const MODULE = path.join(root, 'native', 'udpio.node');
 
-function findCompiler() {
+/** The first C compiler that answers --version: $CC, cc, gcc, clang; null if none (also used by bench/dns-servers.ts). */
+export function findCompiler() {
   for (const cc of [process.env.CC, 'cc', 'gcc', 'clang'].filter(Boolean)) {
     const r = spawnSync(cc, ['--version'], { stdio: 'ignore' });
     if (!r.error && r.status === 0) return cc;
