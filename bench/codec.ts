@@ -33,7 +33,7 @@ const srvTargets = Array.from({ length: 10 }, (_, i) => `e${i}.web.default.svc.c
 const cases: { label: string; ours: Message; theirs: dnsPacket.Packet }[] = [
   {
     label: 'A answer, 1 record',
-    ours: { header, question: [{ name: Q, type: TYPE.A, class: CLASS.IN }], answer: [{ name: Q, type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip', bytes: Uint8Array.from([10, 0, 0, 20]) } }], authority: [], additional: [], edns },
+    ours: { header, question: [{ name: Q, type: TYPE.A, class: CLASS.IN }], answer: [{ name: Q, type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip', octets: String.fromCharCode(10, 0, 0, 20) } }], authority: [], additional: [], edns },
     theirs: { id: 1, type: 'response', flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE, questions: [{ name: Q.slice(0, -1), type: 'A', class: 'IN' }], answers: [{ name: Q.slice(0, -1), type: 'A', ttl: 30, class: 'IN', data: '10.0.0.20' }], additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232 } as dnsPacket.Answer] },
   },
   {
@@ -48,7 +48,7 @@ const cases: { label: string; ours: Message; theirs: dnsPacket.Packet }[] = [
       question: [{ name: `_http._tcp.${Q}`, type: TYPE.SRV, class: CLASS.IN }],
       answer: srvTargets.map((t) => ({ name: `_http._tcp.${Q}`, type: TYPE.SRV, class: CLASS.IN, ttl: 30, data: { t: 'srv' as const, priority: 10, weight: 10, port: 80, target: t } })),
       authority: [],
-      additional: srvTargets.map((t, i) => ({ name: t, type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip' as const, bytes: Uint8Array.from([10, 1, 0, i]) } })),
+      additional: srvTargets.map((t, i) => ({ name: t, type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip' as const, octets: String.fromCharCode(10, 1, 0, i) } })),
       edns,
     },
     theirs: {

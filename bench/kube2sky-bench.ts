@@ -31,6 +31,7 @@ import path from 'node:path';
 import { Etcd3, type Watcher } from 'etcd3';
 import { prefixEnd } from '../lib/etcd/client.js';
 import { CLASS, TYPE, decodeMessage, encodeMessage } from '../lib/skydns/wire.js';
+import { octetsText } from '../lib/msg/path.js';
 import { type EtcdProcess } from '../test/harness/etcd.js';
 import { freeTcpPort } from '../test/harness/ports.js';
 import { sleep, type Program } from '../test/harness/proc.js';
@@ -314,7 +315,7 @@ class DnsClient {
         clearTimeout(timer);
         try {
           const m = decodeMessage(buf);
-          const addrs = m.answer.filter((rr) => rr.type === TYPE.A && rr.data.t === 'ip').map((rr) => (rr.data.t === 'ip' ? [...rr.data.bytes].join('.') : ''));
+          const addrs = m.answer.filter((rr) => rr.type === TYPE.A && rr.data.t === 'ip').map((rr) => (rr.data.t === 'ip' ? octetsText(rr.data.octets) : ''));
           resolve({ rcode: m.header.rcode, addrs });
         } catch {
           resolve({ rcode: -1, addrs: [] });

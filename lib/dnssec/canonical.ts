@@ -55,7 +55,7 @@ export function canonicalRdata(rr: RR): Buffer {
   const d = rr.data;
   switch (d.t) {
     case 'ip':
-      return Buffer.from(d.bytes);
+      return Buffer.from(d.octets, 'latin1');
     case 'name':
       return canonicalName(d.name);
     case 'srv':

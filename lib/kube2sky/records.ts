@@ -4,7 +4,7 @@
  * extensions. Pure functions: (object, domain, options) → desired records.
  */
 import { encodeRecord, hashLabel } from '../msg/record.js';
-import { nameToKey, parseIP, reverseName } from '../msg/path.js';
+import { formatIPv6, nameToKey, parseIP, reverseName } from '../msg/path.js';
 import type { Endpoints, Pod, Service } from './types.js';
 
 export const HOSTNAMES_MAP_ANNOTATION = 'endpoints.beta.kubernetes.io/hostnames-map';
@@ -109,26 +109,6 @@ export function canonicalIP(s: string): string | null {
   const p = parseIP(s);
   if (!p) return null;
   return p.family === 4 ? Array.from(p.bytes).join('.') : formatIPv6(p.bytes);
-}
-
-/** RFC 5952 text of 16 address bytes. */
-function formatIPv6(b: Uint8Array): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((b[i] << 8) | b[i + 1]).toString(16));
-  // The longest run of two or more zero groups, the first of equal runs (RFC 5952 §4.2).
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j === i ? i + 1 : j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
 }
 
 /** PTR record key for an address, or null if it is not an IP. */

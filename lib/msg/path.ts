@@ -171,6 +171,45 @@ export function parseIP(s: string): { family: IPFamily; bytes: Uint8Array } | nu
   return { family: 6, bytes: v6 };
 }
 
+/**
+ * The bytes of an IP literal (parseIP's rules) as a string of 4 or 16
+ * characters, one per byte (code points 0–255, Node's 'latin1'); null for
+ * anything else. The form the record tree and A/AAAA record data keep
+ * addresses in: a short string costs a fraction of a Uint8Array on the heap.
+ */
+export function ipOctets(s: string): string | null {
+  const p = parseIP(s);
+  if (!p) return null;
+  // One call makes one flat string (appending char by char would leave a chain of cons strings at 16).
+  return String.fromCharCode(...p.bytes);
+}
+
+/** The presentation form of an address held as ipOctets gives it (dotted quad, or RFC 5952 IPv6). */
+export function octetsText(octets: string): string {
+  if (octets.length === 4) return `${octets.charCodeAt(0)}.${octets.charCodeAt(1)}.${octets.charCodeAt(2)}.${octets.charCodeAt(3)}`;
+  return formatIPv6(Buffer.from(octets, 'latin1'));
+}
+
+/** RFC 5952 text of 16 address bytes. */
+export function formatIPv6(b: Uint8Array): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((b[i] << 8) | b[i + 1]).toString(16));
+  // The longest run of two or more zero groups, the first of equal runs (RFC 5952 §4.2).
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j === i ? i + 1 : j;
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+}
+
 /** Parses a reverse-zone name (`d.c.b.a.in-addr.arpa.` or 32 nibbles `.ip6.arpa.`) back into an address string. */
 export function addressFromReverse(name: string): string | null {
   const n = name.toLowerCase();

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
 import { addressFromReverse, inZone, keyToName, labelCount, nameToSegments, splitName } from '../msg/path.js';
-import type { Entry } from './tree.js';
+import { type Entry, identOf } from './tree.js';
 import { CLASS, RCODE, RR, TYPE, rdataKey } from './wire.js';
 import { SKYDNS_VERSION, SkyConfig } from './config.js';
 import { Deps, ENTRY, EXISTS, SUBTREE, SUBTREE_PLAIN } from './deps.js';
@@ -73,8 +73,9 @@ const MAX_PASSES = 4;
 
 const CHAOS_AUTHORS = ['Erik St. Martin', 'Brian Ketelsen', 'Miek Gieben', 'Michael Crosby'];
 
-function ipRR(owner: string, fam: 4 | 6, bytes: Uint8Array, ttl: number): RR {
-  return { name: owner, type: fam === 4 ? TYPE.A : TYPE.AAAA, class: CLASS.IN, ttl, data: { t: 'ip', bytes } };
+/** An A (4 octets) or AAAA (16) record. */
+function ipRR(owner: string, octets: string, ttl: number): RR {
+  return { name: owner, type: octets.length === 4 ? TYPE.A : TYPE.AAAA, class: CLASS.IN, ttl, data: { t: 'ip', octets } };
 }
 
 function cnameRR(owner: string, target: string, ttl: number): RR {
@@ -262,8 +263,9 @@ export class Resolver {
       if (!s) continue;
       if (entries.length > 1) {
         seen ??= new Set();
-        if (seen.has(e.ident)) continue;
-        seen.add(e.ident);
+        const ident = identOf(e);
+        if (seen.has(ident)) continue;
+        seen.add(ident);
       }
       out.push(this.rec(e, ctx));
     }
@@ -352,9 +354,8 @@ export class Resolver {
     let dangling: Rec | null = null;
     for (const s of services) {
       const ip = s.e.ip;
-      if (ip) {
-        if (ip.family === 4 && (both || qtype === TYPE.A)) out.push(ipRR(owner, 4, ip.bytes, s.ttl));
-        else if (ip.family === 6 && (both || qtype === TYPE.AAAA)) out.push(ipRR(owner, 6, ip.bytes, s.ttl));
+      if (ip !== null) {
+        if (both || qtype === (ip.length === 4 ? TYPE.A : TYPE.AAAA)) out.push(ipRR(owner, ip, s.ttl));
         continue;
       }
       const target = s.e.target;
@@ -415,10 +416,10 @@ export class Resolver {
         ttl: s.ttl,
         data: { t: 'srv', priority: s.priority & 0xffff, weight: weights[i] & 0xffff, port: svc.port & 0xffff, target },
       });
-      if (ip) {
+      if (ip !== null) {
         const target = targetStrip(keyToName(s.e.key), svc.targetstrip);
         answer.push(srv(target));
-        extra.push(ipRR(target, ip.family, ip.bytes, s.ttl));
+        extra.push(ipRR(target, ip, s.ttl));
         continue;
       }
       const target = targetStrip(s.e.target, svc.targetstrip);
@@ -447,11 +448,11 @@ export class Resolver {
         ttl: s.ttl,
         data: { t: 'mx', preference: s.priority & 0xffff, exchange },
       });
-      if (ip) {
+      if (ip !== null) {
         const target = targetStrip(keyToName(s.e.key), svc.targetstrip);
         answer.push(mx(target));
         // Fixed: glue is owned by the (stripped) exchange name, so it matches the MX target.
-        extra.push(ipRR(target, ip.family, ip.bytes, s.ttl));
+        extra.push(ipRR(target, ip, s.ttl));
         continue;
       }
       if (s.e.target === '') continue;
@@ -479,7 +480,7 @@ export class Resolver {
     const services = applyGroups(found);
     if (services.length === 0) return [];
     const s = services[0];
-    if (s.e.ip || s.e.target === '') return [];
+    if (s.e.ip !== null || s.e.target === '') return [];
     return [cnameRR(owner, s.e.target, s.ttl)];
   }
 
@@ -490,10 +491,10 @@ export class Resolver {
     if (found === null) return { answer, extra };
     for (const s of applyGroups(found)) {
       const ip = s.e.ip;
-      if (!ip) return { answer: [], extra: [] };
+      if (ip === null) return { answer: [], extra: [] };
       const target = keyToName(s.e.key);
       answer.push({ name: this.cfg.domain, type: TYPE.NS, class: CLASS.IN, ttl: s.ttl, data: { t: 'name', name: target } });
-      extra.push(ipRR(target, ip.family, ip.bytes, s.ttl));
+      extra.push(ipRR(target, ip, s.ttl));
     }
     return { answer, extra };
   }

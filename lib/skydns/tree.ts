@@ -5,7 +5,7 @@
  * a name exists iff some key equals its path or lies below `path + "/"`.
  */
 import { decodeRecord, SkyRecord, RecordDecodeError } from '../msg/record.js';
-import { fqdn, IPFamily, parseIP } from '../msg/path.js';
+import { fqdn, ipOctets } from '../msg/path.js';
 
 /** RFC 2181 §8: a TTL is at most 2³¹ − 1. */
 export const MAX_TTL = 2 ** 31 - 1;
@@ -36,7 +36,7 @@ function hostProblem(host: string): string | null {
  * 65535, a TTL of 2³² − 1 as is, and a host of 30 labels SERVFAILed its name
  * and every name above it.
  */
-export function recordProblem(svc: SkyRecord, segs: readonly string[], ip: unknown): string | null {
+export function recordProblem(svc: SkyRecord, segs: readonly string[], ip: string | null): string | null {
   let wire = 1;
   for (const s of segs) {
     if (s.length > 63) return `the key has a part of ${s.length} bytes; a DNS label has at most 63`;
@@ -50,31 +50,48 @@ export function recordProblem(svc: SkyRecord, segs: readonly string[], ip: unkno
   if (svc.targetstrip < 0 || svc.targetstrip > 127) return `targetstrip ${svc.targetstrip} is outside 0–127`;
   const text = Buffer.byteLength(svc.text);
   if (text > MAX_TEXT_BYTES) return `text of ${text} bytes is longer than ${MAX_TEXT_BYTES}`;
-  if (svc.host !== '' && !ip) return hostProblem(svc.host);
+  if (svc.host !== '' && ip === null) return hostProblem(svc.host);
   return null;
 }
 
 /**
  * One etcd key and its value, parsed once when it arrives: the answers built
  * from it read these fields and never parse the value again.
+ *
+ * Every record in the tree holds one, and under churn each new one is copied
+ * by V8's young-generation collector (twice: within the young generation, then
+ * out of it), which stops the query path meanwhile. So an entry keeps only
+ * what answers read, in the smallest form: no copy of the value's text, the
+ * address as a 4- or 16-character string (about 20 bytes on the heap, where a
+ * Uint8Array costs about 200), and the duplicate key made only when an answer
+ * first needs it (identOf). That halved the bytes retained per record (645 →
+ * 329, bench/README.md "Figures", 2026-12-05).
  */
 export interface Entry {
   key: string;
-  raw: string;
   /** Decoded value, or null when the value is not a valid record. */
   svc: SkyRecord | null;
   /** Why the value could not be decoded. */
   error: string | null;
   /** etcd lease ID as a decimal string; '0' when the key has no lease. */
   lease: string;
-  /** The host as an address (family and bytes), when it is an IP literal. */
-  ip: { family: IPFamily; bytes: Uint8Array } | null;
+  /** The host's address when it is an IP literal: its 4 or 16 bytes, one character each (see ipOctets). */
+  ip: string | null;
   /** The host made fully qualified, when it is a name; '' for an address or an empty host. */
   target: string;
   /** Number of `/`-separated parts of the key (SkyDNS groups compare depths). */
   depth: number;
-  /** What two records must share to be one answer (host, port, priority, weight, text). */
-  ident: string;
+  /** identOf's memo: null until an answer with more than one record first reads it. */
+  ident: string | null;
+}
+
+/** What two records must share to be one answer (host, port, priority, weight, text); made once per entry, when first needed. */
+export function identOf(e: Entry): string {
+  if (e.ident === null) {
+    const s = e.svc!;
+    e.ident = `${s.host}\u0000${s.port}\u0000${s.priority}\u0000${s.weight}\u0000${s.text}`;
+  }
+  return e.ident;
 }
 
 /**
@@ -169,7 +186,7 @@ export class RecordTree {
     } catch (err) {
       error = err instanceof RecordDecodeError ? err.message : `bad record at ${key}: ${String(err)}`;
     }
-    let ip = svc ? parseIP(svc.host) : null;
+    let ip = svc ? ipOctets(svc.host) : null;
     if (svc && segs.join('/') !== 'config') {
       // (/<prefix>/config holds skydns's configuration, not a record.)
       const problem = recordProblem(svc, segs, ip);
@@ -179,9 +196,8 @@ export class RecordTree {
         ip = null;
       }
     }
-    const target = svc && !ip && svc.host !== '' ? fqdn(svc.host) : '';
-    const ident = svc ? `${svc.host}\u0000${svc.port}\u0000${svc.priority}\u0000${svc.weight}\u0000${svc.text}` : '';
-    const entry: Entry = { key, raw, svc, error, lease, ip, target, depth: segs.length + 1, ident };
+    const target = svc && ip === null && svc.host !== '' ? fqdn(svc.host) : '';
+    const entry: Entry = { key, svc, error, lease, ip, target, depth: segs.length + 1, ident: null };
     const path: Node[] = [this.root];
     let node = this.root;
     for (const s of segs) {

@@ -61,7 +61,8 @@ export interface Question {
 }
 
 export type RData =
-  | { t: 'ip'; bytes: Uint8Array }
+  /** An A or AAAA address: its 4 or 16 bytes, one character each (ipOctets, octetsText in msg/path.ts). */
+  | { t: 'ip'; octets: string }
   | { t: 'name'; name: string }
   | { t: 'srv'; priority: number; weight: number; port: number; target: string }
   | { t: 'mx'; preference: number; exchange: string }
@@ -353,7 +354,7 @@ function decodeRData(buf: Buffer, rr: RawRR, id: number): RData {
     case TYPE.A:
     case TYPE.AAAA:
       if (rr.rdLen !== (rr.type === TYPE.A ? 4 : 16)) throw new WireError(`${typeName(rr.type)} record with ${rr.rdLen} bytes of data`, id);
-      return { t: 'ip', bytes: Uint8Array.from(buf.subarray(o, o + rr.rdLen)) };
+      return { t: 'ip', octets: buf.toString('latin1', o, o + rr.rdLen) };
     case TYPE.CNAME:
     case TYPE.NS:
     case TYPE.PTR: {
@@ -518,6 +519,12 @@ export class Writer {
     this.buf.set(b, this.pos);
     this.pos += b.length;
   }
+  /** Writes a string of byte-valued characters (RData 'ip') as those bytes. */
+  octets(s: string): void {
+    this.ensure(s.length);
+    for (let i = 0; i < s.length; i++) this.buf[this.pos + i] = s.charCodeAt(i);
+    this.pos += s.length;
+  }
   /** Writes a presentation-format name, compressed against the names written before unless `compress` is false. */
   name(name: string, compress = true): void {
     if (!this.plainName(name, compress)) this.labelsName(name, compress);
@@ -631,7 +638,7 @@ function writeRData(w: Writer, rr: RR): void {
   const d = rr.data;
   switch (d.t) {
     case 'ip':
-      w.bytes(d.bytes);
+      w.octets(d.octets);
       break;
     case 'name':
       w.name(d.name);
@@ -878,7 +885,7 @@ function encodeCommon(msg: Message, limit: number, f: FastContext): Encoded | nu
   let size = qEnd + (msg.edns ? 11 : 0);
   for (const rr of msg.answer) {
     if (rr.name !== f.qname || rr.data.t !== 'ip') return null;
-    const len = rr.data.bytes.length;
+    const len = rr.data.octets.length;
     if (!((rr.type === TYPE.A && len === 4) || (rr.type === TYPE.AAAA && len === 16))) return null;
     size += 12 + len;
   }
@@ -901,16 +908,16 @@ function encodeCommon(msg: Message, limit: number, f: FastContext): Encoded | nu
   const answerOffsets: number[] = new Array(msg.answer.length + 1);
   for (let i = 0; i < msg.answer.length; i++) {
     const rr = msg.answer[i];
-    const bytes = (rr.data as Extract<RData, { t: 'ip' }>).bytes;
+    const octets = (rr.data as Extract<RData, { t: 'ip' }>).octets;
     answerOffsets[i] = p;
     b[p] = 0xc0;
     b[p + 1] = 12;
     b.writeUInt16BE(rr.type, p + 2);
     b.writeUInt16BE(rr.class, p + 4);
     b.writeUInt32BE(rr.ttl >>> 0, p + 6);
-    b.writeUInt16BE(bytes.length, p + 10);
-    b.set(bytes, p + 12);
-    p += 12 + bytes.length;
+    b.writeUInt16BE(octets.length, p + 10);
+    for (let k = 0; k < octets.length; k++) b[p + 12 + k] = octets.charCodeAt(k);
+    p += 12 + octets.length;
   }
   answerOffsets[msg.answer.length] = p;
   if (soa) p = f.soa!.write(b, p, soa, qEnd - 4 - 12);
@@ -1011,7 +1018,7 @@ export function rdataKey(rr: RR): string {
   const d = rr.data;
   switch (d.t) {
     case 'ip':
-      return Buffer.from(d.bytes).toString('hex');
+      return Buffer.from(d.octets, 'latin1').toString('hex');
     case 'name':
       return d.name.toLowerCase();
     case 'srv':

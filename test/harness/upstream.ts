@@ -112,7 +112,7 @@ export async function startScriptedUpstream(k: number, behave: Behaviour = () =>
       encodeMessage({
         header: { ...q.header, qr: true, ra: true, tc: b.tc ?? false, rcode: b.rcode ?? RCODE.NOERROR },
         question: [{ ...q.question[0], name }],
-        answer: b.rcode ? [] : [{ name, type: TYPE.A, class: CLASS.IN, ttl: 300, data: { t: 'ip', bytes: Uint8Array.from([192, 0, 2, k]) } }],
+        answer: b.rcode ? [] : [{ name, type: TYPE.A, class: CLASS.IN, ttl: 300, data: { t: 'ip', octets: String.fromCharCode(192, 0, 2, k) } }],
         authority: [],
         additional: [],
         edns: q.edns ? { udpSize: 1232, extRcode: 0, version: 0, do: q.edns.do, options: [] } : null,

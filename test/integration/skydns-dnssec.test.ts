@@ -54,7 +54,7 @@ describe('skydns -dnssec, judged by delv and unbound-host', () => {
     etcd = await startEtcd();
     await seed(etcd.url);
     up = await startUpstream();
-    up.add('www.example.org.', TYPE.A, { ttl: 300, data: { t: 'ip', bytes: Uint8Array.from([192, 0, 2, 7]) } });
+    up.add('www.example.org.', TYPE.A, { ttl: 300, data: { t: 'ip', octets: String.fromCharCode(192, 0, 2, 7) } });
     sky = await startSkyDns(etcd.url, [`-nameservers=127.0.0.1:${up.port}`, `-dnssec=${ecdsa.base}`]);
   });
   after(async () => {

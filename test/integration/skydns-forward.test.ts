@@ -16,6 +16,7 @@ import { freeUdpPort } from '../harness/ports.js';
 import { silentUpstream } from '../harness/udp.js';
 import { sleep, socketInodes, waitUntil } from '../harness/proc.js';
 import { CLASS, RCODE, TYPE, decodeMessage, encodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
+import { octetsText } from '../../lib/msg/path.js';
 
 const KUBERNETES = 'kubernetes.default.svc.cluster.local.';
 
@@ -51,7 +52,7 @@ async function client(port: number) {
 function lastA(buf: Buffer): string {
   const m = decodeMessage(buf);
   const rr = m.answer[m.answer.length - 1];
-  return rr && rr.data.t === 'ip' ? [...rr.data.bytes].join('.') : `(no A: ${m.answer.length} records, rcode ${m.header.rcode})`;
+  return rr && rr.data.t === 'ip' ? octetsText(rr.data.octets) : `(no A: ${m.answer.length} records, rcode ${m.header.rcode})`;
 }
 
 /** Open file descriptors of a process. */
@@ -219,7 +220,7 @@ describe('skydns forwarding under load', () => {
         encodeMessage({
           header: { id: q.header.id, qr: true, opcode: 0, aa: false, tc: false, rd: true, ra: true, ad: false, cd: false, rcode: 0 },
           question: [{ name, type: TYPE.A, class: CLASS.IN }],
-          answer: [{ name, type: TYPE.A, class: CLASS.IN, ttl: 60, data: { t: 'ip', bytes: Uint8Array.from(ip) } }],
+          answer: [{ name, type: TYPE.A, class: CLASS.IN, ttl: 60, data: { t: 'ip', octets: String.fromCharCode(...ip) } }],
           authority: [],
           additional: [],
           edns: null,

@@ -11,6 +11,7 @@ import { EtcdProcess, etcdPut, startEtcd } from '../harness/etcd.js';
 import { SkyDnsProcess, startSkyDns } from '../harness/skydns.js';
 import { rng } from '../harness/random.js';
 import { TYPE, decodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
+import { octetsText } from '../../lib/msg/path.js';
 
 const D = '/skydns/local/cluster';
 const PACKETS = Math.max(1000, Number(process.env.FUZZ_PACKETS ?? 100_000));
@@ -109,7 +110,7 @@ const CHECKS: { name: string; type: number; rcode: number; answer: string[] }[] 
 
 function addresses(reply: Buffer): string[] {
   return decodeMessage(reply)
-    .answer.map((rr) => (rr.data.t === 'ip' ? Array.from(rr.data.bytes).join('.') : ''))
+    .answer.map((rr) => (rr.data.t === 'ip' ? octetsText(rr.data.octets) : ''))
     .sort();
 }
 

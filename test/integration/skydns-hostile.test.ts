@@ -81,7 +81,7 @@ async function rawTcpQuery(port: number, id: number): Promise<string> {
     if (c.answers.length === 0) return 'closed without an answer';
     const m = decodeMessage(c.answers[0]);
     assert.equal(m.header.id, id);
-    return [...(m.answer[0].data as { bytes: Uint8Array }).bytes].join('.');
+    return [...Buffer.from((m.answer[0].data as { octets: string }).octets, 'latin1')].join('.');
   } catch (err) {
     return (err as Error).message;
   } finally {

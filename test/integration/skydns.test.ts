@@ -44,8 +44,8 @@ describe('skydns with the legacy pod arguments', () => {
     etcd = await startEtcd();
     await seed(etcd.url);
     up = await startUpstream();
-    up.add('www.example.org.', TYPE.A, { ttl: 300, data: { t: 'ip', bytes: Uint8Array.from([192, 0, 2, 7]) } });
-    up.add('outside.example.org.', TYPE.A, { ttl: 300, data: { t: 'ip', bytes: Uint8Array.from([192, 0, 2, 8]) } });
+    up.add('www.example.org.', TYPE.A, { ttl: 300, data: { t: 'ip', octets: String.fromCharCode(192, 0, 2, 7) } });
+    up.add('outside.example.org.', TYPE.A, { ttl: 300, data: { t: 'ip', octets: String.fromCharCode(192, 0, 2, 8) } });
     up.add('big.example.org.', TYPE.TXT, { ttl: 300, data: { t: 'txt', strings: [Buffer.alloc(200, 'x'), Buffer.alloc(200, 'y'), Buffer.alloc(200, 'z')] } });
     sky = await startSkyDns(etcd.url, [`-nameservers=127.0.0.1:${up.port}`, '-round-robin=false']);
   });
@@ -492,7 +492,7 @@ describe('skydns stub zones and the response cache', () => {
   test('-stubzones forwards a zone to its servers with the loop-guard option; a looping query is dropped', async () => {
     const etcd = await startEtcd();
     const up = await startUpstream();
-    up.add('www.corp.example.', TYPE.A, { ttl: 120, data: { t: 'ip', bytes: Uint8Array.from([192, 0, 2, 44]) } });
+    up.add('www.corp.example.', TYPE.A, { ttl: 120, data: { t: 'ip', octets: String.fromCharCode(192, 0, 2, 44) } });
     await etcdPut(etcd.url, `${D}/dns/stub/example/corp/ns1`, `{"host":"127.0.0.1","port":${up.port}}`);
     const sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1', '-stubzones']);
     try {
@@ -518,7 +518,7 @@ describe('skydns stub zones and the response cache', () => {
   test('-rcache keeps forwarded answers for -rcache-ttl; SERVFAIL is not cached', async () => {
     const etcd = await startEtcd();
     const up = await startUpstream();
-    up.add('cached.example.org.', TYPE.A, { ttl: 300, data: { t: 'ip', bytes: Uint8Array.from([192, 0, 2, 55]) } });
+    up.add('cached.example.org.', TYPE.A, { ttl: 300, data: { t: 'ip', octets: String.fromCharCode(192, 0, 2, 55) } });
     const sky = await startSkyDns(etcd.url, [`-nameservers=127.0.0.1:${up.port}`, '-rcache=100', '-rcache-ttl=30']);
     try {
       for (let i = 0; i < 3; i++) {

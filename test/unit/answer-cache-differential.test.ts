@@ -34,7 +34,7 @@ function config(): SkyConfig {
 class FixedUpstream implements Upstream {
   async lookup(name: string, qtype: number): Promise<RR[] | null> {
     const n = name.toLowerCase();
-    const a = (owner: string, last: number): RR => ({ name: owner, type: TYPE.A, class: CLASS.IN, ttl: 300, data: { t: 'ip', bytes: Uint8Array.from([192, 0, 2, last]) } });
+    const a = (owner: string, last: number): RR => ({ name: owner, type: TYPE.A, class: CLASS.IN, ttl: 300, data: { t: 'ip', octets: String.fromCharCode(192, 0, 2, last) } });
     if (n === 'www.example.org.') return qtype === TYPE.A ? [a(name, 7)] : [];
     if (n === 'alias.example.org.') return qtype === TYPE.A ? [{ name, type: TYPE.CNAME, class: CLASS.IN, ttl: 300, data: { t: 'name', name: 'www.example.org.' } }, a('www.example.org.', 7)] : [];
     return null;

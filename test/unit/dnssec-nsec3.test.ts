@@ -178,7 +178,7 @@ test('canonicalName: lower case, escapes, root', () => {
 
 test('canonicalRdata: names lower-cased inside CNAME, NS, PTR, MX, SRV, SOA; others as is', () => {
   const rr = (type: number, data: RR['data']): RR => ({ name: 'x.', type, class: 1, ttl: 1, data });
-  assert.deepEqual(canonicalRdata(rr(TYPE.A, { t: 'ip', bytes: Uint8Array.from([10, 0, 0, 1]) })), Buffer.from([10, 0, 0, 1]));
+  assert.deepEqual(canonicalRdata(rr(TYPE.A, { t: 'ip', octets: String.fromCharCode(10, 0, 0, 1) })), Buffer.from([10, 0, 0, 1]));
   assert.deepEqual(canonicalRdata(rr(TYPE.CNAME, { t: 'name', name: 'Foo.Bar.' })), canonicalName('foo.bar.'));
   assert.deepEqual(canonicalRdata(rr(TYPE.MX, { t: 'mx', preference: 10, exchange: 'MX.Bar.' })), Buffer.concat([Buffer.from([0, 10]), canonicalName('mx.bar.')]));
   assert.deepEqual(

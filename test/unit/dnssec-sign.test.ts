@@ -43,7 +43,7 @@ function signer(k: KeyFixture = KEYS.ecdsap256, over: Partial<SignerOptions> = {
 // ---------------------------------------------------------------- records and an independent canonical form
 
 const rr = (name: string, type: number, ttl: number, data: RData): RR => ({ name, type, class: CLASS.IN, ttl, data });
-const a = (name: string, ip: string, ttl = 30): RR => rr(name, TYPE.A, ttl, { t: 'ip', bytes: Uint8Array.from(ip.split('.').map(Number)) });
+const a = (name: string, ip: string, ttl = 30): RR => rr(name, TYPE.A, ttl, { t: 'ip', octets: String.fromCharCode(...ip.split('.').map(Number)) });
 const WEB = 'Web.Default.SVC.cluster.local.';
 
 /** Hand-made wire name: lower-cased plain labels. */
@@ -217,7 +217,7 @@ test('record order does not matter: one cache entry, same bytes (RSA determinist
 });
 
 const srv = (port: number, target = 'a.cluster.local.', weight = 10): RR => rr(WEB, TYPE.SRV, 30, { t: 'srv', priority: 10, weight, port, target });
-const aaaa = (last: number): RR => rr(WEB, TYPE.AAAA, 30, { t: 'ip', bytes: Uint8Array.from([0xfd, ...Array(14).fill(0), last]) });
+const aaaa = (last: number): RR => rr(WEB, TYPE.AAAA, 30, { t: 'ip', octets: String.fromCharCode(0xfd, ...Array(14).fill(0), last) });
 const txt = (s: string): RR => rr(WEB, TYPE.TXT, 30, { t: 'txt', strings: [Buffer.from(s)] });
 const cname = (t: string): RR => rr(WEB, TYPE.CNAME, 30, { t: 'name', name: t });
 const mx = (p: number, t: string): RR => rr(WEB, TYPE.MX, 30, { t: 'mx', preference: p, exchange: t });

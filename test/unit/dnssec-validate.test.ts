@@ -18,6 +18,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { promisify } from 'node:util';
 import { CLASS, TYPE, encodeMessage, parseQuery, type RR, type RData } from '../../lib/skydns/wire.js';
+import { octetsText } from '../../lib/msg/path.js';
 import { loadKey } from '../../lib/dnssec/key.js';
 import { Signer } from '../../lib/dnssec/sign.js';
 import { base32hex, nsec3Hash, typeBitmap } from '../../lib/dnssec/nsec3.js';
@@ -28,7 +29,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const ZONE = 'cluster.local.';
 const rr = (name: string, type: number, ttl: number, data: RData): RR => ({ name, type, class: CLASS.IN, ttl, data });
-const ip = (s: string): RData => ({ t: 'ip', bytes: Uint8Array.from(s.split('.').map(Number)) });
+const ip = (s: string): RData => ({ t: 'ip', octets: String.fromCharCode(...s.split('.').map(Number)) });
 
 /** The zone's data, owners one label below the apex (no empty non-terminals to cover). */
 function records(): RR[] {
@@ -55,7 +56,7 @@ function text(r: RR): string {
   const head = `${r.name} ${r.ttl} IN`;
   switch (d.t) {
     case 'ip':
-      return `${head} A ${[...d.bytes].join('.')}`;
+      return `${head} A ${octetsText(d.octets)}`;
     case 'name':
       return `${head} ${r.type === TYPE.NS ? 'NS' : 'CNAME'} ${d.name}`;
     case 'srv':
@@ -168,7 +169,7 @@ const UNBOUND_HOST = '/usr/bin/unbound-host';
 /** Names and their address records the little server knows; every ancestor of them exists (empty non-terminals). */
 const NAMES: Record<string, RR['data'][]> = {
   'web.cluster.local.': [ip('10.0.0.1'), ip('10.0.0.2')],
-  'six.cluster.local.': [{ t: 'ip', bytes: Uint8Array.from([0xfd, ...Array(14).fill(0), 1]) }],
+  'six.cluster.local.': [{ t: 'ip', octets: String.fromCharCode(0xfd, ...Array(14).fill(0), 1) }],
   'a.b.cluster.local.': [ip('10.0.0.3')],
   'tampered.cluster.local.': [ip('10.0.0.4')],
 };
@@ -193,7 +194,7 @@ async function startServer(signer: Signer): Promise<{ port: number; close: () =>
       const recs = NAMES[lname];
       const exists = recs !== undefined || lname === ZONE || Object.keys(NAMES).some((n) => n.endsWith('.' + lname));
       if (!exists) rcode = 3;
-      answer = (recs ?? []).filter((d) => (d.t === 'ip' && d.bytes.length === 4 ? TYPE.A : TYPE.AAAA) === q.qtype).map((d) => rr(q.qname, q.qtype, 30, d));
+      answer = (recs ?? []).filter((d) => (d.t === 'ip' && d.octets.length === 4 ? TYPE.A : TYPE.AAAA) === q.qtype).map((d) => rr(q.qname, q.qtype, 30, d));
       if (answer.length === 0) authority = [soa(60)];
     }
     const dnssec = q.edns?.do === true;

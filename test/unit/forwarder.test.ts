@@ -10,7 +10,7 @@ import { SILENT } from '../../lib/skydns/resolver.js';
 import { RCODE, TYPE, decodeMessage, encodeQuery } from '../../lib/skydns/wire.js';
 import { closedPort, startScriptedUpstream } from '../harness/upstream.js';
 
-const addr = (reply: Buffer) => [...((decodeMessage(reply).answer[0]?.data as { bytes?: Uint8Array }).bytes ?? [])].join('.');
+const addr = (reply: Buffer) => [...Buffer.from((decodeMessage(reply).answer[0]?.data as { octets?: string }).octets ?? '', 'latin1')].join('.');
 
 describe('Forwarder', () => {
   const closers: (() => void)[] = [];

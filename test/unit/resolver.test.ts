@@ -10,7 +10,7 @@ import { Entry, RecordTree } from '../../lib/skydns/tree.js';
 import { CLASS, RCODE, RR, TYPE, rcodeName, typeName } from '../../lib/skydns/wire.js';
 import { SkyConfig, applyDefaults, configFor } from '../../lib/skydns/config.js';
 import { emptyRecord } from '../../lib/msg/record.js';
-import { reverseName } from '../../lib/msg/path.js';
+import { ipOctets, octetsText, reverseName } from '../../lib/msg/path.js';
 import {
   DOMAIN,
   FixtureRecord,
@@ -33,30 +33,30 @@ function baseConfig(): SkyConfig {
   return configFor([`-domain=${DOMAIN}`, '-nameservers=127.0.0.1:53', '-round-robin=false']);
 }
 
-const ip4 = (s: string): Uint8Array => Uint8Array.from(s.split('.').map(Number));
-const WWW_V6 = Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7]);
+const ip4 = (s: string): string => ipOctets(s)!;
+const WWW_V6 = ipOctets('2001:db8::7')!;
 const up = (name: string, type: number, ttl: number, data: RR['data']): RR => ({ name, type, class: CLASS.IN, ttl, data });
 
 /** Canned upstream answers; names not listed fail (null), as a SERVFAIL or timeout would. */
 const UPSTREAM: Readonly<Record<string, RR[]>> = {
-  'www.example.org. A': [up('www.example.org.', TYPE.A, 300, { t: 'ip', bytes: ip4('192.0.2.7') })],
-  'www.example.org. AAAA': [up('www.example.org.', TYPE.AAAA, 300, { t: 'ip', bytes: WWW_V6 })],
+  'www.example.org. A': [up('www.example.org.', TYPE.A, 300, { t: 'ip', octets: ip4('192.0.2.7') })],
+  'www.example.org. AAAA': [up('www.example.org.', TYPE.AAAA, 300, { t: 'ip', octets: WWW_V6 })],
   'alias.example.org. A': [
     up('alias.example.org.', TYPE.CNAME, 300, { t: 'name', name: 'www.example.org.' }),
-    up('www.example.org.', TYPE.A, 300, { t: 'ip', bytes: ip4('192.0.2.7') }),
+    up('www.example.org.', TYPE.A, 300, { t: 'ip', octets: ip4('192.0.2.7') }),
   ],
   'alias.example.org. AAAA': [
     up('alias.example.org.', TYPE.CNAME, 300, { t: 'name', name: 'www.example.org.' }),
-    up('www.example.org.', TYPE.AAAA, 300, { t: 'ip', bytes: WWW_V6 }),
+    up('www.example.org.', TYPE.AAAA, 300, { t: 'ip', octets: WWW_V6 }),
   ],
   'empty.example.org. A': [],
   'empty.example.org. AAAA': [],
-  'mail.example.org. A': [up('mail.example.org.', TYPE.A, 300, { t: 'ip', bytes: ip4('192.0.2.25') })],
+  'mail.example.org. A': [up('mail.example.org.', TYPE.A, 300, { t: 'ip', octets: ip4('192.0.2.25') })],
   'mail.example.org. AAAA': [],
-  'v6alias.example.org. A': [up('v6alias.example.org.', TYPE.A, 300, { t: 'ip', bytes: ip4('192.0.2.66') })],
+  'v6alias.example.org. A': [up('v6alias.example.org.', TYPE.A, 300, { t: 'ip', octets: ip4('192.0.2.66') })],
   'v6alias.example.org. AAAA': [
     up('v6alias.example.org.', TYPE.CNAME, 300, { t: 'name', name: 'v6.example.org.' }),
-    up('v6.example.org.', TYPE.AAAA, 300, { t: 'ip', bytes: WWW_V6 }),
+    up('v6.example.org.', TYPE.AAAA, 300, { t: 'ip', octets: WWW_V6 }),
   ],
 };
 
@@ -112,30 +112,6 @@ function setup(records: readonly FixtureRecord[], cfgOver: Partial<SkyConfig> = 
 
 // ---------------------------------------------------------------- presentation
 
-/** RFC 5952 text of a 16-byte address. */
-function ip6Text(b: Uint8Array): string {
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push((b[i] << 8) | b[i + 1]);
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(':');
-  if (bestAt === -1) return hex(g);
-  return `${hex(g.slice(0, bestAt))}::${hex(g.slice(bestAt + bestLen))}`;
-}
-
 const hourSerial = (): number => {
   const now = Math.floor(Date.now() / 1000);
   return now - (now % 3600);
@@ -148,7 +124,7 @@ function show(rr: RR, serials: readonly number[]): string {
   let data: string;
   switch (d.t) {
     case 'ip':
-      data = d.bytes.length === 4 ? Array.from(d.bytes).join('.') : ip6Text(d.bytes);
+      data = octetsText(d.octets);
       break;
     case 'name':
       data = d.name;

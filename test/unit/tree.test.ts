@@ -2,7 +2,7 @@
 // wildcards and attribute-leaf skipping (decision 6), and its bookkeeping.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Entry, LookupOptions, RecordTree, isWildcard } from '../../lib/skydns/tree.js';
+import { Entry, LookupOptions, RecordTree, identOf, isWildcard } from '../../lib/skydns/tree.js';
 
 const P = '/skydns';
 const v = (host: string) => JSON.stringify({ host });
@@ -38,12 +38,13 @@ const SAMPLE = [
 ];
 
 describe('RecordTree bookkeeping', () => {
-  test('put decodes the value, keeps the raw bytes and the lease', () => {
+  test('put decodes the value once and keeps what answers read: the lease, the address as octets, the target', () => {
     const t = new RecordTree('skydns');
     const e = t.put(`${P}/test/skydns/a`, '{"host":"10.0.0.1","port":80}', '7587869623437213700');
     assert.ok(e);
     assert.equal(e.key, `${P}/test/skydns/a`);
-    assert.equal(e.raw, '{"host":"10.0.0.1","port":80}');
+    assert.equal(e.ip, '\x0a\x00\x00\x01');
+    assert.equal(e.target, '');
     assert.equal(e.lease, '7587869623437213700');
     assert.equal(e.error, null);
     assert.equal(e.svc?.host, '10.0.0.1');
@@ -51,6 +52,17 @@ describe('RecordTree bookkeeping', () => {
     assert.equal(e.svc?.key, `${P}/test/skydns/a`);
     assert.equal(t.get(`${P}/test/skydns/a`), e);
     assert.equal(t.put(`${P}/test/skydns/b`, v('x'))?.lease, '0');
+    const six = t.put(`${P}/test/skydns/c`, '{"host":"2001:db8::1"}');
+    assert.equal(six?.ip, String.fromCharCode(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1));
+    const mapped = t.put(`${P}/test/skydns/d`, '{"host":"::ffff:10.0.0.2"}');
+    assert.equal(mapped?.ip, '\x0a\x00\x00\x02', 'an IPv4-mapped address is an IPv4 address');
+    const named = t.put(`${P}/test/skydns/e`, '{"host":"web.example.com","port":8080,"text":"t"}');
+    assert.equal(named?.ip, null);
+    assert.equal(named?.target, 'web.example.com.');
+    // The duplicate key is made when an answer first needs it, then kept.
+    assert.equal(named?.ident, null);
+    assert.equal(identOf(named!), 'web.example.com\u00008080\u00000\u00000\u0000t');
+    assert.equal(named?.ident, identOf(named!));
   });
 
   test('keys outside the prefix are ignored', () => {

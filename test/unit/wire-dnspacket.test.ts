@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dnsPacket from 'dns-packet';
 import { CLASS, Message, RR, RData, TYPE, decodeMessage, encodeMessage, parseQuery } from '../../lib/skydns/wire.js';
-import { parseIP } from '../../lib/msg/path.js';
+import { ipOctets } from '../../lib/msg/path.js';
 import { rng } from '../harness/random.js';
 
 const ROUNDS = Number(process.env.WIRE_ROUNDS ?? 3000);
@@ -73,7 +73,7 @@ function ours(r: dnsPacket.Answer): RR {
   switch (a.type) {
     case 'A':
     case 'AAAA':
-      data = { t: 'ip', bytes: parseIP(a.data as string)!.bytes };
+      data = { t: 'ip', octets: ipOctets(a.data as string)! };
       break;
     case 'CNAME':
     case 'NS':
@@ -103,7 +103,7 @@ function show(rr: RR): string {
   let text: string;
   switch (d.t) {
     case 'ip':
-      text = Buffer.from(d.bytes).toString('hex');
+      text = Buffer.from(d.octets, 'latin1').toString('hex');
       break;
     case 'name':
       text = n(d.name);

@@ -266,11 +266,11 @@ test('decodeMessage: a compressed response, every section', () => {
     question: [{ name: 'www.example.com.', type: TYPE.A, class: CLASS.IN }],
     answer: [
       { name: 'www.example.com.', type: TYPE.CNAME, class: CLASS.IN, ttl: 300, data: { t: 'name', name: 'web.example.com.' } },
-      { name: 'web.example.com.', type: TYPE.A, class: CLASS.IN, ttl: 60, data: { t: 'ip', bytes: Uint8Array.from([192, 0, 2, 1]) } },
+      { name: 'web.example.com.', type: TYPE.A, class: CLASS.IN, ttl: 60, data: { t: 'ip', octets: String.fromCharCode(192, 0, 2, 1) } },
     ],
     authority: [{ name: 'example.com.', type: TYPE.NS, class: CLASS.IN, ttl: 3600, data: { t: 'name', name: 'ns1.example.com.' } }],
     additional: [
-      { name: 'ns1.example.com.', type: TYPE.AAAA, class: CLASS.IN, ttl: 3600, data: { t: 'ip', bytes: Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]) } },
+      { name: 'ns1.example.com.', type: TYPE.AAAA, class: CLASS.IN, ttl: 3600, data: { t: 'ip', octets: String.fromCharCode(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1) } },
     ],
     edns: { udpSize: 1232, extRcode: 0, version: 0, do: true, options: [] },
   };
@@ -316,8 +316,8 @@ test('decodeMessage: malformed record data → WireError', async (t) => {
 // ---------------------------------------------------------------- encodeMessage
 
 const ALL_KINDS: RR[] = [
-  { name: 'a.example.', type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip', bytes: Uint8Array.from([10, 0, 0, 1]) } },
-  { name: 'a.example.', type: TYPE.AAAA, class: CLASS.IN, ttl: 31, data: { t: 'ip', bytes: Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd]) } },
+  { name: 'a.example.', type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip', octets: String.fromCharCode(10, 0, 0, 1) } },
+  { name: 'a.example.', type: TYPE.AAAA, class: CLASS.IN, ttl: 31, data: { t: 'ip', octets: String.fromCharCode(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd) } },
   { name: 'c.example.', type: TYPE.CNAME, class: CLASS.IN, ttl: 32, data: { t: 'name', name: 'a.example.' } },
   { name: 'example.', type: TYPE.NS, class: CLASS.IN, ttl: 33, data: { t: 'name', name: 'ns1.dns.example.' } },
   { name: '1.0.0.10.in-addr.arpa.', type: TYPE.PTR, class: CLASS.IN, ttl: 34, data: { t: 'name', name: 'a.example.' } },
@@ -374,7 +374,7 @@ test('encodeMessage: byte-exact simple answer with the owner compressed to the q
     message({
       header: baseHeader({ id: 0x1234, qr: true, rd: true, ra: true }),
       question: [{ name: 'example.com.', type: TYPE.A, class: CLASS.IN }],
-      answer: [{ name: 'example.com.', type: TYPE.A, class: CLASS.IN, ttl: 60, data: { t: 'ip', bytes: Uint8Array.from([1, 2, 3, 4]) } }],
+      answer: [{ name: 'example.com.', type: TYPE.A, class: CLASS.IN, ttl: 60, data: { t: 'ip', octets: String.fromCharCode(1, 2, 3, 4) } }],
     }),
   );
   assert.ok(enc);
@@ -417,7 +417,7 @@ test('encodeMessage: name compression', async (t) => {
   await t.test('compressed size is smaller, pointers are valid, names decode unchanged', () => {
     const answer: RR[] = [];
     for (let i = 0; i < 20; i++) {
-      answer.push({ name: 'web.default.svc.cluster.local.', type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip', bytes: Uint8Array.from([10, 0, 0, i]) } });
+      answer.push({ name: 'web.default.svc.cluster.local.', type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip', octets: String.fromCharCode(10, 0, 0, i) } });
     }
     const msg = message({ question: [{ name: 'web.default.svc.cluster.local.', type: TYPE.A, class: CLASS.IN }], answer });
     const enc = encodeMessage(msg);
@@ -438,7 +438,7 @@ test('encodeMessage: name compression', async (t) => {
     const enc = encodeMessage(
       message({
         question: [{ name: 'WWW.Example.COM.', type: TYPE.A, class: CLASS.IN }],
-        answer: [{ name: 'www.example.com.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', bytes: Uint8Array.from([1, 1, 1, 1]) } }],
+        answer: [{ name: 'www.example.com.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', octets: String.fromCharCode(1, 1, 1, 1) } }],
       }),
     );
     assert.ok(enc);
@@ -464,7 +464,7 @@ test('encodeMessage: name compression', async (t) => {
     const first = encodeMessage(
       message({
         question: [{ name: '\\192.Example.', type: TYPE.A, class: CLASS.IN }],
-        answer: [{ name: 'www.EXAMPLE.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', bytes: Uint8Array.from([1, 2, 3, 4]) } }],
+        answer: [{ name: 'www.EXAMPLE.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', octets: String.fromCharCode(1, 2, 3, 4) } }],
       }),
     );
     assert.ok(first);
@@ -473,7 +473,7 @@ test('encodeMessage: name compression', async (t) => {
     const second = encodeMessage(
       message({
         question: [{ name: 'www.example.', type: TYPE.A, class: CLASS.IN }],
-        answer: [{ name: 'a\\.b.example.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', bytes: Uint8Array.from([1, 2, 3, 4]) } }],
+        answer: [{ name: 'a\\.b.example.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', octets: String.fromCharCode(1, 2, 3, 4) } }],
       }),
     );
     assert.ok(second);
@@ -486,8 +486,8 @@ test('encodeMessage: name compression', async (t) => {
       message({
         question: [{ name: 'svc.cluster.local', type: TYPE.A, class: CLASS.IN }],
         answer: [
-          { name: 'svc.cluster.local.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', bytes: Uint8Array.from([1, 1, 1, 1]) } },
-          { name: 'x..cluster.local.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', bytes: Uint8Array.from([2, 2, 2, 2]) } },
+          { name: 'svc.cluster.local.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', octets: String.fromCharCode(1, 1, 1, 1) } },
+          { name: 'x..cluster.local.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', octets: String.fromCharCode(2, 2, 2, 2) } },
         ],
       }),
     );
@@ -502,7 +502,7 @@ test('encodeMessage: name compression', async (t) => {
   await t.test('only ASCII letters fold: \\192 and \\224 are different labels', () => {
     const msg = message({
       question: [{ name: '\\192.example.', type: TYPE.A, class: CLASS.IN }],
-      answer: [{ name: '\\224.example.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', bytes: Uint8Array.from([1, 2, 3, 4]) } }],
+      answer: [{ name: '\\224.example.', type: TYPE.A, class: CLASS.IN, ttl: 1, data: { t: 'ip', octets: String.fromCharCode(1, 2, 3, 4) } }],
     });
     const enc = encodeMessage(msg);
     assert.ok(enc);
@@ -552,9 +552,9 @@ test('encodeMessage: names and strings that cannot be encoded → WireError', ()
  */
 function sized(answers: number, additional: number, opts: { authority?: boolean; edns?: Edns | null } = {}): Message {
   const answer: RR[] = [];
-  for (let i = 0; i < answers; i++) answer.push({ name: 'a.example.com.', type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip', bytes: Uint8Array.from([10, 0, 0, i]) } });
+  for (let i = 0; i < answers; i++) answer.push({ name: 'a.example.com.', type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip', octets: String.fromCharCode(10, 0, 0, i) } });
   const extra: RR[] = [];
-  for (let i = 0; i < additional; i++) extra.push({ name: 'ns.example.com.', type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip', bytes: Uint8Array.from([10, 9, 9, i]) } });
+  for (let i = 0; i < additional; i++) extra.push({ name: 'ns.example.com.', type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip', octets: String.fromCharCode(10, 9, 9, i) } });
   const authority: RR[] = opts.authority
     ? [{ name: 'example.com.', type: TYPE.NS, class: CLASS.IN, ttl: 30, data: { t: 'name', name: 'ns.example.com.' } }] // 2 + 10 + (3 + 2) = 17, and the first additional owner then points into it (16)
     : [];
@@ -647,7 +647,7 @@ test('encodeMessage: fitting keeps the OPT record and counts it', async (t) => {
 test('encodeMessage: a signed answer is cut only after an RRSIG (no set leaves without its signature)', () => {
   // Two sets of 3 A records, each followed by a 40-byte "RRSIG": 31 + 3×16 + 52 + 3×16 + 52 = 231 bytes.
   const sig = (): RR => ({ name: 'a.example.com.', type: TYPE.RRSIG, class: CLASS.IN, ttl: 30, data: { t: 'raw', bytes: Buffer.alloc(40, 7) } });
-  const a = (i: number): RR => ({ name: 'a.example.com.', type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip', bytes: Uint8Array.from([10, 0, 0, i]) } });
+  const a = (i: number): RR => ({ name: 'a.example.com.', type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip', octets: String.fromCharCode(10, 0, 0, i) } });
   const msg = message({ question: [{ name: 'a.example.com.', type: TYPE.A, class: CLASS.IN }], answer: [a(1), a(2), a(3), sig(), a(4), a(5), a(6), sig()], authority: [], additional: [], edns: null });
   assert.equal(encodeMessage(msg)!.buf.length, 231);
   // [limit, answers kept]: an unsigned answer would keep every record that fits.
@@ -750,7 +750,7 @@ test('nameToLabels and lowerName', () => {
 test('rdataKey: equal data ⇔ equal key (TTL and owner excluded)', () => {
   const rr = (data: RR['data'], type: number = TYPE.A): RR => ({ name: 'x.', type, class: CLASS.IN, ttl: 1, data });
   const cases: Array<[RR, string]> = [
-    [rr({ t: 'ip', bytes: Uint8Array.from([10, 0, 0, 1]) }), '0a000001'],
+    [rr({ t: 'ip', octets: String.fromCharCode(10, 0, 0, 1) }), '0a000001'],
     [rr({ t: 'name', name: 'Target.Example.' }, TYPE.CNAME), 'target.example.'],
     [rr({ t: 'srv', priority: 10, weight: 33, port: 80, target: 'A.b.' }, TYPE.SRV), '10 33 80 a.b.'],
     [rr({ t: 'mx', preference: 5, exchange: 'Mail.b.' }, TYPE.MX), '5 mail.b.'],
@@ -789,8 +789,8 @@ test('encodeMessage: the common shapes take the fast path and decode exactly as 
     name: zone, type: TYPE.SOA, class: CLASS.IN, ttl,
     data: { t: 'soa', mname: `ns.dns.${zone}`, rname, serial: 1764720000, refresh: 28800, retry: 7200, expire: 604800, minimum: 60 },
   });
-  const ip4 = (owner: string, last: number, ttl = 30): RR => ({ name: owner, type: TYPE.A, class: CLASS.IN, ttl, data: { t: 'ip', bytes: Uint8Array.from([10, 0, 0, last]) } });
-  const ip6 = (owner: string): RR => ({ name: owner, type: TYPE.AAAA, class: CLASS.IN, ttl: 30, data: { t: 'ip', bytes: Uint8Array.from([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]) } });
+  const ip4 = (owner: string, last: number, ttl = 30): RR => ({ name: owner, type: TYPE.A, class: CLASS.IN, ttl, data: { t: 'ip', octets: String.fromCharCode(10, 0, 0, last) } });
+  const ip6 = (owner: string): RR => ({ name: owner, type: TYPE.AAAA, class: CLASS.IN, ttl: 30, data: { t: 'ip', octets: String.fromCharCode(0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9) } });
   const cases: { qname: string; rcode: number; answer: RR[]; authority: RR[]; edns: boolean; fast: boolean }[] = [
     { qname: 'Svc1.Ns1.svc.cluster.local.', rcode: RCODE.NOERROR, answer: [ip4('Svc1.Ns1.svc.cluster.local.', 1)], authority: [], edns: true, fast: true },
     { qname: 'db.ns1.svc.cluster.local.', rcode: RCODE.NOERROR, answer: [1, 2, 3].map((i) => ip4('db.ns1.svc.cluster.local.', i)), authority: [], edns: false, fast: true },
@@ -832,7 +832,7 @@ test('encodeMessage: a common answer too large for the limit is fitted by the ge
   const qname = 'big.cluster.local.';
   const query = pkt(header(1, 0x0100, 1, 0, 0, 0), wname('big', 'cluster', 'local'), u16(TYPE.A), u16(CLASS.IN));
   const q = parseQuery(query);
-  const answer: RR[] = Array.from({ length: 40 }, (_, i) => ({ name: qname, type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip' as const, bytes: Uint8Array.from([10, 0, 1, i]) } }));
+  const answer: RR[] = Array.from({ length: 40 }, (_, i) => ({ name: qname, type: TYPE.A, class: CLASS.IN, ttl: 30, data: { t: 'ip' as const, octets: String.fromCharCode(10, 0, 1, i) } }));
   const msg: Message = {
     header: { id: 1, qr: true, opcode: 0, aa: true, tc: false, rd: true, ra: true, ad: false, cd: false, rcode: 0 },
     question: [{ name: qname, type: TYPE.A, class: CLASS.IN }],
