@@ -12,10 +12,15 @@
  *   - cached:   answer cache on and warm;
  *   - churn:    answer cache on while CHURN record changes per 1,000 queries
  *               land elsewhere in the zone (the rate of 200 changes a second at
- *               about 20k queries a second is 10 per 1,000).
+ *               about 20k queries a second is 10 per 1,000);
+ *   - ingest:   µs of CPU per record change with no queries, answer cache on
+ *               and warm: what one change costs the query thread once etcd3
+ *               has handed it over (decode the value, the tree's put and
+ *               delete, the cache's invalidation), as the watch applies it.
  *
  * Run: `npx tsc -p tsconfig.json && node dist/bench/skydns-inproc.js`
- * Knobs: INPROC_SERVICES (5000), INPROC_SECONDS (3 per measurement), INPROC_CHURN (10).
+ * Knobs: INPROC_SERVICES (5000), INPROC_SECONDS (3 per measurement), INPROC_CHURN (10),
+ * INPROC_RUNS (uncached,cached,churn,ingest).
  * For instruction counts (repeatable on a noisy machine):
  *   INPROC_SECONDS=0 INPROC_QUERIES=200000 valgrind --tool=callgrind node dist/bench/skydns-inproc.js
  */
@@ -119,12 +124,42 @@ async function run(s: Setup, packets: Buffer[], seconds: number, count: number, 
   return { queries: k, cpuUs, usPerQuery: cpuUs / k };
 }
 
+/**
+ * Applies record changes (a service re-addressed: new leaf put, old leaf deleted) outside the
+ * queried half for `seconds` (or `count` changes). The two addresses each service alternates
+ * between are encoded beforehand, so that only skydns's side of a change is measured.
+ */
+function ingest(s: Setup, seconds: number, count: number, n: number): Measured {
+  const half = Math.floor(n / 2);
+  const m = n - half;
+  const leaves = [0, 1].map((g) => Array.from({ length: m }, (_, j) => serviceRecords(half + j, ipOf(half + j + g * 7919))[0]));
+  for (let j = 0; j < m; j++) {
+    s.tree.delete(serviceRecords(half + j)[0][0]);
+    s.tree.put(leaves[0][j][0], leaves[0][j][1]);
+  }
+  let k = 0;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (;;) {
+    for (let step = 0; step < 100; step++, k++) {
+      const j = k % m;
+      const gen = Math.floor(k / m) % 2;
+      s.tree.put(leaves[1 - gen][j][0], leaves[1 - gen][j][1]);
+      s.tree.delete(leaves[gen][j][0]);
+    }
+    if (seconds > 0 ? performance.now() - t0 >= seconds * 1000 : k >= count) break;
+  }
+  const c = process.cpuUsage(c0);
+  const cpuUs = c.user + c.system;
+  return { queries: k, cpuUs, usPerQuery: cpuUs / k };
+}
+
 async function main(): Promise<void> {
   const n = envInt('INPROC_SERVICES', 5000, 2, 1_000_000);
   const seconds = envInt('INPROC_SECONDS', 3, 0, 600);
   const count = envInt('INPROC_QUERIES', 200_000, 1, 100_000_000);
   const churn = envInt('INPROC_CHURN', 10, 0, 1000);
-  const which = (process.env.INPROC_RUNS ?? 'uncached,cached,churn').split(',');
+  const which = (process.env.INPROC_RUNS ?? 'uncached,cached,churn,ingest').split(',');
   // Only the first half of the services is queried (the churn changes the other half).
   const packets: Buffer[] = [];
   let id = 1;
@@ -141,6 +176,11 @@ async function main(): Promise<void> {
     const s = setup(n, w === 'uncached' ? 0 : 50_000);
     // Warm-up: one pass (JIT, and the answer cache for the cached runs).
     await run(s, packets, 0, packets.length, 0, n);
+    if (w === 'ingest') {
+      const m = ingest(s, seconds, count, n);
+      process.stdout.write(`${w.padEnd(9)} ${m.usPerQuery.toFixed(2).padStart(7)} µs/change (${m.queries} changes: value decoded, leaf put, old leaf deleted, cache invalidated; ${(m.cpuUs / 1e6).toFixed(2)} s CPU)\n`);
+      continue;
+    }
     const m = await run(s, packets, seconds, count, w === 'churn' ? churn : 0, n);
     process.stdout.write(`${w.padEnd(9)} ${m.usPerQuery.toFixed(2).padStart(7)} µs/query  (${m.queries} queries, ${(m.cpuUs / 1e6).toFixed(2)} s CPU${w === 'churn' ? `, ${churn} changes per 1,000 queries` : ''})\n`);
   }

@@ -172,12 +172,49 @@ export function parseIP(s: string): { family: IPFamily; bytes: Uint8Array } | nu
 }
 
 /**
+ * parseIPv4's rules without its allocations, for the record tree's ingest:
+ * four parts of 1–3 digits, no leading zero but "0", each at most 255; the
+ * bytes as ipOctets gives them, or null (then parseIP decides).
+ */
+function dottedQuad(s: string): string | null {
+  const n = s.length;
+  if (n < 7 || n > 15) return null;
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let d = 0;
+  let part = 0;
+  let v = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const ch = i < n ? s.charCodeAt(i) : 0x2e;
+    if (ch === 0x2e) {
+      if (digits === 0 || v > 255 || part > 3) return null;
+      if (part === 0) a = v;
+      else if (part === 1) b = v;
+      else if (part === 2) c = v;
+      else d = v;
+      part++;
+      v = 0;
+      digits = 0;
+    } else if (ch >= 0x30 && ch <= 0x39) {
+      if (digits === 1 && v === 0) return null;
+      if (++digits > 3) return null;
+      v = v * 10 + (ch - 0x30);
+    } else return null;
+  }
+  return part === 4 ? String.fromCharCode(a, b, c, d) : null;
+}
+
+/**
  * The bytes of an IP literal (parseIP's rules) as a string of 4 or 16
  * characters, one per byte (code points 0–255, Node's 'latin1'); null for
  * anything else. The form the record tree and A/AAAA record data keep
  * addresses in: a short string costs a fraction of a Uint8Array on the heap.
  */
 export function ipOctets(s: string): string | null {
+  const v4 = dottedQuad(s);
+  if (v4 !== null) return v4;
   const p = parseIP(s);
   if (!p) return null;
   // One call makes one flat string (appending char by char would leave a chain of cons strings at 16).

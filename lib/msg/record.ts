@@ -70,8 +70,11 @@ export function decodeRecord(value: string, key: string): SkyRecord {
     throw new RecordDecodeError(key, `value is a JSON ${jsonTypeName(parsed)}, want an object`);
   }
   const svc = emptyRecord(key);
-  for (const [rawName, v] of Object.entries(parsed as Record<string, unknown>)) {
-    const field = FIELD_BY_LOWER.get(rawName.toLowerCase());
+  const obj = parsed as Record<string, unknown>;
+  for (const rawName in obj) {
+    const v = obj[rawName];
+    // Most values spell the fields as kube2sky writes them: look that up before folding case.
+    const field = FIELD_BY_LOWER.get(rawName) ?? FIELD_BY_LOWER.get(rawName.toLowerCase());
     if (!field || v === null) continue;
     const [name, kind] = field;
     switch (kind) {

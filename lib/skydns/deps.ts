@@ -203,21 +203,29 @@ export class DepIndex<T extends DepItem> {
     const k = change.segs;
     const n = k.length;
     const f = change.flipped;
-    // attrFrom[i]: a segment of K at depth ≥ i is an underscore label, so K lies below an
+    // A segment of K at depth ≥ i is an underscore label iff i ≤ lastAttr: K then lies below an
     // attribute label under the path of depth i and is not part of a SUBTREE_PLAIN read there.
-    const attrFrom = new Array<boolean>(n + 1);
-    attrFrom[n] = false;
-    for (let i = n - 1; i >= 0; i--) attrFrom[i] = attrFrom[i + 1] || k[i].charCodeAt(0) === 0x5f;
-    let p = '';
+    let lastAttr = -1;
+    for (let i = n - 1; i >= 0; i--) {
+      if (k[i].charCodeAt(0) === 0x5f) {
+        lastAttr = i;
+        break;
+      }
+    }
+    // The path of depth i is a prefix of the key's: one string, cut at each '/', instead of a
+    // concatenation per depth (which V8 would flatten again for every lookup).
+    const full = n === 0 ? '' : k.join('/');
+    let end = -1;
     for (let i = 0; i <= n; i++) {
-      if (i === 1) p = k[0];
-      else if (i > 1) p += '/' + k[i - 1];
+      if (i > 0) end += k[i - 1].length + 1;
+      const p = i === 0 ? '' : i === n ? full : full.substring(0, end);
       const bucket = this.byPath.get(p);
       if (bucket === undefined) continue;
       const flipped = f <= i;
+      const belowAttr = i <= lastAttr;
       if (Array.isArray(bucket)) {
-        for (const item of bucket) if (this.pathAltered(this.kindAt(item, p), i === n, flipped, attrFrom[i])) out.push(item);
-      } else if (this.pathAltered(this.kindAt(bucket, p), i === n, flipped, attrFrom[i])) out.push(bucket);
+        for (const item of bucket) if (this.pathAltered(this.kindAt(item, p), i === n, flipped, belowAttr)) out.push(item);
+      } else if (this.pathAltered(this.kindAt(bucket, p), i === n, flipped, belowAttr)) out.push(bucket);
     }
     if (this.wild.size === 0) return;
     for (const [item, reads] of this.wild) {

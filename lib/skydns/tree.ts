@@ -43,9 +43,9 @@ export function recordProblem(svc: SkyRecord, segs: readonly string[], ip: strin
     wire += s.length + 1;
   }
   if (wire > 255) return `the key makes a name of ${wire} bytes; a name has at most 255`;
-  for (const f of ['port', 'priority', 'weight'] as const) {
-    if (svc[f] < 0 || svc[f] > 65535) return `${f} ${svc[f]} is outside 0–65535`;
-  }
+  if (svc.port < 0 || svc.port > 65535) return `port ${svc.port} is outside 0–65535`;
+  if (svc.priority < 0 || svc.priority > 65535) return `priority ${svc.priority} is outside 0–65535`;
+  if (svc.weight < 0 || svc.weight > 65535) return `weight ${svc.weight} is outside 0–65535`;
   if (svc.ttl > MAX_TTL) return `ttl ${svc.ttl} is above ${MAX_TTL} (RFC 2181)`;
   if (svc.targetstrip < 0 || svc.targetstrip > 127) return `targetstrip ${svc.targetstrip} is outside 0–127`;
   const text = Buffer.byteLength(svc.text);
@@ -150,7 +150,12 @@ export class RecordTree {
   invalid = 0;
   private listeners: TreeListener[] = [];
 
-  constructor(readonly prefix = 'skydns') {}
+  /** `/<prefix>/`: what every key of the tree starts with. */
+  private readonly head: string;
+
+  constructor(readonly prefix = 'skydns') {
+    this.head = `/${prefix}/`;
+  }
 
   get size(): number {
     return this.root.count;
@@ -170,9 +175,8 @@ export class RecordTree {
 
   /** Segments of a key below `/<prefix>/`, or null for keys outside the prefix. */
   segments(key: string): string[] | null {
-    const head = `/${this.prefix}/`;
-    if (!key.startsWith(head)) return null;
-    return key.slice(head.length).split('/');
+    if (!key.startsWith(this.head)) return null;
+    return key.slice(this.head.length).split('/');
   }
 
   /** Inserts or replaces a key. Returns the entry (its `error` says if the value is bad). */
@@ -187,7 +191,7 @@ export class RecordTree {
       error = err instanceof RecordDecodeError ? err.message : `bad record at ${key}: ${String(err)}`;
     }
     let ip = svc ? ipOctets(svc.host) : null;
-    if (svc && segs.join('/') !== 'config') {
+    if (svc && !(segs.length === 1 && segs[0] === 'config')) {
       // (/<prefix>/config holds skydns's configuration, not a record.)
       const problem = recordProblem(svc, segs, ip);
       if (problem) {

@@ -20,16 +20,19 @@ import {
   addressFromReverse,
   fqdn,
   inZone,
+  ipOctets,
   keyToName,
   labelCount,
   nameToKey,
   nameToSegments,
+  octetsText,
   parseIP,
   parseIPv4,
   parseIPv6,
   reverseName,
   splitName,
 } from '../../lib/msg/path.js';
+import { rng } from '../harness/random.js';
 
 // ---------------------------------------------------------------- encodeRecord
 
@@ -361,12 +364,28 @@ test('parseIP: classification and bytes like Go net.ParseIP', async (t) => {
       const got = parseIP(input);
       if (family === null) assert.equal(got, null);
       else assert.deepEqual(got, { family, bytes: Uint8Array.from(bytes ?? []) });
+      // The record tree's form: the same bytes, one character each (its own IPv4 parser first).
+      assert.equal(ipOctets(input), family === null ? null : String.fromCharCode(...(bytes ?? [])));
     });
   }
   assert.deepEqual(parseIPv4('1.2.3.4'), Uint8Array.from([1, 2, 3, 4]));
   assert.equal(parseIPv4('::1'), null);
   assert.equal(parseIPv6('1.2.3.4'), null);
   assert.deepEqual(parseIPv6('::ffff:1.2.3.4'), Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4]));
+});
+
+test('ipOctets agrees with parseIP on 20,000 near-IPv4 strings (its own dotted-quad parser), and octetsText turns the octets back', () => {
+  const r = rng(4);
+  const pieces = ['0', '1', '9', '10', '99', '100', '255', '256', '999', '1000', '00', '01', '007', '', '-1', ' 1', 'a', '1e1'];
+  for (let k = 0; k < 20_000; k++) {
+    const parts = Array.from({ length: 3 + Math.floor(r() * 3) }, () => pieces[Math.floor(r() * pieces.length)]);
+    const s = parts.join(r() < 0.05 ? ':' : '.');
+    const want = parseIP(s);
+    assert.equal(ipOctets(s), want ? String.fromCharCode(...want.bytes) : null, JSON.stringify(s));
+  }
+  assert.equal(octetsText(ipOctets('10.0.0.255')!), '10.0.0.255');
+  assert.equal(octetsText(ipOctets('2001:db8:0:0:1:0:0:1')!), '2001:db8::1:0:0:1');
+  assert.equal(octetsText(ipOctets('::ffff:192.0.2.1')!), '192.0.2.1');
 });
 
 test('addressFromReverse', () => {
