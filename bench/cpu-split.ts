@@ -90,18 +90,23 @@ const T = '/sys/kernel/tracing';
  * root, not mounted, or in use: a tracer other than "nop" is set).
  */
 export class SchedTrace {
-  private constructor(private readonly restore: { bufferKb: string; cpumask: string; on: string }) {}
+  private constructor(private readonly restore: { bufferKb: string; cpumask: string; on: string; clock: string }) {}
 
   static start(cpus: number[]): SchedTrace | null {
     if (process.env.BENCH_SCHED_TRACE === '0') return null;
     try {
       if (fs.readFileSync(`${T}/current_tracer`, 'utf8').trim() !== 'nop') return null;
       if (fs.readFileSync(`${T}/events/sched/sched_switch/enable`, 'utf8').trim() !== '0') return null; // someone else's trace
-      const trace = new SchedTrace({ bufferKb: fs.readFileSync(`${T}/buffer_size_kb`, 'utf8').trim().replace(/\s.*$/, ''), cpumask: fs.readFileSync(`${T}/tracing_cpumask`, 'utf8').trim(), on: fs.readFileSync(`${T}/tracing_on`, 'utf8').trim() });
+      const read = (f: string) => fs.readFileSync(`${T}/${f}`, 'utf8').trim();
+      // trace_clock lists every clock with the one in use in brackets.
+      const clock = /\[(\S+)\]/.exec(read('trace_clock'))?.[1] ?? 'local';
+      const trace = new SchedTrace({ bufferKb: read('buffer_size_kb').replace(/\s.*$/, ''), cpumask: read('tracing_cpumask'), on: read('tracing_on'), clock });
       try {
         fs.writeFileSync(`${T}/tracing_on`, '0');
         fs.writeFileSync(`${T}/trace`, '');
         fs.writeFileSync(`${T}/buffer_size_kb`, '32768');
+        // CLOCK_MONOTONIC, the clock dnslat stamps its sends with: holds and answers line up.
+        fs.writeFileSync(`${T}/trace_clock`, 'mono');
         fs.writeFileSync(`${T}/tracing_cpumask`, cpus.reduce((m, c) => m | (1 << c), 0).toString(16));
         fs.writeFileSync(`${T}/events/sched/sched_switch/enable`, '1');
         fs.writeFileSync(`${T}/tracing_on`, '1');
@@ -122,6 +127,7 @@ export class SchedTrace {
       ['trace', ''],
       ['tracing_cpumask', this.restore.cpumask],
       ['buffer_size_kb', this.restore.bufferKb],
+      ['trace_clock', this.restore.clock],
       ['tracing_on', this.restore.on],
     ];
     for (const [file, value] of writes) {
@@ -133,8 +139,12 @@ export class SchedTrace {
     }
   }
 
-  /** Stops tracing and returns the holds by other tasks than the server's threads (and idle), largest total first. */
-  async stop(serverPids: number[]): Promise<Hold[]> {
+  /**
+   * Stops tracing; returns the holds by other tasks than the server's threads
+   * (and idle), largest total first, and each hold's span (CLOCK_MONOTONIC
+   * seconds), in time order.
+   */
+  async stop(serverPids: number[]): Promise<{ holds: Hold[]; spans: Span[] }> {
     const own = new Set<number>();
     for (const pid of serverPids.flatMap((p) => withChildren(p))) {
       try {
@@ -145,6 +155,7 @@ export class SchedTrace {
     }
     fs.writeFileSync(`${T}/tracing_on`, '0');
     const holds = new Map<string, Hold>();
+    const spans: Span[] = [];
     try {
       const re = /\[(\d+)\]\s+\S+\s+([\d.]+): sched_switch: prev_comm=.*? prev_pid=\d+ .*? ==> next_comm=(.*?) next_pid=(\d+) /;
       const on = new Map<number, { t: number; comm: string; pid: number }>();
@@ -163,14 +174,59 @@ export class SchedTrace {
           h.totalMs += t - was.t;
           h.maxMs = Math.max(h.maxMs, t - was.t);
           holds.set(task, h);
+          spans.push({ from: was.t / 1000, to: t / 1000 });
         }
         on.set(cpu, { t, comm: m[3], pid: Number(m[4]) });
       }
     } finally {
       this.putBack();
     }
-    return [...holds.values()].sort((a, b) => b.totalMs - a.totalMs);
+    spans.sort((a, b) => a.from - b.from);
+    return { holds: [...holds.values()].sort((a, b) => b.totalMs - a.totalMs), spans };
   }
+}
+
+/** When another task held a CPU left to the server (CLOCK_MONOTONIC seconds). */
+export interface Span {
+  from: number;
+  to: number;
+}
+
+/**
+ * The latencies of the answers that no hold by another task can have
+ * delayed: of those whose query went out (sentS, CLOCK_MONOTONIC seconds) and
+ * came back (+ ms) with no hold in between, nor one that ended less than its
+ * own length before the query went out (the queue a hold leaves behind takes
+ * about as long to drain at half the server's maximum rate).
+ */
+export function clearOfHolds(ms: Float64Array, sentS: Float64Array, spans: readonly Span[]): Float64Array {
+  const out = new Float64Array(ms.length);
+  let n = 0;
+  // The longest hold bounds how far back a hold's shadow can reach.
+  let longest = 0;
+  for (const h of spans) longest = Math.max(longest, h.to - h.from);
+  for (let i = 0; i < ms.length; i++) {
+    const a = sentS[i];
+    const b = a + ms[i] / 1000;
+    // First span that starts after the answer came back: only those before it can overlap.
+    let lo = 0;
+    let hi = spans.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (spans[mid].from <= b) lo = mid + 1;
+      else hi = mid;
+    }
+    let clear = true;
+    for (let j = lo - 1; j >= 0 && spans[j].from >= a - 2 * longest; j--) {
+      const h = spans[j];
+      if (h.to + (h.to - h.from) >= a) {
+        clear = false;
+        break;
+      }
+    }
+    if (clear) out[n++] = ms[i];
+  }
+  return out.slice(0, n);
 }
 
 /** "kdamond.0 9× (max 2.8 ms), tokio-rt-worker 5× (max 4.7 ms)". */

@@ -119,9 +119,10 @@ export interface SkydnsStart extends Server {
 /**
  * Starts skydns against etcd with the bench's flags plus `extraArgs`; resolves
  * once /readyz is 200 and `probeName` answers. `onReadyz` is called (with the
- * DNS port) the moment /readyz first answers 200, which is polled every 5 ms.
+ * DNS port and skydns's PID) the moment /readyz first answers 200, which is
+ * polled every 5 ms.
  */
-export async function startSkydns(etcdUrl: string, probeName: string, extraArgs: readonly string[], timeoutMs: number, label = 'skydns', onReadyz?: (port: number) => void): Promise<SkydnsStart> {
+export async function startSkydns(etcdUrl: string, probeName: string, extraArgs: readonly string[], timeoutMs: number, label = 'skydns', onReadyz?: (port: number, pid: number) => void): Promise<SkydnsStart> {
   const { port, metricsPort } = await dnsAndMetricsPorts();
   const args = [
     // BENCH_NODE_ARGS: V8/Node flags for skydns (e.g. --trace-gc, --cpu-prof) when looking into a figure.
@@ -147,7 +148,7 @@ export async function startSkydns(etcdUrl: string, probeName: string, extraArgs:
       try {
         if ((await httpGet(metricsPort, '/readyz', 1000)).status === 200) {
           readyzS = (performance.now() - t0) / 1000;
-          onReadyz?.(port);
+          onReadyz?.(port, prog.pid);
         }
       } catch {
         // not listening yet
@@ -415,24 +416,31 @@ export async function dnslatBinary(): Promise<string | null> {
 /**
  * Every answer's latency (ms, in the order they came; the first `limit` only)
  * of `seconds` at `rate` queries a second by dnslat over `sockets` sockets,
- * with the queries of `queryFile` in turn. Lost: queries with no answer within
+ * with the queries of `queryFile` in turn, and when each answer's query was
+ * sent (sentS: CLOCK_MONOTONIC seconds). Lost: queries with no answer within
  * `timeoutS`.
  */
-export async function runDnslat(bin: string, port: number, queryFile: string, seconds: number, rate: number, sockets: number, timeoutS: number, out: string, limit = Infinity): Promise<{ ms: Float64Array; lost: number }> {
-  const prog = start(bin, ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(seconds), '-Q', String(rate), '-c', String(sockets), '-t', String(timeoutS), '-o', out], 'dnslat');
+export async function runDnslat(bin: string, port: number, queryFile: string, seconds: number, rate: number, sockets: number, timeoutS: number, out: string, limit = Infinity): Promise<{ ms: Float64Array; sentS: Float64Array; lost: number }> {
+  const sentFile = `${out}.sent`;
+  const prog = start(bin, ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(seconds), '-Q', String(rate), '-c', String(sockets), '-t', String(timeoutS), '-o', out, '-m', sentFile], 'dnslat');
   const info = await withTimeout(prog.exited, (seconds + timeoutS + 30) * 1000, `dnslat on port ${port}`);
   running.delete(prog);
   if (info.code !== 0) throw new Error(`dnslat exited with ${info.code}: ${prog.output().slice(-2000)}`);
-  const summary = JSON.parse(prog.output().trim().split('\n').pop() ?? '{}') as { sent: number; answered: number; lost: number };
-  const bytes = await fsp.readFile(out);
-  await fsp.rm(out, { force: true });
+  const summary = JSON.parse(prog.output().trim().split('\n').pop() ?? '{}') as { sent: number; answered: number; lost: number; start_mono_ns: number };
+  const [bytes, sentBytes] = await Promise.all([fsp.readFile(out), fsp.readFile(sentFile)]);
+  await Promise.all([fsp.rm(out, { force: true }), fsp.rm(sentFile, { force: true })]);
   const ns = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
-  const n = Math.min(ns.length, limit);
+  const us = new Uint32Array(sentBytes.buffer, sentBytes.byteOffset, sentBytes.length >>> 2);
+  const n = Math.min(ns.length, us.length, limit);
   const ms = new Float64Array(n);
-  for (let i = 0; i < n; i++) ms[i] = ns[i] / 1e6;
+  const sentS = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    ms[i] = ns[i] / 1e6;
+    sentS[i] = summary.start_mono_ns / 1e9 + us[i] / 1e6;
+  }
   // With a limit, the lost are counted among the first `limit` queries sent, in proportion.
   const lost = limit === Infinity ? summary.lost : Math.round((summary.lost * Math.min(limit, summary.sent)) / Math.max(1, summary.sent));
-  return { ms, lost };
+  return { ms, sentS, lost };
 }
 
 /** Starts dnsperf at a fixed rate with every answer written to `out`; resolves when it exits. */

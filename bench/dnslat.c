@@ -2,12 +2,15 @@
  * dnslat: queries a DNS server over UDP at a fixed rate and records the
  * latency of every answer, for the benchmarks' latency runs (bench/cpu-split.ts).
  *
- *   dnslat -s ADDR -p PORT -d QUERYFILE -l SECONDS -Q RATE [-c SOCKETS] [-t TIMEOUT_S] -o OUT
+ *   dnslat -s ADDR -p PORT -d QUERYFILE -l SECONDS -Q RATE [-c SOCKETS] [-t TIMEOUT_S] -o OUT [-m SENT]
  *
  * QUERYFILE has dnsperf's format ("name TYPE" per line), asked in order,
  * round and round. Every answer's latency goes to OUT as a little-endian
- * uint32 of nanoseconds, in the order the answers came; a JSON summary goes
- * to stdout: {"sent":…,"answered":…,"lost":…,"late":…,"rcodes":{…},"seconds":…}.
+ * uint32 of nanoseconds, in the order the answers came; with -m, when each of
+ * those answers' queries was sent goes to SENT, in the same order, as a
+ * uint32 of microseconds after "start_mono_ns" (CLOCK_MONOTONIC, the clock
+ * the scheduler trace is read with: bench/cpu-split.ts). A JSON summary goes to
+ * stdout: {"sent":…,"answered":…,"lost":…,"late":…,"seconds":…,"start_mono_ns":…,"rcodes":{…}}.
  *
  * Why not dnsperf -v: it formats and writes a line per answer, which costs
  * it about 10 µs of CPU per query here, three times what skydns spends
@@ -51,6 +54,12 @@ struct sock {
 static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -100,10 +109,10 @@ static int encode(const char *line, struct query *q) {
 }
 
 int main(int argc, char **argv) {
-  const char *addr = "127.0.0.1", *file = NULL, *out = NULL;
+  const char *addr = "127.0.0.1", *file = NULL, *out = NULL, *sent_out = NULL;
   int port = 53, nsock = 4, opt;
   double seconds = 5, rate = 1000, timeout = 2;
-  while ((opt = getopt(argc, argv, "s:p:d:l:Q:c:t:o:")) != -1) {
+  while ((opt = getopt(argc, argv, "s:p:d:l:Q:c:t:o:m:")) != -1) {
     switch (opt) {
       case 's': addr = optarg; break;
       case 'p': port = atoi(optarg); break;
@@ -113,7 +122,8 @@ int main(int argc, char **argv) {
       case 'c': nsock = atoi(optarg); break;
       case 't': timeout = atof(optarg); break;
       case 'o': out = optarg; break;
-      default: fprintf(stderr, "usage: dnslat -s ADDR -p PORT -d FILE -l SECONDS -Q RATE [-c SOCKETS] [-t TIMEOUT] -o OUT\n"); return 2;
+      case 'm': sent_out = optarg; break;
+      default: fprintf(stderr, "usage: dnslat -s ADDR -p PORT -d FILE -l SECONDS -Q RATE [-c SOCKETS] [-t TIMEOUT] -o OUT [-m SENT]\n"); return 2;
     }
   }
   if (!file || !out || port <= 0 || port > 65535 || nsock < 1 || nsock > MAXSOCK || rate <= 0 || seconds <= 0 || timeout <= 0) {
@@ -160,7 +170,8 @@ int main(int argc, char **argv) {
 
   uint64_t total = (uint64_t)(seconds * rate);
   uint32_t *lat = malloc((total + 1) * sizeof *lat);
-  if (!lat) die("malloc");
+  uint32_t *sent_us = malloc((total + 1) * sizeof *sent_us);
+  if (!lat || !sent_us) die("malloc");
   uint64_t sent = 0, answered = 0, lost = 0, late = 0, rcodes[16] = {0};
   uint64_t timeout_ns = (uint64_t)(timeout * 1e9);
   double ns_per_query = 1e9 / rate;
@@ -171,7 +182,7 @@ int main(int argc, char **argv) {
   char ctrl[BATCH][64];
   size_t qi = 0;
   int next_sock = 0;
-  uint64_t start = now_ns(), end_send = start + (uint64_t)(seconds * 1e9);
+  uint64_t start = now_ns(), start_mono = mono_ns(), end_send = start + (uint64_t)(seconds * 1e9);
 
   for (;;) {
     uint64_t now = now_ns();
@@ -256,6 +267,7 @@ int main(int argc, char **argv) {
           }
           uint64_t d = at > s->sent_ns[id] ? at - s->sent_ns[id] : 0;
           if (d > timeout_ns) { lost++; continue; }
+          sent_us[answered] = (uint32_t)((s->sent_ns[id] - start) / 1000);
           lat[answered++] = d > 0xffffffffull ? 0xffffffffu : (uint32_t)d;
           rcodes[rbuf[k][3] & 15]++;
         }
@@ -278,8 +290,12 @@ int main(int argc, char **argv) {
 
   FILE *o = fopen(out, "wb");
   if (!o || fwrite(lat, sizeof *lat, answered, o) != answered || fclose(o) != 0) die(out);
-  printf("{\"sent\":%llu,\"answered\":%llu,\"lost\":%llu,\"late\":%llu,\"seconds\":%.3f,\"rcodes\":{", (unsigned long long)sent, (unsigned long long)answered,
-         (unsigned long long)lost, (unsigned long long)late, (double)(now_ns() - start) / 1e9);
+  if (sent_out) {
+    FILE *m = fopen(sent_out, "wb");
+    if (!m || fwrite(sent_us, sizeof *sent_us, answered, m) != answered || fclose(m) != 0) die(sent_out);
+  }
+  printf("{\"sent\":%llu,\"answered\":%llu,\"lost\":%llu,\"late\":%llu,\"seconds\":%.3f,\"start_mono_ns\":%llu,\"rcodes\":{", (unsigned long long)sent,
+         (unsigned long long)answered, (unsigned long long)lost, (unsigned long long)late, (double)(now_ns() - start) / 1e9, (unsigned long long)start_mono);
   int first = 1;
   for (int i = 0; i < 16; i++)
     if (rcodes[i]) {

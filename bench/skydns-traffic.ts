@@ -33,8 +33,8 @@ import { rng } from '../test/harness/random.js';
 import { sleep } from '../test/harness/proc.js';
 import { dig } from '../test/harness/dig.js';
 import { RESULTS_DIR, ROOT, withChildren, envInt, fmt, httpGet, log, logMachine, logProblems, makeTempDir, memOf, metricSum, removeTempDir, runBench, running, start, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
-import { type CpuSplit, type Hold, SchedTrace, cpuSplit, describeHolds, withSplit } from './cpu-split.js';
-import { benchTools, DOMAIN, Latency, PerfResult, RECORD_TTL, Server, SkydnsStart, dnslatBinary, median, readLatencies, runDnslat, runDnsperf, spawnVerbose, startKnot, startSkydns, summariseLatency } from './dns-servers.js';
+import { type CpuSplit, type Hold, type Span, SchedTrace, clearOfHolds, cpuSplit, describeHolds, withSplit } from './cpu-split.js';
+import { benchTools, DOMAIN, Latency, PerfResult, RECORD_TTL, Server, SkydnsStart, dnslatBinary, median, percentile, readLatencies, runDnslat, runDnsperf, spawnVerbose, startKnot, startSkydns, summariseLatency } from './dns-servers.js';
 
 const NAMESPACES = 50;
 const PUTS_PER_TXN = 128;
@@ -300,14 +300,18 @@ class Churner {
 // Latency at a fixed rate: every answer's latency (dnsperf -v)
 // ---------------------------------------------------------------------------
 
-/** Every answer's latency of `seconds` at `rate` queries a second (the first `limit` answers only). */
-async function latencyRun(label: string, port: number, seconds: number, rate: number, ctx: SizeCtx, limit = Infinity): Promise<Latency> {
+/**
+ * Every answer's latency of `seconds` at `rate` queries a second (the first
+ * `limit` answers only), and when each answer's query went out (CLOCK_MONOTONIC
+ * seconds; null with dnsperf -v, which does not say).
+ */
+async function latencyRun(label: string, port: number, seconds: number, rate: number, ctx: SizeCtx, limit = Infinity): Promise<{ ms: Float64Array; sentS: Float64Array | null; lost: number }> {
   const out = path.join(ctx.work, `latency-${label}`);
-  if (ctx.dnslat) return summariseLatency(label, rate, await runDnslat(ctx.dnslat, port, ctx.queryFile, seconds, rate, ctx.s.clients, ctx.s.queryTimeout, out, limit));
+  if (ctx.dnslat) return runDnslat(ctx.dnslat, port, ctx.queryFile, seconds, rate, ctx.s.clients, ctx.s.queryTimeout, out, limit);
   await spawnVerbose(ctx.dnsperf, port, ctx.queryFile, seconds, rate, { ...ctx.s, threads: ctx.s.latencyThreads }, out);
-  const l = summariseLatency(label, rate, await readLatencies(out, limit));
+  const l = await readLatencies(out, limit);
   await fsp.rm(out, { force: true });
-  return l;
+  return { ...l, sentS: null };
 }
 
 // ---------------------------------------------------------------------------
@@ -324,14 +328,23 @@ interface Throughput {
   rcodes: Record<string, number>;
 }
 
+/**
+ * Latency, the other tasks that held the CPUs left to the server meanwhile
+ * (null: not traced), and the percentiles of the answers none of those holds
+ * can have delayed (clearOfHolds; null: not traced, or dnsperf -v measured).
+ */
+type TracedLatency = Latency & { holds: Hold[] | null; clear: { answered: number; p99: number; p999: number } | null };
+
 interface Workload {
   name: string;
   churn: Churn | null;
   churnAchieved: number | null;
   churnErrors: number;
   throughput: Throughput[];
-  /** At half of skydns's static maximum, with the load on CPUs of its own (cpu-split.ts); holds: other tasks on the CPUs left to the server meanwhile (null: not traced). */
-  latency: (Latency & { holds: Hold[] | null })[];
+  /** At half of skydns's static maximum, with the load on CPUs of its own (cpu-split.ts). */
+  latency: TracedLatency[];
+  /** skydns's garbage collections during its latency run (one worker only; null: not known). */
+  gc: { scavengesPerS: number; scavengeMsPerS: number; majors: number; majorMs: number } | null;
   cacheHitPct: number | null;
   invalidations: number | null;
 }
@@ -359,7 +372,18 @@ async function metricsOf(sky: SkydnsStart): Promise<{ req: number; hits: number;
   }
 }
 
-async function workload(name: string, churn: Churn | null, sky: SkydnsStart, knot: Server | null, ctx: SizeCtx, latencyRate: number | null): Promise<Workload> {
+/** skydns's garbage collections so far (prom-client's nodejs_gc_duration_seconds, kept by the process that serves /metrics). */
+async function gcOf(sky: SkydnsStart): Promise<{ minor: number; minorS: number; major: number; majorS: number } | null> {
+  try {
+    const text = (await httpGet(sky.metricsPort, '/metrics')).body;
+    const get = (series: string, kind: string) => metricSum(text, `nodejs_gc_duration_seconds_${series}{kind="${kind}"}`) ?? 0;
+    return { minor: get('count', 'minor'), minorS: get('sum', 'minor'), major: get('count', 'major'), majorS: get('sum', 'major') };
+  } catch {
+    return null;
+  }
+}
+
+async function workload(name: string, churn: Churn | null, sky: SkydnsStart, oneWorker: boolean, knot: Server | null, ctx: SizeCtx, latencyRate: number | null): Promise<Workload> {
   const { s, dnsperf, queryFile } = ctx;
   log(`--- ${name} ---`);
   let churner: Churner | null = null;
@@ -384,20 +408,20 @@ async function workload(name: string, churn: Churn | null, sky: SkydnsStart, kno
     const throughput = servers.map((srv) => summarise(srv.label, rounds.get(srv.label)!));
     const rate = latencyRate ?? Math.round(throughput[0].qps / 2);
     const latency: Workload['latency'] = [];
+    let gc: Workload['gc'] = null;
     for (const srv of servers) {
-      let holds: Hold[] | null = null;
       // The other server is load too while this one is measured: an idle skydns still applies the churn.
       const others = servers.filter((x) => x !== srv).flatMap((x) => withChildren(x.prog.pid));
-      const l = await withSplit(ctx.split, [ctx.etcdPid, ...others], async () => {
-        const trace = ctx.split ? SchedTrace.start(ctx.split.serverCpus) : null;
-        try {
-          return await latencyRun(srv.label, srv.port, s.latencySeconds, rate, ctx);
-        } finally {
-          if (trace) holds = await trace.stop([srv.prog.pid]);
-        }
-      });
-      latency.push({ ...l, holds });
-      log(`at ${rate} qps ${srv.label.padEnd(10)} p50 ${fmt(l.p50, 3)} ms, p99 ${fmt(l.p99, 3)} ms, p99.9 ${fmt(l.p999, 3)} ms, max ${fmt(l.max, 1)} ms, lost ${l.lost}${ctx.split ? `; other tasks on CPU ${ctx.split.server} meanwhile: ${describeHolds(holds)}` : ''}`);
+      // With one worker the process serving /metrics is the one answering: its collections meanwhile.
+      const g0 = srv === sky && oneWorker ? await gcOf(sky) : null;
+      const l = await tracedLatencyRun(srv.label, srv.port, srv.prog.pid, s.latencySeconds, rate, ctx, others);
+      const g1 = g0 ? await gcOf(sky) : null;
+      if (g0 && g1) {
+        gc = { scavengesPerS: (g1.minor - g0.minor) / s.latencySeconds, scavengeMsPerS: ((g1.minorS - g0.minorS) * 1000) / s.latencySeconds, majors: g1.major - g0.major, majorMs: (g1.majorS - g0.majorS) * 1000 };
+        log(`${srv.label} meanwhile: ${gcText(gc)}`);
+      }
+      latency.push(l);
+      log(`at ${rate} qps ${srv.label.padEnd(10)} p50 ${fmt(l.p50, 3)} ms, p99 ${fmt(l.p99, 3)} ms, p99.9 ${fmt(l.p999, 3)} ms, max ${fmt(l.max, 1)} ms, lost ${l.lost}${ctx.split ? `; other tasks on CPU ${ctx.split.server} meanwhile: ${describeHolds(l.holds)}` : ''}${l.clear ? `; clear of them: ${clearText(l)}` : ''}`);
     }
     return {
       name,
@@ -406,6 +430,7 @@ async function workload(name: string, churn: Churn | null, sky: SkydnsStart, kno
       churnErrors: churner ? churner.errors : 0,
       throughput,
       latency,
+      gc,
       cacheHitPct: m0 && m1 && m1.req > m0.req ? (100 * (m1.hits - m0.hits)) / (m1.req - m0.req) : null,
       invalidations: m0 && m1 ? m1.inval - m0.inval : null,
     };
@@ -414,9 +439,31 @@ async function workload(name: string, churn: Churn | null, sky: SkydnsStart, kno
   }
 }
 
-/** The first second: TRAFFIC_FIRST_QPS from the moment the server is ready (2 s sent, the first second's answers kept). */
-function firstSecond(label: string, port: number, ctx: SizeCtx): Promise<Latency> {
-  return latencyRun(`first-${label}`, port, 2, ctx.s.firstQps, ctx, ctx.s.firstQps);
+/**
+ * latencyRun with the load on CPUs of its own (cpu-split.ts: this process and
+ * its children, etcd, and `otherLoad`), and the other tasks that held the
+ * server's CPUs meanwhile (null: not traced).
+ */
+async function tracedLatencyRun(label: string, port: number, pid: number, seconds: number, rate: number, ctx: SizeCtx, otherLoad: number[] = [], limit = Infinity): Promise<TracedLatency> {
+  let traced: { holds: Hold[]; spans: Span[] } | null = null;
+  const l = await withSplit(ctx.split, [ctx.etcdPid, ...otherLoad], async () => {
+    const trace = ctx.split ? SchedTrace.start(ctx.split.serverCpus) : null;
+    try {
+      return await latencyRun(label, port, seconds, rate, ctx, limit);
+    } finally {
+      if (trace) traced = await trace.stop([pid]);
+    }
+  });
+  const all = summariseLatency(label, rate, l);
+  const t = traced as { holds: Hold[]; spans: Span[] } | null;
+  if (!t || !l.sentS) return { ...all, holds: t?.holds ?? null, clear: null };
+  const c = clearOfHolds(l.ms, l.sentS, t.spans).sort();
+  return { ...all, holds: t.holds, clear: { answered: c.length, p99: percentile(c, 0.99), p999: percentile(c, 0.999) } };
+}
+
+/** The first second: TRAFFIC_FIRST_QPS from the moment the server is ready (2 s sent, the first second's answers kept), measured as the workloads' latency is. */
+function firstSecond(label: string, port: number, pid: number, ctx: SizeCtx): Promise<TracedLatency> {
+  return tracedLatencyRun(`first-${label}`, port, pid, 2, ctx.s.firstQps, ctx, [], ctx.s.firstQps);
 }
 
 interface SizeCtx {
@@ -439,7 +486,7 @@ interface VariantResult {
   readyzS: number;
   rssMiB: number | null;
   peakRssMiB: number | null;
-  first: Latency | null;
+  first: TracedLatency | null;
   workloads: Workload[];
   logProblems: string[];
 }
@@ -448,7 +495,7 @@ interface SizeResult {
   n: number;
   questions: number;
   etcdKeys: number;
-  knotFirst: Latency | null;
+  knotFirst: TracedLatency | null;
   crossCheck: string[];
   /** What measured the latency runs: dnslat, or dnsperf -v when dnslat could not be built. */
   latencyClient?: string;
@@ -458,19 +505,19 @@ interface SizeResult {
 
 async function benchVariant(workers: string, knot: Server | null, ctx: SizeCtx): Promise<VariantResult> {
   const label = workers === '1' ? 'skydns' : `skydns-${workers}`;
-  const started: { first: Promise<Latency> | null } = { first: null };
-  const sky = await startSkydns(ctx.etcdUrl, nameOf(ctx.n - 1), [`-workers=${workers}`], Math.max(60_000, ctx.n * 2), label, (port) => {
-    if (ctx.s.firstQps > 0) started.first = firstSecond(label, port, ctx);
+  const started: { first: Promise<TracedLatency> | null } = { first: null };
+  const sky = await startSkydns(ctx.etcdUrl, nameOf(ctx.n - 1), [`-workers=${workers}`], Math.max(60_000, ctx.n * 2), label, (port, pid) => {
+    if (ctx.s.firstQps > 0) started.first = firstSecond(label, port, pid, ctx);
   });
   try {
     log(`${label} ready in ${sky.readyzS.toFixed(2)} s (answering ${sky.startupS.toFixed(2)} s), RSS ${fmt(sky.rssAfterLoadMiB, 1)} MiB`);
-    const firstResult: Latency | null = started.first ? await started.first : null;
-    if (firstResult) log(`${label} first second at ${ctx.s.firstQps} qps: p50 ${fmt(firstResult.p50, 3)} p99 ${fmt(firstResult.p99, 3)} p99.9 ${fmt(firstResult.p999, 3)} max ${fmt(firstResult.max, 1)} ms, lost ${firstResult.lost}`);
+    const firstResult: TracedLatency | null = started.first ? await started.first : null;
+    if (firstResult) log(`${label} first second at ${ctx.s.firstQps} qps: p50 ${fmt(firstResult.p50, 3)} p99 ${fmt(firstResult.p99, 3)} p99.9 ${fmt(firstResult.p999, 3)} max ${fmt(firstResult.max, 1)} ms, lost ${firstResult.lost}${ctx.split ? `; other tasks on CPU ${ctx.split.server} meanwhile: ${describeHolds(firstResult.holds)}` : ''}${firstResult.clear ? `; clear of them: ${clearText(firstResult)}` : ''}`);
     const workloads: Workload[] = [];
-    const stat = await workload(`${label}: static`, null, sky, knot, ctx, null);
+    const stat = await workload(`${label}: static`, null, sky, workers === '1', knot, ctx, null);
     workloads.push(stat);
     const half = Math.round(stat.throughput[0].qps / 2);
-    for (const c of ctx.s.churn) workloads.push(await workload(`${label}: ${c.rate} changes/s ${c.scope} the queried names`, c, sky, knot, ctx, half));
+    for (const c of ctx.s.churn) workloads.push(await workload(`${label}: ${c.rate} changes/s ${c.scope} the queried names`, c, sky, workers === '1', knot, ctx, half));
     const mem = memOf(sky.prog.pid);
     return { workers, startupS: sky.startupS, readyzS: sky.readyzS, rssMiB: mem?.rssMiB ?? null, peakRssMiB: mem?.hwmMiB ?? null, first: firstResult, workloads, logProblems: logProblems(sky.prog.output()).slice(0, 20) };
   } finally {
@@ -492,15 +539,15 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
     const queryFile = path.join(work, 'mix.txt');
     const questions = await writeMix(queryFile, n, s.seed);
     const ctx: SizeCtx = { n, s, split: cpuSplit(), dnslat: s.latencyClient === 'dnslat' ? await dnslatBinary() : null, etcdPid: etcd.pid, dnsperf: tools.dnsperf, queryFile, work, etcdUrl: etcd.url };
-    let knotFirst: Latency | null = null;
+    let knotFirst: TracedLatency | null = null;
     if (tools.knotd) {
       const probe = nameOf(n - 1);
-      let firstRun: Promise<Latency> | null = null;
+      let firstRun: Promise<TracedLatency> | null = null;
       knot = await startKnot(tools.knotd, knotRecords(n + s.pool), probe, 0, Math.max(60_000, n * 2));
       // knot has no readiness endpoint: its first second starts when it answers the probe.
-      if (s.firstQps > 0) firstRun = firstSecond('knot', knot.port, ctx);
+      if (s.firstQps > 0) firstRun = firstSecond('knot', knot.port, knot.prog.pid, ctx);
       knotFirst = firstRun ? await firstRun : null;
-      log(`knot up in ${knot.startupS.toFixed(2)} s${knotFirst ? `; first second p99 ${fmt(knotFirst.p99, 3)} ms` : ''}`);
+      log(`knot up in ${knot.startupS.toFixed(2)} s${knotFirst ? `; first second p99 ${fmt(knotFirst.p99, 3)} ms${ctx.split ? `; other tasks on CPU ${ctx.split.server} meanwhile: ${describeHolds(knotFirst.holds)}` : ''}` : ''}`);
     }
     const variants: VariantResult[] = [];
     let crossCheckProblems: string[] = [];
@@ -528,6 +575,17 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
 // ---------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------
+
+/** "young-generation collections 0.6/s, 2.1 ms/s; 1 full, 9.3 ms". */
+function gcText(g: NonNullable<Workload['gc']>): string {
+  return `young-generation collections ${fmt(g.scavengesPerS, 1)}/s, ${fmt(g.scavengeMsPerS, 1)} ms/s; ${g.majors} full, ${fmt(g.majorMs, 1)} ms`;
+}
+
+/** "p99 0.41 / p99.9 0.90 ms (97.1% of answers)". */
+function clearText(l: TracedLatency): string {
+  if (!l.clear) return '-';
+  return `p99 ${fmt(l.clear.p99, 2)} / p99.9 ${fmt(l.clear.p999, 2)} ms (${fmt((100 * l.clear.answered) / Math.max(1, l.answered), 1)}% of answers)`;
+}
 
 function printReport(machine: Record<string, string>, s: Settings, sizes: SizeResult[]): void {
   const out: string[] = ['', 'skydns under real cluster traffic (the pod\'s-eye mix), beside knot'];
@@ -566,11 +624,14 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
         );
         const holds = w.latency.filter((l) => l.holds !== null);
         if (holds.length) out.push(`  ${''.padEnd(52)} other tasks holding CPU ${split?.server ?? '-'} > 0.5 ms meanwhile: ${holds.map((l) => `${l.server}: ${describeHolds(l.holds)}`).join('; ')}`);
+        if (w.gc) out.push(`  ${''.padEnd(52)} skydns's ${gcText(w.gc)} meanwhile (the query thread stops for each)`);
+        const clear = w.latency.filter((l) => l.clear !== null);
+        if (clear.length) out.push(`  ${''.padEnd(52)} answers no such hold can have delayed: ${clear.map((l) => `${l.server} ${clearText(l)}`).join('; ')}`);
       }
-      if (v.first) out.push(`  ${`${v.workloads[0]?.name.split(':')[0] ?? v.workers}: first second after /readyz`.padEnd(52)} at ${v.first.rate} qps: p50 ${fmt(v.first.p50, 2)}, p99 ${fmt(v.first.p99, 2)}, p99.9 ${fmt(v.first.p999, 2)}, max ${fmt(v.first.max, 1)} ms, ${v.first.lost} lost; ready ${fmt(v.readyzS, 2)} s after spawn`);
+      if (v.first) out.push(`  ${`${v.workloads[0]?.name.split(':')[0] ?? v.workers}: first second after /readyz`.padEnd(52)} at ${v.first.rate} qps: p50 ${fmt(v.first.p50, 2)}, p99 ${fmt(v.first.p99, 2)}, p99.9 ${fmt(v.first.p999, 2)}, max ${fmt(v.first.max, 1)} ms, ${v.first.lost} lost; ready ${fmt(v.readyzS, 2)} s after spawn${v.first.clear ? `; answers no other task's hold can have delayed: ${clearText(v.first)}` : ''}`);
       out.push(`  ${''.padEnd(52)} RSS ${fmt(v.rssMiB, 0)} MiB (peak ${fmt(v.peakRssMiB, 0)})${v.logProblems.length ? `; ${v.logProblems.length} WARN/ERROR log lines: ${v.logProblems[0]}` : ''}`);
     }
-    if (r.knotFirst) out.push(`  ${'knot: first second after it answers'.padEnd(52)} at ${r.knotFirst.rate} qps: p50 ${fmt(r.knotFirst.p50, 2)}, p99 ${fmt(r.knotFirst.p99, 2)}, p99.9 ${fmt(r.knotFirst.p999, 2)}, max ${fmt(r.knotFirst.max, 1)} ms, ${r.knotFirst.lost} lost`);
+    if (r.knotFirst) out.push(`  ${'knot: first second after it answers'.padEnd(52)} at ${r.knotFirst.rate} qps: p50 ${fmt(r.knotFirst.p50, 2)}, p99 ${fmt(r.knotFirst.p99, 2)}, p99.9 ${fmt(r.knotFirst.p999, 2)}, max ${fmt(r.knotFirst.max, 1)} ms, ${r.knotFirst.lost} lost${r.knotFirst.clear ? `; answers no other task's hold can have delayed: ${clearText(r.knotFirst)}` : ''}`);
   }
   out.push('');
   process.stdout.write(out.join('\n') + '\n');
