@@ -44,12 +44,15 @@ export interface WildRead {
   readonly kind: number;
 }
 
-/** Joins key segments into the path form the index files reads under ('' is the root). */
-export function pathOf(segs: readonly string[], n = segs.length): string {
-  if (n === 0) return '';
-  let p = segs[0];
-  for (let i = 1; i < n; i++) p += '/' + segs[i];
-  return p;
+/**
+ * Joins key segments into the path form the index files reads under ('' is
+ * the root). One flat string: a cached answer keeps it, and appending segment
+ * by segment left a chain of cons strings that V8 flattened into a second
+ * copy at the first lookup (both kept, and copied by every young-generation
+ * collection while new).
+ */
+export function pathOf(segs: readonly string[]): string {
+  return segs.join('/');
 }
 
 /** The reads one answer made. */
