@@ -13,6 +13,10 @@
  *   - churn:    answer cache on while CHURN record changes per 1,000 queries
  *               land elsewhere in the zone (the rate of 200 changes a second at
  *               about 20k queries a second is 10 per 1,000);
+ *   - tables:   the answer cache's table (lib/skydns/tables.ts) against a Map
+ *               under steady replacement: 50,000 entries, 300,000 steps of one
+ *               delete and one set, the slowest steps and the total (not in the
+ *               default runs);
  *   - ingest:   µs of CPU per record change with no queries, answer cache on
  *               and warm: what one change costs the query thread once etcd3
  *               has handed it over (decode the value, the tree's put and
@@ -20,7 +24,7 @@
  *
  * Run: `npx tsc -p tsconfig.json && node dist/bench/skydns-inproc.js`
  * Knobs: INPROC_SERVICES (5000), INPROC_SECONDS (3 per measurement), INPROC_CHURN (10),
- * INPROC_RUNS (uncached,cached,churn,ingest).
+ * INPROC_RUNS (uncached,cached,churn,ingest; also tables).
  * For instruction counts (repeatable on a noisy machine):
  *   INPROC_SECONDS=0 INPROC_QUERIES=200000 valgrind --tool=callgrind node dist/bench/skydns-inproc.js
  */
@@ -29,6 +33,7 @@ import { DnsHandler, isPromise } from '../lib/skydns/handler.js';
 import { Resolver, SILENT } from '../lib/skydns/resolver.js';
 import { encodeQuery } from '../lib/skydns/wire.js';
 import { RecordTree } from '../lib/skydns/tree.js';
+import { SlotTable } from '../lib/skydns/tables.js';
 import { encodeRecord, hashLabel } from '../lib/msg/record.js';
 import { envInt } from './common.js';
 
@@ -154,6 +159,31 @@ function ingest(s: Setup, seconds: number, count: number, n: number): Measured {
   return { queries: k, cpuUs, usPerQuery: cpuUs / k };
 }
 
+/** Map against SlotTable under steady replacement (the items made beforehand): steps over 0.5 ms, the slowest, and the total. */
+function tables(): void {
+  const n = 50_000;
+  const steps = 300_000;
+  const items = Array.from({ length: n + steps }, (_, i) => ({ slot: Math.imul(i, 2654435761) >>> 2 }));
+  for (const kind of ['Map', 'SlotTable', 'Map', 'SlotTable']) {
+    const map = new Map<number, { slot: number }>();
+    const table = new SlotTable<{ slot: number }>(1024);
+    const put = kind === 'Map' ? (it: { slot: number }) => map.set(it.slot, it) : (it: { slot: number }) => table.set(it);
+    const del = kind === 'Map' ? (slot: number) => map.delete(slot) : (slot: number) => table.delete(slot);
+    for (let i = 0; i < n; i++) put(items[i]);
+    const slow: number[] = [];
+    const t0 = performance.now();
+    for (let k = 0; k < steps; k++) {
+      const s = performance.now();
+      del(items[k].slot);
+      put(items[n + k]);
+      const d = performance.now() - s;
+      if (d > 0.5) slow.push(d);
+    }
+    const total = performance.now() - t0;
+    process.stdout.write(`tables    ${kind.padEnd(9)} ${total.toFixed(0).padStart(5)} ms for ${steps} replacements in ${n} entries; ${slow.length} steps over 0.5 ms${slow.length ? ` (slowest ${Math.max(...slow).toFixed(1)} ms)` : ''}\n`);
+  }
+}
+
 async function main(): Promise<void> {
   const n = envInt('INPROC_SERVICES', 5000, 2, 1_000_000);
   const seconds = envInt('INPROC_SECONDS', 3, 0, 600);
@@ -173,6 +203,10 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`skydns in-process: ${n} services, ${packets.length} distinct questions (pod's-eye mix over half of them), node ${process.version}\n`);
   for (const w of which) {
+    if (w === 'tables') {
+      tables();
+      continue;
+    }
     const s = setup(n, w === 'uncached' ? 0 : 50_000);
     // Warm-up: one pass (JIT, and the answer cache for the cached runs).
     await run(s, packets, 0, packets.length, 0, n);

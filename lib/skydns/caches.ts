@@ -42,6 +42,7 @@
  * of 8–16 ms; fewer objects per entry make them shorter.
  */
 import { DepIndex, type DepItem, Deps } from './deps.js';
+import { SlotTable } from './tables.js';
 import type { Cause, System } from './metrics.js';
 import type { TreeChange } from './tree.js';
 import { RCODE, isTruncated, rcodeOf } from './wire.js';
@@ -295,7 +296,8 @@ function entryList(): CachedAnswer[] {
 }
 
 export class AnswerCache {
-  private readonly map = new Map<number, CachedAnswer>();
+  /** Entries by slot (tables.ts: a Map stalled for milliseconds copying itself under churn). */
+  private readonly map: SlotTable<CachedAnswer>;
   private chunks = new ReplyChunks();
   private readonly index: DepIndex<CachedAnswer>;
   private readonly sketch: FrequencySketch | null;
@@ -315,6 +317,9 @@ export class AnswerCache {
   /** capacity 0 disables the cache. */
   constructor(readonly capacity: number, opts: AnswerCacheOptions = {}) {
     this.index = opts.index ?? new DepIndex<CachedAnswer>();
+    // Grown as the cache fills (never again once it is full): no table of the full capacity up
+    // front, and the warm-up's cache grows its table too, so growing is code V8 has seen run.
+    this.map = new SlotTable<CachedAnswer>(16);
     const admission = capacity > 0 && (opts.admission ?? true);
     this.sketch = admission ? new FrequencySketch(capacity, opts.agePeriod) : null;
   }
@@ -393,7 +398,7 @@ export class AnswerCache {
       dep: deps === null || (deps.wild === null && deps.paths.length === 0) ? null : single ? deps.paths[0] : deps,
       depKind: single ? deps.kinds[0] : 0,
     };
-    this.map.set(slot, c);
+    this.map.set(c);
     this.order.push(c);
     if (this.head > 4096 && this.head * 2 > this.order.length) {
       this.order = this.order.slice(this.head);

@@ -25,6 +25,7 @@
  * matches the pattern, is the fixed part itself, or the fixed part or its
  * children came into or went out of existence.
  */
+import { HASH_SEED, PathTable, hashFinal, hashMore } from './tables.js';
 import { isWildcard, type TreeChange } from './tree.js';
 
 /** The answer lists every leaf at or below the path (and whether it exists). */
@@ -118,7 +119,8 @@ export interface DepItem {
  * item itself while it is the only one (the usual case), else an array.
  */
 export class DepIndex<T extends DepItem> {
-  private readonly byPath = new Map<string, T | T[]>();
+  /** Items by the paths they read (tables.ts: a Map stalled for milliseconds copying itself under churn). */
+  private readonly byPath = new PathTable<T | T[]>();
   private readonly wild = new Map<T, WildRead[]>();
 
   /** Items with a wildcard read (each is looked at on every change). */
@@ -215,15 +217,20 @@ export class DepIndex<T extends DepItem> {
         break;
       }
     }
-    // The path of depth i is a prefix of the key's: one string, cut at each '/', instead of a
-    // concatenation per depth (which V8 would flatten again for every lookup).
+    // The path of depth i is the key's path up to its i-th '/': its hash is carried on from the
+    // previous depth's and looked up as a prefix; it is cut into a string only when filed under.
     const full = n === 0 ? '' : k.join('/');
-    let end = -1;
+    let end = 0;
+    let state = HASH_SEED;
     for (let i = 0; i <= n; i++) {
-      if (i > 0) end += k[i - 1].length + 1;
-      const p = i === 0 ? '' : i === n ? full : full.substring(0, end);
-      const bucket = this.byPath.get(p);
+      if (i > 0) {
+        const from = end;
+        end = i === 1 ? k[0].length : end + 1 + k[i - 1].length;
+        state = hashMore(state, full, from, end);
+      }
+      const bucket = this.byPath.getPrefix(full, end, hashFinal(state));
       if (bucket === undefined) continue;
+      const p = end === full.length ? full : full.substring(0, end);
       const flipped = f <= i;
       const belowAttr = i <= lastAttr;
       if (Array.isArray(bucket)) {

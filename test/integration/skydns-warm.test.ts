@@ -75,7 +75,7 @@ async function send(port: number, queries: Buffer[]): Promise<Map<number, number
 }
 
 /** The query path's compiled files: a deoptimisation in one of them after the warm-up is a failure. */
-const QUERY_PATH = /dist\/lib\/(skydns\/(handler|caches|wire|resolver|tree|udp-batch|server|metrics|deps)|metrics\/fast|msg\/[a-z-]+)\.js:\d+/;
+const QUERY_PATH = /dist\/lib\/(skydns\/(handler|caches|tables|wire|resolver|tree|udp-batch|server|metrics|deps)|metrics\/fast|msg\/[a-z-]+)\.js:\d+/;
 
 /** The bailouts (with where they happened) in the query path's files after the warm-up. */
 function bailoutsAfterWarmUp(out: string): string[] {
