@@ -144,18 +144,31 @@ export class SchedTrace {
    * (and idle), largest total first, and each hold's span (CLOCK_MONOTONIC
    * seconds), in time order.
    */
-  async stop(serverPids: number[]): Promise<{ holds: Hold[]; spans: Span[] }> {
+  async stop(serverPids: number[]): Promise<{ holds: Hold[]; helperHolds: Hold[]; spans: Span[] }> {
     const own = new Set<number>();
+    // The server's threads other than each process's main thread (V8's and libuv's workers).
+    const helpers = new Set<number>();
     for (const pid of serverPids.flatMap((p) => withChildren(p))) {
       try {
-        for (const t of fs.readdirSync(`/proc/${pid}/task`)) own.add(Number(t));
+        for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+          own.add(Number(t));
+          if (Number(t) !== pid) helpers.add(Number(t));
+        }
       } catch {
         /* gone */
       }
     }
     fs.writeFileSync(`${T}/tracing_on`, '0');
     const holds = new Map<string, Hold>();
+    const helperHolds = new Map<string, Hold>();
     const spans: Span[] = [];
+    const note = (into: Map<string, Hold>, task: string, ms: number): void => {
+      const h = into.get(task) ?? { task, count: 0, totalMs: 0, maxMs: 0 };
+      h.count++;
+      h.totalMs += ms;
+      h.maxMs = Math.max(h.maxMs, ms);
+      into.set(task, h);
+    };
     try {
       const re = /\[(\d+)\]\s+\S+\s+([\d.]+): sched_switch: prev_comm=.*? prev_pid=\d+ .*? ==> next_comm=(.*?) next_pid=(\d+) /;
       const on = new Map<number, { t: number; comm: string; pid: number }>();
@@ -168,13 +181,11 @@ export class SchedTrace {
         const was = on.get(cpu);
         if (was && was.pid !== 0 && !own.has(was.pid) && t - was.t > HOLD_MS) {
           // Kernel threads and programs by name (kworker/1:1 → kworker); the server's own threads never count.
-          const task = was.comm.replace(/\/\d+(:\d+)?$/, '').replace(/^kworker\/.*$/, 'kworker');
-          const h = holds.get(task) ?? { task, count: 0, totalMs: 0, maxMs: 0 };
-          h.count++;
-          h.totalMs += t - was.t;
-          h.maxMs = Math.max(h.maxMs, t - was.t);
-          holds.set(task, h);
+          note(holds, was.comm.replace(/\/\d+(:\d+)?$/, '').replace(/^kworker\/.*$/, 'kworker'), t - was.t);
           spans.push({ from: was.t / 1000, to: t / 1000 });
+        } else if (was && helpers.has(was.pid) && t - was.t > HOLD_MS) {
+          // The server's own helper threads: its doing, so no span (its answers stay counted), but named.
+          note(helperHolds, was.comm, t - was.t);
         }
         on.set(cpu, { t, comm: m[3], pid: Number(m[4]) });
       }
@@ -182,7 +193,8 @@ export class SchedTrace {
       this.putBack();
     }
     spans.sort((a, b) => a.from - b.from);
-    return { holds: [...holds.values()].sort((a, b) => b.totalMs - a.totalMs), spans };
+    const byTotal = (m: Map<string, Hold>) => [...m.values()].sort((a, b) => b.totalMs - a.totalMs);
+    return { holds: byTotal(holds), helperHolds: byTotal(helperHolds), spans };
   }
 }
 

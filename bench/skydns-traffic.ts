@@ -333,7 +333,7 @@ interface Throughput {
  * (null: not traced), and the percentiles of the answers none of those holds
  * can have delayed (clearOfHolds; null: not traced, or dnsperf -v measured).
  */
-type TracedLatency = Latency & { holds: Hold[] | null; clear: { answered: number; p99: number; p999: number } | null };
+type TracedLatency = Latency & { holds: Hold[] | null; helperHolds: Hold[] | null; clear: { answered: number; p99: number; p999: number } | null };
 
 interface Workload {
   name: string;
@@ -344,7 +344,7 @@ interface Workload {
   /** At half of skydns's static maximum, with the load on CPUs of its own (cpu-split.ts). */
   latency: TracedLatency[];
   /** skydns's garbage collections during its latency run (one worker only; null: not known). */
-  gc: { scavengesPerS: number; scavengeMsPerS: number; majors: number; majorMs: number } | null;
+  gc: { scavengesPerS: number; scavengeMsPerS: number; majors: number; majorMs: number; markingMs: number } | null;
   cacheHitPct: number | null;
   invalidations: number | null;
 }
@@ -373,11 +373,11 @@ async function metricsOf(sky: SkydnsStart): Promise<{ req: number; hits: number;
 }
 
 /** skydns's garbage collections so far (prom-client's nodejs_gc_duration_seconds, kept by the process that serves /metrics). */
-async function gcOf(sky: SkydnsStart): Promise<{ minor: number; minorS: number; major: number; majorS: number } | null> {
+async function gcOf(sky: SkydnsStart): Promise<{ minor: number; minorS: number; major: number; majorS: number; incrementalS: number } | null> {
   try {
     const text = (await httpGet(sky.metricsPort, '/metrics')).body;
     const get = (series: string, kind: string) => metricSum(text, `nodejs_gc_duration_seconds_${series}{kind="${kind}"}`) ?? 0;
-    return { minor: get('count', 'minor'), minorS: get('sum', 'minor'), major: get('count', 'major'), majorS: get('sum', 'major') };
+    return { minor: get('count', 'minor'), minorS: get('sum', 'minor'), major: get('count', 'major'), majorS: get('sum', 'major'), incrementalS: get('sum', 'incremental') };
   } catch {
     return null;
   }
@@ -417,11 +417,11 @@ async function workload(name: string, churn: Churn | null, sky: SkydnsStart, one
       const l = await tracedLatencyRun(srv.label, srv.port, srv.prog.pid, s.latencySeconds, rate, ctx, others);
       const g1 = g0 ? await gcOf(sky) : null;
       if (g0 && g1) {
-        gc = { scavengesPerS: (g1.minor - g0.minor) / s.latencySeconds, scavengeMsPerS: ((g1.minorS - g0.minorS) * 1000) / s.latencySeconds, majors: g1.major - g0.major, majorMs: (g1.majorS - g0.majorS) * 1000 };
+        gc = { scavengesPerS: (g1.minor - g0.minor) / s.latencySeconds, scavengeMsPerS: ((g1.minorS - g0.minorS) * 1000) / s.latencySeconds, majors: g1.major - g0.major, majorMs: (g1.majorS - g0.majorS) * 1000, markingMs: (g1.incrementalS - g0.incrementalS) * 1000 };
         log(`${srv.label} meanwhile: ${gcText(gc)}`);
       }
       latency.push(l);
-      log(`at ${rate} qps ${srv.label.padEnd(10)} p50 ${fmt(l.p50, 3)} ms, p99 ${fmt(l.p99, 3)} ms, p99.9 ${fmt(l.p999, 3)} ms, max ${fmt(l.max, 1)} ms, lost ${l.lost}${ctx.split ? `; other tasks on CPU ${ctx.split.server} meanwhile: ${describeHolds(l.holds)}` : ''}${l.clear ? `; clear of them: ${clearText(l)}` : ''}`);
+      log(`at ${rate} qps ${srv.label.padEnd(10)} p50 ${fmt(l.p50, 3)} ms, p99 ${fmt(l.p99, 3)} ms, p99.9 ${fmt(l.p999, 3)} ms, max ${fmt(l.max, 1)} ms, lost ${l.lost}${ctx.split ? `; other tasks on CPU ${ctx.split.server} meanwhile: ${describeHolds(l.holds)}` : ''}${l.clear ? `; clear of them: ${clearText(l)}` : ''}${l.helperHolds?.length ? `; the server's own helper threads on CPU ${ctx.split?.server ?? '-'}: ${describeHolds(l.helperHolds)}` : ''}`);
     }
     return {
       name,
@@ -445,7 +445,7 @@ async function workload(name: string, churn: Churn | null, sky: SkydnsStart, one
  * server's CPUs meanwhile (null: not traced).
  */
 async function tracedLatencyRun(label: string, port: number, pid: number, seconds: number, rate: number, ctx: SizeCtx, otherLoad: number[] = [], limit = Infinity): Promise<TracedLatency> {
-  let traced: { holds: Hold[]; spans: Span[] } | null = null;
+  let traced: { holds: Hold[]; helperHolds: Hold[]; spans: Span[] } | null = null;
   const l = await withSplit(ctx.split, [ctx.etcdPid, ...otherLoad], async () => {
     const trace = ctx.split ? SchedTrace.start(ctx.split.serverCpus) : null;
     try {
@@ -455,10 +455,10 @@ async function tracedLatencyRun(label: string, port: number, pid: number, second
     }
   });
   const all = summariseLatency(label, rate, l);
-  const t = traced as { holds: Hold[]; spans: Span[] } | null;
-  if (!t || !l.sentS) return { ...all, holds: t?.holds ?? null, clear: null };
+  const t = traced as { holds: Hold[]; helperHolds: Hold[]; spans: Span[] } | null;
+  if (!t || !l.sentS) return { ...all, holds: t?.holds ?? null, helperHolds: t?.helperHolds ?? null, clear: null };
   const c = clearOfHolds(l.ms, l.sentS, t.spans).sort();
-  return { ...all, holds: t.holds, clear: { answered: c.length, p99: percentile(c, 0.99), p999: percentile(c, 0.999) } };
+  return { ...all, holds: t.holds, helperHolds: t.helperHolds, clear: { answered: c.length, p99: percentile(c, 0.99), p999: percentile(c, 0.999) } };
 }
 
 /** The first second: TRAFFIC_FIRST_QPS from the moment the server is ready (2 s sent, the first second's answers kept), measured as the workloads' latency is. */
@@ -576,9 +576,9 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
 // Report
 // ---------------------------------------------------------------------------
 
-/** "young-generation collections 0.6/s, 2.1 ms/s; 1 full, 9.3 ms". */
+/** "young-generation collections 0.6/s, 2.1 ms/s; 1 full, 9.3 ms; marking steps 12.0 ms". */
 function gcText(g: NonNullable<Workload['gc']>): string {
-  return `young-generation collections ${fmt(g.scavengesPerS, 1)}/s, ${fmt(g.scavengeMsPerS, 1)} ms/s; ${g.majors} full, ${fmt(g.majorMs, 1)} ms`;
+  return `young-generation collections ${fmt(g.scavengesPerS, 1)}/s, ${fmt(g.scavengeMsPerS, 1)} ms/s; ${g.majors} full, ${fmt(g.majorMs, 1)} ms; marking steps ${fmt(g.markingMs, 1)} ms`;
 }
 
 /** "p99 0.41 / p99.9 0.90 ms (97.1% of answers)". */
@@ -624,6 +624,8 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
         );
         const holds = w.latency.filter((l) => l.holds !== null);
         if (holds.length) out.push(`  ${''.padEnd(52)} other tasks holding CPU ${split?.server ?? '-'} > 0.5 ms meanwhile: ${holds.map((l) => `${l.server}: ${describeHolds(l.holds)}`).join('; ')}`);
+        const helpers = w.latency.filter((l) => l.helperHolds?.length);
+        if (helpers.length) out.push(`  ${''.padEnd(52)} the server's own helper threads (not its query thread) holding it: ${helpers.map((l) => `${l.server}: ${describeHolds(l.helperHolds)}`).join('; ')}`);
         if (w.gc) out.push(`  ${''.padEnd(52)} skydns's ${gcText(w.gc)} meanwhile (the query thread stops for each)`);
         const clear = w.latency.filter((l) => l.clear !== null);
         if (clear.length) out.push(`  ${''.padEnd(52)} answers no such hold can have delayed: ${clear.map((l) => `${l.server} ${clearText(l)}`).join('; ')}`);
