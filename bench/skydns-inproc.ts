@@ -13,6 +13,9 @@
  *   - churn:    answer cache on while CHURN record changes per 1,000 queries
  *               land elsewhere in the zone (the rate of 200 changes a second at
  *               about 20k queries a second is 10 per 1,000);
+ *   - heap:     heap bytes kept per record in the tree and per cached answer
+ *               (young-generation collections copy each new one; needs
+ *               `node --expose-gc`; not in the default runs);
  *   - tables:   the answer cache's table (lib/skydns/tables.ts) against a Map
  *               under steady replacement: 50,000 entries, 300,000 steps of one
  *               delete and one set, the slowest steps and the total (not in the
@@ -24,7 +27,7 @@
  *
  * Run: `npx tsc -p tsconfig.json && node dist/bench/skydns-inproc.js`
  * Knobs: INPROC_SERVICES (5000), INPROC_SECONDS (3 per measurement), INPROC_CHURN (10),
- * INPROC_RUNS (uncached,cached,churn,ingest; also tables).
+ * INPROC_RUNS (uncached,cached,churn,ingest; also heap, tables).
  * For instruction counts (repeatable on a noisy machine):
  *   INPROC_SECONDS=0 INPROC_QUERIES=200000 valgrind --tool=callgrind node dist/bench/skydns-inproc.js
  */
@@ -159,6 +162,37 @@ function ingest(s: Setup, seconds: number, count: number, n: number): Measured {
   return { queries: k, cpuUs, usPerQuery: cpuUs / k };
 }
 
+/** Heap bytes kept per record (20,000 A leaves put into a loaded tree) and per cached answer (the mix, asked a second time). */
+async function heap(n: number, packets: Buffer[]): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) {
+    process.stdout.write('heap      needs node --expose-gc\n');
+    return;
+  }
+  const used = (): number => {
+    gc();
+    gc();
+    return process.memoryUsage().heapUsed;
+  };
+  const s = setup(n, 50_000);
+  // Leaves added under services that exist (as a re-addressed service's new leaf is).
+  const extra = Array.from({ length: 20_000 }, (_, i) => serviceRecords(i % n, ipOf(i + 7919 * (1 + Math.floor(i / n))))[0]);
+  const h0 = used();
+  for (const [k, v] of extra) s.tree.put(k, v);
+  const h1 = used();
+  process.stdout.write(`heap      ${((h1 - h0) / extra.length).toFixed(0).padStart(7)} bytes per record (${extra.length} A leaves added under ${n} services)\n`);
+  for (const [k] of extra) s.tree.delete(k);
+  // The first asking is refused by the cache's doorkeeper; the second is kept.
+  for (const p of packets) await answer(s.handler, p);
+  const h2 = used();
+  const before = s.handler.cachedAnswers;
+  for (const p of packets) await answer(s.handler, p);
+  const h3 = used();
+  const kept = s.handler.cachedAnswers - before;
+  process.stdout.write(`heap      (cached answers ${before} → ${s.handler.cachedAnswers})\n`);
+  process.stdout.write(`heap      ${((h3 - h2) / Math.max(1, kept)).toFixed(0).padStart(7)} bytes per cached answer (${kept} answers; the replies' bytes, kept outside the heap, not counted)\n`);
+}
+
 /** Map against SlotTable under steady replacement (the items made beforehand): steps over 0.5 ms, the slowest, and the total. */
 function tables(): void {
   const n = 50_000;
@@ -205,6 +239,10 @@ async function main(): Promise<void> {
   for (const w of which) {
     if (w === 'tables') {
       tables();
+      continue;
+    }
+    if (w === 'heap') {
+      await heap(n, packets);
       continue;
     }
     const s = setup(n, w === 'uncached' ? 0 : 50_000);

@@ -64,8 +64,9 @@ export function recordProblem(svc: SkyRecord, segs: readonly string[], ip: strin
  * what answers read, in the smallest form: no copy of the value's text, the
  * address as a 4- or 16-character string (about 20 bytes on the heap, where a
  * Uint8Array costs about 200), and the duplicate key made only when an answer
- * first needs it (identOf). That halved the bytes retained per record (645 →
- * 329, bench/README.md "Figures", 2026-12-05).
+ * first needs it (identOf). The heap kept per record went from 688 to 238
+ * bytes (`INPROC_RUNS=heap node --expose-gc dist/bench/skydns-inproc.js`,
+ * bench/README.md "In-process").
  */
 export interface Entry {
   key: string;
