@@ -95,19 +95,46 @@ export function reverseName(ip: string): string | null {
   return nibbles.join('.') + '.ip6.arpa.';
 }
 
-/** Parses a dotted-quad IPv4 literal strictly (no leading zeros beyond "0", four parts, 0..255). */
-export function parseIPv4(s: string): Uint8Array | null {
-  const parts = s.split('.');
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i];
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    out[i] = n;
+/**
+ * A dotted-quad IPv4 literal, strictly: four parts of 1–3 digits, no leading
+ * zero but "0", each at most 255. Its bytes as ipOctets gives them (one
+ * character each), or null. No allocation but the result: the record tree
+ * parses every host it ingests with it.
+ */
+function dottedQuad(s: string): string | null {
+  const n = s.length;
+  if (n < 7 || n > 15) return null;
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let d = 0;
+  let part = 0;
+  let v = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const ch = i < n ? s.charCodeAt(i) : 0x2e;
+    if (ch === 0x2e) {
+      if (digits === 0 || v > 255 || part > 3) return null;
+      if (part === 0) a = v;
+      else if (part === 1) b = v;
+      else if (part === 2) c = v;
+      else d = v;
+      part++;
+      v = 0;
+      digits = 0;
+    } else if (ch >= 0x30 && ch <= 0x39) {
+      if (digits === 1 && v === 0) return null;
+      if (++digits > 3) return null;
+      v = v * 10 + (ch - 0x30);
+    } else return null;
   }
-  return out;
+  return part === 4 ? String.fromCharCode(a, b, c, d) : null;
+}
+
+/** Parses a dotted-quad IPv4 literal strictly (dottedQuad's rules) into 4 bytes. */
+export function parseIPv4(s: string): Uint8Array | null {
+  const q = dottedQuad(s);
+  return q === null ? null : Uint8Array.of(q.charCodeAt(0), q.charCodeAt(1), q.charCodeAt(2), q.charCodeAt(3));
 }
 
 /** Parses an IPv6 literal (with `::` and an optional dotted IPv4 tail) into 16 bytes. */
@@ -169,41 +196,6 @@ export function parseIP(s: string): { family: IPFamily; bytes: Uint8Array } | nu
   for (let i = 0; i < 10 && mapped; i++) if (v6[i] !== 0) mapped = false;
   if (mapped) return { family: 4, bytes: v6.slice(12) };
   return { family: 6, bytes: v6 };
-}
-
-/**
- * parseIPv4's rules without its allocations, for the record tree's ingest:
- * four parts of 1–3 digits, no leading zero but "0", each at most 255; the
- * bytes as ipOctets gives them, or null (then parseIP decides).
- */
-function dottedQuad(s: string): string | null {
-  const n = s.length;
-  if (n < 7 || n > 15) return null;
-  let a = 0;
-  let b = 0;
-  let c = 0;
-  let d = 0;
-  let part = 0;
-  let v = 0;
-  let digits = 0;
-  for (let i = 0; i <= n; i++) {
-    const ch = i < n ? s.charCodeAt(i) : 0x2e;
-    if (ch === 0x2e) {
-      if (digits === 0 || v > 255 || part > 3) return null;
-      if (part === 0) a = v;
-      else if (part === 1) b = v;
-      else if (part === 2) c = v;
-      else d = v;
-      part++;
-      v = 0;
-      digits = 0;
-    } else if (ch >= 0x30 && ch <= 0x39) {
-      if (digits === 1 && v === 0) return null;
-      if (++digits > 3) return null;
-      v = v * 10 + (ch - 0x30);
-    } else return null;
-  }
-  return part === 4 ? String.fromCharCode(a, b, c, d) : null;
 }
 
 /**

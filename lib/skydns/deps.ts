@@ -219,7 +219,7 @@ export class DepIndex<T extends DepItem> {
     }
     // The path of depth i is the key's path up to its i-th '/': its hash is carried on from the
     // previous depth's and looked up as a prefix; it is cut into a string only when filed under.
-    const full = n === 0 ? '' : k.join('/');
+    const full = pathOf(k);
     let end = 0;
     let state = HASH_SEED;
     for (let i = 0; i <= n; i++) {
