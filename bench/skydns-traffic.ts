@@ -421,7 +421,7 @@ async function workload(name: string, churn: Churn | null, sky: SkydnsStart, one
         log(`${srv.label} meanwhile: ${gcText(gc)}`);
       }
       latency.push(l);
-      log(`at ${rate} qps ${srv.label.padEnd(10)} p50 ${fmt(l.p50, 3)} ms, p99 ${fmt(l.p99, 3)} ms, p99.9 ${fmt(l.p999, 3)} ms, max ${fmt(l.max, 1)} ms, lost ${l.lost}${ctx.split ? `; other tasks on CPU ${ctx.split.server} meanwhile: ${describeHolds(l.holds)}` : ''}${l.clear ? `; clear of them: ${clearText(l)}` : ''}${l.helperHolds?.length ? `; the server's own helper threads on CPU ${ctx.split?.server ?? '-'}: ${describeHolds(l.helperHolds)}` : ''}`);
+      log(`at ${rate} qps ${srv.label.padEnd(10)} p50 ${fmt(l.p50, 3)} ms, p99 ${fmt(l.p99, 3)} ms, p99.9 ${fmt(l.p999, 3)} ms, max ${fmt(l.max, 1)} ms, lost ${l.lost}${holdsText(l, ctx)}`);
     }
     return {
       name,
@@ -515,7 +515,7 @@ async function benchVariant(workers: string, knot: Server | null, ctx: SizeCtx):
   try {
     log(`${label} ready in ${sky.readyzS.toFixed(2)} s (answering ${sky.startupS.toFixed(2)} s), RSS ${fmt(sky.rssAfterLoadMiB, 1)} MiB`);
     const firstResult: TracedLatency | null = started.first ? await started.first : null;
-    if (firstResult) log(`${label} first second at ${ctx.s.firstQps} qps: p50 ${fmt(firstResult.p50, 3)} p99 ${fmt(firstResult.p99, 3)} p99.9 ${fmt(firstResult.p999, 3)} max ${fmt(firstResult.max, 1)} ms, lost ${firstResult.lost}${ctx.split ? `; other tasks on CPU ${ctx.split.server} meanwhile: ${describeHolds(firstResult.holds)}` : ''}${firstResult.clear ? `; clear of them: ${clearText(firstResult)}` : ''}`);
+    if (firstResult) log(`${label} first second at ${ctx.s.firstQps} qps: p50 ${fmt(firstResult.p50, 3)} p99 ${fmt(firstResult.p99, 3)} p99.9 ${fmt(firstResult.p999, 3)} max ${fmt(firstResult.max, 1)} ms, lost ${firstResult.lost}${holdsText(firstResult, ctx)}`);
     const workloads: Workload[] = [];
     const stat = await workload(`${label}: static`, null, sky, workers === '1', knot, ctx, null);
     workloads.push(stat);
@@ -550,7 +550,7 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
       // knot has no readiness endpoint: its first second starts when it answers the probe.
       if (s.firstQps > 0) firstRun = firstSecond('knot', knot.port, knot.prog.pid, ctx);
       knotFirst = firstRun ? await firstRun : null;
-      log(`knot up in ${knot.startupS.toFixed(2)} s${knotFirst ? `; first second p99 ${fmt(knotFirst.p99, 3)} ms${ctx.split ? `; other tasks on CPU ${ctx.split.server} meanwhile: ${describeHolds(knotFirst.holds)}` : ''}` : ''}`);
+      log(`knot up in ${knot.startupS.toFixed(2)} s${knotFirst ? `; first second p99 ${fmt(knotFirst.p99, 3)} ms${holdsText(knotFirst, ctx)}` : ''}`);
     }
     const variants: VariantResult[] = [];
     let crossCheckProblems: string[] = [];
@@ -582,6 +582,13 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
 /** "young-generation collections 0.6/s, 2.1 ms/s; 1 full, 9.3 ms; marking steps 12.0 ms". */
 function gcText(g: NonNullable<Workload['gc']>): string {
   return `young-generation collections ${fmt(g.scavengesPerS, 1)}/s, ${fmt(g.scavengeMsPerS, 1)} ms/s; ${g.majors} full, ${fmt(g.majorMs, 1)} ms; marking steps ${fmt(g.markingMs, 1)} ms`;
+}
+
+/** For a log line: the other tasks that held the server's CPU during a latency run, the p99 clear of them, and the server's own helper threads ('' with no CPU split). */
+function holdsText(l: TracedLatency, ctx: SizeCtx): string {
+  if (!ctx.split) return '';
+  const cpu = ctx.split.server;
+  return `; other tasks on CPU ${cpu} meanwhile: ${describeHolds(l.holds)}${l.clear ? `; clear of them: ${clearText(l)}` : ''}${l.helperHolds?.length ? `; the server's own helper threads on CPU ${cpu}: ${describeHolds(l.helperHolds)}` : ''}`;
 }
 
 /** "p99 0.41 / p99.9 0.90 ms (97.1% of answers)". */
