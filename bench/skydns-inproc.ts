@@ -20,6 +20,11 @@
  *               under steady replacement: 50,000 entries, 300,000 steps of one
  *               delete and one set, the slowest steps and the total (not in the
  *               default runs);
+ *   - alloc:    bytes allocated per query (collected young or not), uncached and
+ *               cached, and the ten functions allocating most per uncached query
+ *               (V8's sampling heap profiler, every 256 bytes): what sets how
+ *               often the query thread stops for a young-generation collection
+ *               (not in the default runs);
  *   - ingest:   µs of CPU per record change with no queries, answer cache on
  *               and warm: what one change costs the query thread once etcd3
  *               has handed it over (decode the value, the tree's put and
@@ -27,7 +32,7 @@
  *
  * Run: `npx tsc -p tsconfig.json && node dist/bench/skydns-inproc.js`
  * Knobs: INPROC_SERVICES (5000), INPROC_SECONDS (3 per measurement), INPROC_CHURN (10),
- * INPROC_RUNS (uncached,cached,churn,ingest; also heap, tables).
+ * INPROC_RUNS (uncached,cached,churn,ingest; also heap, tables, alloc).
  * For instruction counts (repeatable on a noisy machine):
  *   INPROC_SECONDS=0 INPROC_QUERIES=200000 valgrind --tool=callgrind node dist/bench/skydns-inproc.js
  */
@@ -39,6 +44,7 @@ import { RecordTree } from '../lib/skydns/tree.js';
 import { SlotTable } from '../lib/skydns/tables.js';
 import { encodeRecord, hashLabel } from '../lib/msg/record.js';
 import { envInt } from './common.js';
+import inspector from 'node:inspector';
 
 const DOMAIN = 'cluster.local.';
 const NAMESPACES = 50;
@@ -193,6 +199,49 @@ async function heap(n: number, packets: Buffer[]): Promise<void> {
   process.stdout.write(`heap      ${((h3 - h2) / Math.max(1, kept)).toFixed(0).padStart(7)} bytes per cached answer (${kept} answers; the replies' bytes, kept outside the heap, not counted)\n`);
 }
 
+interface SamplingNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: SamplingNode[];
+}
+
+/** Bytes allocated per query, uncached and cached, by V8's sampling heap profiler (objects collected young included). */
+async function alloc(n: number, packets: Buffer[]): Promise<void> {
+  const session = new inspector.Session();
+  session.connect();
+  const post = <T>(method: string, params: object = {}): Promise<T> =>
+    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res as T))));
+  await post('HeapProfiler.enable');
+  for (const cache of [0, 50_000]) {
+    const s = setup(n, cache);
+    // Warm: the JIT, and (cached) the second asking that the cache keeps.
+    for (let k = 0; k < 2; k++) await run(s, packets, 0, packets.length, 0, n);
+    await post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+    const queries = 2 * packets.length;
+    await run(s, packets, 0, queries, 0, n);
+    const { profile } = await post<{ profile: { head: SamplingNode } }>('HeapProfiler.stopSampling');
+    const bySite = new Map<string, number>();
+    let total = 0;
+    const walk = (node: SamplingNode): void => {
+      if (node.selfSize) {
+        const f = node.callFrame;
+        const site = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+        bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
+        total += node.selfSize;
+      }
+      for (const c of node.children) walk(c);
+    };
+    walk(profile.head);
+    const kind = cache ? 'cached' : 'uncached';
+    process.stdout.write(`alloc     ${(total / queries).toFixed(0).padStart(7)} bytes per ${kind} query (${queries} queries; the bench's own loop included)\n`);
+    if (!cache) {
+      const top = [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 10);
+      for (const [site, bytes] of top) process.stdout.write(`alloc     ${(bytes / queries).toFixed(0).padStart(7)}   ${site}\n`);
+    }
+  }
+  session.disconnect();
+}
+
 /** Map against SlotTable under steady replacement (the items made beforehand): steps over 0.5 ms, the slowest, and the total. */
 function tables(): void {
   const n = 50_000;
@@ -243,6 +292,10 @@ async function main(): Promise<void> {
     }
     if (w === 'heap') {
       await heap(n, packets);
+      continue;
+    }
+    if (w === 'alloc') {
+      await alloc(n, packets);
       continue;
     }
     const s = setup(n, w === 'uncached' ? 0 : 50_000);

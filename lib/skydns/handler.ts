@@ -364,9 +364,10 @@ export class DnsHandler {
   /** An authoritative answer: synchronous unless an out-of-zone target needs upstream lookups. */
   private authoritative(q: Query, t: Transport, req: Request, lookupName: string | undefined, ck: AnswerKey | null): Outcome | Promise<Outcome> {
     const resolver = this.d.resolver;
-    const memo: UpstreamMemo = new Map();
-    const first = resolver.resolve(req, lookupName, memo, ck !== null);
+    // The first pass reads an empty memo (the resolver's own); one is made only when a lookup is missing.
+    const first = resolver.resolve(req, lookupName, undefined, ck !== null);
     if (first.missing === null) return this.finish(q, t, first.answer, 'auth', ck);
+    const memo: UpstreamMemo = new Map();
     const d = detach(q, t);
     const dk = ck && { ...ck, raw: d.q.raw };
     return resolver.settle(req, lookupName, first, memo, ck !== null).then((ans) => this.finish(d.q, d.t, ans, 'auth', dk));

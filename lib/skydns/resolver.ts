@@ -299,6 +299,22 @@ export class Resolver {
 
   soa(ttl: number): RR {
     const now = Math.floor(Date.now() / 1000);
+    const serial = now - (now % 3600);
+    // The negative answers' SOA (most answers a cluster gets: search-path misses, AAAA) is made
+    // once an hour, frozen: answers share it and nothing may write to it.
+    if (ttl === this.cfg.minTtl) {
+      const n = this.negSoa;
+      if (n !== null && n.data.t === 'soa' && n.data.serial === serial) return n;
+      const soa = this.makeSoa(ttl, serial);
+      Object.freeze(soa.data);
+      return (this.negSoa = Object.freeze(soa));
+    }
+    return this.makeSoa(ttl, serial);
+  }
+
+  private negSoa: RR | null = null;
+
+  private makeSoa(ttl: number, serial: number): RR {
     return {
       name: this.cfg.domain,
       type: TYPE.SOA,
@@ -308,7 +324,7 @@ export class Resolver {
         t: 'soa',
         mname: this.nsName,
         rname: this.cfg.hostmaster,
-        serial: now - (now % 3600),
+        serial,
         refresh: 28800,
         retry: 7200,
         expire: 604800,
