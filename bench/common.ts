@@ -189,6 +189,17 @@ export function cpuSecondsOfOne(pid: number): number | null {
   }
 }
 
+/** utime+stime of a process's main thread (its task of the same id) in seconds, null if gone. */
+export function mainThreadCpuSeconds(pid: number): number | null {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
 /** Busy CPU seconds of the whole machine (all cores) from /proc/stat, or null. */
 export function machineBusySeconds(): number | null {
   try {

@@ -83,32 +83,106 @@ export interface Hold {
 
 const HOLD_MS = 0.5;
 const T = '/sys/kernel/tracing';
+const EVENTS = ['sched_switch', 'sched_wakeup'];
 
 /**
- * Task switches on the CPUs left to the server while a latency run goes on
- * (ftrace's sched_switch). start() returns null where tracefs cannot be written (not
- * root, not mounted, or in use: a tracer other than "nop" is set).
+ * Where the server's query thread (each process's main thread) was during a
+ * run: the share of its running time on each CPU, and the times it was ready
+ * to run (woken, or preempted) but waited more than HOLD_MS for a CPU, by the
+ * CPU it then ran on. The server is not pinned: the scheduler may move it to
+ * the load's CPU (a woken task is often pulled to its waker's), where it
+ * waits its turn behind the client and etcd and no hold on the server's CPUs
+ * explains the wait.
+ */
+export interface QueryThread {
+  /** ms run on each CPU. */
+  ranMs: number[];
+  /** Waits for a CPU longer than HOLD_MS, by the CPU the thread then ran on. */
+  waits: { cpu: number; count: number; totalMs: number; maxMs: number }[];
+  /** How many of them another task caused (added to the holds' spans: their answers are not the server's own). */
+  foreign: number;
+  /** Each such wait (CLOCK_MONOTONIC seconds), in time order. */
+  spans: Span[];
+  /** Each stretch it ran (CLOCK_MONOTONIC seconds), in time order (for BENCH_DUMP_DIR). */
+  runs: Span[];
+  /** Each time it slept longer than SLEEP_MS, until it was woken (lateWakes tells which of them held up a query). */
+  sleeps: Sleep[];
+}
+
+/** A sleep of the query thread, and whether one of the server's own threads woke it. */
+export interface Sleep extends Span {
+  byOwn: boolean;
+}
+
+/** Sleeps shorter than this are not kept: at the latency runs' rates a query comes every few µs. */
+const SLEEP_MS = 1;
+
+/**
+ * The times the server's query thread slept on while a query was already on
+ * its way to it: from the first query sent after it fell asleep (SLEEP_MS
+ * later or more) to its wakeup. On this machine's VM a CPU left idle is
+ * sometimes not woken for tens of ms (up to 100 ms seen) when the load's CPU
+ * sends it a packet: the trace shows the CPU idle, the client sending every
+ * 250 µs, and the thread woken in the end from an interrupt on the idle CPU.
+ * A sleep ended by one of the server's own threads (it waited for a helper)
+ * is its own doing; `byOther` counts the others, which alone are returned
+ * as spans (their answers are no more the server's than a hold's).
+ */
+export function lateWakes(sleeps: readonly Sleep[], sentSorted: Float64Array): { spans: Span[]; byOwn: number; maxMs: number } {
+  const spans: Span[] = [];
+  let byOwn = 0;
+  let maxMs = 0;
+  for (const z of sleeps) {
+    // The first query sent after the thread fell asleep.
+    let lo = 0;
+    let hi = sentSorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sentSorted[mid] < z.from) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === sentSorted.length) continue;
+    const first = sentSorted[lo];
+    if ((z.to - first) * 1000 <= SLEEP_MS) continue;
+    maxMs = Math.max(maxMs, (z.to - first) * 1000);
+    if (z.byOwn) byOwn++;
+    else spans.push({ from: first, to: z.to });
+  }
+  return { spans, byOwn, maxMs };
+}
+
+/**
+ * Task switches and wakeups on every CPU while a latency run goes on
+ * (ftrace's sched_switch and sched_wakeup): the holds of the CPUs left to the
+ * server by other tasks, and where the server's query thread ran and waited.
+ * start() returns null where tracefs cannot be written (not root, not
+ * mounted, or in use: a tracer other than "nop" is set).
  */
 export class SchedTrace {
-  private constructor(private readonly restore: { bufferKb: string; cpumask: string; on: string; clock: string }) {}
+  private constructor(
+    private readonly restore: { bufferKb: string; cpumask: string; on: string; clock: string },
+    private readonly serverCpus: number[],
+  ) {}
 
   static start(cpus: number[]): SchedTrace | null {
     if (process.env.BENCH_SCHED_TRACE === '0') return null;
     try {
       if (fs.readFileSync(`${T}/current_tracer`, 'utf8').trim() !== 'nop') return null;
-      if (fs.readFileSync(`${T}/events/sched/sched_switch/enable`, 'utf8').trim() !== '0') return null; // someone else's trace
+      for (const e of EVENTS) if (fs.readFileSync(`${T}/events/sched/${e}/enable`, 'utf8').trim() !== '0') return null; // someone else's trace
       const read = (f: string) => fs.readFileSync(`${T}/${f}`, 'utf8').trim();
       // trace_clock lists every clock with the one in use in brackets.
       const clock = /\[(\S+)\]/.exec(read('trace_clock'))?.[1] ?? 'local';
-      const trace = new SchedTrace({ bufferKb: read('buffer_size_kb').replace(/\s.*$/, ''), cpumask: read('tracing_cpumask'), on: read('tracing_on'), clock });
+      const trace = new SchedTrace({ bufferKb: read('buffer_size_kb').replace(/\s.*$/, ''), cpumask: read('tracing_cpumask'), on: read('tracing_on'), clock }, cpus);
       try {
         fs.writeFileSync(`${T}/tracing_on`, '0');
         fs.writeFileSync(`${T}/trace`, '');
         fs.writeFileSync(`${T}/buffer_size_kb`, '32768');
         // CLOCK_MONOTONIC, the clock dnslat stamps its sends with: holds and answers line up.
         fs.writeFileSync(`${T}/trace_clock`, 'mono');
-        fs.writeFileSync(`${T}/tracing_cpumask`, cpus.reduce((m, c) => m | (1 << c), 0).toString(16));
-        fs.writeFileSync(`${T}/events/sched/sched_switch/enable`, '1');
+        // Every CPU (os.cpus(): this process is pinned to the load's by now): the holds are counted on
+        // the server's, but its query thread is followed wherever it runs.
+        fs.writeFileSync(`${T}/tracing_cpumask`, ((1 << os.cpus().length) - 1).toString(16));
+        for (const e of EVENTS) fs.writeFileSync(`${T}/events/sched/${e}/enable`, '1');
         fs.writeFileSync(`${T}/tracing_on`, '1');
         return trace;
       } catch {
@@ -123,7 +197,7 @@ export class SchedTrace {
   /** Ends the trace and puts tracefs back as start() found it (each setting on its own: one refused write stops no other). */
   private putBack(): void {
     const writes: [string, string][] = [
-      ['events/sched/sched_switch/enable', '0'],
+      ...EVENTS.map((e): [string, string] => [`events/sched/${e}/enable`, '0']),
       ['trace', ''],
       ['tracing_cpumask', this.restore.cpumask],
       ['buffer_size_kb', this.restore.bufferKb],
@@ -144,58 +218,152 @@ export class SchedTrace {
    * (and idle), largest total first, and each hold's span (CLOCK_MONOTONIC
    * seconds), in time order.
    */
-  async stop(serverPids: number[]): Promise<{ holds: Hold[]; helperHolds: Hold[]; spans: Span[] }> {
-    const own = new Set<number>();
-    // The server's threads other than each process's main thread (V8's and libuv's workers).
-    const helpers = new Set<number>();
+  async stop(serverPids: number[]): Promise<TraceFindings> {
+    const who: TraceTasks = { own: new Set(), helpers: new Set(), mains: new Set() };
     for (const pid of serverPids.flatMap((p) => withChildren(p))) {
+      who.mains.add(pid);
       try {
         for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-          own.add(Number(t));
-          if (Number(t) !== pid) helpers.add(Number(t));
+          who.own.add(Number(t));
+          if (Number(t) !== pid) who.helpers.add(Number(t));
         }
       } catch {
         /* gone */
       }
     }
     fs.writeFileSync(`${T}/tracing_on`, '0');
-    const holds = new Map<string, Hold>();
-    const helperHolds = new Map<string, Hold>();
-    const spans: Span[] = [];
-    const note = (into: Map<string, Hold>, task: string, ms: number): void => {
-      const h = into.get(task) ?? { task, count: 0, totalMs: 0, maxMs: 0 };
-      h.count++;
-      h.totalMs += ms;
-      h.maxMs = Math.max(h.maxMs, ms);
-      into.set(task, h);
-    };
     try {
-      const re = /\[(\d+)\]\s+\S+\s+([\d.]+): sched_switch: prev_comm=.*? prev_pid=\d+ .*? ==> next_comm=(.*?) next_pid=(\d+) /;
-      const on = new Map<number, { t: number; comm: string; pid: number }>();
-      const lines = readline.createInterface({ input: fs.createReadStream(`${T}/trace`), crlfDelay: Infinity });
-      for await (const line of lines) {
-        const m = re.exec(line);
-        if (!m) continue;
-        const cpu = Number(m[1]);
-        const t = Number(m[2]) * 1000;
-        const was = on.get(cpu);
-        if (was && was.pid !== 0 && !own.has(was.pid) && t - was.t > HOLD_MS) {
-          // Kernel threads and programs by name (kworker/1:1 → kworker); the server's own threads never count.
-          note(holds, was.comm.replace(/\/\d+(:\d+)?$/, '').replace(/^kworker\/.*$/, 'kworker'), t - was.t);
-          spans.push({ from: was.t / 1000, to: t / 1000 });
-        } else if (was && helpers.has(was.pid) && t - was.t > HOLD_MS) {
-          // The server's own helper threads: its doing, so no span (its answers stay counted), but named.
-          note(helperHolds, was.comm, t - was.t);
-        }
-        on.set(cpu, { t, comm: m[3], pid: Number(m[4]) });
-      }
+      if (process.env.BENCH_DUMP_DIR) fs.writeFileSync(`${process.env.BENCH_DUMP_DIR}/trace-${Date.now()}.txt`, fs.readFileSync(`${T}/trace`));
+      return await analyseTrace(fs.createReadStream(`${T}/trace`), who, this.serverCpus, os.cpus().length);
     } finally {
       this.putBack();
     }
-    spans.sort((a, b) => a.from - b.from);
-    const byTotal = (m: Map<string, Hold>) => [...m.values()].sort((a, b) => b.totalMs - a.totalMs);
-    return { holds: byTotal(holds), helperHolds: byTotal(helperHolds), spans };
   }
+}
+
+/** The server's threads: every one (own), each process's main thread (mains: the query threads), the others (helpers: V8's and libuv's). */
+export interface TraceTasks {
+  own: Set<number>;
+  helpers: Set<number>;
+  mains: Set<number>;
+}
+
+export interface TraceFindings {
+  /** Other tasks' holds of the server's CPUs, largest total first. */
+  holds: Hold[];
+  /** The server's helper threads' holds of its CPUs. */
+  helperHolds: Hold[];
+  /** When another task held a server CPU, or kept the query thread waiting wherever it was, in time order. */
+  spans: Span[];
+  queryThread: QueryThread;
+}
+
+/**
+ * Reads ftrace's text output of sched_switch and sched_wakeup (as SchedTrace
+ * records it, clock in seconds) for the tasks of `who`: see TraceFindings.
+ */
+export async function analyseTrace(input: NodeJS.ReadableStream, who: TraceTasks, serverCpus: number[], ncpu: number): Promise<TraceFindings> {
+  const { own, helpers, mains } = who;
+  const serverCpu = new Set(serverCpus);
+  const holds = new Map<string, Hold>();
+  const helperHolds = new Map<string, Hold>();
+  const spans: Span[] = [];
+  const note = (into: Map<string, Hold>, task: string, ms: number): void => {
+    const h = into.get(task) ?? { task, count: 0, totalMs: 0, maxMs: 0 };
+    h.count++;
+    h.totalMs += ms;
+    h.maxMs = Math.max(h.maxMs, ms);
+    into.set(task, h);
+  };
+  const ranMs = new Array<number>(ncpu).fill(0);
+  const waits = new Map<number, { cpu: number; count: number; totalMs: number; maxMs: number }>();
+  const waitSpans: Span[] = [];
+  const runs: Span[] = [];
+  const helperRuns: Span[][] = Array.from({ length: ncpu }, () => []);
+  const sleeps: Sleep[] = [];
+  const asleepSince = new Map<number, number>();
+  let foreign = 0;
+  // A main thread's moment of becoming ready to run (woken or preempted), until it runs.
+  const readySince = new Map<number, number>();
+  const sw = /\[(\d+)\]\s+\S+\s+([\d.]+): sched_switch: prev_comm=.*? prev_pid=(\d+) prev_prio=\d+ prev_state=(\S+) ==> next_comm=(.*?) next_pid=(\d+) /;
+  const wk = /^\s*.*?-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+): sched_wakeup: comm=.*? pid=(\d+) /;
+  const on = new Map<number, { t: number; comm: string; pid: number }>();
+  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  for await (const line of lines) {
+    const m = sw.exec(line);
+    if (!m) {
+      const w = wk.exec(line);
+      if (w && mains.has(Number(w[3]))) {
+        const pid = Number(w[3]);
+        const t = Number(w[2]) * 1000;
+        if (!readySince.has(pid)) readySince.set(pid, t);
+        const from = asleepSince.get(pid);
+        asleepSince.delete(pid);
+        // The task in whose context the wakeup ran: one of the server's own threads (a helper
+        // it waited for), or another (an interrupt on an idle CPU: a packet, a timer).
+        if (from !== undefined && t - from > SLEEP_MS) sleeps.push({ from: from / 1000, to: t / 1000, byOwn: own.has(Number(w[1])) });
+      }
+      continue;
+    }
+    const cpu = Number(m[1]);
+    const t = Number(m[2]) * 1000;
+    const prevPid = Number(m[3]);
+    const nextPid = Number(m[6]);
+    const was = on.get(cpu);
+    if (was && mains.has(was.pid)) {
+      ranMs[cpu] += t - was.t;
+      runs.push({ from: was.t / 1000, to: t / 1000 });
+    } else if (was && helpers.has(was.pid)) {
+      helperRuns[cpu].push({ from: was.t / 1000, to: t / 1000 });
+      if (helperRuns[cpu].length > 4096) helperRuns[cpu].splice(0, 2048); // only recent ones are looked at
+    }
+    if (mains.has(prevPid)) {
+      // Preempted (state R): ready again at once. Going to sleep: a wakeup seen while it still
+      // ran (the kernel reports those too) is void.
+      if (m[4] === 'R' || m[4] === 'R+') readySince.set(prevPid, t);
+      else {
+        readySince.delete(prevPid);
+        asleepSince.set(prevPid, t);
+      }
+    }
+    if (mains.has(nextPid)) {
+      const since = readySince.get(nextPid);
+      readySince.delete(nextPid);
+      if (since !== undefined && t - since > HOLD_MS) {
+        const w = waits.get(cpu) ?? { cpu, count: 0, totalMs: 0, maxMs: 0 };
+        w.count++;
+        w.totalMs += t - since;
+        w.maxMs = Math.max(w.maxMs, t - since);
+        waits.set(cpu, w);
+        waitSpans.push({ from: since / 1000, to: t / 1000 });
+        // Whose doing: unless the server's own helper threads had that CPU for most of the wait,
+        // another task's (on the load's CPU, where the scheduler may have moved the thread, the
+        // client or etcd), and the answers it delayed are no more the server's than a hold's.
+        let ownMs = 0;
+        const hs = helperRuns[cpu];
+        for (let k = hs.length - 1; k >= 0 && hs[k].to * 1000 > since; k--) ownMs += Math.min(t, hs[k].to * 1000) - Math.max(since, hs[k].from * 1000);
+        if (ownMs < (t - since) / 2) {
+          foreign++;
+          spans.push({ from: since / 1000, to: t / 1000 });
+        }
+      }
+    }
+    if (serverCpu.has(cpu)) {
+      if (was && was.pid !== 0 && !own.has(was.pid) && t - was.t > HOLD_MS) {
+        // Kernel threads and programs by name (kworker/1:1 → kworker); the server's own threads never count.
+        note(holds, was.comm.replace(/\/\d+(:\d+)?$/, '').replace(/^kworker\/.*$/, 'kworker'), t - was.t);
+        spans.push({ from: was.t / 1000, to: t / 1000 });
+      } else if (was && helpers.has(was.pid) && t - was.t > HOLD_MS) {
+        // The server's own helper threads: its doing, so no span (its answers stay counted), but named.
+        note(helperHolds, was.comm, t - was.t);
+      }
+    }
+    on.set(cpu, { t, comm: m[5], pid: nextPid });
+  }
+  spans.sort((a, b) => a.from - b.from);
+  waitSpans.sort((a, b) => a.from - b.from);
+  const byTotal = (m: Map<string, Hold>) => [...m.values()].sort((a, b) => b.totalMs - a.totalMs);
+  return { holds: byTotal(holds), helperHolds: byTotal(helperHolds), spans, queryThread: { ranMs, waits: [...waits.values()].sort((a, b) => a.cpu - b.cpu), foreign, spans: waitSpans, runs, sleeps } };
 }
 
 /** When another task held a CPU left to the server (CLOCK_MONOTONIC seconds). */
@@ -207,11 +375,13 @@ export interface Span {
 /**
  * The latencies of the answers that no hold by another task can have
  * delayed: of those whose query went out (sentS, CLOCK_MONOTONIC seconds) and
- * came back (+ ms) with no hold in between, nor one that ended less than its
- * own length before the query went out (the queue a hold leaves behind takes
- * about as long to drain at half the server's maximum rate).
+ * came back (+ ms) with no hold in between, nor in a hold's shadow: the
+ * queue a hold of H leaves behind takes H × ρ/(1-ρ) to drain when the server
+ * is busy a share ρ of its time (`drain`, that ratio; 1 at half load, the
+ * least used). The holds are another task's on a server CPU, or the server's
+ * query thread kept waiting by another task wherever it was (SchedTrace.stop).
  */
-export function clearOfHolds(ms: Float64Array, sentS: Float64Array, spans: readonly Span[]): Float64Array {
+export function clearOfHolds(ms: Float64Array, sentS: Float64Array, spans: readonly Span[], drain = 1): Float64Array {
   const out = new Float64Array(ms.length);
   let n = 0;
   // The longest hold bounds how far back a hold's shadow can reach.
@@ -229,9 +399,9 @@ export function clearOfHolds(ms: Float64Array, sentS: Float64Array, spans: reado
       else hi = mid;
     }
     let clear = true;
-    for (let j = lo - 1; j >= 0 && spans[j].from >= a - 2 * longest; j--) {
+    for (let j = lo - 1; j >= 0 && spans[j].from >= a - (1 + drain) * longest; j--) {
       const h = spans[j];
-      if (h.to + (h.to - h.from) >= a) {
+      if (h.to + (h.to - h.from) * drain >= a) {
         clear = false;
         break;
       }
@@ -241,9 +411,89 @@ export function clearOfHolds(ms: Float64Array, sentS: Float64Array, spans: reado
   return out.slice(0, n);
 }
 
+/**
+ * How long a hold's queue takes to drain, per ms of hold, for a server busy a
+ * share `busy` of the time no other task held its CPU: ρ/(1-ρ), at least 1
+ * (the half-load figure, also where the share is unknown), at most 19
+ * (ρ = 0.95: a server that busy is not at half load).
+ */
+export function drainFactor(busy: number): number {
+  if (!(busy >= 0)) return 1;
+  const rho = Math.min(0.95, busy);
+  return Math.max(1, rho / (1 - rho));
+}
+
 /** "kdamond.0 9× (max 2.8 ms), tokio-rt-worker 5× (max 4.7 ms)". */
 export function describeHolds(holds: Hold[] | null): string {
   if (holds === null) return 'not traced';
   if (holds.length === 0) return 'none';
   return holds.map((h) => `${h.task} ${h.count}× (max ${h.maxMs.toFixed(1)} ms)`).join(', ');
+}
+
+/**
+ * Page faults a server took during a run. On this machine's VM a page the
+ * process touches for the first time costs 10-15 µs (a memset of fresh
+ * memory runs at ~0.3 GB/s; see freshPageMicros), so a collector or an
+ * allocator that hands memory back and takes it again stalls the thread that
+ * touches it, without any other task holding the CPU.
+ */
+export interface Faults {
+  minor: number;
+  major: number;
+  seconds: number;
+}
+
+/** Minor and major faults so far of the processes, summed (/proc/PID/stat fields 10 and 12); null if none could be read. */
+export function faultsOf(pids: number[]): { minor: number; major: number } | null {
+  let minor = 0;
+  let major = 0;
+  let read = 0;
+  for (const pid of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // After "pid (comm) ": state is field 3, minflt field 10, majflt field 12.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      minor += Number(f[7]);
+      major += Number(f[9]);
+      read++;
+    } catch {
+      /* gone */
+    }
+  }
+  return read ? { minor, major } : null;
+}
+
+/**
+ * What one fresh page costs on this machine, in µs: the time to write every
+ * page of 32 MiB just mapped, less the time to write them again. Bare metal
+ * gives ~0.1-0.3 µs; a VM whose host backs guest memory lazily, or hands
+ * freed pages back (virtio-balloon free page reporting), much more.
+ */
+export function freshPageMicros(): number {
+  const size = 32 << 20;
+  const pages = size / 4096;
+  const b = Buffer.allocUnsafeSlow(size); // malloc: mmap'd, not touched
+  const t0 = performance.now();
+  for (let i = 0; i < size; i += 4096) b[i] = 1;
+  const t1 = performance.now();
+  for (let i = 0; i < size; i += 4096) b[i] = 2;
+  const t2 = performance.now();
+  return ((t1 - t0 - (t2 - t1)) * 1000) / pages;
+}
+
+/** "1,234 minor page faults (247/s, ~3.0 ms/s at 12 µs each), 0 major". */
+export function faultsText(f: Faults | null, pageMicros: number): string {
+  if (!f) return 'page faults: not read';
+  const perS = f.minor / f.seconds;
+  return `${f.minor} minor page faults (${perS.toFixed(0)}/s, ~${((perS * pageMicros) / 1000).toFixed(1)} ms/s at ${pageMicros.toFixed(1)} µs each), ${f.major} major`;
+}
+
+/** "busy 38% of the run; ran 91% on CPU 0, 9% on CPU 1; waited for a CPU > 0.5 ms: on CPU 0 3× (max 1.2 ms), on CPU 1 40× (max 12.0 ms)". */
+export function queryThreadText(q: QueryThread | null, busy: number | null): string {
+  const b = busy !== null && Number.isFinite(busy) ? `busy ${(100 * busy).toFixed(0)}% of the run` : 'busy ?';
+  if (!q) return b;
+  const total = q.ranMs.reduce((a, b) => a + b, 0) || 1;
+  const ran = q.ranMs.map((ms, cpu) => `${((100 * ms) / total).toFixed(0)}% on CPU ${cpu}`).join(', ');
+  const waits = q.waits.length ? `${q.waits.map((w) => `on CPU ${w.cpu} ${w.count}× (max ${w.maxMs.toFixed(1)} ms)`).join(', ')}, ${q.foreign} of them for other tasks` : 'never';
+  return `${b}; ran ${ran}; waited for a CPU > ${HOLD_MS} ms: ${waits}`;
 }

@@ -32,8 +32,8 @@ import { type EtcdProcess } from '../test/harness/etcd.js';
 import { rng } from '../test/harness/random.js';
 import { sleep } from '../test/harness/proc.js';
 import { dig } from '../test/harness/dig.js';
-import { RESULTS_DIR, ROOT, withChildren, envInt, fmt, httpGet, log, logMachine, logProblems, makeTempDir, memOf, metricSum, removeTempDir, runBench, running, start, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
-import { type CpuSplit, type Hold, type Span, SchedTrace, clearOfHolds, cpuSplit, describeHolds, withSplit } from './cpu-split.js';
+import { RESULTS_DIR, ROOT, mainThreadCpuSeconds, withChildren, envInt, fmt, httpGet, log, logMachine, logProblems, makeTempDir, memOf, metricSum, removeTempDir, runBench, running, start, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
+import { type CpuSplit, type Faults, type Hold, type QueryThread, type TraceFindings, SchedTrace, clearOfHolds, cpuSplit, describeHolds, drainFactor, faultsOf, lateWakes, faultsText, freshPageMicros, queryThreadText, withSplit } from './cpu-split.js';
 import { benchTools, DOMAIN, Latency, PerfResult, RECORD_TTL, Server, SkydnsStart, dnslatBinary, median, percentile, readLatencies, runDnslat, runDnsperf, spawnVerbose, startKnot, startSkydns, summariseLatency } from './dns-servers.js';
 
 const NAMESPACES = 50;
@@ -331,9 +331,19 @@ interface Throughput {
 /**
  * Latency, the other tasks that held the CPUs left to the server meanwhile
  * (null: not traced), and the percentiles of the answers none of those holds
- * can have delayed (clearOfHolds; null: not traced, or dnsperf -v measured).
+ * can have delayed (clearOfHolds; null: not traced, or dnsperf -v measured);
+ * the server's page faults; for skydns, where its query thread ran and
+ * waited, its busy share (/proc), and its late wakes (lateWakes).
  */
-type TracedLatency = Latency & { holds: Hold[] | null; helperHolds: Hold[] | null; clear: { answered: number; p99: number; p999: number } | null };
+type TracedLatency = Latency & {
+  holds: Hold[] | null;
+  helperHolds: Hold[] | null;
+  clear: { answered: number; p99: number; p999: number; drain: number } | null;
+  faults: Faults | null;
+  queryThread: QueryThread | null;
+  busy: number | null;
+  late: { count: number; byOwn: number; maxMs: number } | null;
+};
 
 interface Workload {
   name: string;
@@ -421,7 +431,7 @@ async function workload(name: string, churn: Churn | null, sky: SkydnsStart, one
         log(`${srv.label} meanwhile: ${gcText(gc)}`);
       }
       latency.push(l);
-      log(`at ${rate} qps ${srv.label.padEnd(10)} p50 ${fmt(l.p50, 3)} ms, p99 ${fmt(l.p99, 3)} ms, p99.9 ${fmt(l.p999, 3)} ms, max ${fmt(l.max, 1)} ms, lost ${l.lost}${holdsText(l, ctx)}`);
+      log(`at ${rate} qps ${srv.label.padEnd(10)} p50 ${fmt(l.p50, 3)} ms, p99 ${fmt(l.p99, 3)} ms, p99.9 ${fmt(l.p999, 3)} ms, max ${fmt(l.max, 1)} ms, lost ${l.lost}; ${faultsText(l.faults, pageMicros)}${holdsText(l, ctx)}`);
     }
     return {
       name,
@@ -445,7 +455,10 @@ async function workload(name: string, churn: Churn | null, sky: SkydnsStart, one
  * server's CPUs meanwhile (null: not traced).
  */
 async function tracedLatencyRun(label: string, port: number, pid: number, seconds: number, rate: number, ctx: SizeCtx, otherLoad: number[] = [], limit = Infinity): Promise<TracedLatency> {
-  let traced: { holds: Hold[]; helperHolds: Hold[]; spans: Span[] } | null = null;
+  let traced: TraceFindings | null = null;
+  const f0 = faultsOf(withChildren(pid));
+  const cpu0 = withChildren(pid).map((p) => ({ p, s: mainThreadCpuSeconds(p) }));
+  const t0 = performance.now();
   const l = await withSplit(ctx.split, [ctx.etcdPid, ...otherLoad], async () => {
     const trace = ctx.split ? SchedTrace.start(ctx.split.serverCpus) : null;
     try {
@@ -454,14 +467,37 @@ async function tracedLatencyRun(label: string, port: number, pid: number, second
       if (trace) traced = await trace.stop([pid]);
     }
   });
-  const all = summariseLatency(label, rate, l);
-  const t = traced as { holds: Hold[]; helperHolds: Hold[]; spans: Span[] } | null;
+  const f1 = faultsOf(withChildren(pid));
+  const wall = (performance.now() - t0) / 1000;
+  // The busiest process's query thread (its main thread): how long a hold's queue takes to drain.
+  let busy: number | null = null;
+  for (const { p, s: before } of cpu0) {
+    const after = mainThreadCpuSeconds(p);
+    if (before !== null && after !== null) busy = Math.max(busy ?? 0, (after - before) / wall);
+  }
+  const faults = f0 && f1 ? { minor: f1.minor - f0.minor, major: f1.major - f0.major, seconds } : null;
+  const all = { ...summariseLatency(label, rate, l), faults, busy };
+  const t = traced as TraceFindings | null;
   // Helper threads mean something for skydns only: each of its processes answers on its main
   // thread, where every knot thread answers.
-  const helperHolds = t && !label.includes('knot') ? t.helperHolds : null;
-  if (!t || !l.sentS) return { ...all, holds: t?.holds ?? null, helperHolds, clear: null };
-  const c = clearOfHolds(l.ms, l.sentS, t.spans).sort();
-  return { ...all, holds: t.holds, helperHolds, clear: { answered: c.length, p99: percentile(c, 0.99), p999: percentile(c, 0.999) } };
+  const sky = !label.includes('knot');
+  const helperHolds = t && sky ? t.helperHolds : null;
+  const queryThread = t && sky ? t.queryThread : null;
+  if (!t || !l.sentS) return { ...all, holds: t?.holds ?? null, helperHolds, queryThread, late: null, clear: null };
+  // skydns's query thread, asleep while a query was on its way: woken late by the machine, or by
+  // its own threads. Knot's threads are not followed.
+  const late = sky ? lateWakes(t.queryThread.sleeps, Float64Array.from(l.sentS).sort()) : null;
+  const spans = late ? [...t.spans, ...late.spans].sort((a, b) => a.from - b.from) : t.spans;
+  if (process.env.BENCH_DUMP_DIR) {
+    const dump = { ms: [...l.ms], sent: [...l.sentS], holds: t.spans, waits: t.queryThread.spans, runs: t.queryThread.runs, late: late?.spans ?? [] };
+    await fsp.writeFile(path.join(process.env.BENCH_DUMP_DIR, `${label}-${Date.now()}.json`), JSON.stringify(dump));
+  }
+  // skydns answers on one thread per process, whose busy share sets how long a hold's queue
+  // takes to drain; knot answers on a thread per CPU, not followed: the half-load figure.
+  const drain = sky && busy !== null ? drainFactor(busy) : 1;
+  const c = clearOfHolds(l.ms, l.sentS, spans, drain).sort();
+  const lateText = late ? { count: late.spans.length + late.byOwn, byOwn: late.byOwn, maxMs: late.maxMs } : null;
+  return { ...all, holds: t.holds, helperHolds, queryThread, late: lateText, clear: { answered: c.length, p99: percentile(c, 0.99), p999: percentile(c, 0.999), drain } };
 }
 
 /** The first second: TRAFFIC_FIRST_QPS from the moment the server is ready (2 s sent, the first second's answers kept), measured as the workloads' latency is. */
@@ -515,7 +551,7 @@ async function benchVariant(workers: string, knot: Server | null, ctx: SizeCtx):
   try {
     log(`${label} ready in ${sky.readyzS.toFixed(2)} s (answering ${sky.startupS.toFixed(2)} s), RSS ${fmt(sky.rssAfterLoadMiB, 1)} MiB`);
     const firstResult: TracedLatency | null = started.first ? await started.first : null;
-    if (firstResult) log(`${label} first second at ${ctx.s.firstQps} qps: p50 ${fmt(firstResult.p50, 3)} p99 ${fmt(firstResult.p99, 3)} p99.9 ${fmt(firstResult.p999, 3)} max ${fmt(firstResult.max, 1)} ms, lost ${firstResult.lost}${holdsText(firstResult, ctx)}`);
+    if (firstResult) log(`${label} first second at ${ctx.s.firstQps} qps: p50 ${fmt(firstResult.p50, 3)} p99 ${fmt(firstResult.p99, 3)} p99.9 ${fmt(firstResult.p999, 3)} max ${fmt(firstResult.max, 1)} ms, lost ${firstResult.lost}; ${faultsText(firstResult.faults, pageMicros)}${holdsText(firstResult, ctx)}`);
     const workloads: Workload[] = [];
     const stat = await workload(`${label}: static`, null, sky, workers === '1', knot, ctx, null);
     workloads.push(stat);
@@ -588,13 +624,19 @@ function gcText(g: NonNullable<Workload['gc']>): string {
 function holdsText(l: TracedLatency, ctx: SizeCtx): string {
   if (!ctx.split) return '';
   const cpu = ctx.split.server;
-  return `; other tasks on CPU ${cpu} meanwhile: ${describeHolds(l.holds)}${l.clear ? `; clear of them: ${clearText(l)}` : ''}${l.helperHolds?.length ? `; the server's own helper threads on CPU ${cpu}: ${describeHolds(l.helperHolds)}` : ''}`;
+  return `; other tasks on CPU ${cpu} meanwhile: ${describeHolds(l.holds)}${l.clear ? `; clear of them: ${clearText(l)}` : ''}${l.helperHolds?.length ? `; the server's own helper threads on CPU ${cpu}: ${describeHolds(l.helperHolds)}` : ''}${!l.server.includes('knot') ? `; its query thread ${queryThreadText(l.queryThread, l.busy)}${lateText(l)}` : ''}`;
 }
 
-/** "p99 0.41 / p99.9 0.90 ms (97.1% of answers)". */
+/** "; asleep > 1 ms with a query on its way 2× (max 100.2 ms), 0 of them ended by its own threads" ('' when not traced). */
+function lateText(l: TracedLatency): string {
+  if (!l.late) return '';
+  return `; asleep > 1 ms with a query on its way ${l.late.count}× (max ${fmt(l.late.maxMs, 1)} ms), ${l.late.byOwn} of them ended by its own threads`;
+}
+
+/** "p99 0.41 / p99.9 0.90 ms (97.1% of answers; a hold's shadow 2.3× its length)". */
 function clearText(l: TracedLatency): string {
   if (!l.clear) return '-';
-  return `p99 ${fmt(l.clear.p99, 2)} / p99.9 ${fmt(l.clear.p999, 2)} ms (${fmt((100 * l.clear.answered) / Math.max(1, l.answered), 1)}% of answers)`;
+  return `p99 ${fmt(l.clear.p99, 2)} / p99.9 ${fmt(l.clear.p999, 2)} ms (${fmt((100 * l.clear.answered) / Math.max(1, l.answered), 1)}% of answers${l.clear.drain > 1 ? `; a hold's shadow ${fmt(l.clear.drain, 1)}× its length` : ''})`;
 }
 
 function printReport(machine: Record<string, string>, s: Settings, sizes: SizeResult[]): void {
@@ -637,10 +679,12 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
         const helpers = w.latency.filter((l) => l.helperHolds?.length);
         if (helpers.length) out.push(`  ${''.padEnd(52)} the server's own helper threads (not its query thread) holding it: ${helpers.map((l) => `${l.server}: ${describeHolds(l.helperHolds)}`).join('; ')}`);
         if (w.gc) out.push(`  ${''.padEnd(52)} skydns's ${gcText(w.gc)} meanwhile (the query thread stops for each)`);
+        out.push(`  ${''.padEnd(52)} ${w.latency.map((l) => `${l.server}: ${faultsText(l.faults, pageMicros)}`).join('; ')}`);
+        for (const l of w.latency.filter((x) => x.queryThread !== null)) out.push(`  ${''.padEnd(52)} ${l.server}'s query thread: ${queryThreadText(l.queryThread, l.busy)}${lateText(l)}`);
         const clear = w.latency.filter((l) => l.clear !== null);
         if (clear.length) out.push(`  ${''.padEnd(52)} answers no such hold can have delayed: ${clear.map((l) => `${l.server} ${clearText(l)}`).join('; ')}`);
       }
-      if (v.first) out.push(`  ${`${v.workloads[0]?.name.split(':')[0] ?? v.workers}: first second after /readyz`.padEnd(52)} at ${v.first.rate} qps: p50 ${fmt(v.first.p50, 2)}, p99 ${fmt(v.first.p99, 2)}, p99.9 ${fmt(v.first.p999, 2)}, max ${fmt(v.first.max, 1)} ms, ${v.first.lost} lost; ready ${fmt(v.readyzS, 2)} s after spawn${v.first.clear ? `; answers no other task's hold can have delayed: ${clearText(v.first)}` : ''}`);
+      if (v.first) out.push(`  ${`${v.workloads[0]?.name.split(':')[0] ?? v.workers}: first second after /readyz`.padEnd(52)} at ${v.first.rate} qps: p50 ${fmt(v.first.p50, 2)}, p99 ${fmt(v.first.p99, 2)}, p99.9 ${fmt(v.first.p999, 2)}, max ${fmt(v.first.max, 1)} ms, ${v.first.lost} lost; ready ${fmt(v.readyzS, 2)} s after spawn${v.first.clear ? `; answers no other task's hold can have delayed: ${clearText(v.first)}` : ''}; ${faultsText(v.first.faults, pageMicros)}`);
       out.push(`  ${''.padEnd(52)} RSS ${fmt(v.rssMiB, 0)} MiB (peak ${fmt(v.peakRssMiB, 0)})${v.logProblems.length ? `; ${v.logProblems.length} WARN/ERROR log lines: ${v.logProblems[0]}` : ''}`);
     }
     if (r.knotFirst) out.push(`  ${'knot: first second after it answers'.padEnd(52)} at ${r.knotFirst.rate} qps: p50 ${fmt(r.knotFirst.p50, 2)}, p99 ${fmt(r.knotFirst.p99, 2)}, p99.9 ${fmt(r.knotFirst.p999, 2)}, max ${fmt(r.knotFirst.max, 1)} ms, ${r.knotFirst.lost} lost${r.knotFirst.clear ? `; answers no other task's hold can have delayed: ${clearText(r.knotFirst)}` : ''}`);
@@ -649,9 +693,14 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
   process.stdout.write(out.join('\n') + '\n');
 }
 
+/** What a page fault costs on this machine (freshPageMicros, measured once at start). */
+let pageMicros = NaN;
+
 async function main(): Promise<number> {
   const s = readSettings();
   const { dnsperf, knotd, machine } = benchTools();
+  pageMicros = freshPageMicros();
+  machine['fresh page'] = `${pageMicros.toFixed(1)} µs to touch a page of memory first (its faults)`;
   logMachine(machine, 'the "other %" of each round in the log');
   const sizes: SizeResult[] = [];
   for (const n of s.sizes) {

@@ -1,0 +1,95 @@
+// The traffic benchmark's "clear" latency (bench/cpu-split.ts): which answers a hold of the
+// server's CPU by another task can have delayed, and how far a hold's queue reaches.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { analyseTrace, clearOfHolds, drainFactor, lateWakes } from '../../bench/cpu-split.js';
+
+const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'unit', 'fixtures');
+
+/** Answers sent every ms, half a ms into each (no send on a hold's edge), for `n` ms, each taking `ms` (or what `slow` says for its index). */
+function answers(n: number, ms: number, slow: (i: number) => number | undefined = () => undefined): { ms: Float64Array; sentS: Float64Array } {
+  const lat = new Float64Array(n);
+  const sent = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    sent[i] = (i + 0.5) / 1000;
+    lat[i] = slow(i) ?? ms;
+  }
+  return { ms: lat, sentS: sent };
+}
+
+test('with no hold every answer is clear', () => {
+  const a = answers(100, 0.1);
+  assert.equal(clearOfHolds(a.ms, a.sentS, []).length, 100);
+});
+
+test('an answer that a hold overlapped, or that went out in its shadow, is left out', () => {
+  // A hold from 50 to 60 ms. Answers at 0.1 ms: those sent at 50.5..59.5 overlap it; with the
+  // half-load shadow (one hold length) those sent at 60.5..69.5 are left out too.
+  const a = answers(200, 0.1);
+  const hold = [{ from: 0.05, to: 0.06 }];
+  const kept = clearOfHolds(a.ms, a.sentS, hold);
+  assert.equal(kept.length, 200 - 20);
+  // An answer sent before the hold that came back after it started was delayed by it.
+  const b = answers(200, 0.1, (i) => (i === 45 ? 6 : undefined));
+  assert.equal(clearOfHolds(b.ms, b.sentS, hold).length, 200 - 21);
+});
+
+test('a busier server drains a hold\'s queue for longer: the shadow grows with ρ/(1-ρ)', () => {
+  const a = answers(300, 0.1);
+  const hold = [{ from: 0.05, to: 0.06 }];
+  // ρ = 0.75: the queue drains for 3 hold lengths after the hold, to 90 ms.
+  const drain = drainFactor(0.75);
+  assert.ok(Math.abs(drain - 3) < 1e-9);
+  assert.equal(clearOfHolds(a.ms, a.sentS, hold, drain).length, 300 - 40); // sent at 50.5..89.5 ms
+  // A slow answer well after the shadow stays counted: it is the server's own.
+  const b = answers(300, 0.1, (i) => (i === 200 ? 9 : undefined));
+  const kept = clearOfHolds(b.ms, b.sentS, hold, drain);
+  assert.ok(kept.includes(9));
+});
+
+test('drainFactor: at least the half-load figure, bounded near saturation, 1 when unknown', () => {
+  assert.equal(drainFactor(0.2), 1);
+  assert.equal(drainFactor(0.5), 1);
+  assert.ok(Math.abs(drainFactor(0.9) - 9) < 1e-9);
+  assert.ok(Math.abs(drainFactor(1.4) - 19) < 1e-9);
+  assert.equal(drainFactor(NaN), 1);
+});
+
+// A scheduler trace as SchedTrace records it (ftrace text, sched_switch and sched_wakeup on both
+// CPUs). Its first lines are from a real run on this project's 2-vCPU VM, where skydns's query
+// thread (25785) slept 100 ms on an idle CPU 0 while the client (25808, CPU 1) kept sending it
+// queries; the rest add a preemption by kdamond and a sleep ended by one of skydns's own threads.
+test('analyseTrace: holds, waits for a CPU and sleeps of the query thread, by whose doing', async () => {
+  const input = fs.createReadStream(path.join(FIXTURES, 'sched-trace.txt'));
+  const who = { own: new Set([25785, 25790]), helpers: new Set([25790]), mains: new Set([25785]) };
+  const f = await analyseTrace(input, who, [0], 2);
+  assert.deepEqual(
+    f.holds.map((h) => [h.task, h.count, Math.round(h.maxMs * 100) / 100]),
+    [['kdamond.0', 1, 7.41]],
+  );
+  // Preempted at .472090, back at .479520: kept waiting by another task (kdamond), on CPU 0.
+  assert.deepEqual(f.queryThread.waits.map((w) => [w.cpu, w.count, Math.round(w.maxMs * 100) / 100]), [[0, 1, 7.43]]);
+  assert.equal(f.queryThread.foreign, 1);
+  // Both the hold and the wait are spans the clear figure leaves out.
+  assert.equal(f.spans.length, 2);
+  // Slept 100.2 ms (woken from an interrupt on the idle CPU) and 3 ms (woken by its own thread 25790); the 0.16 ms sleep is not kept.
+  assert.deepEqual(
+    f.queryThread.sleeps.map((z) => [Math.round((z.to - z.from) * 10000) / 10, z.byOwn]),
+    [[100.2, false], [3, true]],
+  );
+  assert.ok(Math.abs(f.queryThread.ranMs[0] - (0.598 + 25.469 + 0.48)) < 0.01);
+
+  // The client sent a query every 250 µs: the first sleep held up the ones sent during it; the
+  // second was the server's own.
+  const sent = Float64Array.from({ length: 600 }, (_, i) => 9589.34 + i * 0.00025);
+  const late = lateWakes(f.queryThread.sleeps, sent);
+  assert.equal(late.spans.length, 1);
+  assert.equal(late.byOwn, 1);
+  assert.ok(Math.abs(late.spans[0].from - 9589.3465) < 1e-9, String(late.spans[0].from));
+  assert.equal(late.spans[0].to, 9589.446519);
+  // With no query sent during a sleep, it held nothing up.
+  assert.equal(lateWakes(f.queryThread.sleeps, Float64Array.of(9589.2, 9589.5)).spans.length, 0);
+});
