@@ -8,10 +8,12 @@
  * thread runnable but waiting for a core 12-34 ms in every 100 ms: most
  * answers over 1 ms came from that wait, for knot as well.
  *
- * The server itself is not pinned: on this VM the agent's threads
- * (tokio-rt-worker) sometimes hold a CPU for 20-50 ms, and a server pinned
- * to that CPU waits it out (p99 1.7 ms instead of 0.5 in one run), while one
- * left free moves to the other CPU.
+ * skydns's query thread (one worker) is kept to the server's CPU as well
+ * (withSplit): left free, the scheduler put it on the load's CPU, beside the
+ * client, for most of some runs. Knot's threads, one per CPU, stay free. On
+ * this VM the agent's threads (tokio-rt-worker) sometimes hold a CPU for
+ * 20-50 ms and a pinned thread waits them out: those holds are traced and
+ * the answers they delayed left out of the clear figures.
  *
  * What else runs on the CPUs left to the server is the kernel's and the
  * machine's. Where the kernel's tracer can be used (root, tracefs at
@@ -48,28 +50,44 @@ export function cpuSplit(): CpuSplit | null {
   return { server: k === 1 ? '0' : `0-${k - 1}`, load: k === n - 1 ? String(k) : `${k}-${n - 1}`, serverCpus, all: `0-${n - 1}` };
 }
 
-/** Sets the CPUs of every thread of the processes (taskset -a -p; not their children: the servers are this process's). */
-export function pin(pids: number[], cpus: string): void {
+/** Sets the CPUs of the processes' threads (taskset -p; every thread with allThreads: -a). Not their children: the servers are this process's. */
+export function pin(pids: number[], cpus: string, allThreads = true): void {
   for (const pid of pids) {
-    const r = spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { encoding: 'utf8' });
+    const r = spawnSync('taskset', [...(allThreads ? ['-a'] : []), '-p', '-c', cpus, String(pid)], { encoding: 'utf8' });
     // A process that has just exited is no failure of the split.
-    if (r.status !== 0 && fs.existsSync(`/proc/${pid}`)) log(`taskset -a -p -c ${cpus} ${pid} failed: ${(r.stderr || r.error?.message || '').trim()}`);
+    if (r.status !== 0 && fs.existsSync(`/proc/${pid}`)) log(`taskset${allThreads ? ' -a' : ''} -p -c ${cpus} ${pid} failed: ${(r.stderr || r.error?.message || '').trim()}`);
   }
+}
+
+/** The server of a latency run, kept to the CPUs left to it: its processes, and whether all their threads answer (knot) or only each process's main thread (skydns: its helpers stay free). */
+export interface PinnedServer {
+  pids: number[];
+  allThreads: boolean;
 }
 
 /**
  * Runs fn with the load's processes (this one, the children it starts
  * meanwhile, and loadPids: etcd, and the servers not being measured) on
- * split.load, then gives them every CPU back.
+ * split.load and the server's query threads on split.server, then gives them
+ * every CPU back. Left free (BENCH_PIN_SERVER=0), the server's query thread
+ * moved to the load's CPU: an unpinned skydns ran 10-90 % of a static run
+ * there, sharing it with the client while CPU 0 sat idle (the scheduler puts
+ * a woken task on its waker's CPU), and the queries queued behind that
+ * sharing for up to 30 ms. The holds of CPU 0 by other tasks that kept a
+ * pinned server waiting (the VM agent's, up to 50 ms) are traced and left out
+ * of the clear figures.
  */
-export async function withSplit<T>(split: CpuSplit | null, loadPids: number[], fn: () => Promise<T>): Promise<T> {
+export async function withSplit<T>(split: CpuSplit | null, loadPids: number[], fn: () => Promise<T>, server: PinnedServer | null = null): Promise<T> {
   if (!split) return fn();
   const load = [process.pid, ...loadPids];
+  const pinServer = server !== null && process.env.BENCH_PIN_SERVER !== '0';
   pin(load, split.load);
+  if (pinServer) pin(server.pids, split.server, server.allThreads);
   try {
     return await fn();
   } finally {
     pin(load, split.all);
+    if (pinServer) pin(server.pids, split.all, server.allThreads);
   }
 }
 
@@ -89,10 +107,10 @@ const EVENTS = ['sched_switch', 'sched_wakeup'];
  * Where the server's query thread (each process's main thread) was during a
  * run: the share of its running time on each CPU, and the times it was ready
  * to run (woken, or preempted) but waited more than HOLD_MS for a CPU, by the
- * CPU it then ran on. The server is not pinned: the scheduler may move it to
- * the load's CPU (a woken task is often pulled to its waker's), where it
- * waits its turn behind the client and etcd and no hold on the server's CPUs
- * explains the wait.
+ * CPU it then ran on. A thread left free (BENCH_PIN_SERVER=0, or several
+ * workers) may be moved to the load's CPU (a woken task is often pulled to its
+ * waker's), where it waits its turn behind the client and etcd and no hold on
+ * the server's CPUs explains the wait.
  */
 export interface QueryThread {
   /** ms run on each CPU. */

@@ -459,14 +459,25 @@ async function tracedLatencyRun(label: string, port: number, pid: number, second
   const f0 = faultsOf(withChildren(pid));
   const cpu0 = withChildren(pid).map((p) => ({ p, s: mainThreadCpuSeconds(p) }));
   const t0 = performance.now();
-  const l = await withSplit(ctx.split, [ctx.etcdPid, ...otherLoad], async () => {
-    const trace = ctx.split ? SchedTrace.start(ctx.split.serverCpus) : null;
-    try {
-      return await latencyRun(label, port, seconds, rate, ctx, limit);
-    } finally {
-      if (trace) traced = await trace.stop([pid]);
-    }
-  });
+  const sky = !label.includes('knot');
+  // skydns's query threads (one per process) are kept to the CPUs left to the server when they
+  // fit there (one worker on this machine); knot's threads, one per CPU, and skydns's
+  // -workers=auto are left free (withSplit says why).
+  const procs = withChildren(pid);
+  const server = sky && ctx.split && procs.length <= ctx.split.serverCpus.length ? { pids: procs, allThreads: false } : null;
+  const l = await withSplit(
+    ctx.split,
+    [ctx.etcdPid, ...otherLoad],
+    async () => {
+      const trace = ctx.split ? SchedTrace.start(ctx.split.serverCpus) : null;
+      try {
+        return await latencyRun(label, port, seconds, rate, ctx, limit);
+      } finally {
+        if (trace) traced = await trace.stop([pid]);
+      }
+    },
+    server,
+  );
   const f1 = faultsOf(withChildren(pid));
   const wall = (performance.now() - t0) / 1000;
   // The busiest process's query thread (its main thread): how long a hold's queue takes to drain.
@@ -480,7 +491,6 @@ async function tracedLatencyRun(label: string, port: number, pid: number, second
   const t = traced as TraceFindings | null;
   // Helper threads mean something for skydns only: each of its processes answers on its main
   // thread, where every knot thread answers.
-  const sky = !label.includes('knot');
   const helperHolds = t && sky ? t.helperHolds : null;
   const queryThread = t && sky ? t.queryThread : null;
   if (!t || !l.sentS) return { ...all, holds: t?.holds ?? null, helperHolds, queryThread, late: null, clear: null };
@@ -649,7 +659,7 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
   const split = cpuSplit();
   out.push(
     split
-      ? `  CPUs       during latency runs the client, etcd, the churner and the bench run on CPU ${split.load}, leaving CPU ${split.server} to the server (not pinned; BENCH_PIN=0: no split)`
+      ? `  CPUs       during latency runs the client, etcd, the churner and the bench run on CPU ${split.load}, leaving CPU ${split.server} to the server (skydns's query thread kept there with one worker, BENCH_PIN_SERVER=0: not; knot's threads free; BENCH_PIN=0: no split)`
       : `  CPUs       latency runs share every CPU among the server, dnsperf, etcd and the bench (no split: BENCH_PIN=0, one CPU, or no taskset)`,
   );
   for (const r of sizes) {
