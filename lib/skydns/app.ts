@@ -20,7 +20,7 @@ import { Resolver } from './resolver.js';
 import { DnsServer } from './server.js';
 import { EtcdStore } from './etcd-store.js';
 import { StubZones } from './stub.js';
-import { recordFeedbackFromFirstCall, warmUp } from './warm.js';
+import { collectAfterLoad, recordFeedbackFromFirstCall, warmUp } from './warm.js';
 
 /** Entries of the warm-up's private answer cache: few, so it fills and evicts (warm.ts). */
 const WARM_ANSWER_CACHE = 256;
@@ -124,8 +124,10 @@ export class SkyDnsApp extends EventEmitter {
       const warmMetrics = this.metrics ? metricsFromEnv(env) : null;
       warmUp(handlerParts(forwarderFor([], warmMetrics, quiet), warmMetrics, quiet, new AnswerCache(WARM_ANSWER_CACHE, { agePeriod: WARM_AGE_PERIOD })), this.log, { transport: this.server?.warmTransport() }).then(
         (w) => {
-          this.warmed = true;
           this.log.info(`query path warmed up with ${w.queries} answers from the records in ${w.ms.toFixed(0)} ms`);
+          const c = collectAfterLoad();
+          this.log.info(`heap collected after the initial read: ${c.beforeMiB.toFixed(0)} → ${c.afterMiB.toFixed(0)} MiB in ${c.ms.toFixed(0)} ms`);
+          this.warmed = true;
           this.emit('warmed');
         },
         (err: Error) => {

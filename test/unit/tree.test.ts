@@ -3,6 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Entry, LookupOptions, RecordTree, identOf, isWildcard } from '../../lib/skydns/tree.js';
+import { rng } from '../harness/random.js';
 
 const P = '/skydns';
 const v = (host: string) => JSON.stringify({ host });
@@ -178,6 +179,38 @@ describe('RecordTree bookkeeping', () => {
   test('keys() lists every key in tree order (value before children, children sorted)', () => {
     const t = tree(['z/b', 'z', 'z/a/c', 'a']);
     assert.deepEqual(t.keys(), [`${P}/a`, `${P}/z`, `${P}/z/a/c`, `${P}/z/b`]);
+  });
+
+  test('a node with few children and one with many (the two ways a node keeps them) agree with a plain sorted set, under random puts and deletes', () => {
+    // Under x/ the children come and go across the bound between the two forms (8), in and out of
+    // order, with underscore labels and labels that sort by code unit ('B' < '_' < 'a').
+    const labels = ['a', 'b', '_tcp', 'B', 'z9', 'y', 'c', 'ab', '_udp', 'q', 'r', 's', 'Z', 'm', 'n', 'o'];
+    const random = rng(7);
+    const t = new RecordTree('skydns');
+    const held = new Set<string>();
+    for (let step = 0; step < 3000; step++) {
+      const key = `x/${labels[Math.floor(random() * labels.length)]}${random() < 0.3 ? '/leaf' : ''}`;
+      if (random() < 0.55) {
+        t.put(`${P}/${key}`, v(key));
+        held.add(key);
+      } else {
+        assert.equal(t.delete(`${P}/${key}`), held.has(key));
+        held.delete(key);
+      }
+      const want = [...held].sort((p, q) => {
+        // Tree order: segment by segment, a key before the keys below it.
+        const a = p.split('/');
+        const b = q.split('/');
+        for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+        return a.length - b.length;
+      });
+      assert.deepEqual(t.keys(), want.map((k) => `${P}/${k}`), `after step ${step}`);
+      // Through a wildcard: each child's subtree, children in order (every key here is x/<label>…).
+      assert.deepEqual(look(t, 'x/*').keys, want);
+      assert.deepEqual(look(t, 'x/*', { skipAttrleaf: true }).keys, want.filter((k) => !k.split('/')[1].startsWith('_')));
+      for (const l of labels) assert.equal(t.exists(['x', l]), want.some((k) => k === `x/${l}` || k.startsWith(`x/${l}/`)));
+      assert.deepEqual(look(t, 'x', { skipAttrleaf: true }).keys, want.filter((k) => !k.split('/')[1].startsWith('_')));
+    }
   });
 });
 
