@@ -13,7 +13,7 @@
  *   - churn:    answer cache on while CHURN record changes per 1,000 queries
  *               land elsewhere in the zone (the rate of 200 changes a second at
  *               about 20k queries a second is 10 per 1,000);
- *   - heap:     heap bytes kept per record in the tree and per cached answer
+ *   - heap:     heap bytes kept per record in the tree, per service and per cached answer
  *               (young-generation collections copy each new one; needs
  *               `node --expose-gc`; not in the default runs);
  *   - tables:   the answer cache's table (lib/skydns/tables.ts) against a Map
@@ -25,6 +25,10 @@
  *               (V8's sampling heap profiler, every 256 bytes): what sets how
  *               often the query thread stops for a young-generation collection
  *               (not in the default runs);
+ *   - scavenge: what a young-generation collection costs this machine with an
+ *               old generation of 25, 100 and 250 MB and nothing surviving (a
+ *               Map-heavy old generation like the record tree's, then garbage
+ *               only): the pause's median and maximum (not in the default runs);
  *   - ingest:   µs of CPU per record change with no queries, answer cache on
  *               and warm: what one change costs the query thread once etcd3
  *               has handed it over (decode the value, the tree's put and
@@ -32,7 +36,7 @@
  *
  * Run: `npx tsc -p tsconfig.json && node dist/bench/skydns-inproc.js`
  * Knobs: INPROC_SERVICES (5000), INPROC_SECONDS (3 per measurement), INPROC_CHURN (10),
- * INPROC_RUNS (uncached,cached,churn,ingest; also heap, tables, alloc).
+ * INPROC_RUNS (uncached,cached,churn,ingest; also heap, tables, alloc, scavenge).
  * For instruction counts (repeatable on a noisy machine):
  *   INPROC_SECONDS=0 INPROC_QUERIES=200000 valgrind --tool=callgrind node dist/bench/skydns-inproc.js
  */
@@ -45,6 +49,7 @@ import { SlotTable } from '../lib/skydns/tables.js';
 import { encodeRecord, hashLabel } from '../lib/msg/record.js';
 import { envInt } from './common.js';
 import inspector from 'node:inspector';
+import { PerformanceObserver } from 'node:perf_hooks';
 
 const DOMAIN = 'cluster.local.';
 const NAMESPACES = 50;
@@ -168,7 +173,7 @@ function ingest(s: Setup, seconds: number, count: number, n: number): Measured {
   return { queries: k, cpuUs, usPerQuery: cpuUs / k };
 }
 
-/** Heap bytes kept per record (20,000 A leaves put into a loaded tree) and per cached answer (the mix, asked a second time). */
+/** Heap bytes kept per record (20,000 A leaves put into a loaded tree), per service (20,000 services added) and per cached answer (the mix, asked a second time). */
 async function heap(n: number, packets: Buffer[]): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) {
@@ -188,6 +193,13 @@ async function heap(n: number, packets: Buffer[]): Promise<void> {
   const h1 = used();
   process.stdout.write(`heap      ${((h1 - h0) / extra.length).toFixed(0).padStart(7)} bytes per record (${extra.length} A leaves added under ${n} services)\n`);
   for (const [k] of extra) s.tree.delete(k);
+  // Whole services (their A and SRV leaves, and the nodes for them) added to the namespaces.
+  const services = Array.from({ length: 20_000 }, (_, i) => serviceRecords(n + i)).flat();
+  const h4 = used();
+  for (const [k, v] of services) s.tree.put(k, v);
+  const h5 = used();
+  process.stdout.write(`heap      ${((h5 - h4) / (services.length / 2)).toFixed(0).padStart(7)} bytes per service (20000 services added, each an A and an SRV leaf, as kube2sky writes a ClusterIP service with one port)\n`);
+  for (const [k] of services) s.tree.delete(k);
   // The first asking is refused by the cache's doorkeeper; the second is kept.
   for (const p of packets) await answer(s.handler, p);
   const h2 = used();
@@ -240,6 +252,41 @@ async function alloc(n: number, packets: Buffer[]): Promise<void> {
     }
   }
   session.disconnect();
+}
+
+/**
+ * Young-generation pauses with an old generation of `mb` MB and no survivors: on this
+ * project's VM the pause grows with the old generation (0.2–0.4 ms at 15–25 MB, 1.4–1.5 at 250),
+ * which is why the record tree's size and the initial read's garbage matter to the query
+ * thread's tail.
+ */
+async function scavenge(): Promise<void> {
+  for (const mb of [25, 100, 250]) {
+    const old: Map<string, { a: number; b: string }>[] = [];
+    let made = 0;
+    while (process.memoryUsage().heapUsed < mb * 1048576) {
+      const m = new Map<string, { a: number; b: string }>();
+      for (let i = 0; i < 8; i++) m.set(`k${made++}`, { a: made, b: `x${made}` });
+      old.push(m);
+    }
+    const pauses: number[] = [];
+    const obs = new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === 1) pauses.push(e.duration);
+    });
+    obs.observe({ entryTypes: ['gc'] });
+    let sink = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < 2000) {
+      const o = { x: sink, y: [sink, sink + 1], z: `q${sink & 1023}` };
+      sink += o.y.length;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    obs.disconnect();
+    pauses.sort((a, b) => a - b);
+    const used = process.memoryUsage().heapUsed / 1048576;
+    process.stdout.write(`scavenge  old generation ${used.toFixed(0).padStart(4)} MB (${old.length} Maps): ${pauses.length} young-generation collections, median ${(pauses[pauses.length >> 1] ?? NaN).toFixed(2)} ms, max ${(pauses[pauses.length - 1] ?? NaN).toFixed(2)} ms\n`);
+    old.length = 0;
+  }
 }
 
 /** Map against SlotTable under steady replacement (the items made beforehand): steps over 0.5 ms, the slowest, and the total. */
@@ -296,6 +343,10 @@ async function main(): Promise<void> {
     }
     if (w === 'alloc') {
       await alloc(n, packets);
+      continue;
+    }
+    if (w === 'scavenge') {
+      await scavenge();
       continue;
     }
     const s = setup(n, w === 'uncached' ? 0 : 50_000);
