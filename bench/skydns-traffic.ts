@@ -354,7 +354,7 @@ interface Workload {
   /** At half of skydns's static maximum, with the load on CPUs of its own (cpu-split.ts). */
   latency: TracedLatency[];
   /** skydns's garbage collections during its latency run (one worker only; null: not known). */
-  gc: { scavengesPerS: number; scavengeMsPerS: number; majors: number; majorMs: number; markingMs: number } | null;
+  gc: { scavengesPerS: number; scavengeMsPerS: number; majors: number; majorMs: number; markingMs: number; newSpaceMiB: [number, number]; oldSpaceMiB: number } | null;
   cacheHitPct: number | null;
   invalidations: number | null;
 }
@@ -383,11 +383,12 @@ async function metricsOf(sky: SkydnsStart): Promise<{ req: number; hits: number;
 }
 
 /** skydns's garbage collections so far (prom-client's nodejs_gc_duration_seconds, kept by the process that serves /metrics). */
-async function gcOf(sky: SkydnsStart): Promise<{ minor: number; minorS: number; major: number; majorS: number; incrementalS: number } | null> {
+async function gcOf(sky: SkydnsStart): Promise<{ minor: number; minorS: number; major: number; majorS: number; incrementalS: number; newSpaceMiB: number; oldSpaceMiB: number } | null> {
   try {
     const text = (await httpGet(sky.metricsPort, '/metrics')).body;
     const get = (series: string, kind: string) => metricSum(text, `nodejs_gc_duration_seconds_${series}{kind="${kind}"}`) ?? 0;
-    return { minor: get('count', 'minor'), minorS: get('sum', 'minor'), major: get('count', 'major'), majorS: get('sum', 'major'), incrementalS: get('sum', 'incremental') };
+    const space = (name: string) => (metricSum(text, `nodejs_heap_space_size_total_bytes{space="${name}"}`) ?? NaN) / 1048576;
+    return { minor: get('count', 'minor'), minorS: get('sum', 'minor'), major: get('count', 'major'), majorS: get('sum', 'major'), incrementalS: get('sum', 'incremental'), newSpaceMiB: space('new'), oldSpaceMiB: space('old') };
   } catch {
     return null;
   }
@@ -427,7 +428,7 @@ async function workload(name: string, churn: Churn | null, sky: SkydnsStart, one
       const l = await tracedLatencyRun(srv.label, srv.port, srv.prog.pid, s.latencySeconds, rate, ctx, others);
       const g1 = g0 ? await gcOf(sky) : null;
       if (g0 && g1) {
-        gc = { scavengesPerS: (g1.minor - g0.minor) / s.latencySeconds, scavengeMsPerS: ((g1.minorS - g0.minorS) * 1000) / s.latencySeconds, majors: g1.major - g0.major, majorMs: (g1.majorS - g0.majorS) * 1000, markingMs: (g1.incrementalS - g0.incrementalS) * 1000 };
+        gc = { scavengesPerS: (g1.minor - g0.minor) / s.latencySeconds, scavengeMsPerS: ((g1.minorS - g0.minorS) * 1000) / s.latencySeconds, majors: g1.major - g0.major, majorMs: (g1.majorS - g0.majorS) * 1000, markingMs: (g1.incrementalS - g0.incrementalS) * 1000, newSpaceMiB: [g0.newSpaceMiB, g1.newSpaceMiB], oldSpaceMiB: g1.oldSpaceMiB };
         log(`${srv.label} meanwhile: ${gcText(gc)}`);
       }
       latency.push(l);
@@ -625,9 +626,9 @@ async function benchSize(n: number, s: Settings, tools: { dnsperf: string; knotd
 // Report
 // ---------------------------------------------------------------------------
 
-/** "young-generation collections 0.6/s, 2.1 ms/s; 1 full, 9.3 ms; marking steps 12.0 ms". */
+/** "young-generation collections 0.6/s, 2.1 ms/s; 1 full, 9.3 ms; marking steps 12.0 ms; young generation 32.0 → 32.0 MiB, old 150 MiB". */
 function gcText(g: NonNullable<Workload['gc']>): string {
-  return `young-generation collections ${fmt(g.scavengesPerS, 1)}/s, ${fmt(g.scavengeMsPerS, 1)} ms/s; ${g.majors} full, ${fmt(g.majorMs, 1)} ms; marking steps ${fmt(g.markingMs, 1)} ms`;
+  return `young-generation collections ${fmt(g.scavengesPerS, 1)}/s, ${fmt(g.scavengeMsPerS, 1)} ms/s; ${g.majors} full, ${fmt(g.majorMs, 1)} ms; marking steps ${fmt(g.markingMs, 1)} ms; young generation ${fmt(g.newSpaceMiB[0], 1)} → ${fmt(g.newSpaceMiB[1], 1)} MiB, old ${fmt(g.oldSpaceMiB, 0)} MiB`;
 }
 
 /** For a log line: the other tasks that held the server's CPU during a latency run, the p99 clear of them, and the server's own helper threads ('' with no CPU split). */
