@@ -177,27 +177,34 @@ export function cpuSecondsOf(pid: number): number | null {
   return total;
 }
 
-/** utime+stime of one process in seconds (null if the process is gone). */
-export function cpuSecondsOfOne(pid: number): number | null {
+/**
+ * The fields of a /proc stat file (/proc/PID/stat, /proc/PID/task/TID/stat)
+ * after "pid (comm) ": [0] is field 3 (state), so field N is [N - 3]. Null if
+ * the process or thread is gone.
+ */
+export function procStat(file: string): string[] | null {
   try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+    const text = fs.readFileSync(file, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
 }
 
+/** utime+stime (fields 14 and 15) of a stat file, in seconds. */
+function cpuSecondsIn(file: string): number | null {
+  const f = procStat(file);
+  return f ? (Number(f[11]) + Number(f[12])) / CLK_TCK : null;
+}
+
+/** utime+stime of one process in seconds (null if the process is gone). */
+export function cpuSecondsOfOne(pid: number): number | null {
+  return cpuSecondsIn(`/proc/${pid}/stat`);
+}
+
 /** utime+stime of a process's main thread (its task of the same id) in seconds, null if gone. */
 export function mainThreadCpuSeconds(pid: number): number | null {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
-  } catch {
-    return null;
-  }
+  return cpuSecondsIn(`/proc/${pid}/task/${pid}/stat`);
 }
 
 /** Busy CPU seconds of the whole machine (all cores) from /proc/stat, or null. */

@@ -28,7 +28,7 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import { log, withChildren } from './common.js';
+import { log, procStat, withChildren } from './common.js';
 import { which } from './dns-servers.js';
 
 export interface CpuSplit {
@@ -143,8 +143,8 @@ const SLEEP_MS = 1;
  * sends it a packet: the trace shows the CPU idle, the client sending every
  * 250 µs, and the thread woken in the end from an interrupt on the idle CPU.
  * A sleep ended by one of the server's own threads (it waited for a helper)
- * is its own doing; `byOther` counts the others, which alone are returned
- * as spans (their answers are no more the server's than a hold's).
+ * is its own doing and only counted (`byOwn`); the others are returned as
+ * spans (their answers are no more the server's than a hold's).
  */
 export function lateWakes(sleeps: readonly Sleep[], sentSorted: Float64Array): { spans: Span[]; byOwn: number; maxMs: number } {
   const spans: Span[] = [];
@@ -231,11 +231,7 @@ export class SchedTrace {
     }
   }
 
-  /**
-   * Stops tracing; returns the holds by other tasks than the server's threads
-   * (and idle), largest total first, and each hold's span (CLOCK_MONOTONIC
-   * seconds), in time order.
-   */
+  /** Stops tracing, puts tracefs back, and reads the trace for the server's threads (analyseTrace). */
   async stop(serverPids: number[]): Promise<TraceFindings> {
     const who: TraceTasks = { own: new Set(), helpers: new Set(), mains: new Set() };
     for (const pid of serverPids.flatMap((p) => withChildren(p))) {
@@ -384,7 +380,7 @@ export async function analyseTrace(input: NodeJS.ReadableStream, who: TraceTasks
   return { holds: byTotal(holds), helperHolds: byTotal(helperHolds), spans, queryThread: { ranMs, waits: [...waits.values()].sort((a, b) => a.cpu - b.cpu), foreign, spans: waitSpans, runs, sleeps } };
 }
 
-/** When another task held a CPU left to the server (CLOCK_MONOTONIC seconds). */
+/** A stretch of time (CLOCK_MONOTONIC seconds): a hold, a wait, a run of the query thread. */
 export interface Span {
   from: number;
   to: number;
@@ -467,16 +463,11 @@ export function faultsOf(pids: number[]): { minor: number; major: number } | nul
   let major = 0;
   let read = 0;
   for (const pid of pids) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // After "pid (comm) ": state is field 3, minflt field 10, majflt field 12.
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      minor += Number(f[7]);
-      major += Number(f[9]);
-      read++;
-    } catch {
-      /* gone */
-    }
+    const f = procStat(`/proc/${pid}/stat`);
+    if (!f) continue; // gone
+    minor += Number(f[7]); // minflt, field 10
+    major += Number(f[9]); // majflt, field 12
+    read++;
   }
   return read ? { minor, major } : null;
 }

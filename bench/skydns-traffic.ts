@@ -457,14 +457,14 @@ async function workload(name: string, churn: Churn | null, sky: SkydnsStart, one
  */
 async function tracedLatencyRun(label: string, port: number, pid: number, seconds: number, rate: number, ctx: SizeCtx, otherLoad: number[] = [], limit = Infinity): Promise<TracedLatency> {
   let traced: TraceFindings | null = null;
-  const f0 = faultsOf(withChildren(pid));
-  const cpu0 = withChildren(pid).map((p) => ({ p, s: mainThreadCpuSeconds(p) }));
+  const procs = withChildren(pid);
+  const f0 = faultsOf(procs);
+  const cpu0 = procs.map((p) => ({ p, s: mainThreadCpuSeconds(p) }));
   const t0 = performance.now();
   const sky = !label.includes('knot');
   // skydns's query threads (one per process) are kept to the CPUs left to the server when they
   // fit there (one worker on this machine); knot's threads, one per CPU, and skydns's
   // -workers=auto are left free (withSplit says why).
-  const procs = withChildren(pid);
   const server = sky && ctx.split && procs.length <= ctx.split.serverCpus.length ? { pids: procs, allThreads: false } : null;
   const l = await withSplit(
     ctx.split,
@@ -479,7 +479,7 @@ async function tracedLatencyRun(label: string, port: number, pid: number, second
     },
     server,
   );
-  const f1 = faultsOf(withChildren(pid));
+  const f1 = faultsOf(procs);
   const wall = (performance.now() - t0) / 1000;
   // The busiest process's query thread (its main thread): how long a hold's queue takes to drain.
   let busy: number | null = null;
