@@ -20,7 +20,7 @@ import { Resolver } from './resolver.js';
 import { DnsServer } from './server.js';
 import { EtcdStore } from './etcd-store.js';
 import { StubZones } from './stub.js';
-import { collectAfterLoad, recordFeedbackFromFirstCall, warmUp } from './warm.js';
+import { collectAfterLoad, collectYoungOnQueryThread, recordFeedbackFromFirstCall, warmUp } from './warm.js';
 
 /** Entries of the warm-up's private answer cache: few, so it fills and evicts (warm.ts). */
 const WARM_ANSWER_CACHE = 256;
@@ -77,6 +77,7 @@ export class SkyDnsApp extends EventEmitter {
 
   async start(): Promise<void> {
     recordFeedbackFromFirstCall();
+    collectYoungOnQueryThread();
     const env = this.opts.env ?? process.env;
     const cfg = this.cfg;
     this.client = createEtcdClient({

@@ -54,15 +54,40 @@ export function recordFeedbackFromFirstCall(): void {
 }
 
 /**
+ * Young-generation collections on the query thread alone. By default V8 also
+ * wakes helper threads for each one; on this project's 2-vCPU VM they were
+ * woken onto the query thread's own CPU and passed the work back and forth
+ * with it, so a collection stopped the query thread for about 2.2 ms instead
+ * of about 1.2 ms alone, and V8's own count of the pauses went from 11–17 to
+ * 6–7.5 ms a second at 100,000 services (bench/README.md, "Young-generation
+ * collections on one thread"). A DNS server's cores are busy answering, or
+ * capped by a CPU quota the helpers would draw on too. A `--parallel-scavenge`
+ * or `--no-parallel-scavenge` on node's command line is left to stand.
+ * Returns whether this changed V8's setting.
+ */
+export function collectYoungOnQueryThread(execArgv: readonly string[] = process.execArgv): boolean {
+  if (execArgv.some((a) => /^--(no-)?parallel[-_]scavenge$/.test(a) || a === '--single-threaded-gc')) return false;
+  v8.setFlagsFromString('--no-parallel-scavenge');
+  return true;
+}
+
+/**
  * One full collection, run once the records are read and the query path is
  * warm, before /readyz turns 200: reading the records from etcd leaves more
  * garbage in V8's old generation than the records themselves take (at 100,000
  * services 277 MB used, 144 MB of it live), and under steady query traffic no
- * full collection comes to clear it. It is not only memory: on this project's
- * 2-vCPU VM every young-generation collection costs about 0.5 ms per 100 MB of
- * old generation however little survives (bench/README.md, "In-process"), and
- * those collections stop the query thread every ~100 ms at 100,000 services.
- * Returns the heap used before and after, and the ms it took.
+ * full collection comes to clear it. It is not only memory: every
+ * young-generation collection walks the headers of all the old generation's
+ * pages, and on this project's 2-vCPU VM that walk alone took about 0.4 ms
+ * per collection at 100,000 services (perf: ScavengerCollector::CollectGarbage),
+ * however little survived; those collections stop the query thread every
+ * ~100 ms. The collection does not compact: with V8's compaction of every
+ * page the old generation shrank from 196 to 145 MiB, but each object
+ * promoted afterwards needed a fresh page instead of a hole, and the first
+ * second after /readyz took 290–872 page faults instead of 4–59 and had a
+ * worse p99 in three runs of three (bench/README.md, "Young-generation
+ * collections on one thread"). Returns the heap used before and after, and
+ * the ms it took.
  */
 export function collectAfterLoad(): { beforeMiB: number; afterMiB: number; ms: number } {
   const before = process.memoryUsage().heapUsed;

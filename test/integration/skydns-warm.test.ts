@@ -2,7 +2,10 @@
 // queries bring, so the code V8 optimised while warming is the code real queries run: the
 // first real queries after /readyz must not throw any of it away (a deoptimisation costs
 // 1–6 ms of the event loop, and then the path runs unoptimised until compiled again).
-// Real etcd, the real skydns program run with V8's --trace-deopt-verbose, real UDP on loopback.
+// And each young-generation collection runs on the query thread alone, without V8's helper
+// threads (lib/skydns/warm.ts collectYoungOnQueryThread).
+// Real etcd, the real skydns program run with V8's --trace-deopt-verbose or --trace-gc-nvp,
+// real UDP on loopback.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
@@ -91,7 +94,7 @@ function bailoutsAfterWarmUp(out: string): string[] {
   return bailouts;
 }
 
-describe('skydns: the first real queries after /readyz keep the code the warm-up optimised', () => {
+describe('skydns under real queries after /readyz: the code the warm-up optimised stays, and young-generation collections stay on the query thread', () => {
   let etcd: EtcdProcess;
   const started: SkyDnsProcess[] = [];
 
@@ -132,5 +135,39 @@ describe('skydns: the first real queries after /readyz keep the code the warm-up
     // doorkeeper is cleared with it, and 3,000 distinct questions keep the cache evicting.
     const bailouts = await deoptsUnderTraffic(['-answer-cache=200']);
     assert.deepEqual(bailouts, [], `the query path was deoptimised after /readyz:\n${bailouts.join('\n')}`);
+  });
+
+  /** background.scavenge.parallel (ms) of every young-generation collection after the warm-up (--trace-gc-nvp lines). */
+  function helperMsPerScavenge(out: string): number[] {
+    const warmed = out.indexOf('query path warmed up');
+    assert.ok(warmed > 0, 'the warm-up ran');
+    return out
+      .slice(warmed)
+      .split('\n')
+      .filter((l) => l.includes(' gc=s '))
+      .map((l) => Number(/ background\.scavenge\.parallel=([0-9.]+)/.exec(l)?.[1] ?? NaN));
+  }
+
+  async function scavengesUnderTraffic(nodeArgs: string[]): Promise<number[]> {
+    // Young generation fixed at 4 MiB a semi-space, so V8 would give a collection helper tasks.
+    const sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1', '-workers=1'], { nodeArgs: ['--trace-gc-nvp', '--min-semi-space-size=4', '--max-semi-space-size=4', ...nodeArgs] });
+    started.push(sky);
+    const queries: Buffer[] = [];
+    for (let i = 0; i < SERVICES; i++) queries.push(...queriesFor(i));
+    for (let round = 0; round < 3; round++) await send(sky.port, queries);
+    const ms = helperMsPerScavenge(sky.prog.output());
+    assert.ok(ms.length >= 3, `${ms.length} young-generation collections after the warm-up; the test needs at least 3`);
+    assert.ok(ms.every((x) => Number.isFinite(x)), 'every --trace-gc-nvp line gives background.scavenge.parallel');
+    return ms;
+  }
+
+  test('young-generation collections run on the query thread alone (lib/skydns/warm.ts collectYoungOnQueryThread)', async () => {
+    const ms = await scavengesUnderTraffic([]);
+    assert.deepEqual(ms.filter((x) => x > 0), [], `helper threads worked in ${ms.filter((x) => x > 0).length} of ${ms.length} collections`);
+  });
+
+  test("and node's own --parallel-scavenge, when given, is left to stand: helper threads then take part", async () => {
+    const ms = await scavengesUnderTraffic(['--parallel-scavenge']);
+    assert.ok(ms.some((x) => x > 0), `no helper thread worked in any of ${ms.length} collections`);
   });
 });
