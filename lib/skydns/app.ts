@@ -118,25 +118,30 @@ export class SkyDnsApp extends EventEmitter {
     store.on('synced', () => {
       const obj = store.tree.get(`/${cfg.prefix}/config`);
       if (obj) this.log.debug(`/${cfg.prefix}/config is read at start only; restart skydns to apply changes to it`);
-      // Answers flow from now on; ready once the query path has run hot (lib/skydns/warm.ts):
-      // through a handler of the same make whose forwarder has no servers (it never sends),
-      // whose metrics count nowhere and whose logger writes nothing.
-      const quiet = createLogger('warm-up', 'error', () => undefined);
-      const warmMetrics = this.metrics ? metricsFromEnv(env) : null;
-      warmUp(handlerParts(forwarderFor([], warmMetrics, quiet), warmMetrics, quiet, new AnswerCache(WARM_ANSWER_CACHE, { agePeriod: WARM_AGE_PERIOD })), this.log, { transport: this.server?.warmTransport() }).then(
-        (w) => {
-          this.log.info(`query path warmed up with ${w.queries} answers from the records in ${w.ms.toFixed(0)} ms`);
-          const c = collectAfterLoad();
-          this.log.info(`heap collected after the initial read: ${c.beforeMiB.toFixed(0)} → ${c.afterMiB.toFixed(0)} MiB in ${c.ms.toFixed(0)} ms`);
-          this.warmed = true;
-          this.emit('warmed');
-        },
-        (err: Error) => {
-          this.warmed = true;
-          this.log.warn(`warm-up failed (${err.message}); reporting ready anyway`);
-          this.emit('warmed');
-        },
-      );
+      // In a task of its own: the read that emitted 'synced' has let go of what it read by then.
+      setImmediate(() => {
+        // Answers flow from now on; ready once the query path has run hot (lib/skydns/warm.ts):
+        // through a handler of the same make whose forwarder has no servers (it never sends),
+        // whose metrics count nowhere and whose logger writes nothing.
+        const quiet = createLogger('warm-up', 'error', () => undefined);
+        const warmMetrics = this.metrics ? metricsFromEnv(env) : null;
+        // The initial read's garbage is collected first (collectAfterLoad): a full collection
+        // after the warm-up threw away the code the warm-up had optimised.
+        const c = collectAfterLoad();
+        this.log.info(`heap collected after the initial read: ${c.beforeMiB.toFixed(0)} → ${c.afterMiB.toFixed(0)} MiB in ${c.ms.toFixed(0)} ms`);
+        warmUp(handlerParts(forwarderFor([], warmMetrics, quiet), warmMetrics, quiet, new AnswerCache(WARM_ANSWER_CACHE, { agePeriod: WARM_AGE_PERIOD, presize: false })), this.log, { transport: this.server?.warmTransport() }).then(
+          (w) => {
+            this.log.info(`query path warmed up with ${w.queries} answers from the records in ${w.ms.toFixed(0)} ms`);
+            this.warmed = true;
+            this.emit('warmed');
+          },
+          (err: Error) => {
+            this.warmed = true;
+            this.log.warn(`warm-up failed (${err.message}); reporting ready anyway`);
+            this.emit('warmed');
+          },
+        );
+      });
     });
     const sync = store.start();
     this.server = new DnsServer(this.handler, { host: cfg.host, port: cfg.port, maxTcpConns: cfg.tcpMaxConns, tcpIdleMs: cfg.tcpIdleMs, tcpIoMs: cfg.tcpIoMs, exclusive: !this.opts.worker, udpIo: cfg.udpIo, metrics: this.metrics }, this.log);

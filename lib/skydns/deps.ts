@@ -120,8 +120,13 @@ export interface DepItem {
  */
 export class DepIndex<T extends DepItem> {
   /** Items by the paths they read (tables.ts: a Map stalled for milliseconds copying itself under churn). */
-  private readonly byPath = new PathTable<T | T[]>();
+  private readonly byPath: PathTable<T | T[]>;
   private readonly wild = new Map<T, WildRead[]>();
+
+  /** Room for `capacity` paths before its table grows. */
+  constructor(capacity = 8) {
+    this.byPath = new PathTable<T | T[]>(capacity);
+  }
 
   /** Items with a wildcard read (each is looked at on every change). */
   get wildCount(): number {

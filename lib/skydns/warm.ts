@@ -72,8 +72,8 @@ export function collectYoungOnQueryThread(execArgv: readonly string[] = process.
 }
 
 /**
- * One full collection, run once the records are read and the query path is
- * warm, before /readyz turns 200: reading the records from etcd leaves more
+ * One full collection, run once the records are read and before the warm-up
+ * (so before /readyz turns 200): reading the records from etcd leaves more
  * garbage in V8's old generation than the records themselves take (at 100,000
  * services 277 MB used, 144 MB of it live), and under steady query traffic no
  * full collection comes to clear it. It is not only memory: every
@@ -86,7 +86,11 @@ export function collectYoungOnQueryThread(execArgv: readonly string[] = process.
  * promoted afterwards needed a fresh page instead of a hole, and the first
  * second after /readyz took 290–872 page faults instead of 4–59 and had a
  * worse p99 in three runs of three (bench/README.md, "Young-generation
- * collections on one thread"). Returns the heap used before and after, and
+ * collections on one thread"). It runs before the warm-up, not after: run
+ * after it (--trace-deopt), it threw away the optimised code of the answer
+ * cache's set, the resolver's resolve and records, and Deps ("weak objects":
+ * objects that code referred to had died), and the first queries after
+ * /readyz ran them unoptimised. Returns the heap used before and after, and
  * the ms it took.
  */
 export function collectAfterLoad(): { beforeMiB: number; afterMiB: number; ms: number } {

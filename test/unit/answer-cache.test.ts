@@ -328,4 +328,27 @@ describe('AnswerCache', () => {
     c.set(big.raw, big.questionEnd, 512, 0, { ...reply(big, 0), buf: Buffer.concat([reply(big, 0).buf, Buffer.alloc(5000, 7)]) });
     assert.equal(get(c, big)!.chunk.buffer.byteLength, big.questionEnd + 1 + 5000);
   });
+
+  test('its tables are made for the full capacity: filling it copies neither (presize: false grows them as it fills)', () => {
+    // The entries' table and the dependency index's, as the cache holds them.
+    const tables = (c: AnswerCache) => {
+      const inside = c as unknown as { map: { items: unknown[] }; index: { byPath: { keys: unknown[] } } };
+      return [inside.map.items, inside.index.byPath.keys];
+    };
+    for (const presize of [true, false]) {
+      const c = cache(2000, { presize });
+      const before = tables(c);
+      for (let i = 0; i < 2000; i++) {
+        const q = query(`svc${i}.ns${i % 7}.svc.cluster.local`);
+        const d = new Deps();
+        d.add(['local', 'cluster', 'svc', `ns${i % 7}`, `svc${i}`], SUBTREE_PLAIN);
+        c.set(q.raw, q.questionEnd, 512, 0, reply(q, 1, d));
+      }
+      assert.equal(c.size, 2000);
+      const after = tables(c);
+      if (presize) assert.ok(before.every((t, i) => t === after[i]), 'a table was replaced');
+      else assert.ok(before.every((t, i) => t !== after[i] && after[i].length > t.length), 'the tables grew');
+    }
+  });
 });
+
