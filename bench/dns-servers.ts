@@ -9,6 +9,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { RCODE, TYPE, decodeMessage, encodeQuery } from '../lib/skydns/wire.js';
+import { SKYDNS_NODE_FLAGS } from '../lib/skydns/node-flags.js';
 import { knotConfig } from '../test/harness/knot.js';
 import { freePort } from '../test/harness/ports.js';
 import { sleep, type Program } from '../test/harness/proc.js';
@@ -125,7 +126,9 @@ export interface SkydnsStart extends Server {
 export async function startSkydns(etcdUrl: string, probeName: string, extraArgs: readonly string[], timeoutMs: number, label = 'skydns', onReadyz?: (port: number, pid: number) => void): Promise<SkydnsStart> {
   const { port, metricsPort } = await dnsAndMetricsPorts();
   const args = [
-    // BENCH_NODE_ARGS: V8/Node flags for skydns (e.g. --trace-gc, --cpu-prof) when looking into a figure.
+    // As the image starts it (lib/skydns/node-flags.ts); then BENCH_NODE_ARGS: V8/Node flags for
+    // skydns (e.g. --trace-gc, --cpu-prof) when looking into a figure, which win over those.
+    ...SKYDNS_NODE_FLAGS,
     ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
     SKYDNS_JS,
     `-machines=${etcdUrl}`,

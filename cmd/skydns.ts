@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --min-semi-space-size=16
 /** skydns: the cluster DNS server (SkyDNS-compatible flags and behaviour). */
 import cluster from 'node:cluster';
 import { FlagError, parseCommandLine } from '../lib/flags.js';
@@ -6,6 +6,7 @@ import { createLogger } from '../lib/log.js';
 import { IMPLEMENTATION, SKYDNS_FLAGS, SKYDNS_VERSION, applyDefaults, configFromFlags } from '../lib/skydns/config.js';
 import { KeyError, loadKey } from '../lib/dnssec/key.js';
 import { runPrimary, runServer } from '../lib/skydns/run.js';
+import { nodeFlagsNotice } from '../lib/skydns/node-flags.js';
 
 async function main(): Promise<void> {
   const { flags: parsed, config: cfg } = parseCommandLine('skydns', SKYDNS_FLAGS, process.argv.slice(2), (p) => {
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
   const name = worker ? `skydns[${process.pid}]` : 'skydns';
   const log = createLogger(name, parsed.values.get('verbose') === true ? 'debug' : 'info');
   if (!worker) for (const w of parsed.warnings) log.warn(w);
+  const notice = worker ? null : nodeFlagsNotice();
+  if (notice) log.info(notice);
   process.on('uncaughtException', (err) => log.error(`uncaught exception (kept running): ${err.stack ?? String(err)}`));
   process.on('unhandledRejection', (err) => log.error(`unhandled rejection (kept running): ${err instanceof Error ? err.stack : String(err)}`));
   if (!worker && cfg.workers === 1 && cfg.workersSource) log.info(`one server process (${cfg.workersSource})`);

@@ -57,12 +57,14 @@ export function recordFeedbackFromFirstCall(): void {
  * Young-generation collections on the query thread alone. By default V8 also
  * wakes helper threads for each one; on this project's 2-vCPU VM they were
  * woken onto the query thread's own CPU and passed the work back and forth
- * with it, so a collection stopped the query thread for about 2.2 ms instead
- * of about 1.2 ms alone, and V8's own count of the pauses went from 11–17 to
- * 6–7.5 ms a second at 100,000 services (bench/README.md, "Young-generation
- * collections on one thread"). A DNS server's cores are busy answering, or
- * capped by a CPU quota the helpers would draw on too. A `--parallel-scavenge`
- * or `--no-parallel-scavenge` on node's command line is left to stand.
+ * with it: in the scheduler trace a collection held the query thread about
+ * 2.2 ms with helpers and about 1.2 ms alone, and V8's own measure of each
+ * collection at 100,000 services went from 1.2–1.6 to 1.1–1.3 ms (six
+ * alternating runs; bench/README.md, "Young-generation collections on one
+ * thread"). A DNS server's cores are busy answering, or capped by a CPU quota
+ * the helpers would draw on too. A `--parallel-scavenge`,
+ * `--no-parallel-scavenge` or `--single-threaded-gc` on node's command line
+ * is left to stand.
  * Returns whether this changed V8's setting.
  */
 export function collectYoungOnQueryThread(execArgv: readonly string[] = process.execArgv): boolean {
@@ -83,10 +85,11 @@ export function collectYoungOnQueryThread(execArgv: readonly string[] = process.
  * however little survived; those collections stop the query thread every
  * ~100 ms. The collection does not compact: with V8's compaction of every
  * page the old generation shrank from 196 to 145 MiB, but each object
- * promoted afterwards needed a fresh page instead of a hole, and the first
- * second after /readyz took 290–872 page faults instead of 4–59 and had a
- * worse p99 in three runs of three (bench/README.md, "Young-generation
- * collections on one thread"). It runs before the warm-up, not after: run
+ * promoted afterwards needed a fresh page instead of a hole, and in three
+ * alternating runs the first second after /readyz took 290–872 page faults
+ * instead of 4–59 and had a clear p99 of 3.35–5.46 ms instead of 2.04–2.52
+ * (bench/README.md, "Young-generation collections on one thread"). The
+ * collection runs before the warm-up, not after: run
  * after it (--trace-deopt), it threw away the optimised code of the answer
  * cache's set, the resolver's resolve and records, and Deps ("weak objects":
  * objects that code referred to had died), and the first queries after

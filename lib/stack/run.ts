@@ -14,6 +14,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadKey } from '../dnssec/key.js';
+import { SKYDNS_NODE_FLAGS } from '../skydns/node-flags.js';
 import { type ParsedFlags, num, str, bool } from '../flags.js';
 import { Component, Show } from './component.js';
 import { waitUntil } from './wait.js';
@@ -112,7 +113,7 @@ export async function runStack(p: ParsedFlags, repoRoot: string, distRoot: strin
     `--healthz-port=${k2sPort}`, '--healthz-address=127.0.0.1',
   ], q('kube2sky'));
   const skydns = new Component('skydns', node, [
-    bin('skydns'), `-machines=${etcdUrl}`, `-addr=127.0.0.1:${dnsPort}`, '-ns-rotate=false', `-domain=${domain}.`,
+    ...SKYDNS_NODE_FLAGS, bin('skydns'), `-machines=${etcdUrl}`, `-addr=127.0.0.1:${dnsPort}`, '-ns-rotate=false', `-domain=${domain}.`,
     `-metrics-addr=127.0.0.1:${skyMetrics}`, ...(keyBase ? [`-dnssec=${keyBase}`] : []),
   ], q('skydns'));
   const healthz = new Component('healthz', node, [

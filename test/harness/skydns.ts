@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { freePort, freeTcpPort } from './ports.js';
 import { Program, spawnProgram, waitUntil } from './proc.js';
+import { SKYDNS_NODE_FLAGS } from '../../lib/skydns/node-flags.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const SKYDNS_BIN = path.join(root, 'dist/cmd/skydns.js');
@@ -18,7 +19,8 @@ export interface SkyDnsProcess {
 export async function startSkyDns(etcdUrl: string, extra: string[] = [], opts: { waitReady?: boolean; env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {}): Promise<SkyDnsProcess> {
   const port = await freePort();
   const metricsPort = await freeTcpPort();
-  const args = [...(opts.nodeArgs ?? []), SKYDNS_BIN, `-machines=${etcdUrl}`, `-addr=127.0.0.1:${port}`, '-ns-rotate=false', '-domain=cluster.local.', `-metrics-addr=127.0.0.1:${metricsPort}`, ...extra];
+  // As the image starts it (lib/skydns/node-flags.ts); opts.nodeArgs come after, so a test's own setting wins.
+  const args = [...SKYDNS_NODE_FLAGS, ...(opts.nodeArgs ?? []), SKYDNS_BIN, `-machines=${etcdUrl}`, `-addr=127.0.0.1:${port}`, '-ns-rotate=false', '-domain=cluster.local.', `-metrics-addr=127.0.0.1:${metricsPort}`, ...extra];
   const prog = spawnProgram(process.execPath, args, { name: 'skydns', env: opts.env });
   const httpGet = async (p: string) => {
     const res = await fetch(`http://127.0.0.1:${metricsPort}${p}`);

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load, loadAll } from 'js-yaml';
 import { type Program, spawnProgram, waitUntil } from '../harness/proc.js';
+import { SKYDNS_NODE_FLAGS } from '../../lib/skydns/node-flags.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const COMPOSE_FILE = path.join(root, 'docker-compose.yml');
@@ -186,6 +187,8 @@ test('Dockerfile: the README\'s build steps, a non-root runtime with etcd, nsloo
   assert.ok(loop, 'the wrapper loop');
   const programs = new Set(loop[1].trim().split(/\s+/));
   for (const p of programs) assert.ok(fs.existsSync(path.join(root, 'cmd', `${p}.ts`)), `cmd/${p}.ts exists`);
+  // skydns's wrapper starts node with the flags every other start of skydns uses (lib/skydns/node-flags.ts).
+  assert.ok(text.includes(`if [ "$p" = skydns ]; then flags='${SKYDNS_NODE_FLAGS.join(' ')} '; fi`), "skydns's wrapper passes SKYDNS_NODE_FLAGS to node");
   for (const [name, svc] of Object.entries(compose())) {
     const ep = svc.entrypoint?.[0] ?? '';
     assert.ok(programs.has(ep) || ep === '/usr/bin/etcd', `${name}: entrypoint ${ep} is in the image`);
@@ -218,7 +221,7 @@ const NODE = process.execPath;
 const PROGRAMS: Record<string, string[]> = {
   '/usr/bin/etcd': [which('etcd') ?? '/usr/bin/etcd'],
   kube2sky: [NODE, path.join(root, 'dist/cmd/kube2sky.js')],
-  skydns: [NODE, path.join(root, 'dist/cmd/skydns.js')],
+  skydns: [NODE, ...SKYDNS_NODE_FLAGS, path.join(root, 'dist/cmd/skydns.js')],
   'exec-healthz': [NODE, path.join(root, 'dist/cmd/exec-healthz.js')],
   apiserver: [NODE, path.join(root, 'dist/cmd/apiserver.js')],
 };

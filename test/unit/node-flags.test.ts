@@ -1,0 +1,13 @@
+// The node flags skydns is started with (lib/skydns/node-flags.ts), and the log line for a start without them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SKYDNS_NODE_FLAGS, nodeFlagsNotice } from '../../lib/skydns/node-flags.js';
+
+test('a start with the young generation sized, ours or the operator\'s own, says nothing; one without it says what is missing', () => {
+  assert.equal(nodeFlagsNotice([...SKYDNS_NODE_FLAGS]), null);
+  assert.equal(nodeFlagsNotice(['--min-semi-space-size=4']), null);
+  assert.equal(nodeFlagsNotice(['--inspect', '--min_semi_space_size=8']), null);
+  const notice = nodeFlagsNotice(['--max-semi-space-size=16']);
+  assert.ok(notice !== null && notice.includes('--min-semi-space-size=16'), String(notice));
+  assert.ok(nodeFlagsNotice([]) !== null);
+});
