@@ -81,11 +81,14 @@ export function collectYoungOnQueryThread(execArgv: readonly string[] = process.
  * dies young is not found dead until a full collection, and meanwhile every
  * young object it points to (an entry's dependency paths, say) is kept through
  * each young-generation collection and moved to the old generation in turn.
- * In 4 of 15 runs of a handler-only probe (20,000 services, the pod's-eye mix,
- * a 50,000-entry cache) the process fell into that state for good: 2.4–5 MB
- * promoted per collection instead of ~5 KB, the heap growing to 140–220 MB of
- * which a full collection left 52, and 18 ms collections; with pretenuring off,
- * 0 of 14 (bench/README.md, "Young-generation collections on one thread").
+ * In 5 of 21 runs of a handler-only probe (20,000 services; every service's
+ * A, AAAA and a search-path miss; a 50,000-entry cache) the process fell into
+ * that state for good: 2.4–5 MB promoted per collection instead of ~5 KB, the
+ * heap growing to 140–220 MB of which a full collection left 52, and 18 ms
+ * collections; with pretenuring off, 0 of 22. bench/skydns-promotion.ts, the
+ * same probe: 2 of 14 runs (+968 and +183 KB of old generation per
+ * collection) against 0 of 8 (bench/README.md, "Young-generation collections
+ * on one thread").
  * Called once the records are read, before the warm-up: pretenuring speeds
  * the initial read, whose objects do live long (ready in 5.4 s at 100,000
  * services with it, 6.2–6.9 s without). A `--allocation-site-pretenuring` or
