@@ -16,8 +16,20 @@
  */
 export const SKYDNS_NODE_FLAGS: readonly string[] = ['--min-semi-space-size=16'];
 
+/**
+ * Whether node's command line sets one of the V8 flags `names` (written with
+ * dashes), in any of the forms V8 takes: `--name`, `--no-name`, `--name=value`,
+ * with dashes or underscores. skydns leaves such a setting to stand.
+ */
+export function nodeFlagGiven(execArgv: readonly string[], ...names: string[]): boolean {
+  return execArgv.some((a) => {
+    const m = /^--(?:no[-_])?([a-z0-9_-]+)(?:=|$)/.exec(a);
+    return m !== null && names.includes(m[1].replace(/_/g, '-'));
+  });
+}
+
 /** A line for the log when node was started without them (null when it was, or with its own setting). */
 export function nodeFlagsNotice(execArgv: readonly string[] = process.execArgv): string | null {
-  if (execArgv.some((a) => /^--min[-_]semi[-_]space[-_]size(=|$)/.test(a))) return null;
+  if (nodeFlagGiven(execArgv, 'min-semi-space-size')) return null;
   return `node was started without ${SKYDNS_NODE_FLAGS.join(' ')}: after a quiet spell V8 may shrink the young generation and then collect it several times as often until it has grown back; the image's skydns command passes it (docs/deploy.md)`;
 }

@@ -38,6 +38,7 @@ import { DnsHandler, HandlerDeps, Transport, isPromise } from './handler.js';
 import type { Logger } from './resolver.js';
 import type { RecordTree } from './tree.js';
 import { TYPE, encodeQuery } from './wire.js';
+import { nodeFlagGiven } from './node-flags.js';
 
 /**
  * Makes V8 record what each function sees from its first call. By default a
@@ -68,7 +69,7 @@ export function recordFeedbackFromFirstCall(): void {
  * Returns whether this changed V8's setting.
  */
 export function collectYoungOnQueryThread(execArgv: readonly string[] = process.execArgv): boolean {
-  if (execArgv.some((a) => /^--(no-)?parallel[-_]scavenge$/.test(a) || a === '--single-threaded-gc')) return false;
+  if (nodeFlagGiven(execArgv, 'parallel-scavenge', 'single-threaded-gc')) return false;
   v8.setFlagsFromString('--no-parallel-scavenge');
   return true;
 }
@@ -96,7 +97,7 @@ export function collectYoungOnQueryThread(execArgv: readonly string[] = process.
  * Returns whether this changed V8's setting.
  */
 export function allocateYoungFirst(execArgv: readonly string[] = process.execArgv): boolean {
-  if (execArgv.some((a) => /^--(no-)?allocation[-_]site[-_]pretenuring$/.test(a))) return false;
+  if (nodeFlagGiven(execArgv, 'allocation-site-pretenuring')) return false;
   v8.setFlagsFromString('--no-allocation-site-pretenuring');
   return true;
 }

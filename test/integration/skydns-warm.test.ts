@@ -80,11 +80,15 @@ async function send(port: number, queries: Buffer[]): Promise<Map<number, number
 /** The query path's compiled files: a deoptimisation in one of them after the warm-up is a failure. */
 const QUERY_PATH = /dist\/lib\/(skydns\/(handler|caches|tables|wire|resolver|tree|udp-batch|server|metrics|deps)|metrics\/fast|msg\/[a-z-]+)\.js:\d+/;
 
-/** The bailouts (with where they happened) in the query path's files after the warm-up. */
-function bailoutsAfterWarmUp(out: string): string[] {
+/** The lines skydns wrote after its warm-up. */
+function linesAfterWarmUp(out: string): string[] {
   const warmed = out.indexOf('query path warmed up');
   assert.ok(warmed > 0, 'the warm-up ran');
-  const after = out.slice(warmed).split('\n');
+  return out.slice(warmed).split('\n');
+}
+
+/** The bailouts (with where they happened) in the query path's files, among skydns's lines after the warm-up. */
+function bailoutsIn(after: string[]): string[] {
   const bailouts: string[] = [];
   for (let i = 0; i < after.length; i++) {
     if (!after[i].startsWith('[bailout (kind')) continue;
@@ -113,16 +117,27 @@ describe('skydns under real queries after /readyz: the code the warm-up optimise
     await etcd?.stop();
   });
 
-  /** Starts skydns with `args`, sends the cluster's mix (each query twice), returns the bailouts after the warm-up. */
-  async function deoptsUnderTraffic(args: string[]): Promise<string[]> {
-    const sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1', '-workers=1', ...args], { nodeArgs: ['--trace-deopt-verbose'] });
+  /**
+   * Starts skydns with `args` under node's `nodeArgs`, sends the cluster's mix `rounds` times
+   * (each query twice per round); returns the rcodes of the last round and skydns's lines after
+   * the warm-up.
+   */
+  async function underTraffic(args: string[], nodeArgs: string[], rounds = 1): Promise<{ rcodes: Map<number, number>; lines: string[] }> {
+    const sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1', '-workers=1', ...args], { nodeArgs });
     started.push(sky);
     const queries: Buffer[] = [];
     for (let i = 0; i < SERVICES; i++) queries.push(...queriesFor(i));
-    const rcodes = await send(sky.port, queries);
+    let rcodes = new Map<number, number>();
+    for (let round = 0; round < rounds; round++) rcodes = await send(sky.port, queries);
+    return { rcodes, lines: linesAfterWarmUp(sky.prog.output()) };
+  }
+
+  /** The bailouts after the warm-up, with skydns started with `args`, under the cluster's mix. */
+  async function deoptsUnderTraffic(args: string[]): Promise<string[]> {
+    const { rcodes, lines } = await underTraffic(args, ['--trace-deopt-verbose']);
     // The traffic was what it should be: answers and NXDOMAINs, nothing else.
     assert.deepEqual([...rcodes.keys()].sort(), [0, 3], `rcodes ${JSON.stringify([...rcodes])}`);
-    return bailoutsAfterWarmUp(sky.prog.output());
+    return bailoutsIn(lines);
   }
 
   test('no function of the query path is deoptimised by real traffic (--trace-deopt-verbose)', async () => {
@@ -137,25 +152,11 @@ describe('skydns under real queries after /readyz: the code the warm-up optimise
     assert.deepEqual(bailouts, [], `the query path was deoptimised after /readyz:\n${bailouts.join('\n')}`);
   });
 
-  /** background.scavenge.parallel (ms) of every young-generation collection after the warm-up (--trace-gc-nvp lines). */
-  function helperMsPerScavenge(out: string): number[] {
-    const warmed = out.indexOf('query path warmed up');
-    assert.ok(warmed > 0, 'the warm-up ran');
-    return out
-      .slice(warmed)
-      .split('\n')
-      .filter((l) => l.includes(' gc=s '))
-      .map((l) => Number(/ background\.scavenge\.parallel=([0-9.]+)/.exec(l)?.[1] ?? NaN));
-  }
-
+  /** background.scavenge.parallel (ms) of every young-generation collection after the warm-up (--trace-gc-nvp lines), under three rounds of the mix. */
   async function scavengesUnderTraffic(nodeArgs: string[]): Promise<number[]> {
     // Young generation fixed at 4 MiB a semi-space, so V8 would give a collection helper tasks.
-    const sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1', '-workers=1'], { nodeArgs: ['--trace-gc-nvp', '--min-semi-space-size=4', '--max-semi-space-size=4', ...nodeArgs] });
-    started.push(sky);
-    const queries: Buffer[] = [];
-    for (let i = 0; i < SERVICES; i++) queries.push(...queriesFor(i));
-    for (let round = 0; round < 3; round++) await send(sky.port, queries);
-    const ms = helperMsPerScavenge(sky.prog.output());
+    const { lines } = await underTraffic([], ['--trace-gc-nvp', '--min-semi-space-size=4', '--max-semi-space-size=4', ...nodeArgs], 3);
+    const ms = lines.filter((l) => l.includes(' gc=s ')).map((l) => Number(/ background\.scavenge\.parallel=([0-9.]+)/.exec(l)?.[1] ?? NaN));
     assert.ok(ms.length >= 3, `${ms.length} young-generation collections after the warm-up; the test needs at least 3`);
     assert.ok(ms.every((x) => Number.isFinite(x)), 'every --trace-gc-nvp line gives background.scavenge.parallel');
     return ms;
@@ -171,17 +172,10 @@ describe('skydns under real queries after /readyz: the code the warm-up optimise
     assert.ok(ms.some((x) => x > 0), `no helper thread worked in any of ${ms.length} collections`);
   });
 
-  /** V8's allocation-site pretenuring lines (--trace-pretenuring-statistics) after the warm-up. */
+  /** V8's allocation-site pretenuring lines (--trace-pretenuring-statistics) after the warm-up, under the mix. */
   async function pretenuringLinesUnderTraffic(nodeArgs: string[]): Promise<number> {
-    const sky = await startSkyDns(etcd.url, ['-nameservers=127.0.0.1:1', '-workers=1'], { nodeArgs: ['--trace-pretenuring-statistics', '--min-semi-space-size=1', '--max-semi-space-size=1', ...nodeArgs] });
-    started.push(sky);
-    const queries: Buffer[] = [];
-    for (let i = 0; i < SERVICES; i++) queries.push(...queriesFor(i));
-    await send(sky.port, queries);
-    const out = sky.prog.output();
-    const warmed = out.indexOf('query path warmed up');
-    assert.ok(warmed > 0, 'the warm-up ran');
-    return out.slice(warmed).split('\n').filter((l) => l.includes('pretenuring:')).length;
+    const { lines } = await underTraffic([], ['--trace-pretenuring-statistics', '--min-semi-space-size=1', '--max-semi-space-size=1', ...nodeArgs]);
+    return lines.filter((l) => l.includes('pretenuring:')).length;
   }
 
   test('no allocation-site pretenuring (lib/skydns/warm.ts allocateYoungFirst); node\'s own --allocation-site-pretenuring is left to stand', async () => {

@@ -1,7 +1,7 @@
 // The node flags skydns is started with (lib/skydns/node-flags.ts), and the log line for a start without them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SKYDNS_NODE_FLAGS, nodeFlagsNotice } from '../../lib/skydns/node-flags.js';
+import { SKYDNS_NODE_FLAGS, nodeFlagGiven, nodeFlagsNotice } from '../../lib/skydns/node-flags.js';
 
 test('a start with the young generation sized, ours or the operator\'s own, says nothing; one without it says what is missing', () => {
   assert.equal(nodeFlagsNotice([...SKYDNS_NODE_FLAGS]), null);
@@ -10,4 +10,15 @@ test('a start with the young generation sized, ours or the operator\'s own, says
   const notice = nodeFlagsNotice(['--max-semi-space-size=16']);
   assert.ok(notice !== null && notice.includes('--min-semi-space-size=16'), String(notice));
   assert.ok(nodeFlagsNotice([]) !== null);
+});
+
+test('a V8 flag counts as given in every form node takes, and only that flag', () => {
+  for (const a of ['--parallel-scavenge', '--no-parallel-scavenge', '--parallel_scavenge', '--no_parallel_scavenge', '--parallel-scavenge=false']) {
+    assert.equal(nodeFlagGiven([a], 'parallel-scavenge'), true, a);
+  }
+  assert.equal(nodeFlagGiven(['--single-threaded-gc'], 'parallel-scavenge', 'single-threaded-gc'), true);
+  for (const a of ['--parallel-scavenge-tasks=2', '--concurrent-scavenge', 'parallel-scavenge', '-parallel-scavenge']) {
+    assert.equal(nodeFlagGiven([a], 'parallel-scavenge'), false, a);
+  }
+  assert.equal(nodeFlagGiven([], 'allocation-site-pretenuring'), false);
 });
