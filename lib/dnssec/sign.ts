@@ -193,7 +193,7 @@ export class Signer {
    * appearance). Existing RRSIGs, OPT, non-IN records and out-of-zone records
    * are passed through unsigned, each where it stood.
    */
-  signSection(rrs: RR[]): RR[] {
+  signSection(rrs: readonly RR[]): RR[] {
     type Item = { set: RR[] } | { pass: RR };
     const items: Item[] = [];
     const sets = new Map<string, RR[]>();
@@ -228,7 +228,7 @@ export class Signer {
    * qname outside the domain; NXDOMAIN for the apex itself is the caller's to
    * avoid (bug 9.8: answer NODATA there).
    */
-  signAnswer(a: { rcode: number; answer: RR[]; authority: RR[]; additional: RR[] }, qname: string, qtype: number): { answer: RR[]; authority: RR[]; additional: RR[] } {
+  signAnswer(a: { rcode: number; answer: readonly RR[]; authority: readonly RR[]; additional: readonly RR[] }, qname: string, qtype: number): { answer: RR[]; authority: RR[]; additional: RR[] } {
     const authority = [...a.authority];
     if (inZone(qname, this.domain)) {
       if (a.rcode === RCODE.NXDOMAIN) {

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
 import { addressFromReverse, inZone, keyToName, labelCount, nameToSegments, splitName } from '../msg/path.js';
 import { type Entry, identOf } from './tree.js';
-import { CLASS, RCODE, RR, TYPE, rdataKey } from './wire.js';
+import { CLASS, RCODE, RR, TYPE, lowerName, rdataKey } from './wire.js';
 import { SKYDNS_VERSION, SkyConfig } from './config.js';
 import { Deps, ENTRY, EXISTS, SUBTREE, SUBTREE_PLAIN } from './deps.js';
 
@@ -32,9 +32,10 @@ export interface Answer {
   rcode: number;
   aa: boolean;
   ra: boolean;
-  answer: RR[];
-  authority: RR[];
-  additional: RR[];
+  /** The sections: never written to once made (empty ones and the negative answers' SOA are shared). */
+  answer: readonly RR[];
+  authority: readonly RR[];
+  additional: readonly RR[];
   /** Epoch ms until which this answer may be served again unchanged (0: do not reuse). */
   reuseUntil: number;
   /** What the answer read from the record tree (null: nothing, or not recorded). */
@@ -65,6 +66,8 @@ export interface Resolution {
 }
 
 const NO_UPSTREAM: UpstreamMemo = new Map();
+/** An empty section: answers share it (Answer's sections are never written to). */
+const NO_RRS: readonly RR[] = Object.freeze([]);
 /** How long an answer that lacks a failed upstream lookup's data may be reused. */
 export const FAILED_LOOKUP_REUSE_MS = 5000;
 /** Passes of the resolver for one question: upstream results never lead to further upstream lookups, so two suffice. */
@@ -143,7 +146,7 @@ export function applyGroups<T extends { group: string; depth: number }>(sx: T[])
 }
 
 /** Message-level de-duplication (owner+class+type+rdata; CNAME by owner only), keeping first occurrence. */
-export function dedup(rrs: RR[]): RR[] {
+export function dedup(rrs: readonly RR[]): readonly RR[] {
   if (rrs.length < 2) return rrs;
   const seen = new Set<string>();
   const out: RR[] = [];
@@ -298,21 +301,28 @@ export class Resolver {
   // ------------------------------------------------------------ records
 
   soa(ttl: number): RR {
+    if (ttl === this.cfg.minTtl) return this.negativeAuthority()[0];
     const now = Math.floor(Date.now() / 1000);
-    const serial = now - (now % 3600);
-    // The negative answers' SOA (most answers a cluster gets: search-path misses, AAAA) is made
-    // once an hour, frozen: answers share it and nothing may write to it.
-    if (ttl === this.cfg.minTtl) {
-      const n = this.negSoa;
-      if (n !== null && n.data.t === 'soa' && n.data.serial === serial) return n;
-      const soa = this.makeSoa(ttl, serial);
-      Object.freeze(soa.data);
-      return (this.negSoa = Object.freeze(soa));
-    }
-    return this.makeSoa(ttl, serial);
+    return this.makeSoa(ttl, now - (now % 3600));
   }
 
-  private negSoa: RR | null = null;
+  /**
+   * The authority section of a negative answer: the zone's SOA with the
+   * negative TTL. Most answers a cluster gets are negative (search-path
+   * misses, AAAA), so the record and its section are made once an hour,
+   * frozen, and shared by every answer.
+   */
+  private negativeAuthority(): readonly RR[] {
+    const now = Math.floor(Date.now() / 1000);
+    const serial = now - (now % 3600);
+    const n = this.negAuthority;
+    if (n !== null && n[0].data.t === 'soa' && n[0].data.serial === serial) return n;
+    const soa = this.makeSoa(this.cfg.minTtl, serial);
+    Object.freeze(soa.data);
+    return (this.negAuthority = Object.freeze([Object.freeze(soa)]));
+  }
+
+  private negAuthority: readonly RR[] | null = null;
 
   private makeSoa(ttl: number, serial: number): RR {
     return {
@@ -572,7 +582,7 @@ export class Resolver {
     const now = Date.now();
     // SOA serial changes on the hour; never reuse an answer across it.
     const ctx: Ctx = { req, now, reuseUntil: now - (now % 3600_000) + 3600_000, deps: deps ? new Deps() : null, memo, missing: null, room: roomFor(req.bufsize, req.qtype), lookups: MAX_LOOKUPS, cut: false };
-    const answer = this.answerIn(req, lookupName ?? req.qname.toLowerCase(), ctx);
+    const answer = this.answerIn(req, lookupName ?? lowerName(req.qname), ctx);
     return { answer, missing: ctx.missing };
   }
 
@@ -598,8 +608,8 @@ export class Resolver {
     // With a key loaded the apex has its DNSKEY, asked with or without DO (docs/dnssec.md §4.3).
     if (name === domain && req.qtype === TYPE.DNSKEY && this.dnskey) return this.finish(ctx, RCODE.NOERROR, [this.dnskey(owner)], [], []);
 
-    let answer: RR[] = [];
-    let extra: RR[] = [];
+    let answer: readonly RR[] = NO_RRS;
+    let extra: readonly RR[] = NO_RRS;
     let exists = true;
     switch (req.qtype) {
       case TYPE.NS:
@@ -638,10 +648,8 @@ export class Resolver {
       default:
         if (name !== domain) exists = this.existsName(name, ctx);
     }
-    if (!exists) {
-      return this.finish(ctx, name === domain ? RCODE.NOERROR : RCODE.NXDOMAIN, [], [this.soa(this.cfg.minTtl)], []);
-    }
-    if (answer.length === 0) return this.finish(ctx, RCODE.NOERROR, [], [this.soa(this.cfg.minTtl)], []);
+    if (!exists) return this.finish(ctx, name === domain ? RCODE.NOERROR : RCODE.NXDOMAIN, NO_RRS, this.negativeAuthority(), NO_RRS);
+    if (answer.length === 0) return this.finish(ctx, RCODE.NOERROR, NO_RRS, this.negativeAuthority(), NO_RRS);
     answer = dedup(answer);
     if (answer.length > 1) {
       let min = this.cfg.ttl;
@@ -651,7 +659,7 @@ export class Resolver {
     return this.finish(ctx, RCODE.NOERROR, answer, [], dedup(extra));
   }
 
-  private finish(ctx: Ctx, rcode: number, answer: RR[], authority: RR[], additional: RR[]): Answer {
+  private finish(ctx: Ctx, rcode: number, answer: readonly RR[], authority: readonly RR[], additional: readonly RR[]): Answer {
     return { rcode, aa: true, ra: true, answer, authority, additional, reuseUntil: ctx.reuseUntil, deps: ctx.deps, cut: ctx.cut };
   }
 
@@ -660,7 +668,7 @@ export class Resolver {
    * Returns null when the query must be forwarded instead.
    */
   reverse(req: Request, deps = false): Answer | null {
-    const name = req.qname.toLowerCase();
+    const name = lowerName(req.qname);
     if (addressFromReverse(name) === null && !/\.(in-addr|ip6)\.arpa\.$/.test(name)) return null;
     const segs = nameToSegments(name);
     if (segs.some((s) => s === '*' || s === 'any')) return null;

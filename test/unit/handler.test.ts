@@ -53,12 +53,12 @@ function tree(): RecordTree {
   return t;
 }
 
-function handler(opts: { synced?: boolean; nameservers?: string; rcache?: number; stubzones?: boolean; t?: RecordTree } = {}): { h: DnsHandler; t: RecordTree; close(): void } {
+function handler(opts: { synced?: boolean; nameservers?: string; rcache?: number; stubzones?: boolean; t?: RecordTree; answerCache?: number } = {}): { h: DnsHandler; t: RecordTree; close(): void } {
   const cfg = configFor(['-domain=cluster.local.', `-nameservers=${opts.nameservers ?? '127.0.0.1:1'}`, '-round-robin=false', `-rcache=${opts.rcache ?? 0}`, '-rtimeout=500ms', ...(opts.stubzones ? ['-stubzones'] : [])]);
   const t = opts.t ?? tree();
   const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: cfg.readTimeoutMs, nsRotate: false, log: SILENT });
   const resolver = new Resolver(t, cfg, forwarder, SILENT);
-  const h = new DnsHandler({ cfg, tree: t, resolver, forwarder, stubs: opts.stubzones ? new StubZones(t, cfg.domain) : null, metrics: null, log: SILENT, synced: () => opts.synced ?? true });
+  const h = new DnsHandler({ cfg, tree: t, resolver, forwarder, stubs: opts.stubzones ? new StubZones(t, cfg.domain) : null, metrics: null, log: SILENT, synced: () => opts.synced ?? true, answerCacheSize: opts.answerCache });
   return { h, t, close: () => (h.close(), forwarder.close()) };
 }
 
@@ -96,6 +96,56 @@ describe('DnsHandler in memory', () => {
       assert.equal(bad!.header.rcode, 0);
       assert.equal(bad!.edns!.extRcode, 1);
       assert.deepEqual(bad!.answer, []);
+    } finally {
+      close();
+    }
+  });
+
+  test('replies written straight from the answer (addresses, NODATA, NXDOMAIN) carry the header and OPT the general encoder writes', async () => {
+    const t = tree();
+    for (let i = 1; i <= 3; i++) t.put(`${D}/svc/default/three/${i}`, encodeRecord({ host: `10.3.0.${i}`, ttl: 30 }));
+    // No answer cache: every reply is computed and encoded (a cached one is the stored reply with the asker's bits).
+    const { h, close } = handler({ t, answerCache: 0 });
+    try {
+      const cases: [string, number][] = [
+        ['web.default.svc.cluster.local.', TYPE.A],
+        ['Web.Default.svc.cluster.local.', TYPE.A],
+        ['three.default.svc.cluster.local.', TYPE.A],
+        ['web.default.svc.cluster.local.', TYPE.AAAA],
+        ['nope.default.svc.cluster.local.', TYPE.A],
+        ['example.com.default.svc.cluster.local.', TYPE.AAAA],
+      ];
+      let id = 100;
+      for (const [name, type] of cases) {
+        for (const rd of [false, true]) {
+          for (const cd of [false, true]) {
+            for (const edns of [0, 1232]) {
+              for (const doBit of edns ? [false, true] : [false]) {
+                const raw = query(name, type, { id: ++id, edns, do: doBit });
+                raw.writeUInt16BE((raw.readUInt16BE(2) & ~0x0110) | (rd ? 0x0100 : 0) | (cd ? 0x0010 : 0), 2);
+                const what = `${name} ${type} rd=${rd} cd=${cd} edns=${edns} do=${doBit}`;
+                const got = await h.handle(raw, UDP);
+                assert.ok(got, what);
+                const m = decodeMessage(got);
+                const want = encodeMessage(m)!;
+                assert.deepEqual(got, want.buf, `${what}: the general encoder writes the same bytes`);
+                assert.deepEqual(
+                  [m.header.id, m.header.qr, m.header.opcode, m.header.aa, m.header.tc, m.header.rd, m.header.ra, m.header.ad, m.header.cd],
+                  [id, true, 0, true, false, rd, true, false, cd],
+                  what,
+                );
+                const known = /^(web|three)\./i.test(name);
+                assert.equal(m.header.rcode, known ? RCODE.NOERROR : RCODE.NXDOMAIN, what);
+                assert.deepEqual(m.question, [{ name, type, class: CLASS.IN }], what);
+                assert.equal(m.answer.length, !known || type !== TYPE.A ? 0 : /^three\./.test(name) ? 3 : 1, what);
+                if (m.answer.length === 0) assert.equal(m.authority[0].type, TYPE.SOA, what);
+                if (edns) assert.deepEqual([m.edns?.udpSize, m.edns?.do, m.edns?.version, m.edns?.extRcode], [1232, doBit, 0, 0], what);
+                else assert.equal(m.edns, null, what);
+              }
+            }
+          }
+        }
+      }
     } finally {
       close();
     }
