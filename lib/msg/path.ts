@@ -55,13 +55,22 @@ export function nameToKey(name: string, prefix = 'skydns'): string {
 /** Name → key segments (below the prefix), in key order. Names without escapes are cut with lastIndexOf, without splitName's character loop (the query path). */
 export function nameToSegments(name: string): string[] {
   if (name.indexOf('\\') !== -1) return splitName(name).reverse();
-  const out: string[] = [];
   let end = name.length;
   if (end > 0 && name.charCodeAt(end - 1) === 0x2e) end--;
+  // The labels are counted first and the array made at their number: every question name is
+  // cut here, and an empty array pushed to is given room for 17.
+  let n = 0;
+  for (let i = 0, start = 0; i <= end; i++) {
+    if (i < end && name.charCodeAt(i) !== 0x2e) continue;
+    if (i > start) n++;
+    start = i + 1;
+  }
+  const out = new Array<string>(n);
+  let k = 0;
   let i = end;
   while (i > 0) {
     const dot = name.lastIndexOf('.', i - 1);
-    if (dot + 1 < i) out.push(name.slice(dot + 1, i));
+    if (dot + 1 < i) out[k++] = name.slice(dot + 1, i);
     i = dot;
   }
   return out;

@@ -258,6 +258,8 @@ export class Resolver {
     const entries: Entry[] = [];
     if (!this.source.collect(segs, exact, plain, entries, ctx.room)) return null;
     if (entries.length >= ctx.room) ctx.cut = true;
+    // One entry (most names): its array is made at its size.
+    if (entries.length === 1) return entries[0].svc ? [this.rec(entries[0], ctx)] : [];
     const out: Rec[] = [];
     let seen: Set<string> | null = null;
     for (const e of entries) {
@@ -375,6 +377,12 @@ export class Resolver {
     const found = this.records(name, false, true, ctx);
     if (found === null) return null;
     const services = applyGroups(found);
+    if (services.length === 1 && services[0].e.ip !== null) {
+      // One address (a service's name): its answer is made at its size.
+      const s = services[0];
+      const ip = s.e.ip!;
+      return both || qtype === (ip.length === 4 ? TYPE.A : TYPE.AAAA) ? [ipRR(owner, ip, s.ttl)] : [];
+    }
     const out: RR[] = [];
     // The first target whose addresses are not known (see the end).
     let dangling: Rec | null = null;
@@ -581,10 +589,32 @@ export class Resolver {
   resolve(req: Request, lookupName: string | undefined, memo: UpstreamMemo = NO_UPSTREAM, deps = false): Resolution {
     const now = Date.now();
     // SOA serial changes on the hour; never reuse an answer across it.
-    const ctx: Ctx = { req, now, reuseUntil: now - (now % 3600_000) + 3600_000, deps: deps ? new Deps() : null, memo, missing: null, room: roomFor(req.bufsize, req.qtype), lookups: MAX_LOOKUPS, cut: false };
+    const ctx = this.begin(req, now, now - (now % 3600_000) + 3600_000, deps, memo);
     const answer = this.answerIn(req, lookupName ?? lowerName(req.qname), ctx);
     return { answer, missing: ctx.missing };
   }
+
+  /**
+   * The context of a pass, reset for it. There is one: a pass is synchronous
+   * and nothing in it starts another, and a context made per question was a
+   * tenth of what an uncached answer allocated. What a pass hands out (its
+   * Deps, its missing lookups) is made new for each.
+   */
+  private begin(req: Request, now: number, reuseUntil: number, deps: boolean, memo: UpstreamMemo): Ctx {
+    const c = this.ctx;
+    c.req = req;
+    c.now = now;
+    c.reuseUntil = reuseUntil;
+    c.deps = deps ? new Deps() : null;
+    c.memo = memo;
+    c.missing = null;
+    c.room = roomFor(req.bufsize, req.qtype);
+    c.lookups = MAX_LOOKUPS;
+    c.cut = false;
+    return c;
+  }
+
+  private readonly ctx: Ctx = { req: { qname: '.', qtype: 0, qclass: 0, do: false, bufsize: 0 }, now: 0, reuseUntil: 0, deps: null, memo: NO_UPSTREAM, missing: null, room: 0, lookups: 0, cut: false };
 
   private async fetch(l: Lookup, req: Request, memo: UpstreamMemo): Promise<void> {
     let rrs: RR[] | null = null;
@@ -678,7 +708,7 @@ export class Resolver {
     this.source.collect(segs, false, false, under, 2);
     if (under.length !== 1) return null;
     const now = Date.now();
-    const ctx: Ctx = { req, now, reuseUntil: now + 3600_000, deps: deps ? new Deps() : null, memo: NO_UPSTREAM, missing: null, room: roomFor(req.bufsize, req.qtype), lookups: MAX_LOOKUPS, cut: false };
+    const ctx = this.begin(req, now, now + 3600_000, deps, NO_UPSTREAM);
     ctx.deps?.add(segs, SUBTREE);
     const s = this.rec(entry, ctx);
     if (s.e.target === '') return null;
