@@ -65,6 +65,8 @@ interface Settings {
   latencyThreads: number;
   latencyClient: 'dnslat' | 'dnsperf';
   firstQps: number;
+  /** TRAFFIC_LATENCY_QPS: the latency runs' fixed rate; 0 for half of skydns's static maximum. */
+  latencyQps: number;
   seed: number;
   timeoutMin: number;
 }
@@ -101,6 +103,8 @@ function readSettings(): Settings {
     // dnslat (bench/dnslat.c) by default; dnsperf -v costs the load side ~10 µs a query.
     latencyClient: process.env.BENCH_LATENCY_CLIENT === 'dnsperf' ? 'dnsperf' : 'dnslat',
     firstQps: envInt('TRAFFIC_FIRST_QPS', 20_000, 0, 1_000_000),
+    // 0: half of skydns's static maximum in this run. A fixed rate compares builds at one load.
+    latencyQps: envInt('TRAFFIC_LATENCY_QPS', 0, 0, 1_000_000),
     seed: envInt('BENCH_SEED', 1, 0, 2 ** 31 - 1),
     timeoutMin: envInt('BENCH_TIMEOUT_MIN', 120, 1, 24 * 60),
   };
@@ -564,9 +568,9 @@ async function benchVariant(workers: string, knot: Server | null, ctx: SizeCtx):
     const firstResult: TracedLatency | null = started.first ? await started.first : null;
     if (firstResult) log(`${label} first second at ${ctx.s.firstQps} qps: p50 ${fmt(firstResult.p50, 3)} p99 ${fmt(firstResult.p99, 3)} p99.9 ${fmt(firstResult.p999, 3)} max ${fmt(firstResult.max, 1)} ms, lost ${firstResult.lost}; ${faultsText(firstResult.faults, pageMicros)}${holdsText(firstResult, ctx)}`);
     const workloads: Workload[] = [];
-    const stat = await workload(`${label}: static`, null, sky, workers === '1', knot, ctx, null);
+    const stat = await workload(`${label}: static`, null, sky, workers === '1', knot, ctx, ctx.s.latencyQps || null);
     workloads.push(stat);
-    const half = Math.round(stat.throughput[0].qps / 2);
+    const half = ctx.s.latencyQps || Math.round(stat.throughput[0].qps / 2);
     for (const c of ctx.s.churn) workloads.push(await workload(`${label}: ${c.rate} changes/s ${c.scope} the queried names`, c, sky, workers === '1', knot, ctx, half));
     const mem = memOf(sky.prog.pid);
     return { workers, startupS: sky.startupS, readyzS: sky.readyzS, rssMiB: mem?.rssMiB ?? null, peakRssMiB: mem?.hwmMiB ?? null, first: firstResult, workloads, logProblems: logProblems(sky.prog.output()).slice(0, 20) };
@@ -655,7 +659,7 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
   for (const [k, v] of Object.entries(machine)) out.push(`  ${k.padEnd(10)} ${v}`);
   out.push(
     `  settings   dnsperf -c ${s.clients} -T ${s.threads} -q ${s.outstanding} -l ${s.seconds}, best of ${s.rounds} alternating rounds after ${s.warmup} s of warm-up; ` +
-      `latency: every answer of ${s.latencySeconds} s at half of skydns's static maximum (${s.latencyClient === 'dnslat' ? `dnslat -c ${s.clients}` : `dnsperf -Q -v -T ${s.latencyThreads}`}); µs/q = server CPU time per answered query`,
+      `latency: every answer of ${s.latencySeconds} s at ${s.latencyQps ? `${s.latencyQps} q/s (TRAFFIC_LATENCY_QPS)` : "half of skydns's static maximum"} (${s.latencyClient === 'dnslat' ? `dnslat -c ${s.clients}` : `dnsperf -Q -v -T ${s.latencyThreads}`}); µs/q = server CPU time per answered query`,
   );
   const split = cpuSplit();
   out.push(

@@ -274,9 +274,9 @@ export class DnsHandler {
       if (err.id === null || isResponse(raw)) return { buf: null, system: 'auth', cause: 'formerr' };
       return { buf: errorReply(raw, RCODE.FORMERR, null), system: 'auth', cause: 'formerr' };
     }
-    if (q.header.qr) return { buf: null, system: 'auth', cause: null }; // never answer responses
+    if ((q.flags & 0x8000) !== 0) return { buf: null, system: 'auth', cause: null }; // never answer responses (QR)
     if (cfg.verbose) log.info(`received DNS request for "${q.qname}" from "${t.remote}" with type ${typeName(q.qtype)}`);
-    if (q.header.opcode !== OPCODE_QUERY) return { buf: errorReply(raw, RCODE.NOTIMP, q.questionEnd), system: 'auth', cause: null };
+    if (((q.flags >> 11) & 0xf) !== OPCODE_QUERY) return { buf: errorReply(raw, RCODE.NOTIMP, q.questionEnd), system: 'auth', cause: null };
     if (q.edns && q.edns.version !== 0) {
       // RFC 6891: unknown EDNS version → BADVERS (extended rcode 16).
       return { buf: this.encodeAnswer(q, t, refusal(0), 1).buf, system: 'auth', cause: null };
@@ -293,7 +293,7 @@ export class DnsHandler {
     if (rkey !== '') {
       const b = this.responses.get(rkey);
       if (b) {
-        setId(b, q.header.id);
+        setId(b, q.id);
         return { buf: this.refit(b, bufsize, t.tcp), system: 'cache', cause: null };
       }
       this.d.metrics?.cacheMiss.inc('response');
@@ -461,7 +461,7 @@ export class DnsHandler {
       if (q.plainName) {
         // QR; opcode, RD and CD as asked; AA, RA, AD and the rcode from the answer.
         const flags = 0x8000 | (q.flags & 0x7910) | (ans.aa ? 0x0400 : 0) | (ans.ra ? 0x0080 : 0) | (ans.ad ? 0x0020 : 0) | (ans.rcode & 0xf);
-        enc = encodeReply(q, this.soa, q.header.id, flags, ans, optUdp, (((extRcode & 0xff) << 24) | (doBit ? 0x8000 : 0)) >>> 0, limit);
+        enc = encodeReply(q, this.soa, q.id, flags, ans, optUdp, (((extRcode & 0xff) << 24) | (doBit ? 0x8000 : 0)) >>> 0, limit);
       }
       enc ??= encodeMessage(this.message(q, ans, optUdp, extRcode, doBit), limit);
     } catch (err) {
@@ -550,7 +550,8 @@ export class DnsHandler {
  * works on its own copy of them, and of the client's address text.
  */
 function detach(q: Query, t: Transport): { q: Query; t: Transport } {
-  return { q: { ...q, raw: Buffer.from(q.raw) }, t: { tcp: t.tcp, remote: t.remote } };
+  // header named: parseQuery's makes it on demand (a getter, which a spread does not copy).
+  return { q: { ...q, header: q.header, raw: Buffer.from(q.raw) }, t: { tcp: t.tcp, remote: t.remote } };
 }
 
 /** The zone's SOA as the resolver writes it, pre-encoded; null when a name of it rules the fast path out. */

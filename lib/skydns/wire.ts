@@ -96,7 +96,10 @@ export interface OutMessage extends Omit<Message, 'answer' | 'authority' | 'addi
 
 /** A parsed query: the fields the server needs, plus raw bytes to echo. */
 export interface Query {
-  header: Header;
+  /** The header as fields (parseQuery's makes it when first read: the query path reads `id` and `flags`). */
+  readonly header: Header;
+  /** The query's ID. */
+  id: number;
   /** The raw 16-bit flags word. */
   flags: number;
   qname: string;
@@ -204,9 +207,13 @@ export function nameToLabels(name: string): Buffer[] {
 // ---------------------------------------------------------------- decoding
 
 function readHeader(buf: Buffer): Header {
-  const f = buf.readUInt16BE(2);
+  return headerOf(buf.readUInt16BE(0), buf.readUInt16BE(2));
+}
+
+/** A header's fields from its ID and flags word. */
+function headerOf(id: number, f: number): Header {
   return {
-    id: buf.readUInt16BE(0),
+    id,
     qr: (f & 0x8000) !== 0,
     opcode: (f >> 11) & 0xf,
     aa: (f & 0x0400) !== 0,
@@ -331,8 +338,7 @@ function readPlainName(buf: Buffer, off: number): string | null {
  */
 export function parseQuery(buf: Buffer): Query {
   if (buf.length < 12) throw new WireError(`message of ${buf.length} bytes is shorter than a DNS header`, null);
-  const header = readHeader(buf);
-  const id = header.id;
+  const id = buf.readUInt16BE(0);
   const qd = buf.readUInt16BE(4);
   const an = buf.readUInt16BE(6);
   const ns = buf.readUInt16BE(8);
@@ -379,18 +385,29 @@ export function parseQuery(buf: Buffer): Query {
       edns = ednsFromRaw(buf, rr, id);
     }
   }
-  return {
-    header,
-    flags: buf.readUInt16BE(2),
-    qname: name,
-    qnameLower: lowerName(name),
-    qtype,
-    qclass,
-    questionEnd,
-    plainName,
-    edns,
-    raw: buf,
-  };
+  return new ParsedQuery(id, buf.readUInt16BE(2), name, lowerName(name), qtype, qclass, questionEnd, plainName, edns, buf);
+}
+
+/** parseQuery's Query: its header object is made from the flags word when first read, not for every query. */
+class ParsedQuery implements Query {
+  private fields: Header | null = null;
+
+  constructor(
+    public id: number,
+    public flags: number,
+    public qname: string,
+    public qnameLower: string,
+    public qtype: number,
+    public qclass: number,
+    public questionEnd: number,
+    public plainName: boolean,
+    public edns: Edns | null,
+    public raw: Buffer,
+  ) {}
+
+  get header(): Header {
+    return (this.fields ??= headerOf(this.id, this.flags));
+  }
 }
 
 function decodeRData(buf: Buffer, rr: RawRR, id: number): RData {
