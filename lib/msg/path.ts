@@ -38,7 +38,9 @@ function isFqdn(name: string): boolean {
 /** True if `name` equals `zone` or lies below it. Both lower-case FQDNs. */
 export function inZone(name: string, zone: string): boolean {
   if (zone === '.') return true;
-  return name === zone || name.endsWith('.' + zone);
+  // name ends with '.' + zone, without making that string (every query asks this).
+  const at = name.length - zone.length - 1;
+  return name === zone || (at >= 0 && name.charCodeAt(at) === 0x2e && name.endsWith(zone));
 }
 
 export function labelCount(name: string): number {

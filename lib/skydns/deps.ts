@@ -58,8 +58,8 @@ export function pathOf(segs: readonly string[]): string {
 
 /** The reads one answer made. */
 export class Deps {
-  readonly paths: string[] = [];
-  readonly kinds: number[] = [];
+  paths: string[] = [];
+  kinds: number[] = [];
   wild: WildRead[] | null = null;
 
   /** Notes a read of `kind` at the name whose key segments are segs. */
@@ -77,6 +77,13 @@ export class Deps {
         this.kinds[j] |= kind;
         return;
       }
+    }
+    if (this.paths.length === 0) {
+      // The first read (nearly every answer's only one): arrays of its size, where a push into
+      // an empty array makes room for 17.
+      this.paths = [p];
+      this.kinds = [kind];
+      return;
     }
     this.paths.push(p);
     this.kinds.push(kind);
