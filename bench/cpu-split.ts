@@ -231,9 +231,9 @@ export class SchedTrace {
     }
   }
 
-  /** Stops tracing, puts tracefs back, and reads the trace for the server's threads (analyseTrace). */
-  async stop(serverPids: number[]): Promise<TraceFindings> {
-    const who: TraceTasks = { own: new Set(), helpers: new Set(), mains: new Set() };
+  /** Stops tracing, puts tracefs back, and reads the trace for the server's threads and the latency client's (analyseTrace). */
+  async stop(serverPids: number[], clientPids: number[] = []): Promise<TraceFindings> {
+    const who: TraceTasks = { own: new Set(), helpers: new Set(), mains: new Set(), clients: new Set(clientPids) };
     for (const pid of serverPids.flatMap((p) => withChildren(p))) {
       who.mains.add(pid);
       try {
@@ -255,16 +255,24 @@ export class SchedTrace {
   }
 }
 
-/** The server's threads: every one (own), each process's main thread (mains: the query threads), the others (helpers: V8's and libuv's). */
+/** The server's threads: every one (own), each process's main thread (mains: the query threads), the others (helpers: V8's and libuv's); and the latency client's (clients: dnslat, one thread). */
 export interface TraceTasks {
   own: Set<number>;
   helpers: Set<number>;
   mains: Set<number>;
+  clients?: Set<number>;
 }
 
 export interface TraceFindings {
   /** Other tasks' holds of the server's CPUs, largest total first. */
   holds: Hold[];
+  /**
+   * The tasks that kept the latency client (dnslat) from its CPU once it was
+   * woken, largest total first. Held off for H ms, it sends the H ms of
+   * queries that fell due meanwhile at once when it runs again, and the
+   * server meets that burst with a queue: those answers are the hold's.
+   */
+  clientHolds: Hold[];
   /** The server's helper threads' holds of its CPUs. */
   helperHolds: Hold[];
   /** When another task held a server CPU, or kept the query thread waiting wherever it was, in time order. */
@@ -278,6 +286,8 @@ export interface TraceFindings {
  */
 export async function analyseTrace(input: NodeJS.ReadableStream, who: TraceTasks, serverCpus: number[], ncpu: number): Promise<TraceFindings> {
   const { own, helpers, mains } = who;
+  const clients = who.clients ?? new Set<number>();
+  const clientHolds = new Map<string, Hold>();
   const serverCpu = new Set(serverCpus);
   const holds = new Map<string, Hold>();
   const helperHolds = new Map<string, Hold>();
@@ -307,7 +317,10 @@ export async function analyseTrace(input: NodeJS.ReadableStream, who: TraceTasks
     const m = sw.exec(line);
     if (!m) {
       const w = wk.exec(line);
-      if (w && mains.has(Number(w[3]))) {
+      if (w && clients.has(Number(w[3]))) {
+        const pid = Number(w[3]);
+        if (!readySince.has(pid)) readySince.set(pid, Number(w[2]) * 1000);
+      } else if (w && mains.has(Number(w[3]))) {
         const pid = Number(w[3]);
         const t = Number(w[2]) * 1000;
         if (!readySince.has(pid)) readySince.set(pid, t);
@@ -330,6 +343,20 @@ export async function analyseTrace(input: NodeJS.ReadableStream, who: TraceTasks
     } else if (was && helpers.has(was.pid)) {
       helperRuns[cpu].push({ from: was.t / 1000, to: t / 1000 });
       if (helperRuns[cpu].length > 4096) helperRuns[cpu].splice(0, 2048); // only recent ones are looked at
+    }
+    if (clients.has(prevPid)) {
+      if (m[4] === 'R' || m[4] === 'R+') readySince.set(prevPid, t);
+      else readySince.delete(prevPid);
+    }
+    if (clients.has(nextPid)) {
+      const since = readySince.get(nextPid);
+      readySince.delete(nextPid);
+      // Kept from its CPU by another task (the one it takes the CPU from): a hold, as one of a
+      // server CPU is. The server's own threads (the scheduler may move one there) are its doing.
+      if (since !== undefined && t - since > HOLD_MS && was && was.pid !== 0 && !own.has(was.pid)) {
+        note(clientHolds, was.comm.replace(/\/\d+(:\d+)?$/, '').replace(/^kworker\/.*$/, 'kworker'), t - since);
+        spans.push({ from: since / 1000, to: t / 1000 });
+      }
     }
     if (mains.has(prevPid)) {
       // Preempted (state R): ready again at once. Going to sleep: a wakeup seen while it still
@@ -377,7 +404,7 @@ export async function analyseTrace(input: NodeJS.ReadableStream, who: TraceTasks
   spans.sort((a, b) => a.from - b.from);
   waitSpans.sort((a, b) => a.from - b.from);
   const byTotal = (m: Map<string, Hold>) => [...m.values()].sort((a, b) => b.totalMs - a.totalMs);
-  return { holds: byTotal(holds), helperHolds: byTotal(helperHolds), spans, queryThread: { ranMs, waits: [...waits.values()].sort((a, b) => a.cpu - b.cpu), foreign, spans: waitSpans, runs, sleeps } };
+  return { holds: byTotal(holds), clientHolds: byTotal(clientHolds), helperHolds: byTotal(helperHolds), spans, queryThread: { ranMs, waits: [...waits.values()].sort((a, b) => a.cpu - b.cpu), foreign, spans: waitSpans, runs, sleeps } };
 }
 
 /** A stretch of time (CLOCK_MONOTONIC seconds): a hold, a wait, a run of the query thread. */

@@ -421,9 +421,9 @@ export async function dnslatBinary(): Promise<string | null> {
  * of `seconds` at `rate` queries a second by dnslat over `sockets` sockets,
  * with the queries of `queryFile` in turn, and when each answer's query was
  * sent (sentS: CLOCK_MONOTONIC seconds). Lost: queries with no answer within
- * `timeoutS`.
+ * `timeoutS`. pid: dnslat's (one thread), for a trace of the run.
  */
-export async function runDnslat(bin: string, port: number, queryFile: string, seconds: number, rate: number, sockets: number, timeoutS: number, out: string, limit = Infinity): Promise<{ ms: Float64Array; sentS: Float64Array; lost: number }> {
+export async function runDnslat(bin: string, port: number, queryFile: string, seconds: number, rate: number, sockets: number, timeoutS: number, out: string, limit = Infinity): Promise<{ ms: Float64Array; sentS: Float64Array; lost: number; pid: number }> {
   const sentFile = `${out}.sent`;
   const prog = start(bin, ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(seconds), '-Q', String(rate), '-c', String(sockets), '-t', String(timeoutS), '-o', out, '-m', sentFile], 'dnslat');
   const info = await withTimeout(prog.exited, (seconds + timeoutS + 30) * 1000, `dnslat on port ${port}`);
@@ -443,7 +443,7 @@ export async function runDnslat(bin: string, port: number, queryFile: string, se
   }
   // With a limit, the lost are counted among the first `limit` queries sent, in proportion.
   const lost = limit === Infinity ? summary.lost : Math.round((summary.lost * Math.min(limit, summary.sent)) / Math.max(1, summary.sent));
-  return { ms, sentS, lost };
+  return { ms, sentS, lost, pid: prog.pid };
 }
 
 /** Starts dnsperf at a fixed rate with every answer written to `out`; resolves when it exits. */

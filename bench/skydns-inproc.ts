@@ -21,7 +21,7 @@
  *               delete and one set, the slowest steps and the total (not in the
  *               default runs);
  *   - alloc:    bytes allocated per query (collected young or not), uncached and
- *               cached, and the ten functions allocating most per uncached query
+ *               cached, and the ten functions allocating most per query of each
  *               (V8's sampling heap profiler, every 256 bytes): what sets how
  *               often the query thread stops for a young-generation collection
  *               (not in the default runs);
@@ -246,7 +246,7 @@ async function alloc(n: number, packets: Buffer[]): Promise<void> {
     walk(profile.head);
     const kind = cache ? 'cached' : 'uncached';
     process.stdout.write(`alloc     ${(total / queries).toFixed(0).padStart(7)} bytes per ${kind} query (${queries} queries; the bench's own loop included)\n`);
-    if (!cache) {
+    {
       const top = [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 10);
       for (const [site, bytes] of top) process.stdout.write(`alloc     ${(bytes / queries).toFixed(0).padStart(7)}   ${site}\n`);
     }

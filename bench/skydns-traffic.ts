@@ -309,9 +309,12 @@ class Churner {
  * `limit` answers only), and when each answer's query went out (CLOCK_MONOTONIC
  * seconds; null with dnsperf -v, which does not say).
  */
-async function latencyRun(label: string, port: number, seconds: number, rate: number, ctx: SizeCtx, limit = Infinity): Promise<{ ms: Float64Array; sentS: Float64Array | null; lost: number }> {
+async function latencyRun(label: string, port: number, seconds: number, rate: number, ctx: SizeCtx, limit = Infinity): Promise<{ ms: Float64Array; sentS: Float64Array | null; lost: number; clientPid?: number }> {
   const out = path.join(ctx.work, `latency-${label}`);
-  if (ctx.dnslat) return runDnslat(ctx.dnslat, port, ctx.queryFile, seconds, rate, ctx.s.clients, ctx.s.queryTimeout, out, limit);
+  if (ctx.dnslat) {
+    const r = await runDnslat(ctx.dnslat, port, ctx.queryFile, seconds, rate, ctx.s.clients, ctx.s.queryTimeout, out, limit);
+    return { ...r, clientPid: r.pid };
+  }
   await spawnVerbose(ctx.dnsperf, port, ctx.queryFile, seconds, rate, { ...ctx.s, threads: ctx.s.latencyThreads }, out);
   const l = await readLatencies(out, limit);
   await fsp.rm(out, { force: true });
@@ -341,6 +344,8 @@ interface Throughput {
  */
 type TracedLatency = Latency & {
   holds: Hold[] | null;
+  /** The tasks that kept the latency client from its CPU (null: not traced): their bursts' answers are not clear. */
+  clientHolds: Hold[] | null;
   helperHolds: Hold[] | null;
   clear: { answered: number; p99: number; p999: number; drain: number } | null;
   faults: Faults | null;
@@ -475,10 +480,14 @@ async function tracedLatencyRun(label: string, port: number, pid: number, second
     [ctx.etcdPid, ...otherLoad],
     async () => {
       const trace = ctx.split ? SchedTrace.start(ctx.split.serverCpus) : null;
+      // The latency client's pid: the tasks that keep it from its CPU are holds too (TraceFindings.clientHolds).
+      let client: number[] = [];
       try {
-        return await latencyRun(label, port, seconds, rate, ctx, limit);
+        const r = await latencyRun(label, port, seconds, rate, ctx, limit);
+        if (r.clientPid) client = [r.clientPid];
+        return r;
       } finally {
-        if (trace) traced = await trace.stop([pid]);
+        if (trace) traced = await trace.stop([pid], client);
       }
     },
     server,
@@ -498,7 +507,7 @@ async function tracedLatencyRun(label: string, port: number, pid: number, second
   // thread, where every knot thread answers.
   const helperHolds = t && sky ? t.helperHolds : null;
   const queryThread = t && sky ? t.queryThread : null;
-  if (!t || !l.sentS) return { ...all, holds: t?.holds ?? null, helperHolds, queryThread, late: null, clear: null };
+  if (!t || !l.sentS) return { ...all, holds: t?.holds ?? null, clientHolds: t?.clientHolds ?? null, helperHolds, queryThread, late: null, clear: null };
   // skydns's query thread, asleep while a query was on its way: woken late by the machine, or by
   // its own threads. Knot's threads are not followed.
   const late = sky ? lateWakes(t.queryThread.sleeps, Float64Array.from(l.sentS).sort()) : null;
@@ -512,7 +521,7 @@ async function tracedLatencyRun(label: string, port: number, pid: number, second
   const drain = sky && busy !== null ? drainFactor(busy) : 1;
   const c = clearOfHolds(l.ms, l.sentS, spans, drain).sort();
   const lateText = late ? { count: late.spans.length + late.byOwn, byOwn: late.byOwn, maxMs: late.maxMs } : null;
-  return { ...all, holds: t.holds, helperHolds, queryThread, late: lateText, clear: { answered: c.length, p99: percentile(c, 0.99), p999: percentile(c, 0.999), drain } };
+  return { ...all, holds: t.holds, clientHolds: t.clientHolds, helperHolds, queryThread, late: lateText, clear: { answered: c.length, p99: percentile(c, 0.99), p999: percentile(c, 0.999), drain } };
 }
 
 /** The first second: TRAFFIC_FIRST_QPS from the moment the server is ready (2 s sent, the first second's answers kept), measured as the workloads' latency is. */
@@ -639,7 +648,7 @@ function gcText(g: NonNullable<Workload['gc']>): string {
 function holdsText(l: TracedLatency, ctx: SizeCtx): string {
   if (!ctx.split) return '';
   const cpu = ctx.split.server;
-  return `; other tasks on CPU ${cpu} meanwhile: ${describeHolds(l.holds)}${l.clear ? `; clear of them: ${clearText(l)}` : ''}${l.helperHolds?.length ? `; the server's own helper threads on CPU ${cpu}: ${describeHolds(l.helperHolds)}` : ''}${!l.server.includes('knot') ? `; its query thread ${queryThreadText(l.queryThread, l.busy)}${lateText(l)}` : ''}`;
+  return `; other tasks on CPU ${cpu} meanwhile: ${describeHolds(l.holds)}${l.clientHolds?.length ? `; other tasks keeping the latency client from its CPU: ${describeHolds(l.clientHolds)}` : ''}${l.clear ? `; clear of them: ${clearText(l)}` : ''}${l.helperHolds?.length ? `; the server's own helper threads on CPU ${cpu}: ${describeHolds(l.helperHolds)}` : ''}${!l.server.includes('knot') ? `; its query thread ${queryThreadText(l.queryThread, l.busy)}${lateText(l)}` : ''}`;
 }
 
 /** "; asleep > 1 ms with a query on its way 2× (max 100.2 ms), 0 of them ended by its own threads" ('' when not traced). */
@@ -691,6 +700,8 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
         );
         const holds = w.latency.filter((l) => l.holds !== null);
         if (holds.length) out.push(`  ${''.padEnd(52)} other tasks holding CPU ${split?.server ?? '-'} > 0.5 ms meanwhile: ${holds.map((l) => `${l.server}: ${describeHolds(l.holds)}`).join('; ')}`);
+        const clientHeld = w.latency.filter((l) => l.clientHolds?.length);
+        if (clientHeld.length) out.push(`  ${''.padEnd(52)} other tasks keeping the latency client from its CPU > 0.5 ms (it then sends the queries due meanwhile at once): ${clientHeld.map((l) => `${l.server}: ${describeHolds(l.clientHolds)}`).join('; ')}`);
         const helpers = w.latency.filter((l) => l.helperHolds?.length);
         if (helpers.length) out.push(`  ${''.padEnd(52)} the server's own helper threads (not its query thread) holding it: ${helpers.map((l) => `${l.server}: ${describeHolds(l.helperHolds)}`).join('; ')}`);
         if (w.gc) out.push(`  ${''.padEnd(52)} skydns's ${gcText(w.gc)} meanwhile (the query thread stops for each)`);

@@ -93,3 +93,25 @@ test('analyseTrace: holds, waits for a CPU and sleeps of the query thread, by wh
   // With no query sent during a sleep, it held nothing up.
   assert.equal(lateWakes(f.queryThread.sleeps, Float64Array.of(9589.2, 9589.5)).spans.length, 0);
 });
+
+// The latency client kept from its CPU: lines from a real run on this project's VM, where the
+// machine's memory monitor (kdamond.0, every ~0.5 s) took CPU 1 from dnslat (12185) for 4 ms just
+// as its timer woke it; it then sent the 4 ms of queries due meanwhile at once, and the answers
+// to that burst waited behind each other in the server's queue.
+test('analyseTrace: another task keeping the latency client from its CPU is a hold, its burst\'s answers not clear', async () => {
+  const file = path.join(FIXTURES, 'sched-trace-client.txt');
+  const who = { own: new Set([25785]), helpers: new Set<number>(), mains: new Set([25785]) };
+  const f = await analyseTrace(fs.createReadStream(file), { ...who, clients: new Set([12185]) }, [0], 2);
+  // Woken at .076011, on its CPU at .080032; the short wait at .080598 (4 µs) is no hold.
+  assert.deepEqual(f.clientHolds.map((h) => [h.task, h.count, Math.round(h.maxMs * 1000) / 1000]), [['kdamond.0', 1, 4.021]]);
+  assert.deepEqual(f.spans, [{ from: 26731.076011, to: 26731.080032 }]);
+  // Held on the load's CPU, not the server's: no server hold.
+  assert.deepEqual(f.holds, []);
+  // Without the client's pid the same trace has no span.
+  const blind = await analyseTrace(fs.createReadStream(file), who, [0], 2);
+  assert.deepEqual([blind.spans, blind.clientHolds], [[], []]);
+  // Answers to the queries sent in the burst and in its shadow are left out; those before and after stay.
+  const sent = Float64Array.of(26731.0755, 26731.0801, 26731.0815, 26731.0905);
+  const ms = Float64Array.of(0.1, 3.0, 2.0, 0.1);
+  assert.deepEqual([...clearOfHolds(ms, sent, f.spans)], [0.1, 0.1]);
+});
