@@ -34,7 +34,7 @@ import { sleep } from '../test/harness/proc.js';
 import { dig } from '../test/harness/dig.js';
 import { RESULTS_DIR, ROOT, mainThreadCpuSeconds, withChildren, envInt, fmt, httpGet, log, logMachine, logProblems, makeTempDir, memOf, metricSum, removeTempDir, runBench, running, start, startBenchEtcd, stopBenchEtcd, stopProgram, withTimeout, writeJson } from './common.js';
 import { type CpuSplit, type Faults, type Hold, type QueryThread, type TraceFindings, SchedTrace, clearOfHolds, cpuSplit, describeHolds, drainFactor, faultsOf, lateWakes, faultsText, freshPageMicros, queryThreadText, withSplit } from './cpu-split.js';
-import { benchTools, DOMAIN, Latency, PerfResult, RECORD_TTL, Server, SkydnsStart, dnslatBinary, median, percentile, readLatencies, runDnslat, runDnsperf, spawnVerbose, startKnot, startSkydns, summariseLatency } from './dns-servers.js';
+import { benchTools, DOMAIN, Latency, PerfResult, RECORD_TTL, Server, SkydnsStart, dnslatBinary, dnslatRealtime, median, percentile, readLatencies, runDnslat, runDnsperf, spawnVerbose, startKnot, startSkydns, summariseLatency } from './dns-servers.js';
 
 const NAMESPACES = 50;
 const PUTS_PER_TXN = 128;
@@ -668,7 +668,7 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
   for (const [k, v] of Object.entries(machine)) out.push(`  ${k.padEnd(10)} ${v}`);
   out.push(
     `  settings   dnsperf -c ${s.clients} -T ${s.threads} -q ${s.outstanding} -l ${s.seconds}, best of ${s.rounds} alternating rounds after ${s.warmup} s of warm-up; ` +
-      `latency: every answer of ${s.latencySeconds} s at ${s.latencyQps ? `${s.latencyQps} q/s (TRAFFIC_LATENCY_QPS)` : "half of skydns's static maximum"} (${s.latencyClient === 'dnslat' ? `dnslat -c ${s.clients}` : `dnsperf -Q -v -T ${s.latencyThreads}`}); µs/q = server CPU time per answered query`,
+      `latency: every answer of ${s.latencySeconds} s at ${s.latencyQps ? `${s.latencyQps} q/s (TRAFFIC_LATENCY_QPS)` : "half of skydns's static maximum"} (${s.latencyClient === 'dnslat' ? `dnslat -c ${s.clients}${dnslatRealtime() ? ', at SCHED_FIFO priority 10' : ''}` : `dnsperf -Q -v -T ${s.latencyThreads}`}); µs/q = server CPU time per answered query`,
   );
   const split = cpuSplit();
   out.push(
