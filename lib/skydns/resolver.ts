@@ -614,7 +614,14 @@ export class Resolver {
     return c;
   }
 
-  private readonly ctx: Ctx = { req: { qname: '.', qtype: 0, qclass: 0, do: false, bufsize: 0 }, now: 0, reuseUntil: 0, deps: null, memo: NO_UPSTREAM, missing: null, room: 0, lookups: 0, cut: false };
+  /**
+   * Made with values of the kinds each field will hold: a field's first value sets how V8 stores
+   * it, and a field that changes kind later (a small integer, then an epoch in ms) gives the object
+   * a new map. This resolver's context is made at start, the warm-up's later: with `now: 0` the
+   * warm-up's passes moved the map on, and the first pass here after /readyz threw the optimised
+   * query path away ("wrong map", skydns-warm.test).
+   */
+  private readonly ctx: Ctx = { req: { qname: '.', qtype: 0, qclass: 0, do: false, bufsize: 0 }, now: Date.now(), reuseUntil: Date.now(), deps: null, memo: NO_UPSTREAM, missing: null, room: 0, lookups: 0, cut: false };
 
   private async fetch(l: Lookup, req: Request, memo: UpstreamMemo): Promise<void> {
     let rrs: RR[] | null = null;
