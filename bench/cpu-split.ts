@@ -102,6 +102,8 @@ export interface Hold {
 const HOLD_MS = 0.5;
 const T = '/sys/kernel/tracing';
 const EVENTS = ['sched_switch', 'sched_wakeup'];
+/** The timer tick (events/irq_vectors): where the kernel has it, a running CPU's ticks tell when the CPU itself stopped. */
+const TICK = 'irq_vectors/local_timer_entry';
 
 /**
  * Where the server's query thread (each process's main thread) was during a
@@ -178,7 +180,7 @@ export function lateWakes(sleeps: readonly Sleep[], sentSorted: Float64Array): {
  */
 export class SchedTrace {
   private constructor(
-    private readonly restore: { bufferKb: string; cpumask: string; on: string; clock: string },
+    private readonly restore: { bufferKb: string; cpumask: string; on: string; clock: string; tick: boolean },
     private readonly serverCpus: number[],
   ) {}
 
@@ -187,10 +189,16 @@ export class SchedTrace {
     try {
       if (fs.readFileSync(`${T}/current_tracer`, 'utf8').trim() !== 'nop') return null;
       for (const e of EVENTS) if (fs.readFileSync(`${T}/events/sched/${e}/enable`, 'utf8').trim() !== '0') return null; // someone else's trace
+      let tick = false;
+      try {
+        tick = fs.readFileSync(`${T}/events/${TICK}/enable`, 'utf8').trim() === '0';
+      } catch {
+        // no such event here: no stalls found
+      }
       const read = (f: string) => fs.readFileSync(`${T}/${f}`, 'utf8').trim();
       // trace_clock lists every clock with the one in use in brackets.
       const clock = /\[(\S+)\]/.exec(read('trace_clock'))?.[1] ?? 'local';
-      const trace = new SchedTrace({ bufferKb: read('buffer_size_kb').replace(/\s.*$/, ''), cpumask: read('tracing_cpumask'), on: read('tracing_on'), clock }, cpus);
+      const trace = new SchedTrace({ bufferKb: read('buffer_size_kb').replace(/\s.*$/, ''), cpumask: read('tracing_cpumask'), on: read('tracing_on'), clock, tick }, cpus);
       try {
         fs.writeFileSync(`${T}/tracing_on`, '0');
         fs.writeFileSync(`${T}/trace`, '');
@@ -201,6 +209,7 @@ export class SchedTrace {
         // the server's, but its query thread is followed wherever it runs.
         fs.writeFileSync(`${T}/tracing_cpumask`, ((1 << os.cpus().length) - 1).toString(16));
         for (const e of EVENTS) fs.writeFileSync(`${T}/events/sched/${e}/enable`, '1');
+        if (tick) fs.writeFileSync(`${T}/events/${TICK}/enable`, '1');
         fs.writeFileSync(`${T}/tracing_on`, '1');
         return trace;
       } catch {
@@ -216,6 +225,7 @@ export class SchedTrace {
   private putBack(): void {
     const writes: [string, string][] = [
       ...EVENTS.map((e): [string, string] => [`events/sched/${e}/enable`, '0']),
+      ...(this.restore.tick ? [[`events/${TICK}/enable`, '0'] as [string, string]] : []),
       ['trace', ''],
       ['tracing_cpumask', this.restore.cpumask],
       ['buffer_size_kb', this.restore.bufferKb],
@@ -273,6 +283,15 @@ export interface TraceFindings {
    * server meets that burst with a queue: those answers are the hold's.
    */
   clientHolds: Hold[];
+  /**
+   * The times a server CPU went without its timer tick while a task ran on
+   * it (null: ticks not traced). A running CPU takes a tick every period
+   * (4 ms here); none for longer means the CPU itself did not run: on this
+   * VM, every ~550 ms, 4–7 ms in which the server's thread made no system
+   * call, took no fault and no interrupt, and no reply left. Those spans are
+   * holds too: no server can answer on a CPU that does not run.
+   */
+  stalls: { count: number; totalMs: number; maxMs: number; tickMs: number } | null;
   /** The server's helper threads' holds of its CPUs. */
   helperHolds: Hold[];
   /** When another task held a server CPU, or kept the query thread waiting wherever it was, in time order. */
@@ -311,11 +330,23 @@ export async function analyseTrace(input: NodeJS.ReadableStream, who: TraceTasks
   const readySince = new Map<number, number>();
   const sw = /\[(\d+)\]\s+\S+\s+([\d.]+): sched_switch: prev_comm=.*? prev_pid=(\d+) prev_prio=\d+ prev_state=(\S+) ==> next_comm=(.*?) next_pid=(\d+) /;
   const wk = /^\s*.*?-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+): sched_wakeup: comm=.*? pid=(\d+) /;
+  const tk = /\[(\d+)\]\s+\S+\s+([\d.]+): local_timer_entry:/;
   const on = new Map<number, { t: number; comm: string; pid: number }>();
+  // The server CPUs' timer interrupts and their switches between idle and a task, in order (ms).
+  const cpuEvents: { cpu: number; t: number; kind: 'timer' | 'run' | 'idle' }[] = [];
+  let ticks = 0;
   const lines = readline.createInterface({ input, crlfDelay: Infinity });
   for await (const line of lines) {
     const m = sw.exec(line);
     if (!m) {
+      const k = tk.exec(line);
+      if (k) {
+        const cpu = Number(k[1]);
+        const t = Number(k[2]) * 1000;
+        ticks++;
+        if (serverCpu.has(cpu)) cpuEvents.push({ cpu, t, kind: 'timer' });
+        continue;
+      }
       const w = wk.exec(line);
       if (w && clients.has(Number(w[3]))) {
         const pid = Number(w[3]);
@@ -399,12 +430,76 @@ export async function analyseTrace(input: NodeJS.ReadableStream, who: TraceTasks
         note(helperHolds, was.comm, t - was.t);
       }
     }
+    if (serverCpu.has(cpu) && (nextPid === 0) !== (prevPid === 0)) cpuEvents.push({ cpu, t, kind: nextPid === 0 ? 'idle' : 'run' });
     on.set(cpu, { t, comm: m[5], pid: nextPid });
   }
+  const stalls = ticks > 0 ? cpuStalls(cpuEvents) : null;
+  if (stalls) spans.push(...stalls.spans);
   spans.sort((a, b) => a.from - b.from);
   waitSpans.sort((a, b) => a.from - b.from);
   const byTotal = (m: Map<string, Hold>) => [...m.values()].sort((a, b) => b.totalMs - a.totalMs);
-  return { holds: byTotal(holds), clientHolds: byTotal(clientHolds), helperHolds: byTotal(helperHolds), spans, queryThread: { ranMs, waits: [...waits.values()].sort((a, b) => a.cpu - b.cpu), foreign, spans: waitSpans, runs, sleeps } };
+  return { holds: byTotal(holds), clientHolds: byTotal(clientHolds), stalls: stalls && { count: stalls.spans.length, totalMs: stalls.totalMs, maxMs: stalls.maxMs, tickMs: stalls.tickMs }, helperHolds: byTotal(helperHolds), spans, queryThread: { ranMs, waits: [...waits.values()].sort((a, b) => a.cpu - b.cpu), foreign, spans: waitSpans, runs, sleeps } };
+}
+
+/**
+ * When the server's CPUs stopped running although a task was on them: the
+ * timer ticks a running CPU must take (every period, on one grid of
+ * CLOCK_MONOTONIC) that came more than 1 ms late, or not before the task left.
+ * The period is the kernel's HZ choice (1, 3.33, 4 or 10 ms) on which the
+ * timer interrupts line up best; other timers (hrtimers) interrupt off it.
+ * From the tick's due time until it came (or the task left), the CPU ran
+ * nothing: spans in seconds.
+ */
+export function cpuStalls(events: readonly { cpu: number; t: number; kind: 'timer' | 'run' | 'idle' }[]): { spans: Span[]; totalMs: number; maxMs: number; tickMs: number } | null {
+  const timers = events.filter((e) => e.kind === 'timer').map((e) => e.t);
+  if (timers.length < 8) return null;
+  // The grid: for each period, the 20-µs phase bin most interrupts fall in.
+  let best = { tickMs: 0, phase: 0, share: -1 };
+  for (const p of [1, 10 / 3, 4, 10]) {
+    const bins = new Map<number, number>();
+    for (const t of timers) {
+      const b = Math.floor((((t % p) + p) % p) / 0.02);
+      bins.set(b, (bins.get(b) ?? 0) + 1);
+    }
+    let top = 0;
+    let topBin = 0;
+    for (const [b, n] of bins) if (n > top) [top, topBin] = [n, b];
+    // A shorter period fits more interrupts by chance: take the longest that explains about as many.
+    const share = top / timers.length;
+    if (share >= best.share * 0.9) best = { tickMs: p, phase: topBin * 0.02 + 0.01, share };
+  }
+  const { tickMs, phase } = best;
+  const spans: Span[] = [];
+  let totalMs = 0;
+  let maxMs = 0;
+  // Per CPU: since when it has run without a tick, and whether that was a timer interrupt (null: idle).
+  const since = new Map<number, { t: number; timer: boolean } | null>();
+  const grid = (t: number): number => Math.round((t - phase) / tickMs) * tickMs + phase;
+  const check = (cpu: number, until: number): void => {
+    const s = since.get(cpu);
+    if (s === undefined || s === null) return;
+    // The next tick: a period after a tick (its grid point, jitter aside), or the first grid
+    // point after the task came on; 50 µs of jitter allowed.
+    const first = grid(s.t) > s.t ? grid(s.t) : grid(s.t) + tickMs;
+    const due = (s.timer && Math.abs(s.t - grid(s.t)) < 0.05 ? grid(s.t) + tickMs : first) + 0.05;
+    // A tick came, or the task left, more than 1 ms past the due time.
+    if (until - due > 1) {
+      spans.push({ from: due / 1000, to: until / 1000 });
+      totalMs += until - due;
+      maxMs = Math.max(maxMs, until - due);
+    }
+  };
+  for (const e of events) {
+    if (e.kind === 'run') since.set(e.cpu, { t: e.t, timer: false });
+    else if (e.kind === 'idle') {
+      check(e.cpu, e.t);
+      since.set(e.cpu, null);
+    } else {
+      check(e.cpu, e.t);
+      if (since.get(e.cpu) !== null && since.has(e.cpu)) since.set(e.cpu, { t: e.t, timer: true });
+    }
+  }
+  return { spans, totalMs, maxMs, tickMs };
 }
 
 /** A stretch of time (CLOCK_MONOTONIC seconds): a hold, a wait, a run of the query thread. */

@@ -346,6 +346,8 @@ type TracedLatency = Latency & {
   holds: Hold[] | null;
   /** The tasks that kept the latency client from its CPU (null: not traced): their bursts' answers are not clear. */
   clientHolds: Hold[] | null;
+  /** The times the server's CPU itself did not run, a timer tick missed (null: ticks not traced): holds too. */
+  stalls: TraceFindings['stalls'];
   helperHolds: Hold[] | null;
   clear: { answered: number; p99: number; p999: number; drain: number } | null;
   faults: Faults | null;
@@ -507,7 +509,7 @@ async function tracedLatencyRun(label: string, port: number, pid: number, second
   // thread, where every knot thread answers.
   const helperHolds = t && sky ? t.helperHolds : null;
   const queryThread = t && sky ? t.queryThread : null;
-  if (!t || !l.sentS) return { ...all, holds: t?.holds ?? null, clientHolds: t?.clientHolds ?? null, helperHolds, queryThread, late: null, clear: null };
+  if (!t || !l.sentS) return { ...all, holds: t?.holds ?? null, clientHolds: t?.clientHolds ?? null, stalls: t?.stalls ?? null, helperHolds, queryThread, late: null, clear: null };
   // skydns's query thread, asleep while a query was on its way: woken late by the machine, or by
   // its own threads. Knot's threads are not followed.
   const late = sky ? lateWakes(t.queryThread.sleeps, Float64Array.from(l.sentS).sort()) : null;
@@ -521,7 +523,7 @@ async function tracedLatencyRun(label: string, port: number, pid: number, second
   const drain = sky && busy !== null ? drainFactor(busy) : 1;
   const c = clearOfHolds(l.ms, l.sentS, spans, drain).sort();
   const lateText = late ? { count: late.spans.length + late.byOwn, byOwn: late.byOwn, maxMs: late.maxMs } : null;
-  return { ...all, holds: t.holds, clientHolds: t.clientHolds, helperHolds, queryThread, late: lateText, clear: { answered: c.length, p99: percentile(c, 0.99), p999: percentile(c, 0.999), drain } };
+  return { ...all, holds: t.holds, clientHolds: t.clientHolds, stalls: t.stalls, helperHolds, queryThread, late: lateText, clear: { answered: c.length, p99: percentile(c, 0.99), p999: percentile(c, 0.999), drain } };
 }
 
 /** The first second: TRAFFIC_FIRST_QPS from the moment the server is ready (2 s sent, the first second's answers kept), measured as the workloads' latency is. */
@@ -648,7 +650,12 @@ function gcText(g: NonNullable<Workload['gc']>): string {
 function holdsText(l: TracedLatency, ctx: SizeCtx): string {
   if (!ctx.split) return '';
   const cpu = ctx.split.server;
-  return `; other tasks on CPU ${cpu} meanwhile: ${describeHolds(l.holds)}${l.clientHolds?.length ? `; other tasks keeping the latency client from its CPU: ${describeHolds(l.clientHolds)}` : ''}${l.clear ? `; clear of them: ${clearText(l)}` : ''}${l.helperHolds?.length ? `; the server's own helper threads on CPU ${cpu}: ${describeHolds(l.helperHolds)}` : ''}${!l.server.includes('knot') ? `; its query thread ${queryThreadText(l.queryThread, l.busy)}${lateText(l)}` : ''}`;
+  return `; other tasks on CPU ${cpu} meanwhile: ${describeHolds(l.holds)}${l.stalls?.count ? `; CPU ${cpu} itself not running ${stallsText(l.stalls)}` : ''}${l.clientHolds?.length ? `; other tasks keeping the latency client from its CPU: ${describeHolds(l.clientHolds)}` : ''}${l.clear ? `; clear of them: ${clearText(l)}` : ''}${l.helperHolds?.length ? `; the server's own helper threads on CPU ${cpu}: ${describeHolds(l.helperHolds)}` : ''}${!l.server.includes('knot') ? `; its query thread ${queryThreadText(l.queryThread, l.busy)}${lateText(l)}` : ''}`;
+}
+
+/** "11× (max 6.6 ms, 38.5 ms in all)". */
+function stallsText(s: TracedLatency['stalls']): string {
+  return s ? `${s.count}× (max ${fmt(s.maxMs, 1)} ms, ${fmt(s.totalMs, 1)} ms in all)` : '-';
 }
 
 /** "; asleep > 1 ms with a query on its way 2× (max 100.2 ms), 0 of them ended by its own threads" ('' when not traced). */
@@ -700,6 +707,8 @@ function printReport(machine: Record<string, string>, s: Settings, sizes: SizeRe
         );
         const holds = w.latency.filter((l) => l.holds !== null);
         if (holds.length) out.push(`  ${''.padEnd(52)} other tasks holding CPU ${split?.server ?? '-'} > 0.5 ms meanwhile: ${holds.map((l) => `${l.server}: ${describeHolds(l.holds)}`).join('; ')}`);
+        const stalled = w.latency.filter((l) => l.stalls?.count);
+        if (stalled.length) out.push(`  ${''.padEnd(52)} CPU ${split?.server ?? '-'} itself not running (a ${fmt(stalled[0].stalls!.tickMs, 0)} ms timer tick come late while a task ran on it): ${stalled.map((l) => `${l.server}: ${stallsText(l.stalls)}`).join('; ')}`);
         const clientHeld = w.latency.filter((l) => l.clientHolds?.length);
         if (clientHeld.length) out.push(`  ${''.padEnd(52)} other tasks keeping the latency client from its CPU > 0.5 ms (it then sends the queries due meanwhile at once): ${clientHeld.map((l) => `${l.server}: ${describeHolds(l.clientHolds)}`).join('; ')}`);
         const helpers = w.latency.filter((l) => l.helperHolds?.length);
