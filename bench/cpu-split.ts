@@ -195,6 +195,13 @@ export class SchedTrace {
       } catch {
         // no such event here: no stalls found
       }
+      // A nohz_full CPU running one task takes no periodic tick: its ticks tell nothing.
+      try {
+        const full = fs.readFileSync('/sys/devices/system/cpu/nohz_full', 'utf8').trim();
+        if (full !== '' && full !== '(null)') tick = false;
+      } catch {
+        // no such file: no CPU is nohz_full
+      }
       const read = (f: string) => fs.readFileSync(`${T}/${f}`, 'utf8').trim();
       // trace_clock lists every clock with the one in use in brackets.
       const clock = /\[(\S+)\]/.exec(read('trace_clock'))?.[1] ?? 'local';
@@ -446,7 +453,9 @@ export async function analyseTrace(input: NodeJS.ReadableStream, who: TraceTasks
  * timer ticks a running CPU must take (every period, on one grid of
  * CLOCK_MONOTONIC) that came more than 1 ms late, or not before the task left.
  * The period is the kernel's HZ choice (1, 3.33, 4 or 10 ms) on which the
- * timer interrupts line up best; other timers (hrtimers) interrupt off it.
+ * timer interrupts line up best; other timers (hrtimers) interrupt off it
+ * (57 % of CPU 0's interrupts were on the grid in a run here). Null when
+ * fewer than 8 interrupts, or under 30 % of them, keep to any grid.
  * From the tick's due time until it came (or the task left), the CPU ran
  * nothing: spans in seconds.
  */
@@ -468,6 +477,8 @@ export function cpuStalls(events: readonly { cpu: number; t: number; kind: 'time
     const share = top / timers.length;
     if (share >= best.share * 0.9) best = { tickMs: p, phase: topBin * 0.02 + 0.01, share };
   }
+  // Without a grid most interrupts keep to (a CPU without a periodic tick: nohz_full), nothing is said.
+  if (best.share < 0.3) return null;
   const { tickMs, phase } = best;
   const spans: Span[] = [];
   let totalMs = 0;

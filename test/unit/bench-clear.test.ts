@@ -153,4 +153,8 @@ test('cpuStalls: ticks on a 4 ms grid, other timers off it; a tick missed while 
   assert.deepEqual(r.spans.map((s) => [Math.round(s.from * 1e6) / 1000, Math.round(s.to * 1e6) / 1000]), [[44.08, 47.5], [52.08, 54]]);
   // Too few timer interrupts to find the grid: nothing said.
   assert.equal(cpuStalls(ev.slice(0, 5)), null);
+  // Interrupts on no grid (a CPU without a periodic tick): nothing said either.
+  const loose: E[] = [{ cpu: 0, t: 0.5, kind: 'run' }];
+  for (let k = 1; k <= 40; k++) loose.push({ cpu: 0, t: k * 7.37 + (k % 7) * 0.61, kind: 'timer' });
+  assert.equal(cpuStalls(loose), null);
 });
