@@ -40,6 +40,19 @@ function reply(upstream: UpstreamServer, msg: Buffer, tcp: boolean): Buffer | nu
 }
 
 export async function startUpstream(): Promise<UpstreamServer> {
+  // UDP and TCP on one port number: the UDP socket takes a free port, and the TCP side is tried on
+  // it; when that TCP port is someone's (an ephemeral port of another connection: etcd's clients
+  // take them too, so it happened in a full test run), both are let go and another port is tried.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await upstreamOnOnePort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw err;
+    }
+  }
+}
+
+async function upstreamOnOnePort(): Promise<UpstreamServer> {
   const udp = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
   const port = udp.address().port;
@@ -61,10 +74,15 @@ export async function startUpstream(): Promise<UpstreamServer> {
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(port, '127.0.0.1', () => resolve());
+    });
+  } catch (err) {
+    udp.close();
+    throw err;
+  }
   const server: UpstreamServer = {
     port,
     log: [],
