@@ -12,7 +12,7 @@ import { Metrics, System, Cause } from './metrics.js';
 import { Answer, Logger, Request, Resolver, UpstreamMemo } from './resolver.js';
 import { StubZones, hasStubOption, withStubOption } from './stub.js';
 import { RecordTree, TreeChange } from './tree.js';
-import { CLASS, Encoded, OutMessage, OPCODE_QUERY, Query, RCODE, TYPE, WireError, ZoneSoa, clearRecordCounts, copyBytes, encodeMessage, encodeReply, errorReply, isResponse, isTruncated, parseQuery, setId, setRA, setTC, takeRequestBits, typeName } from './wire.js';
+import { CLASS, Encoded, OutMessage, OPCODE_QUERY, Query, RCODE, TYPE, WireError, ZoneSoa, clearRecordCounts, copyBytes, encodeMessage, encodeReply, errorReply, optTtl, isResponse, isTruncated, parseQuery, setId, setRA, setTC, takeRequestBits, typeName } from './wire.js';
 
 export interface Transport {
   tcp: boolean;
@@ -461,7 +461,7 @@ export class DnsHandler {
       if (q.plainName) {
         // QR; opcode, RD and CD as asked; AA, RA, AD and the rcode from the answer.
         const flags = 0x8000 | (q.flags & 0x7910) | (ans.aa ? 0x0400 : 0) | (ans.ra ? 0x0080 : 0) | (ans.ad ? 0x0020 : 0) | (ans.rcode & 0xf);
-        enc = encodeReply(q, this.soa, q.id, flags, ans, optUdp, (((extRcode & 0xff) << 24) | (doBit ? 0x8000 : 0)) >>> 0, limit);
+        enc = encodeReply(q, this.soa, q.id, flags, ans, optUdp, optTtl(extRcode, 0, doBit), limit);
       }
       enc ??= encodeMessage(this.message(q, ans, optUdp, extRcode, doBit), limit);
     } catch (err) {

@@ -3,6 +3,7 @@
  * with size fitting. Written for this server: no dependency, no allocation of
  * per-label objects on the fast path beyond what a message needs.
  */
+import { inZone } from '../msg/path.js';
 
 export const TYPE = {
   A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, HINFO: 13, MX: 15, TXT: 16, AAAA: 28,
@@ -770,6 +771,11 @@ export interface Encoded {
   answerOffsets: number[];
 }
 
+/** An OPT record's TTL field: extended rcode, EDNS version and the DO bit. */
+export function optTtl(extRcode: number, version: number, doBit: boolean): number {
+  return (((extRcode & 0xff) << 24) | ((version & 0xff) << 16) | (doBit ? 0x8000 : 0)) >>> 0;
+}
+
 /** The OPT record of a reply, as bytes. */
 function optRecord(edns: Edns): Buffer {
   let len = 0;
@@ -778,7 +784,7 @@ function optRecord(edns: Edns): Buffer {
   b[0] = 0;
   b.writeUInt16BE(TYPE.OPT, 1);
   b.writeUInt16BE(edns.udpSize & 0xffff, 3);
-  b.writeUInt32BE((((edns.extRcode & 0xff) << 24) | ((edns.version & 0xff) << 16) | (edns.do ? 0x8000 : 0)) >>> 0, 5);
+  b.writeUInt32BE(optTtl(edns.extRcode, edns.version, edns.do), 5);
   b.writeUInt16BE(len, 9);
   let p = 11;
   for (const o of edns.options) {
@@ -820,8 +826,8 @@ export interface FastContext {
 export function encodeMessage(msg: OutMessage, limit = 65535, fast?: FastContext): Encoded | null {
   if (fast && msg.question.length === 1 && msg.question[0].name === fast.qname) {
     const e = msg.edns;
-    const optTtl = e ? (((e.extRcode & 0xff) << 24) | ((e.version & 0xff) << 16) | (e.do ? 0x8000 : 0)) >>> 0 : 0;
-    const common = e === null || e.options.length === 0 ? encodeReply(fast, fast.soa, msg.header.id, headerFlags(msg.header), msg, e ? e.udpSize : -1, optTtl, limit) : null;
+    const ttl = e ? optTtl(e.extRcode, e.version, e.do) : 0;
+    const common = e === null || e.options.length === 0 ? encodeReply(fast, fast.soa, msg.header.id, headerFlags(msg.header), msg, e ? e.udpSize : -1, ttl, limit) : null;
     if (common) return common;
   }
   const w = scratch;
@@ -887,7 +893,6 @@ export class ZoneSoa {
   /** `zone` lower case and fully qualified, not the root. Throws WireError for names that cannot be encoded. */
   constructor(readonly zone: string, readonly mname: string, readonly rname: string) {
     if (zone === '.' || zone !== zone.toLowerCase()) throw new WireError(`zone ${zone}: want a lower-case name below the root`, null);
-    this.dotZone = '.' + zone;
     const wireOf = (labels: Buffer[]) => Buffer.concat(labels.flatMap((l) => [Buffer.from([l.length]), l]));
     const zoneLabels = nameToLabels(zone);
     this.zoneWire = wireOf(zoneLabels).length + 1;
@@ -947,16 +952,14 @@ export class ZoneSoa {
 
   /** Whether a lower-case name is the zone or below it. */
   holds(lowerName: string): boolean {
-    return lowerName === this.zone || lowerName.endsWith(this.dotZone);
+    return inZone(lowerName, this.zone);
   }
-
-  /** The zone with a leading dot (a suffix every name below it ends with), made once. */
-  private readonly dotZone: string;
 }
 
 /**
  * The fast path of encodeMessage for a question written out in full (`q`:
- * the request's bytes, where its question ends, its name as parsed): answer
+ * the request's bytes, where its question ends, its name as parsed and, when
+ * known, folded to lower case): answer
  * records that are all A/AAAA owned by the question name (a pointer to it),
  * no additional records, and no authority or just the zone's SOA. It takes
  * the reply's parts as numbers and the sections as they are, so the query
@@ -966,7 +969,7 @@ export class ZoneSoa {
  * other message, or one that does not fit (the general path then fits it).
  */
 export function encodeReply(
-  q: { readonly raw: Buffer; readonly questionEnd: number; readonly qname: string },
+  q: { readonly raw: Buffer; readonly questionEnd: number; readonly qname: string; readonly qnameLower?: string },
   zoneSoa: ZoneSoa | null,
   id: number,
   flags: number,
@@ -988,7 +991,7 @@ export function encodeReply(
   }
   let soa: RR | null = null;
   if (authority.length !== 0) {
-    if (authority.length !== 1 || !zoneSoa || !zoneSoa.matches(authority[0]) || !zoneSoa.holds(lowerName(q.qname))) return null;
+    if (authority.length !== 1 || !zoneSoa || !zoneSoa.matches(authority[0]) || !zoneSoa.holds(q.qnameLower ?? lowerName(q.qname))) return null;
     soa = authority[0];
     size += zoneSoa.size();
   }
