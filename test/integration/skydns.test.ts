@@ -375,6 +375,8 @@ describe('skydns command line', () => {
     try {
       await p.waitFor(/PROMETHEUS_PORT="tcp:\/\/10\.0\.0\.5:9090" is not a port number/, 10000);
       await p.waitFor(/ready for queries/, 10000);
+      // Listening comes before the first read of the records (SERVFAIL until then).
+      await p.waitFor(/etcd: read \d+ keys/, 10000);
       const r = await dig({ port, name: 'cluster.local', type: 'SOA' });
       assert.equal(r.status, 'NOERROR');
     } finally {
