@@ -15,13 +15,17 @@
  * response; those pieces are what answers queued behind under churn.
  */
 import type { Etcd3, Watcher } from 'etcd3';
-import { etcdErrorText, listPrefix } from '../etcd/client.js';
+import { etcdErrorText, forEachPage } from '../etcd/client.js';
 import { Backoff } from '../backoff.js';
 
 /** What the feed tells its consumer, in order. */
 export type FeedMessage =
-  /** A full read: the tree is to hold exactly these keys (key, value, lease: three strings each) from now on. */
-  | { t: 'reset'; revision: string; kvs: string[]; listMs: number }
+  /** A full read starts: pages sent before it are void. */
+  | { t: 'begin' }
+  /** A page of the read: key, value, lease (three strings each). */
+  | { t: 'page'; kvs: string[] }
+  /** The read is complete: the tree is to hold exactly the keys of the pages since 'begin' from now on. */
+  | { t: 'reset'; revision: string; listMs: number }
   /** One watch response: op ('p' put, 'd' delete), key, value, lease for each event, in etcd's order. */
   | { t: 'events'; revision: string | null; ev: string[] }
   /** Leases' remaining time as etcd reported it: lease ID and epoch ms of expiry, in pairs; and leases etcd no longer has. */
@@ -102,22 +106,10 @@ export class EtcdFeed {
       for (;;) {
         if (this.stopped) return;
         try {
-          const t0 = Date.now();
-          const { kvs, revision } = await listPrefix(this.client, `/${this.prefix}/`);
-          const listMs = Date.now() - t0;
-          const flat = new Array<string>(kvs.length * 3);
-          for (let i = 0; i < kvs.length; i++) {
-            const kv = kvs[i];
-            flat[3 * i] = kv.key;
-            flat[3 * i + 1] = kv.value;
-            flat[3 * i + 2] = kv.lease;
-            this.noteLease(kv.lease);
-          }
-          if (this.stopped) return;
+          const revision = await this.readAll();
+          if (revision === null) return;
           // The read, then the watch from the revision after it: the watch's
           // events are sent after the read they follow.
-          this.revision = revision;
-          this.send({ t: 'reset', revision, kvs: flat, listMs });
           this.markConnected();
           this.synced = true;
           await this.watchFrom(revision);
@@ -132,6 +124,31 @@ export class EtcdFeed {
     } finally {
       this.relisting = false;
     }
+  }
+
+  /**
+   * Reads every key under the prefix and sends them: 'begin', a 'page' per
+   * page etcd returned, then 'reset'. Returns the revision read at (null when
+   * stopped meanwhile). Nothing of the read is held here once a page is sent.
+   */
+  private async readAll(): Promise<string | null> {
+    const t0 = Date.now();
+    this.send({ t: 'begin' });
+    const revision = await forEachPage(this.client, `/${this.prefix}/`, (page) => {
+      const flat = new Array<string>(page.length * 3);
+      for (let i = 0; i < page.length; i++) {
+        const kv = page[i];
+        flat[3 * i] = kv.key;
+        flat[3 * i + 1] = kv.value;
+        flat[3 * i + 2] = kv.lease;
+        this.noteLease(kv.lease);
+      }
+      this.send({ t: 'page', kvs: flat });
+    });
+    if (this.stopped) return null;
+    this.revision = revision;
+    this.send({ t: 'reset', revision, listMs: Date.now() - t0 });
+    return revision;
   }
 
   private noteLease(lease: string): void {

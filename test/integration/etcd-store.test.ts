@@ -5,6 +5,7 @@
 // (No fake etcd watch: the store is tested against the real thing, as everything else here.)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient } from '../../lib/etcd/client.js';
@@ -97,6 +98,14 @@ for (const mode of ['this thread', 'a thread of its own'] as const) describe(`Et
   });
 
   if (mode === 'a thread of its own') {
+    test('the thread is named etcd-feed and runs five nice steps below the process (the query thread first)', () => {
+      const nice = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      const own = nice(readFileSync('/proc/thread-self/stat', 'utf8'));
+      const feeds = readdirSync('/proc/self/task').filter((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'etcd-feed');
+      assert.equal(feeds.length, 1, 'one thread named etcd-feed');
+      assert.equal(nice(readFileSync(`/proc/self/task/${feeds[0]}/stat`, 'utf8')), Math.min(19, own + 5));
+    });
+
     test('the thread ending: the records kept and said so, another thread started, and what changed meanwhile applied', async () => {
       const before = store.tree.size;
       const thread = (store as unknown as { thread: Worker }).thread;
@@ -104,9 +113,13 @@ for (const mode of ['this thread', 'a thread of its own'] as const) describe(`Et
       await thread.terminate();
       assert.equal(store.tree.size, before, 'the last snapshot is kept');
       assert.ok(lines.some((l) => l.includes('ERROR') && l.includes('the thread reading etcd ended')), lines.join('\n'));
+      assert.ok(store.tree.get('/skydns/local/cluster/svc/ns/c/1'));
       await etcdPut(etcd.url, '/skydns/local/cluster/svc/ns/meanwhile/1', A('10.0.0.7'));
+      await etcdDel(etcd.url, '/skydns/local/cluster/svc/ns/c/1');
       await waitUntil(() => store.connected && store.tree.get('/skydns/local/cluster/svc/ns/meanwhile/1') !== null, 10_000, 'a new thread with the new key');
       assert.notEqual((store as unknown as { thread: Worker }).thread, thread);
+      // The new thread's full read replaced the tree: a key deleted meanwhile is gone.
+      assert.equal(store.tree.get('/skydns/local/cluster/svc/ns/c/1'), null);
     });
   }
 
