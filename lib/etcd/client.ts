@@ -141,14 +141,14 @@ function tooLarge(err: unknown): boolean {
  * in PAGE_BYTES (at most `maxKeys`), and a page that still came back too large
  * for gRPC is asked again with a quarter of the keys. So any amount of data
  * etcd holds is read (a key and its value are at most etcd's request limit,
- * 1.5 MiB by default). Hands each page to `onPage` as it comes, so the caller
- * need not hold the whole read at once; returns the revision read.
+ * 1.5 MiB by default). Returns the keys and the revision read.
  */
-export async function forEachPage(client: Etcd3, prefix: string, onPage: (kvs: KV[]) => void, maxKeys = 5000): Promise<string> {
+export async function listPrefix(client: Etcd3, prefix: string, maxKeys = 5000): Promise<{ kvs: KV[]; revision: string }> {
   const end = prefixEnd(prefix);
   let start: Buffer = Buffer.from(prefix);
   let revision = '0';
   let limit = Math.min(maxKeys, 1000);
+  const kvs: KV[] = [];
   for (;;) {
     let res;
     try {
@@ -165,27 +165,15 @@ export async function forEachPage(client: Etcd3, prefix: string, onPage: (kvs: K
     }
     if (revision === '0') revision = String(res.header.revision);
     let bytes = 0;
-    const page: KV[] = new Array(res.kvs.length);
-    for (let i = 0; i < res.kvs.length; i++) {
-      const kv = res.kvs[i];
+    for (const kv of res.kvs) {
       bytes += kv.key.length + kv.value.length;
-      page[i] = { key: kv.key.toString(), value: kv.value.toString(), lease: String(kv.lease ?? '0') };
+      kvs.push({ key: kv.key.toString(), value: kv.value.toString(), lease: String(kv.lease ?? '0') });
     }
-    if (page.length) onPage(page);
     if (!res.more || res.kvs.length === 0) break;
     const perKey = Math.max(1, bytes / res.kvs.length);
     limit = Math.max(1, Math.min(maxKeys, Math.floor(PAGE_BYTES / perKey)));
     const last = res.kvs[res.kvs.length - 1].key;
     start = Buffer.concat([last, Buffer.from([0])]);
   }
-  return revision;
-}
-
-/** Every key under `prefix` at one revision (forEachPage, the pages joined), and the revision read. */
-export async function listPrefix(client: Etcd3, prefix: string, maxKeys = 5000): Promise<{ kvs: KV[]; revision: string }> {
-  const kvs: KV[] = [];
-  const revision = await forEachPage(client, prefix, (page) => {
-    for (const kv of page) kvs.push(kv);
-  }, maxKeys);
   return { kvs, revision };
 }

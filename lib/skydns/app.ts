@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import type { Etcd3 } from 'etcd3';
-import { createEtcdClient, etcdErrorText, type EtcdClientOptions } from '../etcd/client.js';
+import { createEtcdClient, etcdErrorText } from '../etcd/client.js';
 import { Log, createLogger } from '../log.js';
 import { loadKey } from '../dnssec/key.js';
 import { Signer } from '../dnssec/sign.js';
@@ -80,21 +80,18 @@ export class SkyDnsApp extends EventEmitter {
     collectYoungOnQueryThread();
     const env = this.opts.env ?? process.env;
     const cfg = this.cfg;
-    const etcdOptions: EtcdClientOptions = {
+    this.client = createEtcdClient({
       urls: cfg.machines,
       caFile: cfg.caCert || undefined,
       certFile: cfg.tlsPem || undefined,
       keyFile: cfg.tlsKey || undefined,
       username: cfg.username || undefined,
       password: cfg.password || undefined,
-    };
-    this.client = createEtcdClient(etcdOptions);
-    // The records are read and watched on a thread of their own (etcd-store.ts), with a client of
-    // its own, started now so that it boots while the configuration is read (the prefix is a flag only).
-    this.store = EtcdStore.onThread(etcdOptions, cfg.prefix, this.log);
-    const store = this.store;
+    });
     await this.readConfigObject();
     applyDefaults(cfg);
+    this.store = new EtcdStore(this.client, cfg.prefix, this.log);
+    const store = this.store;
 
     // Metrics: PROMETHEUS_PORT (all interfaces, like SkyDNS) or -metrics-addr; in a worker the primary serves them.
     const endpoint = this.opts.worker ? null : statusEndpoint(cfg, env, this.log);

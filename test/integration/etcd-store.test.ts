@@ -1,12 +1,9 @@
-// skydns's record store (lib/skydns/etcd-store.ts) on its own, against a real etcd, with its etcd
-// feed on the test's thread and on a thread of its own (as skydns runs it): the first
+// skydns's record store (lib/skydns/etcd-store.ts) on its own, against a real etcd: the first
 // full read, the watch that follows it (puts, deletes, bad values), leases (their TTL as etcd
 // reports it; a revoked lease removes its keys), losing and regaining etcd, and stop().
 // (No fake etcd watch: the store is tested against the real thing, as everything else here.)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient } from '../../lib/etcd/client.js';
 import { EtcdStore } from '../../lib/skydns/etcd-store.js';
@@ -16,7 +13,7 @@ import { sleep, waitUntil } from '../harness/proc.js';
 
 const A = (ip: string) => `{"host":"${ip}","ttl":30}`;
 
-for (const mode of ['this thread', 'a thread of its own'] as const) describe(`EtcdStore against a real etcd, the feed on ${mode}`, () => {
+describe('EtcdStore against a real etcd', () => {
   let etcd: EtcdProcess;
   let client: Etcd3;
   let store: EtcdStore;
@@ -28,8 +25,7 @@ for (const mode of ['this thread', 'a thread of its own'] as const) describe(`Et
     await etcdPut(etcd.url, '/skydns/local/cluster/svc/ns/b/1', A('10.0.0.2'));
     await etcdPut(etcd.url, '/other/prefix/x', A('10.9.9.9'));
     client = createEtcdClient({ urls: [etcd.url] });
-    const log = createLogger('store-test', 'debug', (l) => void lines.push(l));
-    store = mode === 'this thread' ? new EtcdStore(client, 'skydns', log) : EtcdStore.onThread({ urls: [etcd.url] }, 'skydns', log);
+    store = new EtcdStore(client, 'skydns', createLogger('store-test', 'debug', (l) => void lines.push(l)));
     await store.start();
   });
   after(async () => {
@@ -96,32 +92,6 @@ for (const mode of ['this thread', 'a thread of its own'] as const) describe(`Et
     await waitUntil(() => store.connected && store.tree.get('/skydns/local/cluster/svc/ns/after/1') !== null, 20_000, 'reconnected with the new key');
     assert.equal(store.stalenessSeconds(), 0);
   });
-
-  if (mode === 'a thread of its own') {
-    test('the thread is named etcd-feed and runs five nice steps below the process (the query thread first)', () => {
-      const nice = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-      const own = nice(readFileSync('/proc/thread-self/stat', 'utf8'));
-      const feeds = readdirSync('/proc/self/task').filter((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'etcd-feed');
-      assert.equal(feeds.length, 1, 'one thread named etcd-feed');
-      assert.equal(nice(readFileSync(`/proc/self/task/${feeds[0]}/stat`, 'utf8')), Math.min(19, own + 5));
-    });
-
-    test('the thread ending: the records kept and said so, another thread started, and what changed meanwhile applied', async () => {
-      const before = store.tree.size;
-      const thread = (store as unknown as { thread: Worker }).thread;
-      assert.ok(thread instanceof Worker);
-      await thread.terminate();
-      assert.equal(store.tree.size, before, 'the last snapshot is kept');
-      assert.ok(lines.some((l) => l.includes('ERROR') && l.includes('the thread reading etcd ended')), lines.join('\n'));
-      assert.ok(store.tree.get('/skydns/local/cluster/svc/ns/c/1'));
-      await etcdPut(etcd.url, '/skydns/local/cluster/svc/ns/meanwhile/1', A('10.0.0.7'));
-      await etcdDel(etcd.url, '/skydns/local/cluster/svc/ns/c/1');
-      await waitUntil(() => store.connected && store.tree.get('/skydns/local/cluster/svc/ns/meanwhile/1') !== null, 10_000, 'a new thread with the new key');
-      assert.notEqual((store as unknown as { thread: Worker }).thread, thread);
-      // The new thread's full read replaced the tree: a key deleted meanwhile is gone.
-      assert.equal(store.tree.get('/skydns/local/cluster/svc/ns/c/1'), null);
-    });
-  }
 
   test('after stop(), etcd changes are no longer applied', async () => {
     await store.stop();
