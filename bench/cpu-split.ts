@@ -341,7 +341,6 @@ export async function analyseTrace(input: NodeJS.ReadableStream, who: TraceTasks
   const on = new Map<number, { t: number; comm: string; pid: number }>();
   // The server CPUs' timer interrupts and their switches between idle and a task, in order (ms).
   const cpuEvents: { cpu: number; t: number; kind: 'timer' | 'run' | 'idle' }[] = [];
-  let ticks = 0;
   const lines = readline.createInterface({ input, crlfDelay: Infinity });
   for await (const line of lines) {
     const m = sw.exec(line);
@@ -349,9 +348,7 @@ export async function analyseTrace(input: NodeJS.ReadableStream, who: TraceTasks
       const k = tk.exec(line);
       if (k) {
         const cpu = Number(k[1]);
-        const t = Number(k[2]) * 1000;
-        ticks++;
-        if (serverCpu.has(cpu)) cpuEvents.push({ cpu, t, kind: 'timer' });
+        if (serverCpu.has(cpu)) cpuEvents.push({ cpu, t: Number(k[2]) * 1000, kind: 'timer' });
         continue;
       }
       const w = wk.exec(line);
@@ -440,7 +437,8 @@ export async function analyseTrace(input: NodeJS.ReadableStream, who: TraceTasks
     if (serverCpu.has(cpu) && (nextPid === 0) !== (prevPid === 0)) cpuEvents.push({ cpu, t, kind: nextPid === 0 ? 'idle' : 'run' });
     on.set(cpu, { t, comm: m[5], pid: nextPid });
   }
-  const stalls = ticks > 0 ? cpuStalls(cpuEvents) : null;
+  // (Null when ticks were not traced: cpuStalls finds no grid without timer interrupts.)
+  const stalls = cpuStalls(cpuEvents);
   if (stalls) spans.push(...stalls.spans);
   spans.sort((a, b) => a.from - b.from);
   waitSpans.sort((a, b) => a.from - b.from);
@@ -507,7 +505,7 @@ export function cpuStalls(events: readonly { cpu: number; t: number; kind: 'time
       since.set(e.cpu, null);
     } else {
       check(e.cpu, e.t);
-      if (since.get(e.cpu) !== null && since.has(e.cpu)) since.set(e.cpu, { t: e.t, timer: true });
+      if (since.get(e.cpu)) since.set(e.cpu, { t: e.t, timer: true });
     }
   }
   return { spans, totalMs, maxMs, tickMs };

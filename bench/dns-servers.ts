@@ -427,9 +427,11 @@ export async function dnslatBinary(): Promise<string | null> {
  * preemption points: kdamond) is still traced and its burst left out.
  */
 export function dnslatRealtime(): boolean {
-  if (process.env.BENCH_CLIENT_RT === '0' || process.getuid?.() !== 0) return false;
-  return spawnSync('chrt', ['-f', '10', 'true']).status === 0;
+  realtime ??= process.env.BENCH_CLIENT_RT !== '0' && process.getuid?.() === 0 && spawnSync('chrt', ['-f', '10', 'true']).status === 0;
+  return realtime;
 }
+/** dnslatRealtime's answer, found once (a chrt run) and asked before every latency run and by the report. */
+let realtime: boolean | undefined;
 
 /**
  * Every answer's latency (ms, in the order they came; the first `limit` only)
