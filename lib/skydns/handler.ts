@@ -7,6 +7,7 @@ import type { Signer } from '../dnssec/sign.js';
 import { inZone, labelCount } from '../msg/path.js';
 import { SkyConfig } from './config.js';
 import { AnswerCache, CachedAnswer, DO_FLAG, EDNS_FLAG, ResponseCache } from './caches.js';
+import { DirectAnswers } from './direct.js';
 import { BUSY, Forwarder, Server } from './forwarder.js';
 import { Metrics, System, Cause } from './metrics.js';
 import { Answer, Logger, Request, Resolver, UpstreamMemo } from './resolver.js';
@@ -50,10 +51,12 @@ export interface HandlerDeps {
   answerCache?: AnswerCache;
   /** Signs authoritative answers to queries with the DO bit (-dnssec); null: no DNSSEC. */
   signer?: Signer | null;
+  /** False: every question takes the general path, none the direct one (direct.ts; tests compare the two). */
+  direct?: boolean;
 }
 
 /** What the handler keeps of its deps. */
-type HandlerParts = Required<Omit<HandlerDeps, 'answerCacheSize' | 'answerCache'>>;
+type HandlerParts = Required<Omit<HandlerDeps, 'answerCacheSize' | 'answerCache' | 'direct'>>;
 
 /** The EDNS0 payload size a signed answer's OPT record advertises. */
 const SIGNED_UDP_SIZE = 4096;
@@ -139,6 +142,10 @@ export class DnsHandler {
   private readonly stubSegs: string[];
   /** The zone's SOA pre-encoded for negative answers (null if its names cannot take the fast path). */
   private readonly soa: ZoneSoa | null;
+  /** Address questions answered straight from the tree into the reply's bytes (null: off). */
+  private readonly direct: DirectAnswers | null;
+  /** Where answer() has a direct reply written before it is copied out at its size. */
+  private readonly directScratch: Buffer;
   private readonly unsubscribe: () => void;
 
   /**
@@ -155,6 +162,8 @@ export class DnsHandler {
     this.responses = new ResponseCache(Math.max(0, deps.cfg.rcache), deps.cfg.rcacheTtl);
     this.stubSegs = [...d.resolver.domainSegs, 'dns', 'stub'];
     this.soa = zoneSoa(d.resolver);
+    this.direct = deps.direct === false ? null : new DirectAnswers(d.cfg, d.tree, d.resolver, this.soa, d.signer !== null, d.synced, d.stubs !== null && d.forwarder !== null);
+    this.directScratch = Buffer.allocUnsafe(this.direct !== null ? 1024 : 0);
     this.unsubscribe = d.tree.subscribe((change) => this.treeChanged(change));
   }
 
@@ -204,6 +213,16 @@ export class DnsHandler {
    * be read once for a whole batch of requests.
    */
   answerInto(raw: Buffer, t: Transport, out: Buffer, at: number, room: number, now = Date.now()): number | Buffer | null | Promise<Buffer | null> {
+    const direct = this.direct;
+    if (direct !== null) {
+      const m = this.d.metrics;
+      const start = m !== null ? performance.now() : 0;
+      const len = direct.answerInto(raw, t.tcp, out, at, room, now);
+      if (len >= 0) {
+        if (m !== null) this.countDirect(m, start, len, direct.rcode);
+        return len;
+      }
+    }
     const c = cachedFor(this.answers, raw, t.tcp, this.d.cfg.udpMaxPayload);
     if (c && c.len <= room && c.until > now) {
       this.serveAt(c, raw, out, at);
@@ -221,6 +240,19 @@ export class DnsHandler {
    * own copy), and so may `t`.
    */
   answer(raw: Buffer, t: Transport): Buffer | null | Promise<Buffer | null> {
+    const direct = this.direct;
+    if (direct !== null) {
+      const m = this.d.metrics;
+      const start = m !== null ? performance.now() : 0;
+      const scratch = this.directScratch;
+      const len = direct.answerInto(raw, t.tcp, scratch, 0, scratch.length, Date.now());
+      if (len >= 0) {
+        const b = Buffer.allocUnsafe(len);
+        copyBytes(scratch, 0, len, b, 0);
+        if (m !== null) this.countDirect(m, start, len, direct.rcode);
+        return b;
+      }
+    }
     return this.answerAfter(cachedFor(this.answers, raw, t.tcp, this.d.cfg.udpMaxPayload), raw, t);
   }
 
@@ -249,6 +281,13 @@ export class DnsHandler {
   /** answer(), always as a promise (tests). */
   async handle(raw: Buffer, t: Transport): Promise<Buffer | null> {
     return this.answer(raw, t);
+  }
+
+  /** Counts a direct answer as the general path counts the same answer: both caches missed, then the answer. */
+  private countDirect(m: Metrics, start: number, len: number, rcode: number): void {
+    if (this.responses.capacity > 0) m.cacheMiss.inc('response');
+    m.cacheMiss.inc('answer');
+    m.record('auth', (performance.now() - start) / 1000, len, rcode === RCODE.NXDOMAIN ? 'nxdomain' : null);
   }
 
   private done(o: Outcome, start: number): Buffer | null {

@@ -312,10 +312,11 @@ export class Resolver {
    * The authority section of a negative answer: the zone's SOA with the
    * negative TTL. Most answers a cluster gets are negative (search-path
    * misses, AAAA), so the record and its section are made once an hour,
-   * frozen, and shared by every answer.
+   * frozen, and shared by every answer (the direct answers too: direct.ts).
+   * `nowMs`: Date.now(), when the caller has read it already.
    */
-  private negativeAuthority(): readonly RR[] {
-    const now = Math.floor(Date.now() / 1000);
+  negativeAuthority(nowMs = Date.now()): readonly RR[] {
+    const now = Math.floor(nowMs / 1000);
     const serial = now - (now % 3600);
     const n = this.negAuthority;
     if (n !== null && n[0].data.t === 'soa' && n[0].data.serial === serial) return n;

@@ -233,6 +233,53 @@ export function isWildcard(label: string): boolean {
   return label === '*' || label === 'any';
 }
 
+/** What RecordTree.probe found at a name. */
+export const PROBE_NONE = 0;
+/** Keys lie below the name, but none that an address question reads (only `_`-labelled ones). */
+export const PROBE_EMPTY = 1;
+/** Exactly one entry answers: RecordTree.probed. */
+export const PROBE_ONE = 2;
+/** More than one entry, or a wildcard label: only the general lookup can say. */
+export const PROBE_MANY = 3;
+
+/** Where probe() makes the one string a child held in a Map is looked up by. */
+const labelScratch = Buffer.allocUnsafe(64);
+
+/**
+ * The child of `node` under the label of `len` bytes at buf[at..], its ASCII
+ * capitals folded (as the question name is folded before a lookup). A few
+ * children are compared byte by byte; a Map of many is asked with one string.
+ */
+function childAt(node: Node, buf: Uint8Array, at: number, len: number): Node | undefined {
+  const f = node.few;
+  if (f !== null) {
+    next: for (let i = 0; i < f.length; i += 2) {
+      const k = f[i] as string;
+      if (k.length !== len) continue;
+      for (let j = 0; j < len; j++) {
+        let c = buf[at + j];
+        if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+        if (k.charCodeAt(j) !== c) continue next;
+      }
+      return f[i + 1] as Node;
+    }
+    return undefined;
+  }
+  const m = node.many;
+  if (m === null) return undefined;
+  for (let j = 0; j < len; j++) {
+    const c = buf[at + j];
+    labelScratch[j] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+  }
+  return m.get(labelScratch.toString('latin1', 0, len));
+}
+
+/** Whether the label of `len` bytes at buf[at..] is `*` or `any` in any case. */
+function isWildLabel(buf: Uint8Array, at: number, len: number): boolean {
+  if (len === 1) return buf[at] === 0x2a;
+  return len === 3 && (buf[at] | 0x20) === 0x61 && (buf[at + 1] | 0x20) === 0x6e && (buf[at + 2] | 0x20) === 0x79;
+}
+
 export class RecordTree {
   private root = new Node();
   /** Incremented on every change; answer caches compare it. */
@@ -396,6 +443,64 @@ export class RecordTree {
     const entries: Entry[] = [];
     const exists = this.collect(segs, opts.exact ?? false, opts.skipAttrleaf ?? false, entries);
     return { exists, entries };
+  }
+
+  /**
+   * collect(segments, false, true, out) for a name as a question carries it,
+   * without making its segments or the list: `buf` holds its labels, and
+   * `offs[0..n)` the offset of each label's length byte, left to right, its
+   * zone's labels included. PROBE_NONE: no key at or below the name
+   * (NXDOMAIN); PROBE_EMPTY: none below it but `_`-labelled ones; PROBE_ONE:
+   * one entry, left in `probed`; PROBE_MANY: more, or a `*`/`any` label.
+   * The query path's direct answers (direct.ts) ask this for every address
+   * question, so it allocates at most one string: a label looked up in a node
+   * with more than FEW children.
+   */
+  probe(buf: Uint8Array, offs: Int32Array, n: number): number {
+    let node = this.root;
+    for (let i = n - 1; i >= 0; i--) {
+      const o = offs[i];
+      const len = buf[o];
+      if (isWildLabel(buf, o + 1, len)) return PROBE_MANY;
+      const next = childAt(node, buf, o + 1, len);
+      if (next === undefined) return PROBE_NONE;
+      node = next;
+    }
+    if (node.count === 0) return PROBE_NONE;
+    this.probed = null;
+    if (!node.hasChildren()) {
+      this.probed = node.entry;
+      return PROBE_ONE;
+    }
+    const found = this.firstPlain(node, 0);
+    return found === 0 ? PROBE_EMPTY : found === 1 ? PROBE_ONE : PROBE_MANY;
+  }
+
+  /** The entry probe() found, when it returned PROBE_ONE. */
+  probed: Entry | null = null;
+
+  /** gather(node, true, …) counting to two: `found` entries so far; the first one found is left in `probed`. */
+  private firstPlain(node: Node, found: number): number {
+    if (node.entry !== null) {
+      if (found === 0) this.probed = node.entry;
+      if (++found > 1) return found;
+    }
+    const f = node.few;
+    if (f !== null) {
+      for (let i = 0; i < f.length && found < 2; i += 2) {
+        if ((f[i] as string).charCodeAt(0) === 0x5f) continue;
+        found = this.firstPlain(f[i + 1] as Node, found);
+      }
+      return found;
+    }
+    const m = node.many;
+    if (m === null) return found;
+    for (const [k, child] of m) {
+      if (found >= 2) break;
+      if (k.charCodeAt(0) === 0x5f) continue;
+      found = this.firstPlain(child, found);
+    }
+    return found;
   }
 
   /** Pushes the entries of node's subtree in tree order onto out until it holds `cap`; false once it does. */

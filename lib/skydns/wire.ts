@@ -934,10 +934,13 @@ export class ZoneSoa {
     b.writeUInt32BE(rr.ttl >>> 0, p + 6);
     const rdAt = p + 10;
     p += 12;
-    p += this.mnameHead.copy(b, p);
+    // copyBytes: Buffer#copy at an offset makes a view per call (see copyBytes).
+    copyBytes(this.mnameHead, 0, this.mnameHead.length, b, p);
+    p += this.mnameHead.length;
     b.writeUInt16BE(zoneAt, p);
     p += 2;
-    p += this.rnameHead.copy(b, p);
+    copyBytes(this.rnameHead, 0, this.rnameHead.length, b, p);
+    p += this.rnameHead.length;
     b.writeUInt16BE(zoneAt, p);
     p += 2;
     b.writeUInt32BE(d.serial >>> 0, p);

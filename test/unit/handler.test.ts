@@ -53,12 +53,12 @@ function tree(): RecordTree {
   return t;
 }
 
-function handler(opts: { synced?: boolean; nameservers?: string; rcache?: number; stubzones?: boolean; t?: RecordTree; answerCache?: number } = {}): { h: DnsHandler; t: RecordTree; close(): void } {
+function handler(opts: { synced?: boolean; nameservers?: string; rcache?: number; stubzones?: boolean; t?: RecordTree; answerCache?: number; direct?: boolean } = {}): { h: DnsHandler; t: RecordTree; close(): void } {
   const cfg = configFor(['-domain=cluster.local.', `-nameservers=${opts.nameservers ?? '127.0.0.1:1'}`, '-round-robin=false', `-rcache=${opts.rcache ?? 0}`, '-rtimeout=500ms', ...(opts.stubzones ? ['-stubzones'] : [])]);
   const t = opts.t ?? tree();
   const forwarder = new Forwarder({ servers: parseServers(cfg.nameservers), timeoutMs: cfg.readTimeoutMs, nsRotate: false, log: SILENT });
   const resolver = new Resolver(t, cfg, forwarder, SILENT);
-  const h = new DnsHandler({ cfg, tree: t, resolver, forwarder, stubs: opts.stubzones ? new StubZones(t, cfg.domain) : null, metrics: null, log: SILENT, synced: () => opts.synced ?? true, answerCacheSize: opts.answerCache });
+  const h = new DnsHandler({ cfg, tree: t, resolver, forwarder, stubs: opts.stubzones ? new StubZones(t, cfg.domain) : null, metrics: null, log: SILENT, synced: () => opts.synced ?? true, answerCacheSize: opts.answerCache, direct: opts.direct });
   return { h, t, close: () => (h.close(), forwarder.close()) };
 }
 
@@ -190,7 +190,14 @@ describe('DnsHandler in memory', () => {
   });
 
   test('the answer cache: the second asking is served from it, in the asker\'s case and ID; a change of the records drops it', async () => {
-    const { h, t, close } = handler();
+    // A lone address is answered directly (direct.ts), never from the cache: this test is of the
+    // cache, so every question takes the general path here.
+    const direct = handler();
+    await direct.h.handle(query('web.default.svc.cluster.local.', TYPE.A, { id: 1 }), UDP);
+    await direct.h.handle(query('web.default.svc.cluster.local.', TYPE.A, { id: 2 }), UDP);
+    assert.equal(direct.h.cachedAnswers, 0, 'answered directly both times');
+    direct.close();
+    const { h, t, close } = handler({ direct: false });
     try {
       const first = await h.handle(query('web.default.svc.cluster.local.', TYPE.A, { id: 1 }), UDP);
       assert.equal(h.cachedAnswers, 0, 'a question is kept the second time it is asked');
