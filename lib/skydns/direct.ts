@@ -35,10 +35,14 @@
 import type { SkyConfig } from './config.js';
 import type { Resolver } from './resolver.js';
 import { PROBE_EMPTY, PROBE_NONE, PROBE_ONE, type RecordTree } from './tree.js';
-import { RCODE, TYPE, type ZoneSoa, copyBytes, nameToLabels } from './wire.js';
+import { RCODE, TYPE, type ZoneSoa, nameToLabels } from './wire.js';
 
 /** The most labels a name of 255 bytes can have. */
 const MAX_LABELS = 128;
+
+/** 1 for the bytes a plain label may hold: printable ASCII but for the dot and the backslash (parseQuery's plain names). */
+const PLAIN = new Uint8Array(256);
+for (let c = 0x21; c < 0x7f; c++) if (c !== 0x2e && c !== 0x5c) PLAIN[c] = 1;
 
 export class DirectAnswers {
   /** The zone's labels, lower case, left to right; the zone is the last `zoneLabels.length` labels of a name in it. */
@@ -83,10 +87,7 @@ export class DirectAnswers {
       const len = raw[p];
       if (len === 0) break;
       if (len > 63 || p + 1 + len > n || k === MAX_LABELS) return -1;
-      for (let i = p + 1; i <= p + len; i++) {
-        const c = raw[i];
-        if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) return -1;
-      }
+      for (let i = p + 1; i <= p + len; i++) if (PLAIN[raw[i]] === 0) return -1;
       offs[k++] = p;
       p += len + 1;
     }
@@ -141,7 +142,8 @@ export class DirectAnswers {
     const limit = tcp ? 65535 : ednsSize < 1024 ? 512 : ednsSize >= cfg.udpMaxPayload ? cfg.udpMaxPayload : Math.min(1024, cfg.udpMaxPayload);
     const size = qEnd + (octets !== null ? 12 + octets.length : soa!.size()) + (ednsSize >= 0 ? 11 : 0);
     if (size > limit || size > room) return -1;
-    copyBytes(raw, 0, qEnd, out, at);
+    // The request as it came (its OPT record, if any, is written over next): the question as asked.
+    out.set(raw, at);
     // QR; opcode, RD and CD as asked; AA, RA; the rcode.
     const flags = 0x8000 | (((raw[2] << 8) | raw[3]) & 0x7910) | 0x0400 | 0x0080 | rcode;
     out[at + 2] = flags >> 8;
@@ -160,7 +162,10 @@ export class DirectAnswers {
       out[w + 3] = qtype;
       out[w + 4] = 0;
       out[w + 5] = 1;
-      out.writeUInt32BE(ttl >>> 0, w + 6);
+      out[w + 6] = ttl >>> 24;
+      out[w + 7] = (ttl >>> 16) & 0xff;
+      out[w + 8] = (ttl >>> 8) & 0xff;
+      out[w + 9] = ttl & 0xff;
       out[w + 10] = 0;
       out[w + 11] = octets.length;
       for (let i = 0; i < octets.length; i++) out[w + 12 + i] = octets.charCodeAt(i);

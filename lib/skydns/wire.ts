@@ -923,8 +923,43 @@ export class ZoneSoa {
     return 12 + this.mnameHead.length + 2 + this.rnameHead.length + 2 + 20;
   }
 
-  /** Writes rr (which matches()) at `at`, for a question name of `qnameWire` bytes at offset 12 that ends with the zone. */
+  /** The last record write() encoded, and its bytes (the zone pointers still to be set). */
+  private lastRR: RR | null = null;
+  private lastBytes: Buffer = Buffer.alloc(0);
+
+  /**
+   * Writes rr (which matches()) at `at`, for a question name of `qnameWire`
+   * bytes at offset 12 that ends with the zone. The record's bytes are made
+   * once for each record object (negative answers share one an hour:
+   * Resolver.negativeAuthority) and copied; only the three pointers to the
+   * zone name in the question are set per reply.
+   */
   write(b: Buffer, at: number, rr: RR, qnameWire: number): number {
+    if (rr !== this.lastRR) {
+      const bytes = Buffer.alloc(this.size());
+      this.encode(bytes, 0, rr, this.zoneWire);
+      this.lastBytes = bytes;
+      this.lastRR = rr;
+    }
+    const bytes = this.lastBytes;
+    const n = bytes.length;
+    b.set(bytes, at);
+    const ptr = 0xc000 | (12 + qnameWire - this.zoneWire);
+    const hi = ptr >> 8;
+    const lo = ptr & 0xff;
+    b[at] = hi;
+    b[at + 1] = lo;
+    const m = at + 12 + this.mnameHead.length;
+    b[m] = hi;
+    b[m + 1] = lo;
+    const r = m + 2 + this.rnameHead.length;
+    b[r] = hi;
+    b[r + 1] = lo;
+    return at + n;
+  }
+
+  /** The record's bytes at `at` (what write() copies). */
+  private encode(b: Buffer, at: number, rr: RR, qnameWire: number): number {
     const d = rr.data as Extract<RData, { t: 'soa' }>;
     const zoneAt = 0xc000 | (12 + qnameWire - this.zoneWire);
     let p = at;
