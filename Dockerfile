@@ -57,10 +57,11 @@ COPY manifests/sandbox-cluster.yaml ./manifests/sandbox-cluster.yaml
 
 # The programs by name, each under tini as a subreaper, so `command: [skydns]` works the
 # same in Kubernetes (where command replaces the ENTRYPOINT) and in Compose. skydns gets node's
-# --min-semi-space-size=16 (lib/skydns/node-flags.ts: its young generation never shrinks).
+# --min-semi-space-size=16 --no-memory-reducer (lib/skydns/node-flags.ts: its young generation
+# never shrinks, and V8 never stops it to give memory back).
 RUN set -eu; \
     for p in kube2sky skydns exec-healthz apiserver; do \
-      flags=''; if [ "$p" = skydns ]; then flags='--min-semi-space-size=16 '; fi; \
+      flags=''; if [ "$p" = skydns ]; then flags='--min-semi-space-size=16 --no-memory-reducer '; fi; \
       printf '#!/bin/sh\nexec /usr/bin/tini -s -- /usr/local/bin/node %s/app/dist/cmd/%s.js "$@"\n' "$flags" "$p" \
         > "/usr/local/bin/$p"; \
       chmod 0755 "/usr/local/bin/$p"; \

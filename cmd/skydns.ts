@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --min-semi-space-size=16
+#!/usr/bin/env -S node --min-semi-space-size=16 --no-memory-reducer
 /** skydns: the cluster DNS server (SkyDNS-compatible flags and behaviour). */
 import cluster from 'node:cluster';
 import { FlagError, parseCommandLine } from '../lib/flags.js';

@@ -35,7 +35,7 @@
 import type { SkyConfig } from './config.js';
 import type { Resolver } from './resolver.js';
 import { PROBE_EMPTY, PROBE_NONE, PROBE_ONE, type RecordTree } from './tree.js';
-import { RCODE, TYPE, type ZoneSoa, nameToLabels } from './wire.js';
+import { RCODE, TYPE, type ZoneSoa, nameToLabels, replyLimit } from './wire.js';
 
 /** The most labels a name of 255 bytes can have. */
 const MAX_LABELS = 128;
@@ -139,7 +139,7 @@ export class DirectAnswers {
     // The reply: the question as asked, then one address record or the SOA, then OPT.
     const soa = this.soa;
     if (octets === null && soa === null) return -1;
-    const limit = tcp ? 65535 : ednsSize < 1024 ? 512 : ednsSize >= cfg.udpMaxPayload ? cfg.udpMaxPayload : Math.min(1024, cfg.udpMaxPayload);
+    const limit = replyLimit(tcp, ednsSize >= 0 ? ednsSize : null, cfg.udpMaxPayload);
     const size = qEnd + (octets !== null ? 12 + octets.length : soa!.size()) + (ednsSize >= 0 ? 11 : 0);
     if (size > limit || size > room) return -1;
     // The request as it came (its OPT record, if any, is written over next): the question as asked.

@@ -13,26 +13,11 @@ import { Metrics, System, Cause } from './metrics.js';
 import { Answer, Logger, Request, Resolver, UpstreamMemo } from './resolver.js';
 import { StubZones, hasStubOption, withStubOption } from './stub.js';
 import { RecordTree, TreeChange } from './tree.js';
-import { CLASS, Encoded, OutMessage, OPCODE_QUERY, Query, RCODE, TYPE, WireError, ZoneSoa, clearRecordCounts, copyBytes, encodeMessage, encodeReply, errorReply, optTtl, isResponse, isTruncated, parseQuery, setId, setRA, setTC, takeRequestBits, typeName } from './wire.js';
+import { CLASS, Encoded, OutMessage, OPCODE_QUERY, Query, RCODE, TYPE, WireError, ZoneSoa, clearRecordCounts, copyBytes, encodeMessage, encodeReply, errorReply, optTtl, isResponse, isTruncated, parseQuery, replyLimit, setId, setRA, setTC, takeRequestBits, typeName } from './wire.js';
 
 export interface Transport {
   tcp: boolean;
   remote: string;
-}
-
-/**
- * The most a reply may carry: over TCP 65535; over UDP the client's EDNS0
- * buffer, never more than we advertise (-udp-max-payload, RFC 6891 §6.2.5),
- * taken down to a size class — 512, 1024 or -udp-max-payload — and 512
- * without EDNS0. The limit is part of the answer-cache key: with classes, a
- * client cannot get the same long answer computed afresh by offering each
- * buffer size in turn (a reply smaller than the client allows is always
- * valid; a buffer between two classes may see TC a little earlier).
- */
-export function replyLimit(tcp: boolean, ednsSize: number | null, maxPayload: number): number {
-  if (tcp) return 65535;
-  if (ednsSize === null || ednsSize < 1024) return 512;
-  return ednsSize >= maxPayload ? maxPayload : Math.min(1024, maxPayload);
 }
 
 export interface HandlerDeps {

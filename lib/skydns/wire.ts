@@ -1071,6 +1071,21 @@ export function encodeReply(
 }
 
 /**
+ * The most a reply may carry: over TCP 65535; over UDP the client's EDNS0
+ * buffer, never more than we advertise (-udp-max-payload, RFC 6891 §6.2.5),
+ * taken down to a size class — 512, 1024 or -udp-max-payload — and 512
+ * without EDNS0. The limit is part of the answer-cache key: with classes, a
+ * client cannot get the same long answer computed afresh by offering each
+ * buffer size in turn (a reply smaller than the client allows is always
+ * valid; a buffer between two classes may see TC a little earlier).
+ */
+export function replyLimit(tcp: boolean, ednsSize: number | null, maxPayload: number): number {
+  if (tcp) return 65535;
+  if (ednsSize === null || ednsSize < 1024) return 512;
+  return ednsSize >= maxPayload ? maxPayload : Math.min(1024, maxPayload);
+}
+
+/**
  * A query for one question (RD set), with an OPT record of payload size
  * `udpSize` and `options` when `udpSize` is non-zero. Throws WireError for a
  * name that cannot be encoded.

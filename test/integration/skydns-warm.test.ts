@@ -78,7 +78,7 @@ async function send(port: number, queries: Buffer[]): Promise<Map<number, number
 }
 
 /** The query path's compiled files: a deoptimisation in one of them after the warm-up is a failure. */
-const QUERY_PATH = /dist\/lib\/(skydns\/(handler|caches|tables|wire|resolver|tree|udp-batch|server|metrics|deps)|metrics\/fast|msg\/[a-z-]+)\.js:\d+/;
+const QUERY_PATH = /dist\/lib\/(skydns\/(handler|direct|caches|tables|wire|resolver|tree|udp-batch|server|metrics|deps)|metrics\/fast|msg\/[a-z-]+)\.js:\d+/;
 
 /** The lines skydns wrote after its warm-up. */
 function linesAfterWarmUp(out: string): string[] {
