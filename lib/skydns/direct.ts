@@ -17,9 +17,9 @@
  * Here one pass over the question finds its labels; the tree is walked from
  * them (RecordTree.probe); and the reply — the question copied, one address
  * record pointing at it, or the zone's SOA for NXDOMAIN/NODATA, and the OPT
- * record — is written where the caller wants it. The only object made is the
- * string of a label looked up among a node's many children (a namespace's
- * services).
+ * record — is written where the caller wants it. Nothing is allocated but
+ * the request metrics' two clock readings (performance.now() makes a heap
+ * number of 16 bytes each time).
  *
  * It answers only what it can answer exactly as the general path would, byte
  * for byte (test/unit/direct.test.ts compares the two over random trees and

@@ -112,6 +112,78 @@ export type TreeListener = (change: TreeChange | null) => void;
 /** Children kept in one sorted array up to this many, in a Map past it. */
 const FEW = 8;
 
+/** FNV-1a of the `len` bytes at buf[at..], ASCII capitals folded, in 30 bits (a small integer on every platform). */
+function hashBytes(buf: Uint8Array, at: number, len: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < len; i++) {
+    let c = buf[at + i];
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  return h & 0x3fffffff;
+}
+
+/** hashBytes of a key segment as it is (a segment with capitals or non-ASCII characters never matches a folded question label). */
+function hashKey(k: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < k.length; i++) h = Math.imul(h ^ k.charCodeAt(i), 0x01000193);
+  return h & 0x3fffffff;
+}
+
+/** Whether key segment k is the label of `len` bytes at buf[at..], its ASCII capitals folded. */
+function keyIsLabel(k: string, buf: Uint8Array, at: number, len: number): boolean {
+  if (k.length !== len) return false;
+  for (let j = 0; j < len; j++) {
+    let c = buf[at + j];
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (k.charCodeAt(j) !== c) return false;
+  }
+  return true;
+}
+
+/**
+ * The children of a node with more than FEW: a Map by key segment, and an
+ * index of the segments by their hash, so that the direct answers' lookup
+ * (RecordTree.probe) finds a child from the question's bytes without making
+ * the label's string (36 bytes a question; at 80,000 questions a second the
+ * most of what the query path still allocated, bench/README.md "Direct
+ * answers"). About 40 bytes more per child, for the children of the few
+ * nodes that have many (a namespace's services, the namespaces).
+ */
+class ManyChildren extends Map<string, Node> {
+  private readonly byHash = new Map<number, string | string[]>();
+
+  override set(k: string, n: Node): this {
+    if (!super.has(k)) {
+      const h = hashKey(k);
+      const had = this.byHash.get(h);
+      this.byHash.set(h, had === undefined ? k : typeof had === 'string' ? [had, k] : [...had, k]);
+    }
+    return super.set(k, n);
+  }
+
+  override delete(k: string): boolean {
+    if (!super.delete(k)) return false;
+    const h = hashKey(k);
+    const had = this.byHash.get(h);
+    if (typeof had === 'string') this.byHash.delete(h);
+    else if (had !== undefined) {
+      const rest = had.filter((x) => x !== k);
+      this.byHash.set(h, rest.length === 1 ? rest[0] : rest);
+    }
+    return true;
+  }
+
+  /** The child under the label of `len` bytes at buf[at..], its ASCII capitals folded. */
+  getLabel(buf: Uint8Array, at: number, len: number): Node | undefined {
+    const had = this.byHash.get(hashBytes(buf, at, len));
+    if (had === undefined) return undefined;
+    if (typeof had === 'string') return keyIsLabel(had, buf, at, len) ? super.get(had) : undefined;
+    for (const k of had) if (keyIsLabel(k, buf, at, len)) return super.get(k);
+    return undefined;
+  }
+}
+
 /**
  * A node of the tree. Most nodes have one or two children (a service's
  * address leaf and its `_tcp`, `_tcp`'s `_http`, `_http`'s leaf): those are
@@ -126,7 +198,7 @@ class Node {
   /** Up to FEW children: [key₀, node₀, key₁, node₁, …], sorted by key; null with none or in `many`. */
   few: (string | Node)[] | null = null;
   /** More than FEW children. */
-  many: Map<string, Node> | null = null;
+  many: ManyChildren | null = null;
   /** many's keys sorted, made when the children are first walked in order. */
   sorted: string[] | null = null;
   entry: Entry | null = null;
@@ -158,7 +230,7 @@ class Node {
       return;
     }
     if (f.length >= 2 * FEW) {
-      const m = new Map<string, Node>();
+      const m = new ManyChildren();
       for (let i = 0; i < f.length; i += 2) m.set(f[i] as string, f[i + 1] as Node);
       m.set(s, n);
       this.many = m;
@@ -242,36 +314,18 @@ export const PROBE_ONE = 2;
 /** More than one entry, or a wildcard label: only the general lookup can say. */
 export const PROBE_MANY = 3;
 
-/** Where probe() makes the one string a child held in a Map is looked up by. */
-const labelScratch = Buffer.allocUnsafe(64);
-
 /**
  * The child of `node` under the label of `len` bytes at buf[at..], its ASCII
- * capitals folded (as the question name is folded before a lookup). A few
- * children are compared byte by byte; a Map of many is asked with one string.
+ * capitals folded (as the question name is folded before a lookup): among a
+ * few children compared byte by byte, among many through their hash index.
  */
 function childAt(node: Node, buf: Uint8Array, at: number, len: number): Node | undefined {
   const f = node.few;
   if (f !== null) {
-    next: for (let i = 0; i < f.length; i += 2) {
-      const k = f[i] as string;
-      if (k.length !== len) continue;
-      for (let j = 0; j < len; j++) {
-        let c = buf[at + j];
-        if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-        if (k.charCodeAt(j) !== c) continue next;
-      }
-      return f[i + 1] as Node;
-    }
+    for (let i = 0; i < f.length; i += 2) if (keyIsLabel(f[i] as string, buf, at, len)) return f[i + 1] as Node;
     return undefined;
   }
-  const m = node.many;
-  if (m === null) return undefined;
-  for (let j = 0; j < len; j++) {
-    const c = buf[at + j];
-    labelScratch[j] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
-  }
-  return m.get(labelScratch.toString('latin1', 0, len));
+  return node.many?.getLabel(buf, at, len);
 }
 
 /** Whether the label of `len` bytes at buf[at..] is `*` or `any` in any case. */
@@ -453,8 +507,7 @@ export class RecordTree {
    * (NXDOMAIN); PROBE_EMPTY: none below it but `_`-labelled ones; PROBE_ONE:
    * one entry, left in `probed`; PROBE_MANY: more, or a `*`/`any` label.
    * The query path's direct answers (direct.ts) ask this for every address
-   * question, so it allocates at most one string: a label looked up in a node
-   * with more than FEW children.
+   * question: it allocates nothing.
    */
   probe(buf: Uint8Array, offs: Int32Array, n: number): number {
     let node = this.root;

@@ -310,4 +310,27 @@ describe('RecordTree.probe', () => {
     tree.delete('/skydns/local/cluster/svc/ns/web/1');
     assert.equal(probe(tree, 'web.ns.svc.cluster.local.'), PROBE_EMPTY, 'only its _tcp leaf is left');
   });
+
+  test('finds a child among many by the hash of its label, two labels of one hash included', () => {
+    const tree = new RecordTree('skydns');
+    const v = encodeRecord({ host: '10.0.0.1' });
+    // Two labels with the same 30-bit FNV-1a hash (found by search), among more than eight children.
+    const [a, b] = ['s1zyf5a25', 's8kndm4vi'];
+    for (let i = 0; i < 10; i++) tree.put(`/skydns/local/cluster/svc/ns/f${i}/1`, v);
+    tree.put(`/skydns/local/cluster/svc/ns/${a}/1`, v);
+    tree.put(`/skydns/local/cluster/svc/ns/${b}/1`, v);
+    assert.equal(probe(tree, `${a}.ns.svc.cluster.local.`), PROBE_ONE);
+    assert.equal(tree.probed?.key, `/skydns/local/cluster/svc/ns/${a}/1`);
+    assert.equal(probe(tree, `${b.toUpperCase()}.ns.svc.cluster.local.`), PROBE_ONE);
+    assert.equal(tree.probed?.key, `/skydns/local/cluster/svc/ns/${b}/1`);
+    tree.delete(`/skydns/local/cluster/svc/ns/${a}/1`);
+    assert.equal(probe(tree, `${a}.ns.svc.cluster.local.`), PROBE_NONE);
+    assert.equal(probe(tree, `${b}.ns.svc.cluster.local.`), PROBE_ONE);
+    tree.delete(`/skydns/local/cluster/svc/ns/${b}/1`);
+    assert.equal(probe(tree, `${b}.ns.svc.cluster.local.`), PROBE_NONE);
+    tree.put(`/skydns/local/cluster/svc/ns/${b}/2`, v);
+    assert.equal(probe(tree, `${b}.ns.svc.cluster.local.`), PROBE_ONE, 'put back');
+    assert.equal(probe(tree, 'f3.ns.svc.cluster.local.'), PROBE_ONE);
+    assert.equal(probe(tree, 'f10.ns.svc.cluster.local.'), PROBE_NONE);
+  });
 });
