@@ -35,22 +35,17 @@
 import type { SkyConfig } from './config.js';
 import type { Resolver } from './resolver.js';
 import { PROBE_EMPTY, PROBE_NONE, PROBE_ONE, type RecordTree } from './tree.js';
-import { RCODE, TYPE, type ZoneSoa, nameToLabels, replyLimit } from './wire.js';
+import { CLASS, PLAIN_BYTE, RCODE, TYPE, type ZoneSoa, isFoldedLabel, isPlainQueryHeader, optTtl, replyFlags, replyLimit, writeAddressRR, writeOptRR } from './wire.js';
+import { splitName } from '../msg/path.js';
 
 /** The most labels a name of 255 bytes can have. */
 const MAX_LABELS = 128;
 
-/** 1 for the bytes a plain label may hold: printable ASCII but for the dot and the backslash (parseQuery's plain names). */
-const PLAIN = new Uint8Array(256);
-for (let c = 0x21; c < 0x7f; c++) if (c !== 0x2e && c !== 0x5c) PLAIN[c] = 1;
-
 export class DirectAnswers {
   /** The zone's labels, lower case, left to right; the zone is the last `zoneLabels.length` labels of a name in it. */
-  private readonly zoneLabels: Buffer[];
+  private readonly zoneLabels: string[];
   /** Offsets of the question's label-length bytes (one question at a time: the path is synchronous). */
   private readonly offs = new Int32Array(MAX_LABELS);
-  /** The rcode of the last answer written (for the caller's metrics). */
-  rcode = 0;
 
   constructor(
     private readonly cfg: SkyConfig,
@@ -65,19 +60,17 @@ export class DirectAnswers {
     /** Stub zones are configured: a name in the zone may be one of theirs. */
     private readonly stubs: boolean,
   ) {
-    this.zoneLabels = cfg.domain === '.' ? [] : nameToLabels(cfg.domain.toLowerCase());
+    this.zoneLabels = splitName(cfg.domain.toLowerCase());
   }
 
   /**
    * Writes the reply to `raw` over `tcp` (or UDP) at out[at, at + room) and
-   * returns its length, or -1 when the general path must answer. `now` is
-   * Date.now().
+   * returns its length, or -1 when the general path must answer (the
+   * reply's rcode is in the low bits of its byte 3). `now` is Date.now().
    */
   answerInto(raw: Buffer, tcp: boolean, out: Buffer, at: number, room: number, now: number): number {
     const n = raw.length;
-    // Header: QR=0 and opcode QUERY; one question, no answer or authority records, at most an OPT.
-    if (n < 17 || (raw[2] & 0xf8) !== 0) return -1;
-    if (raw[4] !== 0 || raw[5] !== 1 || raw[6] !== 0 || raw[7] !== 0 || raw[8] !== 0 || raw[9] !== 0 || raw[10] !== 0 || raw[11] > 1) return -1;
+    if (!isPlainQueryHeader(raw)) return -1;
     // The name: written out in full, every label plain printable ASCII (as parseQuery's plain names).
     const offs = this.offs;
     let k = 0;
@@ -87,7 +80,7 @@ export class DirectAnswers {
       const len = raw[p];
       if (len === 0) break;
       if (len > 63 || p + 1 + len > n || k === MAX_LABELS) return -1;
-      for (let i = p + 1; i <= p + len; i++) if (PLAIN[raw[i]] === 0) return -1;
+      for (let i = p + 1; i <= p + len; i++) if (PLAIN_BYTE[raw[i]] === 0) return -1;
       offs[k++] = p;
       p += len + 1;
     }
@@ -144,8 +137,7 @@ export class DirectAnswers {
     if (size > limit || size > room) return -1;
     // The request as it came (its OPT record, if any, is written over next): the question as asked.
     out.set(raw, at);
-    // QR; opcode, RD and CD as asked; AA, RA; the rcode.
-    const flags = 0x8000 | (((raw[2] << 8) | raw[3]) & 0x7910) | 0x0400 | 0x0080 | rcode;
+    const flags = replyFlags((raw[2] << 8) | raw[3], true, true, false, rcode);
     out[at + 2] = flags >> 8;
     out[at + 3] = flags & 0xff;
     out[at + 6] = 0;
@@ -155,40 +147,9 @@ export class DirectAnswers {
     out[at + 10] = 0;
     out[at + 11] = ednsSize >= 0 ? 1 : 0;
     let w = at + qEnd;
-    if (octets !== null) {
-      out[w] = 0xc0;
-      out[w + 1] = 12;
-      out[w + 2] = 0;
-      out[w + 3] = qtype;
-      out[w + 4] = 0;
-      out[w + 5] = 1;
-      out[w + 6] = ttl >>> 24;
-      out[w + 7] = (ttl >>> 16) & 0xff;
-      out[w + 8] = (ttl >>> 8) & 0xff;
-      out[w + 9] = ttl & 0xff;
-      out[w + 10] = 0;
-      out[w + 11] = octets.length;
-      for (let i = 0; i < octets.length; i++) out[w + 12 + i] = octets.charCodeAt(i);
-      w += 12 + octets.length;
-    } else {
-      w = soa!.write(out, w, this.resolver.negativeAuthority(now)[0], qEnd - 4 - 12);
-    }
-    if (ednsSize >= 0) {
-      const udp = cfg.udpMaxPayload;
-      out[w] = 0;
-      out[w + 1] = 0;
-      out[w + 2] = TYPE.OPT;
-      out[w + 3] = (udp >> 8) & 0xff;
-      out[w + 4] = udp & 0xff;
-      out[w + 5] = 0;
-      out[w + 6] = 0;
-      out[w + 7] = doBit ? 0x80 : 0;
-      out[w + 8] = 0;
-      out[w + 9] = 0;
-      out[w + 10] = 0;
-      w += 11;
-    }
-    this.rcode = rcode;
+    if (octets !== null) w = writeAddressRR(out, w, qtype, CLASS.IN, ttl, octets);
+    else w = soa!.write(out, w, this.resolver.negativeAuthority(now)[0], qEnd - 4 - 12);
+    if (ednsSize >= 0) w = writeOptRR(out, w, cfg.udpMaxPayload, optTtl(0, 0, doBit));
     return w - at;
   }
 
@@ -197,14 +158,8 @@ export class DirectAnswers {
     const zl = this.zoneLabels;
     const offs = this.offs;
     for (let j = 0; j < zl.length; j++) {
-      const label = zl[j];
       const o = offs[k - zl.length + j];
-      if (raw[o] !== label.length) return false;
-      for (let i = 0; i < label.length; i++) {
-        let c = raw[o + 1 + i];
-        if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-        if (c !== label[i]) return false;
-      }
+      if (!isFoldedLabel(zl[j], raw, o + 1, raw[o])) return false;
     }
     return true;
   }

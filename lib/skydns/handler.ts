@@ -13,7 +13,7 @@ import { Metrics, System, Cause } from './metrics.js';
 import { Answer, Logger, Request, Resolver, UpstreamMemo } from './resolver.js';
 import { StubZones, hasStubOption, withStubOption } from './stub.js';
 import { RecordTree, TreeChange } from './tree.js';
-import { CLASS, Encoded, OutMessage, OPCODE_QUERY, Query, RCODE, TYPE, WireError, ZoneSoa, clearRecordCounts, copyBytes, encodeMessage, encodeReply, errorReply, optTtl, isResponse, isTruncated, parseQuery, replyLimit, setId, setRA, setTC, takeRequestBits, typeName } from './wire.js';
+import { CLASS, Encoded, OutMessage, OPCODE_QUERY, Query, RCODE, TYPE, WireError, ZoneSoa, clearRecordCounts, copyBytes, encodeMessage, encodeReply, errorReply, optTtl, isResponse, isTruncated, isPlainQueryHeader, parseQuery, replyFlags, replyLimit, setId, setRA, setTC, takeRequestBits, typeName } from './wire.js';
 
 export interface Transport {
   tcp: boolean;
@@ -74,9 +74,7 @@ function patchReply(b: Buffer, raw: Buffer, nameEnd: number, at = 0): void {
  */
 function cachedFor(cache: AnswerCache, raw: Buffer, tcp: boolean, maxPayload: number): CachedAnswer | undefined | null {
   const n = raw.length;
-  if (n < 17 || cache.capacity === 0) return null;
-  if ((raw[2] & 0xf8) !== 0) return null; // QR=0, opcode QUERY
-  if (raw[4] !== 0 || raw[5] !== 1 || raw[6] !== 0 || raw[7] !== 0 || raw[8] !== 0 || raw[9] !== 0 || raw[10] !== 0 || raw[11] > 1) return null;
+  if (cache.capacity === 0 || !isPlainQueryHeader(raw)) return null;
   const nameEnd = plainNameEnd(raw);
   if (nameEnd < 0 || nameEnd + 4 > n) return null;
   let flags = 0;
@@ -204,7 +202,7 @@ export class DnsHandler {
       const start = m !== null ? performance.now() : 0;
       const len = direct.answerInto(raw, t.tcp, out, at, room, now);
       if (len >= 0) {
-        if (m !== null) this.countDirect(m, start, len, direct.rcode);
+        if (m !== null) this.countDirect(m, start, len, out[at + 3] & 0xf);
         return len;
       }
     }
@@ -234,7 +232,7 @@ export class DnsHandler {
       if (len >= 0) {
         const b = Buffer.allocUnsafe(len);
         copyBytes(scratch, 0, len, b, 0);
-        if (m !== null) this.countDirect(m, start, len, direct.rcode);
+        if (m !== null) this.countDirect(m, start, len, scratch[3] & 0xf);
         return b;
       }
     }
@@ -483,8 +481,7 @@ export class DnsHandler {
       // The shapes nearly every cluster answer has are written straight from the query and the
       // answer's sections; a message object is built only for the rest.
       if (q.plainName) {
-        // QR; opcode, RD and CD as asked; AA, RA, AD and the rcode from the answer.
-        const flags = 0x8000 | (q.flags & 0x7910) | (ans.aa ? 0x0400 : 0) | (ans.ra ? 0x0080 : 0) | (ans.ad ? 0x0020 : 0) | (ans.rcode & 0xf);
+        const flags = replyFlags(q.flags, ans.aa, ans.ra, ans.ad ?? false, ans.rcode);
         enc = encodeReply(q, this.soa, q.id, flags, ans, optUdp, optTtl(extRcode, 0, doBit), limit);
       }
       enc ??= encodeMessage(this.message(q, ans, optUdp, extRcode, doBit), limit);

@@ -6,6 +6,8 @@
  */
 import { decodeRecord, SkyRecord, RecordDecodeError } from '../msg/record.js';
 import { fqdn, ipOctets } from '../msg/path.js';
+import { HASH_SEED, hashMore } from './tables.js';
+import { isFoldedLabel } from './wire.js';
 
 /** RFC 2181 §8: a TTL is at most 2³¹ − 1. */
 export const MAX_TTL = 2 ** 31 - 1;
@@ -114,7 +116,7 @@ const FEW = 8;
 
 /** FNV-1a of the `len` bytes at buf[at..], ASCII capitals folded, in 30 bits (a small integer on every platform). */
 function hashBytes(buf: Uint8Array, at: number, len: number): number {
-  let h = 0x811c9dc5;
+  let h = HASH_SEED;
   for (let i = 0; i < len; i++) {
     let c = buf[at + i];
     if (c >= 0x41 && c <= 0x5a) c |= 0x20;
@@ -125,20 +127,7 @@ function hashBytes(buf: Uint8Array, at: number, len: number): number {
 
 /** hashBytes of a key segment as it is (a segment with capitals or non-ASCII characters never matches a folded question label). */
 function hashKey(k: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < k.length; i++) h = Math.imul(h ^ k.charCodeAt(i), 0x01000193);
-  return h & 0x3fffffff;
-}
-
-/** Whether key segment k is the label of `len` bytes at buf[at..], its ASCII capitals folded. */
-function keyIsLabel(k: string, buf: Uint8Array, at: number, len: number): boolean {
-  if (k.length !== len) return false;
-  for (let j = 0; j < len; j++) {
-    let c = buf[at + j];
-    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-    if (k.charCodeAt(j) !== c) return false;
-  }
-  return true;
+  return hashMore(HASH_SEED, k) & 0x3fffffff;
 }
 
 /**
@@ -178,8 +167,8 @@ class ManyChildren extends Map<string, Node> {
   getLabel(buf: Uint8Array, at: number, len: number): Node | undefined {
     const had = this.byHash.get(hashBytes(buf, at, len));
     if (had === undefined) return undefined;
-    if (typeof had === 'string') return keyIsLabel(had, buf, at, len) ? super.get(had) : undefined;
-    for (const k of had) if (keyIsLabel(k, buf, at, len)) return super.get(k);
+    if (typeof had === 'string') return isFoldedLabel(had, buf, at, len) ? super.get(had) : undefined;
+    for (const k of had) if (isFoldedLabel(k, buf, at, len)) return super.get(k);
     return undefined;
   }
 }
@@ -322,7 +311,7 @@ export const PROBE_MANY = 3;
 function childAt(node: Node, buf: Uint8Array, at: number, len: number): Node | undefined {
   const f = node.few;
   if (f !== null) {
-    for (let i = 0; i < f.length; i += 2) if (keyIsLabel(f[i] as string, buf, at, len)) return f[i + 1] as Node;
+    for (let i = 0; i < f.length; i += 2) if (isFoldedLabel(f[i] as string, buf, at, len)) return f[i + 1] as Node;
     return undefined;
   }
   return node.many?.getLabel(buf, at, len);

@@ -301,6 +301,70 @@ export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8A
   for (; i < to; i++) dst[at++] = src[i];
 }
 
+/** 1 for the bytes a plain label may hold (readPlainName, direct.ts): printable ASCII but for the dot and the backslash. */
+export const PLAIN_BYTE = new Uint8Array(256);
+for (let c = 0x21; c < 0x7f; c++) if (c !== 0x2e && c !== 0x5c) PLAIN_BYTE[c] = 1;
+
+/**
+ * Whether a request's header is a plain query's: QR clear, opcode QUERY, one
+ * question, no answer or authority records, at most one additional (an OPT);
+ * at least 17 bytes (a header, the root name, type and class). The answer
+ * cache's lookup and the direct answers take only such requests.
+ */
+export function isPlainQueryHeader(raw: Uint8Array): boolean {
+  return raw.length >= 17 && (raw[2] & 0xf8) === 0 && raw[4] === 0 && raw[5] === 1 && raw[6] === 0 && raw[7] === 0 && raw[8] === 0 && raw[9] === 0 && raw[10] === 0 && raw[11] <= 1;
+}
+
+/** Whether `s` is the label of `len` bytes at buf[at..] with its ASCII capitals folded (s itself as it is). */
+export function isFoldedLabel(s: string, buf: Uint8Array, at: number, len: number): boolean {
+  if (s.length !== len) return false;
+  for (let j = 0; j < len; j++) {
+    let c = buf[at + j];
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (s.charCodeAt(j) !== c) return false;
+  }
+  return true;
+}
+
+/** The flags word of a reply to a query with flags `q`: QR; opcode, RD and CD as asked; AA, RA, AD and the rcode as given. */
+export function replyFlags(q: number, aa: boolean, ra: boolean, ad: boolean, rcode: number): number {
+  return 0x8000 | (q & 0x7910) | (aa ? 0x0400 : 0) | (ra ? 0x0080 : 0) | (ad ? 0x0020 : 0) | (rcode & 0xf);
+}
+
+/** Writes an A or AAAA record owned by the question name (a pointer to offset 12) at b[p..]; returns its end. */
+export function writeAddressRR(b: Uint8Array, p: number, type: number, cls: number, ttl: number, octets: string): number {
+  b[p] = 0xc0;
+  b[p + 1] = 12;
+  b[p + 2] = type >> 8;
+  b[p + 3] = type & 0xff;
+  b[p + 4] = cls >> 8;
+  b[p + 5] = cls & 0xff;
+  b[p + 6] = ttl >>> 24;
+  b[p + 7] = (ttl >>> 16) & 0xff;
+  b[p + 8] = (ttl >>> 8) & 0xff;
+  b[p + 9] = ttl & 0xff;
+  b[p + 10] = 0;
+  b[p + 11] = octets.length;
+  for (let k = 0; k < octets.length; k++) b[p + 12 + k] = octets.charCodeAt(k);
+  return p + 12 + octets.length;
+}
+
+/** Writes an OPT record without options (payload size `udp`, TTL field `ttl`) at b[p..]; returns its end. */
+export function writeOptRR(b: Uint8Array, p: number, udp: number, ttl: number): number {
+  b[p] = 0;
+  b[p + 1] = TYPE.OPT >> 8;
+  b[p + 2] = TYPE.OPT & 0xff;
+  b[p + 3] = (udp >> 8) & 0xff;
+  b[p + 4] = udp & 0xff;
+  b[p + 5] = ttl >>> 24;
+  b[p + 6] = (ttl >>> 16) & 0xff;
+  b[p + 7] = (ttl >>> 8) & 0xff;
+  b[p + 8] = ttl & 0xff;
+  b[p + 9] = 0;
+  b[p + 10] = 0;
+  return p + 11;
+}
+
 /** Where the bytes of a name read by readPlainName are assembled (a name is at most 255 bytes). */
 const nameScratch = Buffer.allocUnsafe(256);
 
@@ -318,10 +382,7 @@ function readPlainName(buf: Buffer, off: number): string | null {
     const len = buf[p];
     if (len === 0) break;
     if (len > 63 || p + 1 + len > n) return null;
-    for (let i = p + 1; i <= p + len; i++) {
-      const c = buf[i];
-      if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) return null;
-    }
+    for (let i = p + 1; i <= p + len; i++) if (PLAIN_BYTE[buf[i]] === 0) return null;
     p += len + 1;
   }
   const wire = p - off + 1;
@@ -547,7 +608,7 @@ function labelKey(l: Buffer): string {
 
 /** A label plainName could have written: printable ASCII, no dot, no backslash. */
 function isPlainLabel(l: Buffer): boolean {
-  for (const c of l) if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) return false;
+  for (const c of l) if (PLAIN_BYTE[c] === 0) return false;
   return l.length > 0;
 }
 
@@ -1046,27 +1107,12 @@ export function encodeReply(
   const answerOffsets: number[] = new Array(answer.length + 1);
   for (let i = 0; i < answer.length; i++) {
     const rr = answer[i];
-    const octets = (rr.data as Extract<RData, { t: 'ip' }>).octets;
     answerOffsets[i] = p;
-    b[p] = 0xc0;
-    b[p + 1] = 12;
-    b.writeUInt16BE(rr.type, p + 2);
-    b.writeUInt16BE(rr.class, p + 4);
-    b.writeUInt32BE(rr.ttl >>> 0, p + 6);
-    b.writeUInt16BE(octets.length, p + 10);
-    for (let k = 0; k < octets.length; k++) b[p + 12 + k] = octets.charCodeAt(k);
-    p += 12 + octets.length;
+    p = writeAddressRR(b, p, rr.type, rr.class, rr.ttl >>> 0, (rr.data as Extract<RData, { t: 'ip' }>).octets);
   }
   answerOffsets[answer.length] = p;
   if (soa) p = zoneSoa!.write(b, p, soa, qEnd - 4 - 12);
-  if (optUdp >= 0) {
-    b[p] = 0;
-    b.writeUInt16BE(TYPE.OPT, p + 1);
-    b.writeUInt16BE(optUdp & 0xffff, p + 3);
-    b.writeUInt32BE(optTtl >>> 0, p + 5);
-    b.writeUInt16BE(0, p + 9);
-    p += 11;
-  }
+  if (optUdp >= 0) p = writeOptRR(b, p, optUdp & 0xffff, optTtl >>> 0);
   return { buf: b, truncated: false, droppedAdditional: false, answerOffsets };
 }
 

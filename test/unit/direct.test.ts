@@ -264,6 +264,18 @@ describe('direct answers', () => {
     assert.equal(directReply(verbose.answers, encodeQuery('web.ns.svc.cluster.local.', TYPE.A, 1)), null, '-verbose logs every query');
   });
 
+  test('the reply\'s header: QR, AA, RA; RD and CD as asked; AD, TC and Z never copied from the query', () => {
+    const s = setup();
+    s.tree.put('/skydns/local/cluster/svc/ns/web/1', encodeRecord({ host: '10.0.0.6' }));
+    for (const [name, rcode] of [['web.ns.svc.cluster.local.', RCODE.NOERROR], ['none.ns.svc.cluster.local.', RCODE.NXDOMAIN]] as const) {
+      const p = encodeQuery(name, TYPE.A, 7);
+      p.writeUInt16BE(0x0100 | 0x0200 | 0x0040 | 0x0020 | 0x0010, 2); // RD, TC, Z, AD, CD
+      assert.equal(directReply(s.answers, p)!.readUInt16BE(2), 0x8000 | 0x0400 | 0x0100 | 0x0080 | 0x0010 | rcode, name);
+      p.writeUInt16BE(0, 2);
+      assert.equal(directReply(s.answers, p)!.readUInt16BE(2), 0x8000 | 0x0400 | 0x0080 | rcode, name);
+    }
+  });
+
   test('a reply that does not fit the room given is left to the general path', () => {
     const s = setup();
     s.tree.put('/skydns/local/cluster/svc/ns/web/1', encodeRecord({ host: '10.0.0.6' }));
