@@ -196,16 +196,8 @@ export class DnsHandler {
    * be read once for a whole batch of requests.
    */
   answerInto(raw: Buffer, t: Transport, out: Buffer, at: number, room: number, now = Date.now()): number | Buffer | null | Promise<Buffer | null> {
-    const direct = this.direct;
-    if (direct !== null) {
-      const m = this.d.metrics;
-      const start = m !== null ? performance.now() : 0;
-      const len = direct.answerInto(raw, t.tcp, out, at, room, now);
-      if (len >= 0) {
-        if (m !== null) this.countDirect(m, start, len, out[at + 3] & 0xf);
-        return len;
-      }
-    }
+    const len = this.direct !== null ? this.answerDirect(this.direct, raw, t, out, at, room, now) : -1;
+    if (len >= 0) return len;
     const c = cachedFor(this.answers, raw, t.tcp, this.d.cfg.udpMaxPayload);
     if (c && c.len <= room && c.until > now) {
       this.serveAt(c, raw, out, at);
@@ -223,18 +215,12 @@ export class DnsHandler {
    * own copy), and so may `t`.
    */
   answer(raw: Buffer, t: Transport): Buffer | null | Promise<Buffer | null> {
-    const direct = this.direct;
-    if (direct !== null) {
-      const m = this.d.metrics;
-      const start = m !== null ? performance.now() : 0;
-      const scratch = this.directScratch;
-      const len = direct.answerInto(raw, t.tcp, scratch, 0, scratch.length, Date.now());
-      if (len >= 0) {
-        const b = Buffer.allocUnsafe(len);
-        copyBytes(scratch, 0, len, b, 0);
-        if (m !== null) this.countDirect(m, start, len, scratch[3] & 0xf);
-        return b;
-      }
+    const scratch = this.directScratch;
+    const len = this.direct !== null ? this.answerDirect(this.direct, raw, t, scratch, 0, scratch.length, Date.now()) : -1;
+    if (len >= 0) {
+      const b = Buffer.allocUnsafe(len);
+      copyBytes(scratch, 0, len, b, 0);
+      return b;
     }
     return this.answerAfter(cachedFor(this.answers, raw, t.tcp, this.d.cfg.udpMaxPayload), raw, t);
   }
@@ -266,11 +252,20 @@ export class DnsHandler {
     return this.answer(raw, t);
   }
 
-  /** Counts a direct answer as the general path counts the same answer: both caches missed, then the answer. */
-  private countDirect(m: Metrics, start: number, len: number, rcode: number): void {
+  /**
+   * A direct answer (direct.ts) written at out[at, at + room): its length, or
+   * -1 when the general path must answer. Counted as the general path counts
+   * the same answer: both caches missed, then the answer.
+   */
+  private answerDirect(direct: DirectAnswers, raw: Buffer, t: Transport, out: Buffer, at: number, room: number, now: number): number {
+    const m = this.d.metrics;
+    const start = m !== null ? performance.now() : 0;
+    const len = direct.answerInto(raw, t.tcp, out, at, room, now);
+    if (len < 0 || m === null) return len;
     if (this.responses.capacity > 0) m.cacheMiss.inc('response');
     m.cacheMiss.inc('answer');
-    m.record('auth', (performance.now() - start) / 1000, len, rcode === RCODE.NXDOMAIN ? 'nxdomain' : null);
+    m.record('auth', (performance.now() - start) / 1000, len, (out[at + 3] & 0xf) === RCODE.NXDOMAIN ? 'nxdomain' : null);
+    return len;
   }
 
   private done(o: Outcome, start: number): Buffer | null {
