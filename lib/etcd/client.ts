@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Etcd3, IOptions } from 'etcd3';
 import { ExponentialBackoff, IBackoff, noop } from 'cockatiel';
+import type { EtcdConnection } from './watch.js';
 
 export interface EtcdClientOptions {
   /** Endpoint URLs (http:// or https://). */
@@ -62,14 +63,32 @@ export function etcdHosts(urls: string[]): { hosts: string[]; tls: boolean } {
   return { hosts, tls: tls ?? false };
 }
 
-export function createEtcdClient(opts: EtcdClientOptions): Etcd3 {
+/**
+ * The endpoints, TLS material and user of `opts`, files read: what both
+ * createEtcdClient and skydns's watch (lib/etcd/watch.ts) connect with.
+ */
+export function etcdConnection(opts: EtcdClientOptions): EtcdConnection {
   const { hosts, tls } = etcdHosts(opts.urls);
+  let material: EtcdConnection['tls'] = null;
+  if (tls || opts.caFile || opts.certFile) {
+    if (!opts.caFile) throw new EtcdConfigError('etcd TLS needs a CA certificate file');
+    material = {
+      ca: readOrThrow(opts.caFile, 'CA certificate'),
+      ...(opts.certFile ? { cert: readOrThrow(opts.certFile, 'client certificate') } : {}),
+      ...(opts.keyFile ? { key: readOrThrow(opts.keyFile, 'client key') } : {}),
+    };
+  }
+  return { hosts, tls: material, auth: opts.username ? { username: opts.username, password: opts.password ?? '' } : null };
+}
+
+export function createEtcdClient(opts: EtcdClientOptions, conn: EtcdConnection = etcdConnection(opts)): Etcd3 {
   const options: IOptions = {
-    hosts,
+    hosts: conn.hosts,
     dialTimeout: 3000,
     grpcOptions: {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
-      // Keep-alive pings only while a call is open (skydns's watch stream always is): a ping
+      // Keep-alive pings only while a call is open (an etcd3 watch or lease keep-alive stream;
+      // skydns's own watch, lib/etcd/watch.ts, pings on its connection alike): a ping
       // unanswered for 5 s closes the connection, so a dead or frozen etcd is noticed within
       // 15 s on a stream that carries nothing. etcd 3.4 enforces, by default
       // (--grpc-keepalive-min-time=5s, PermitWithoutStream=false): pings at least 5 s apart
@@ -95,15 +114,14 @@ export function createEtcdClient(opts: EtcdClientOptions): Etcd3 {
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }) as unknown as IBackoff<unknown>,
     },
   };
-  if (tls || opts.caFile || opts.certFile) {
-    if (!opts.caFile) throw new EtcdConfigError('etcd TLS needs a CA certificate file');
+  if (conn.tls) {
     options.credentials = {
-      rootCertificate: readOrThrow(opts.caFile, 'CA certificate'),
-      ...(opts.certFile ? { certChain: readOrThrow(opts.certFile, 'client certificate') } : {}),
-      ...(opts.keyFile ? { privateKey: readOrThrow(opts.keyFile, 'client key') } : {}),
+      rootCertificate: conn.tls.ca,
+      ...(conn.tls.cert ? { certChain: conn.tls.cert } : {}),
+      ...(conn.tls.key ? { privateKey: conn.tls.key } : {}),
     };
   }
-  if (opts.username) options.auth = { username: opts.username, password: opts.password ?? '' };
+  if (conn.auth) options.auth = { username: conn.auth.username, password: conn.auth.password };
   return new Etcd3(options);
 }
 

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import type { Etcd3 } from 'etcd3';
-import { createEtcdClient, etcdErrorText } from '../etcd/client.js';
+import { createEtcdClient, etcdConnection, etcdErrorText } from '../etcd/client.js';
 import { Log, createLogger } from '../log.js';
 import { loadKey } from '../dnssec/key.js';
 import { Signer } from '../dnssec/sign.js';
@@ -80,17 +80,19 @@ export class SkyDnsApp extends EventEmitter {
     collectYoungOnQueryThread();
     const env = this.opts.env ?? process.env;
     const cfg = this.cfg;
-    this.client = createEtcdClient({
+    const etcdOpts = {
       urls: cfg.machines,
       caFile: cfg.caCert || undefined,
       certFile: cfg.tlsPem || undefined,
       keyFile: cfg.tlsKey || undefined,
       username: cfg.username || undefined,
       password: cfg.password || undefined,
-    });
+    };
+    const conn = etcdConnection(etcdOpts);
+    this.client = createEtcdClient(etcdOpts, conn);
     await this.readConfigObject();
     applyDefaults(cfg);
-    this.store = new EtcdStore(this.client, cfg.prefix, this.log);
+    this.store = new EtcdStore(this.client, conn, cfg.prefix, this.log);
     const store = this.store;
 
     // Metrics: PROMETHEUS_PORT (all interfaces, like SkyDNS) or -metrics-addr; in a worker the primary serves them.

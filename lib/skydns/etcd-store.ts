@@ -1,12 +1,14 @@
 /**
- * The skydns record store: reads the whole `/<prefix>/` subtree once, then
- * follows an etcd watch from that revision, keeping the RecordTree current.
+ * The skydns record store: reads the whole `/<prefix>/` subtree once (etcd3),
+ * then follows an etcd watch from that revision (lib/etcd/watch.ts, which
+ * hands over each event as it decodes it), keeping the RecordTree current.
  * If etcd is unreachable it retries with backoff; if the watch is cancelled
  * (compaction) it re-lists. Readers see `synced` and staleness.
  */
 import { EventEmitter } from 'node:events';
-import type { Etcd3, Watcher } from 'etcd3';
-import { etcdErrorText, listPrefix } from '../etcd/client.js';
+import type { Etcd3 } from 'etcd3';
+import { etcdErrorText, listPrefix, prefixEnd } from '../etcd/client.js';
+import { EtcdConnection, EtcdWatch } from '../etcd/watch.js';
 import { RecordTree } from './tree.js';
 import type { Logger } from './resolver.js';
 import { Backoff } from '../backoff.js';
@@ -33,7 +35,7 @@ export class EtcdStore extends EventEmitter {
   disconnectedSince = Date.now();
   revision = '0';
   lastListMs = 0;
-  private watcher: Watcher | null = null;
+  private watcher: EtcdWatch | null = null;
   private stopped = false;
   private relisting = false;
   private leases = new Map<string, LeaseInfo>();
@@ -41,6 +43,7 @@ export class EtcdStore extends EventEmitter {
 
   constructor(
     private readonly client: Etcd3,
+    private readonly conn: EtcdConnection,
     readonly prefix: string,
     private readonly log: Logger,
   ) {
@@ -74,9 +77,8 @@ export class EtcdStore extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.leaseTimer) clearInterval(this.leaseTimer);
-    const w = this.watcher;
+    this.watcher?.close();
     this.watcher = null;
-    if (w) await w.cancel().catch(() => undefined);
   }
 
   private markDisconnected(reason: string): void {
@@ -116,7 +118,7 @@ export class EtcdStore extends EventEmitter {
           this.markConnected();
           this.synced = true;
           this.log.info(`etcd: read ${kvs.length} keys under /${this.prefix}/ at revision ${revision} in ${this.lastListMs} ms${this.tree.invalid ? ` (${this.tree.invalid} invalid)` : ''}`);
-          await this.watchFrom(revision);
+          this.watchFrom(revision);
           if (first) this.emit('synced');
           this.emit('change');
           return;
@@ -141,38 +143,31 @@ export class EtcdStore extends EventEmitter {
     }
   }
 
-  private async watchFrom(revision: string): Promise<void> {
-    const old = this.watcher;
-    this.watcher = null;
-    if (old) await old.cancel().catch(() => undefined);
-    const next = (BigInt(revision) + 1n).toString();
-    const w = await this.client.watch().prefix(`/${this.prefix}/`).startRevision(next).create();
-    if (this.stopped) {
-      await w.cancel().catch(() => undefined);
-      return;
-    }
+  private watchFrom(revision: string): void {
+    this.watcher?.close();
+    const prefix = `/${this.prefix}/`;
+    const w = new EtcdWatch(this.conn, Buffer.from(prefix), prefixEnd(prefix), Number(revision) + 1, {
+      event: (put, key, value, lease) => {
+        if (put) this.ingest(key, value, lease);
+        else this.tree.delete(key);
+      },
+      response: (rev, events) => {
+        if (rev !== '0') this.revision = rev;
+        this.markConnected();
+        if (events) this.emit('change');
+      },
+      connected: () => this.markConnected(),
+      disconnected: (reason) => this.markDisconnected(reason),
+      cancelled: (reason) => {
+        if (w !== this.watcher) return;
+        this.watcher = null;
+        this.log.warn(`etcd: watch cancelled (${reason}); re-reading /${this.prefix}/`);
+        this.markDisconnected(reason);
+        void this.resync();
+      },
+    });
     this.watcher = w;
-    w.on('data', (res) => {
-      for (const ev of res.events) {
-        const key = ev.kv.key.toString();
-        if (ev.type === 'Delete') {
-          this.tree.delete(key);
-        } else {
-          this.ingest(key, ev.kv.value.toString(), String(ev.kv.lease ?? '0'));
-        }
-      }
-      if (res.header?.revision) this.revision = String(res.header.revision);
-      this.markConnected();
-      if (res.events.length) this.emit('change');
-    });
-    w.on('disconnected', (err) => this.markDisconnected(etcdErrorText(err)));
-    w.on('connected', () => this.markConnected());
-    w.on('error', (err) => {
-      if (w !== this.watcher) return;
-      this.log.warn(`etcd: watch cancelled (${etcdErrorText(err)}); re-reading /${this.prefix}/`);
-      this.markDisconnected(etcdErrorText(err));
-      void this.resync();
-    });
+    w.start();
   }
 
   /** Remaining seconds of a lease, as last checked (null if unknown). */

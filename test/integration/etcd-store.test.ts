@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Etcd3 } from 'etcd3';
-import { createEtcdClient } from '../../lib/etcd/client.js';
+import { createEtcdClient, etcdConnection } from '../../lib/etcd/client.js';
 import { EtcdStore } from '../../lib/skydns/etcd-store.js';
 import { createLogger } from '../../lib/log.js';
 import { EtcdProcess, etcdPut, etcdDel, startEtcd } from '../harness/etcd.js';
@@ -25,7 +25,7 @@ describe('EtcdStore against a real etcd', () => {
     await etcdPut(etcd.url, '/skydns/local/cluster/svc/ns/b/1', A('10.0.0.2'));
     await etcdPut(etcd.url, '/other/prefix/x', A('10.9.9.9'));
     client = createEtcdClient({ urls: [etcd.url] });
-    store = new EtcdStore(client, 'skydns', createLogger('store-test', 'debug', (l) => void lines.push(l)));
+    store = new EtcdStore(client, etcdConnection({ urls: [etcd.url] }), 'skydns', createLogger('store-test', 'debug', (l) => void lines.push(l)));
     await store.start();
   });
   after(async () => {

@@ -115,10 +115,19 @@ describe('etcd with v3 authentication', () => {
     await etcd?.stop();
   });
 
-  test('skydns -username/-password reads the records', async () => {
+  test('skydns -username/-password reads the records, and watches them (its own watch authenticates too)', async () => {
     const sky = await startSkyDns(etcd.url, ['-username=root', '-password=s3cret', '-nameservers=127.0.0.1:1']);
     try {
       assert.deepEqual(await answers(sky.port, 'web.default.svc.cluster.local'), ['web.default.svc.cluster.local. 30 A 10.4.0.1']);
+      const admin = createEtcdClient({ urls: [etcd.url], username: 'root', password: 's3cret' });
+      try {
+        await admin.put(`${D}/svc/default/api/1`).value(A_VALUE('10.4.0.2'));
+      } finally {
+        admin.close();
+      }
+      await waitUntil(async () => (await answers(sky.port, 'api.default.svc.cluster.local')).length === 1, 10000, 'the new record through the watch');
+      assert.deepEqual(await answers(sky.port, 'api.default.svc.cluster.local'), ['api.default.svc.cluster.local. 30 A 10.4.0.2']);
+      assert.doesNotMatch(sky.prog.output(), /lost connection|authenticating/);
     } finally {
       await sky.stop();
     }
