@@ -145,6 +145,8 @@ export class EtcdStore extends EventEmitter {
 
   private watchFrom(revision: string): void {
     this.watcher?.close();
+    this.watcher = null;
+    if (this.stopped) return;
     const prefix = `/${this.prefix}/`;
     const w = new EtcdWatch(this.conn, Buffer.from(prefix), prefixEnd(prefix), Number(revision) + 1, {
       event: (put, key, value, lease) => {
