@@ -24,7 +24,8 @@ export interface WatchSink {
 export interface WatchResponseInfo {
   /** The header's revision, as a decimal string ("0" when absent). */
   revision: string;
-  watchId: number;
+  /** The watch's ID as a signed decimal string ("-1" when etcd could not create it). */
+  watchId: string;
   created: boolean;
   canceled: boolean;
   compactRevision: number;
@@ -33,19 +34,36 @@ export interface WatchResponseInfo {
   events: number;
 }
 
-/** Reads protobuf's wire format from one byte range. */
+/**
+ * Reads protobuf's wire format from one byte range. `end` is the end of the
+ * message being read: a nested message narrows it (`enter`/`leave`), so that no
+ * field can run past the message that holds it.
+ */
 class Reader {
   pos: number;
 
   constructor(
     readonly buf: Buffer,
     start: number,
-    readonly end: number,
+    public end: number,
   ) {
     this.pos = start;
   }
 
-  /** A varint that fits in 2^53 (revisions, lengths, tags, booleans, enums). */
+  /** Narrows the range to a nested message ending at `end`; returns the outer end for `leave`. */
+  enter(end: number): number {
+    const outer = this.end;
+    this.end = end;
+    return outer;
+  }
+
+  /** Back to the outer message, once the nested one has been read exactly to its end. */
+  leave(outer: number): void {
+    if (this.pos !== this.end) throw new ProtoError('a nested message ends inside a field');
+    this.end = outer;
+  }
+
+  /** A varint below 2^53 (revisions, lengths, tags, booleans, enums). */
   uint(): number {
     const b = this.buf;
     let x = 0;
@@ -54,13 +72,16 @@ class Reader {
       if (this.pos >= this.end) throw new ProtoError('message ends inside a varint');
       const c = b[this.pos++];
       x += (c & 0x7f) * mul;
-      if (c < 0x80) return x;
+      if (c < 0x80) {
+        if (x > Number.MAX_SAFE_INTEGER) break;
+        return x;
+      }
       mul *= 128;
     }
-    throw new ProtoError('varint beyond 2^53 where a revision, length or flag was expected');
+    throw new ProtoError('varint of 2^53 or more where a revision, length or flag was expected');
   }
 
-  /** An int64 varint as the signed decimal string etcd3 gives (longs: String): lease IDs. */
+  /** An int64 varint as the signed decimal string etcd3 gives (longs: String): lease and watch IDs. */
   int64(): string {
     const start = this.pos;
     const b = this.buf;
@@ -118,24 +139,26 @@ class Reader {
   }
 }
 
-/** mvccpb.KeyValue: key 1, create_revision 2, mod_revision 3, version 4, value 5, lease 6. */
-function readKeyValue(r: Reader, end: number, put: boolean, sink: WatchSink): void {
+/**
+ * mvccpb.KeyValue: key 1, create_revision 2, mod_revision 3, version 4,
+ * value 5, lease 6. With no sink, only checked (no strings made).
+ */
+function readKeyValue(r: Reader, put: boolean, sink: WatchSink | null): void {
   const b = r.buf;
   let key = '';
   let value = '';
   let lease = '0';
   let modRevision = 0;
-  while (r.pos < end) {
+  while (r.pos < r.end) {
     const tag = r.uint();
     const field = tag >>> 3;
     const wire = tag & 7;
-    if (field === 1 && wire === 2) {
+    if ((field === 1 || field === 5) && wire === 2) {
       const e = r.lengthEnd();
-      key = b.toString('utf8', r.pos, e);
-      r.pos = e;
-    } else if (field === 5 && wire === 2) {
-      const e = r.lengthEnd();
-      value = b.toString('utf8', r.pos, e);
+      if (sink) {
+        if (field === 1) key = b.toString('utf8', r.pos, e);
+        else value = b.toString('utf8', r.pos, e);
+      }
       r.pos = e;
     } else if (field === 3 && wire === 0) {
       modRevision = r.uint();
@@ -145,15 +168,15 @@ function readKeyValue(r: Reader, end: number, put: boolean, sink: WatchSink): vo
       r.skip(wire);
     }
   }
-  sink.event(put, key, put ? value : '', lease, modRevision);
+  sink?.event(put, key, put ? value : '', lease, modRevision);
 }
 
 /** mvccpb.Event: type 1 (PUT 0, DELETE 1), kv 2, prev_kv 3. */
-function readEvent(r: Reader, end: number, sink: WatchSink): void {
+function readEvent(r: Reader, sink: WatchSink | null): void {
   let type = 0;
   let kvStart = -1;
   let kvEnd = -1;
-  while (r.pos < end) {
+  while (r.pos < r.end) {
     const tag = r.uint();
     const field = tag >>> 3;
     const wire = tag & 7;
@@ -171,14 +194,16 @@ function readEvent(r: Reader, end: number, sink: WatchSink): void {
   if (kvStart < 0) throw new ProtoError('an event without its key-value');
   const after = r.pos;
   r.pos = kvStart;
-  readKeyValue(r, kvEnd, type === 0, sink);
+  const outer = r.enter(kvEnd);
+  readKeyValue(r, type === 0, sink);
+  r.leave(outer);
   r.pos = after;
 }
 
 /** etcdserverpb.ResponseHeader's revision (field 3). */
-function readHeaderRevision(r: Reader, end: number): string {
+function readHeaderRevision(r: Reader): string {
   let revision = '0';
-  while (r.pos < end) {
+  while (r.pos < r.end) {
     const tag = r.uint();
     if (tag === ((3 << 3) | 0)) revision = String(r.uint());
     else r.skip(tag & 7);
@@ -186,42 +211,51 @@ function readHeaderRevision(r: Reader, end: number): string {
   return revision;
 }
 
-/**
- * etcdserverpb.WatchResponse: header 1, watch_id 2, created 3, canceled 4,
- * compact_revision 5, cancel_reason 6, fragment 7, events 11. Each event goes
- * to `sink` as it is read; the rest comes back.
- */
-export function readWatchResponse(buf: Buffer, start: number, end: number, sink: WatchSink): WatchResponseInfo {
-  const r = new Reader(buf, start, end);
-  const info: WatchResponseInfo = { revision: '0', watchId: 0, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false, events: 0 };
-  while (r.pos < end) {
+function readResponse(r: Reader, sink: WatchSink | null): WatchResponseInfo {
+  const buf = r.buf;
+  const info: WatchResponseInfo = { revision: '0', watchId: '0', created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false, events: 0 };
+  while (r.pos < r.end) {
     const tag = r.uint();
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 11 && wire === 2) {
-      const e = r.lengthEnd();
-      readEvent(r, e, sink);
-      r.pos = e;
+      const outer = r.enter(r.lengthEnd());
+      readEvent(r, sink);
+      r.leave(outer);
       info.events++;
     } else if (field === 1 && wire === 2) {
-      const e = r.lengthEnd();
-      info.revision = readHeaderRevision(r, e);
-    } else if (wire === 0 && field >= 2 && field <= 7) {
+      const outer = r.enter(r.lengthEnd());
+      info.revision = readHeaderRevision(r);
+      r.leave(outer);
+    } else if (field === 2 && wire === 0) {
+      info.watchId = r.int64(); // -1 when etcd could not create the watch
+    } else if (wire === 0 && field >= 3 && field <= 7) {
       const v = r.uint();
-      if (field === 2) info.watchId = v;
-      else if (field === 3) info.created = v !== 0;
+      if (field === 3) info.created = v !== 0;
       else if (field === 4) info.canceled = v !== 0;
       else if (field === 5) info.compactRevision = v;
       else if (field === 7) info.fragment = v !== 0;
     } else if (field === 6 && wire === 2) {
       const e = r.lengthEnd();
-      info.cancelReason = buf.toString('utf8', r.pos, e);
+      if (sink) info.cancelReason = buf.toString('utf8', r.pos, e);
       r.pos = e;
     } else {
       r.skip(wire);
     }
   }
   return info;
+}
+
+/**
+ * etcdserverpb.WatchResponse: header 1, watch_id 2, created 3, canceled 4,
+ * compact_revision 5, cancel_reason 6, fragment 7, events 11. The message is
+ * checked whole first, so that a broken one is refused before any of its
+ * events reaches `sink`; then each event goes to `sink` as it is read, and the
+ * rest comes back.
+ */
+export function readWatchResponse(buf: Buffer, start: number, end: number, sink: WatchSink): WatchResponseInfo {
+  readResponse(new Reader(buf, start, end), null);
+  return readResponse(new Reader(buf, start, end), sink);
 }
 
 /** etcdserverpb.AuthenticateResponse's token (field 2). */
@@ -279,11 +313,14 @@ class Writer {
 
 /**
  * etcdserverpb.WatchRequest{create_request 1: WatchCreateRequest{key 1,
- * range_end 2, start_revision 3}}: a watch of [key, rangeEnd) from a revision.
+ * range_end 2, start_revision 3, progress_notify 4}}: a watch of
+ * [key, rangeEnd) from a revision, with etcd's periodic word of the revision
+ * it has reached when nothing changes (so a quiet watch resumes from there).
  */
 export function watchCreateRequest(key: Buffer, rangeEnd: Buffer, startRevision: number): Buffer {
   const create = new Writer().lengthDelimited(1, key).lengthDelimited(2, rangeEnd);
   if (startRevision > 0) create.tag(3, 0).varint(startRevision);
+  create.tag(4, 0).varint(1);
   return new Writer().lengthDelimited(1, create.finish()).finish();
 }
 

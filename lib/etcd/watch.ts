@@ -50,7 +50,7 @@ export interface WatchHandler extends WatchSink {
 export interface EtcdWatchOptions {
   keepaliveMs?: number;
   keepaliveTimeoutMs?: number;
-  /** How long connecting (TCP, TLS, HTTP/2 settings) may take. */
+  /** How long connecting (TCP, then TLS) may take; after that, keep-alive pings watch the connection. */
   dialTimeoutMs?: number;
   /** Per-message ceiling of what etcd sends. */
   maxMessageBytes?: number;
@@ -78,6 +78,9 @@ function grpcStatus(headers: http2.IncomingHttpHeaders): GrpcStatusError | null 
   }
   return new GrpcStatusError(code, text || `gRPC status ${code}`);
 }
+
+/** HTTP/2 flow-control windows (stream and connection) asked of etcd. */
+const WINDOW_BYTES = 16 * 1024 * 1024;
 
 export class EtcdWatch {
   private session: http2.ClientHttp2Session | null = null;
@@ -120,6 +123,7 @@ export class EtcdWatch {
     this.maxMessageBytes = opts.maxMessageBytes ?? 256 * 1024 * 1024;
     this.sink = {
       event: (put, k, value, lease, modRevision) => {
+        if (this.closed) return;
         handler.event(put, k, value, lease, modRevision);
         if (modRevision > this.seen) this.seen = modRevision;
       },
@@ -173,9 +177,11 @@ export class EtcdWatch {
     const tls = this.conn.tls;
     let session: http2.ClientHttp2Session;
     try {
-      // No SNI for an IP address (RFC 6066; node warns); the certificate is still checked against it.
+      // No SNI for an IP address (RFC 6066); the certificate is still checked against the address.
       const servername = isIP(new URL(host).hostname.replace(/^\[|\]$/g, '')) ? '' : undefined;
-      session = http2.connect(host, tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, servername } : {});
+      // Windows wider than HTTP/2's 64 KiB, so that a watch catching up is not held to a trickle.
+      const settings = { initialWindowSize: WINDOW_BYTES };
+      session = http2.connect(host, tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, servername, settings } : { settings });
     } catch (err) {
       queueMicrotask(() => this.fail(gen, `${host}: ${(err as Error).message}`));
       return;
@@ -189,6 +195,11 @@ export class EtcdWatch {
     session.once('connect', () => {
       clearTimeout(dial);
       if (gen !== this.generation) return;
+      try {
+        session.setLocalWindowSize(WINDOW_BYTES);
+      } catch {
+        // the default window still works
+      }
       this.startPings(gen, session, host);
       this.token = null;
       if (this.conn.auth) this.authenticate(gen, session, host);
@@ -214,21 +225,39 @@ export class EtcdWatch {
     this.pingTimer.unref();
   }
 
-  private request(session: http2.ClientHttp2Session, path: string): http2.ClientHttp2Stream {
+  /**
+   * A gRPC call on connection `gen`, or null when the session cannot take one
+   * (closing, or gone: reported as a failure of `gen`).
+   */
+  private request(gen: number, session: http2.ClientHttp2Session, host: string, path: string): http2.ClientHttp2Stream | null {
     const headers: http2.OutgoingHttpHeaders = {
       ':method': 'POST',
       ':path': path,
       'content-type': 'application/grpc',
       te: 'trailers',
+      // etcd ends the call when its member has no leader (it would otherwise go quiet).
+      hasleader: 'true',
     };
     if (this.token !== null) headers.token = this.token;
-    return session.request(headers);
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = session.request(headers);
+    } catch (err) {
+      this.fail(gen, `${host}: ${(err as Error).message}`);
+      return null;
+    }
+    stream.on('response', (h) => {
+      const code = Number(h[':status']);
+      if (code !== 200) this.fail(gen, `${host}: ${path}: HTTP status ${code}, not a gRPC answer`);
+    });
+    return stream;
   }
 
   /** etcdserverpb.Auth/Authenticate: a token for this connection's calls. */
   private authenticate(gen: number, session: http2.ClientHttp2Session, host: string): void {
     const auth = this.conn.auth!;
-    const req = this.request(session, '/etcdserverpb.Auth/Authenticate');
+    const req = this.request(gen, session, host, '/etcdserverpb.Auth/Authenticate');
+    if (!req) return;
     const parts: Buffer[] = [];
     let status: GrpcStatusError | null = null;
     req.on('response', (h) => (status ??= grpcStatus(h)));
@@ -253,7 +282,8 @@ export class EtcdWatch {
   }
 
   private openWatch(gen: number, session: http2.ClientHttp2Session, host: string): void {
-    const stream = this.request(session, '/etcdserverpb.Watch/Watch');
+    const stream = this.request(gen, session, host, '/etcdserverpb.Watch/Watch');
+    if (!stream) return;
     let status: GrpcStatusError | null = null;
     const deframer = new GrpcDeframer((buf, start, end) => this.message(gen, host, buf, start, end), this.maxMessageBytes);
     stream.on('response', (h) => (status ??= grpcStatus(h)));
@@ -279,10 +309,13 @@ export class EtcdWatch {
 
   private message(gen: number, host: string, buf: Buffer, start: number, end: number): void {
     if (gen !== this.generation) return;
-    // A response is applied whole or resumed from its start: its events share revisions (one
-    // transaction, one revision), so `next` moves only once every one of them is in.
+    // A response is checked whole before any of its events is applied (readWatchResponse), and
+    // `next` moves past it only once all of them are in: the events of one revision (one
+    // transaction) are never split, and a catch-up response of many revisions that fails half-way
+    // is sent again from its start (applying a put or a delete twice leaves the same tree).
     this.seen = 0;
     const info = readWatchResponse(buf, start, end, this.sink);
+    if (gen !== this.generation) return; // closed by the handler meanwhile
     if (this.seen >= this.next) this.next = this.seen + 1;
     if (info.canceled) {
       const reason = info.compactRevision > 0
@@ -299,6 +332,11 @@ export class EtcdWatch {
       this.handler.connected();
       return;
     }
+    // No events, not created, not cancelled: a progress notification, which etcd sends only to a
+    // watch that has caught up. Every change up to its revision has been delivered, so a resumed
+    // watch may start after it (and a watch on a quiet prefix does not fall behind compaction).
+    const revision = Number(info.revision);
+    if (info.events === 0 && revision >= this.next) this.next = revision + 1;
     this.handler.response(info.revision, info.events);
   }
 }

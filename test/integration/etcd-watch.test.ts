@@ -238,6 +238,42 @@ describe('EtcdWatch against a real etcd', () => {
 });
 
 describe('EtcdWatch against a hostile HTTP/2 server on loopback', () => {
+  test('a progress notification moves the resume revision; an answer that is not gRPC (HTTP 404) is a failure that says so', async () => {
+    let calls = 0;
+    const server = http2.createServer();
+    const sessions = new Set<http2.ServerHttp2Session>();
+    server.on('session', (s) => void sessions.add(s));
+    server.on('stream', (stream) => {
+      calls++;
+      if (calls === 1) {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+        // created, then a progress notification: header revision 50, no events.
+        stream.write(Buffer.from([0, 0, 0, 0, 2, (3 << 3) | 0, 1]));
+        stream.write(Buffer.from([0, 0, 0, 0, 4, (1 << 3) | 2, 2, (3 << 3) | 0, 50]));
+      } else {
+        stream.respond({ ':status': 404, 'content-type': 'text/plain' });
+        stream.end('not here');
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const rec = new Recorder();
+    const w = new EtcdWatch(etcdConnection({ urls: [url] }), Buffer.from(P), prefixEnd(P), 5, rec);
+    try {
+      w.start();
+      await waitUntil(() => rec.calls.includes('response 0 @50'), 5000, 'the progress notification');
+      assert.equal(w.nextRevision, 51);
+      // The server answers 404 from now on: cut the connection.
+      for (const s of sessions) s.destroy();
+      await waitUntil(() => rec.calls.some((c) => c.includes('HTTP status 404')), 10_000, 'the 404 reported');
+      assert.ok(rec.calls.includes(`disconnected ${url}: /etcdserverpb.Watch/Watch: HTTP status 404, not a gRPC answer`), rec.calls.join('\n'));
+      assert.equal(w.nextRevision, 51);
+    } finally {
+      w.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   test('a broken watch response: disconnected with what was wrong, retried; a gRPC error status: its message', async () => {
     let calls = 0;
     const server = http2.createServer();

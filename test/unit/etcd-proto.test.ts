@@ -104,7 +104,7 @@ describe('etcd protobuf messages (lib/etcd/proto.ts) against protobufjs', () => 
       });
       const msg = {
         header: r() < 0.9 ? { cluster_id: int64(), member_id: int64(), revision: Long.fromNumber(Math.floor(r() * 2 ** 52)), raft_term: int64() } : undefined,
-        watch_id: Long.fromNumber(Math.floor(r() * 1000)),
+        watch_id: r() < 0.1 ? Long.fromString('-1') : Long.fromNumber(Math.floor(r() * 1000)),
         created: r() < 0.1,
         canceled: r() < 0.1,
         compact_revision: r() < 0.1 ? Long.fromNumber(Math.floor(r() * 2 ** 40)) : Long.ZERO,
@@ -139,7 +139,7 @@ describe('etcd protobuf messages (lib/etcd/proto.ts) against protobufjs', () => 
         },
         {
           revision: back.header ? back.header.revision : '0',
-          watchId: Number(back.watch_id),
+          watchId: String(back.watch_id),
           created: back.created,
           canceled: back.canceled,
           compactRevision: Number(back.compact_revision),
@@ -187,14 +187,33 @@ describe('etcd protobuf messages (lib/etcd/proto.ts) against protobufjs', () => 
     assert.throws(() => decode(Buffer.from([(11 << 3) | 3])), ProtoError, 'a group wire type');
     assert.throws(() => decode(Buffer.from([(11 << 3) | 2, 2, (1 << 3) | 0, 7])), /neither PUT nor DELETE/);
     assert.throws(() => decode(Buffer.from([(11 << 3) | 2, 2, (1 << 3) | 0, 0])), /without its key-value/);
-    assert.throws(() => decode(Buffer.from([(2 << 3) | 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])), /2\^53/);
+    assert.throws(() => decode(Buffer.from([(5 << 3) | 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])), /2\^53/);
+    assert.throws(() => decode(Buffer.from([(5 << 3) | 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])), /2\^53/, '2^56 - 1 in eight bytes');
+    assert.equal(decode(Buffer.from([(5 << 3) | 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f])).info.compactRevision, 2 ** 53 - 1);
+  });
+
+  test('a field cannot run past the message that holds it: an event whose key-value overruns the event is refused', () => {
+    // An event of 4 bytes (type PUT, then a key-value said to be 6 bytes long) followed by top-level
+    // fields: read loosely, the key-value would swallow them and the same bytes count twice.
+    assert.throws(() => decode(Buffer.from([(11 << 3) | 2, 4, (1 << 3) | 0, 0, (2 << 3) | 2, 6, 0x0a, 2, 0x18, 9, 0x18, 5])), ProtoError);
+    // A header whose revision varint overruns the header.
+    assert.throws(() => decode(Buffer.from([(1 << 3) | 2, 2, (3 << 3) | 0, 0x80, 0x01])), ProtoError);
+  });
+
+  test('a response is checked whole before any event reaches the sink: a broken second event means no event at all', () => {
+    const good = Buffer.from(WatchResponse.encode(WatchResponse.fromObject({ events: [{ type: 0, kv: { key: Buffer.from('/skydns/a'), value: Buffer.from('1'), mod_revision: 9 } }] })).finish());
+    const broken = Buffer.from([(11 << 3) | 2, 2, (1 << 3) | 0, 7]); // type 7
+    const events: string[] = [];
+    assert.throws(() => readWatchResponse(Buffer.concat([good, broken]), 0, good.length + broken.length, { event: (_p, key) => void events.push(key) }), /neither PUT nor DELETE/);
+    assert.deepEqual(events, []);
   });
 
   test('our WatchCreateRequest and AuthenticateRequest, read by protobufjs', () => {
     for (const rev of [0, 1, 127, 128, 300, 2 ** 31, 2 ** 40 + 5]) {
       const req = WatchRequest.toObject(WatchRequest.decode(watchCreateRequest(Buffer.from('/skydns/'), Buffer.from('/skydns0'), rev)), { longs: String, defaults: false }) as {
-        create_request: { key: Buffer; range_end: Buffer; start_revision?: string };
+        create_request: { key: Buffer; range_end: Buffer; start_revision?: string; progress_notify?: boolean };
       };
+      assert.equal(req.create_request.progress_notify, true, 'progress notifications asked for');
       assert.equal(Buffer.from(req.create_request.key).toString(), '/skydns/');
       assert.equal(Buffer.from(req.create_request.range_end).toString(), '/skydns0');
       assert.equal(req.create_request.start_revision ?? '0', String(rev));
