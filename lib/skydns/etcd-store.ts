@@ -40,6 +40,9 @@ export class EtcdStore extends EventEmitter {
   private relisting = false;
   private leases = new Map<string, LeaseInfo>();
   private leaseTimer: NodeJS.Timeout | null = null;
+  /** Delays between re-reads after cancelled watches: none for the first in a minute, then 1 s doubling to 30 s. */
+  private readonly cancelBackoff = new Backoff(1000, 30_000);
+  private lastCancelMs = 0;
 
   constructor(
     private readonly client: Etcd3,
@@ -163,9 +166,17 @@ export class EtcdStore extends EventEmitter {
       cancelled: (reason) => {
         if (w !== this.watcher) return;
         this.watcher = null;
-        this.log.warn(`etcd: watch cancelled (${reason}); re-reading /${this.prefix}/`);
+        // A watch cancelled again soon after the last (a permission etcd refuses each time) is not
+        // re-read at once: each re-read is the whole prefix.
+        const now = Date.now();
+        const again = now - this.lastCancelMs < 60_000;
+        this.lastCancelMs = now;
+        if (!again) this.cancelBackoff.reset();
+        const delay = again ? this.cancelBackoff.next() : 0;
+        this.log.warn(`etcd: watch cancelled (${reason}); re-reading /${this.prefix}/${delay ? ` in ${delay} ms` : ''}`);
         this.markDisconnected(reason);
-        void this.resync();
+        if (delay === 0) void this.resync();
+        else setTimeout(() => void this.resync(), delay).unref();
       },
     });
     this.watcher = w;

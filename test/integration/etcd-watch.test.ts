@@ -226,6 +226,34 @@ describe('EtcdWatch against a real etcd', () => {
     }
   });
 
+  test("skydns's store: a watch etcd cancels each time is re-read after a growing delay, not in a loop", async () => {
+    // Reads from etcd; the watch goes to a server that creates and at once cancels every watch.
+    let watches = 0;
+    const server = http2.createServer();
+    server.on('stream', (stream) => {
+      watches++;
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      const reason = Buffer.from('etcdserver: permission denied');
+      const msg = Buffer.concat([Buffer.from([(3 << 3) | 0, 1, (4 << 3) | 0, 1, (6 << 3) | 2, reason.length]), reason]);
+      const head = Buffer.alloc(5);
+      head.writeUInt32BE(msg.length, 1);
+      stream.write(Buffer.concat([head, msg]));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const lines: string[] = [];
+    const store = new EtcdStore(client, etcdConnection({ urls: [`http://127.0.0.1:${(server.address() as AddressInfo).port}`] }), 'skydns', createLogger('store', 'debug', (l) => void lines.push(l)));
+    try {
+      await store.start();
+      await sleep(3500);
+      // At once, then after 1 s and 2 s more: 3 watches in 3.5 s (a re-read loop would make hundreds).
+      assert.ok(watches >= 2 && watches <= 4, `${watches} watches`);
+      assert.ok(lines.some((l) => /etcd: watch cancelled \(etcdserver: permission denied\); re-reading \/skydns\/ in 1000 ms/.test(l)), lines.join('\n'));
+    } finally {
+      await store.stop();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   test('close(): no call after it, and its connection goes', async () => {
     const rec = new Recorder();
     const w = watch([etcd.url], (await revisionOf(client)) + 1, rec);
