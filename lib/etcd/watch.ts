@@ -17,8 +17,11 @@
  * - keep-alive: an HTTP/2 PING every `keepaliveMs` while the stream is open,
  *   the connection dropped when one goes unanswered for `keepaliveTimeoutMs`
  *   (etcd 3.4 accepts a ping every 5 s on a connection with a stream);
- * - reconnection with backoff, resuming after the last event's revision, so
- *   no change is lost or applied out of order;
+ * - reconnection with backoff, resuming after the last response applied
+ *   whole (or after the revision of etcd's last progress notification), so no
+ *   change is lost or applied out of order;
+ * - `hasleader`: etcd ends the call when its member loses the cluster's
+ *   leader, instead of leaving a stream that says nothing;
  * - a watch that etcd cancels (its start revision compacted, a permission
  *   refused) is reported, not resumed: the caller re-reads.
  */
