@@ -265,13 +265,35 @@ describe('EtcdWatch against a real etcd', () => {
   });
 });
 
+/**
+ * An HTTP/2 server on loopback answering each call with `onStream`, and a watch (from revision 5)
+ * pointed at it; `run` gets both, and the watch and the server are closed after it.
+ */
+async function withHostileServer(
+  onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void,
+  run: (ctx: { url: string; rec: Recorder; w: EtcdWatch; sessions: Set<http2.ServerHttp2Session> }) => Promise<void>,
+): Promise<void> {
+  const server = http2.createServer();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => void sessions.add(s));
+  server.on('stream', onStream);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const rec = new Recorder();
+  const w = new EtcdWatch(etcdConnection({ urls: [url] }), Buffer.from(P), prefixEnd(P), 5, rec);
+  try {
+    w.start();
+    await run({ url, rec, w, sessions });
+  } finally {
+    w.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+}
+
 describe('EtcdWatch against a hostile HTTP/2 server on loopback', () => {
   test('a progress notification moves the resume revision; an answer that is not gRPC (HTTP 404) is a failure that says so', async () => {
     let calls = 0;
-    const server = http2.createServer();
-    const sessions = new Set<http2.ServerHttp2Session>();
-    server.on('session', (s) => void sessions.add(s));
-    server.on('stream', (stream) => {
+    const onStream = (stream: http2.ServerHttp2Stream): void => {
       calls++;
       if (calls === 1) {
         stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
@@ -282,13 +304,8 @@ describe('EtcdWatch against a hostile HTTP/2 server on loopback', () => {
         stream.respond({ ':status': 404, 'content-type': 'text/plain' });
         stream.end('not here');
       }
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const rec = new Recorder();
-    const w = new EtcdWatch(etcdConnection({ urls: [url] }), Buffer.from(P), prefixEnd(P), 5, rec);
-    try {
-      w.start();
+    };
+    await withHostileServer(onStream, async ({ url, rec, w, sessions }) => {
       await waitUntil(() => rec.calls.includes('response 0 @50'), 5000, 'the progress notification');
       assert.equal(w.nextRevision, 51);
       // The server answers 404 from now on: cut the connection.
@@ -296,16 +313,12 @@ describe('EtcdWatch against a hostile HTTP/2 server on loopback', () => {
       await waitUntil(() => rec.calls.some((c) => c.includes('HTTP status 404')), 10_000, 'the 404 reported');
       assert.ok(rec.calls.includes(`disconnected ${url}: /etcdserverpb.Watch/Watch: HTTP status 404, not a gRPC answer`), rec.calls.join('\n'));
       assert.equal(w.nextRevision, 51);
-    } finally {
-      w.close();
-      await new Promise<void>((r) => server.close(() => r()));
-    }
+    });
   });
 
   test('a broken watch response: disconnected with what was wrong, retried; a gRPC error status: its message', async () => {
     let calls = 0;
-    const server = http2.createServer();
-    server.on('stream', (stream, headers) => {
+    const onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
       calls++;
       assert.equal(headers[':path'], '/etcdserverpb.Watch/Watch');
       assert.equal(headers['content-type'], 'application/grpc');
@@ -317,22 +330,14 @@ describe('EtcdWatch against a hostile HTTP/2 server on loopback', () => {
       } else {
         stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '7', 'grpc-message': 'etcdserver:%20permission%20denied' }, { endStream: true });
       }
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const rec = new Recorder();
-    const w = new EtcdWatch(etcdConnection({ urls: [url] }), Buffer.from(P), prefixEnd(P), 5, rec);
-    try {
-      w.start();
+    };
+    await withHostileServer(onStream, async ({ url, rec, w }) => {
       await waitUntil(() => rec.calls.filter((c) => c.startsWith('disconnected')).length >= 3, 10_000, 'three failures');
       const lost = rec.calls.filter((c) => c.startsWith('disconnected'));
       assert.equal(lost[0], `disconnected ${url}: an unreadable watch response: a field of 9 bytes runs past its message`);
       assert.equal(lost[1], `disconnected ${url}: etcd ended the watch: etcdserver: permission denied (gRPC status 7)`);
       assert.equal(rec.events().length, 0);
       assert.equal(w.nextRevision, 5, 'nothing applied, so the retry starts where it did');
-    } finally {
-      w.close();
-      await new Promise<void>((r) => server.close(() => r()));
-    }
+    });
   });
 });

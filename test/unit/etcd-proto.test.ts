@@ -16,6 +16,7 @@ import {
   readWatchResponse,
   watchCreateRequest,
 } from '../../lib/etcd/proto.js';
+import { rng } from '../harness/random.js';
 
 const require = createRequire(import.meta.url);
 const protoDir = require.resolve('etcd3/package.json').replace(/package\.json$/, 'proto/');
@@ -34,17 +35,6 @@ const Long = protobuf.util.Long as unknown as {
   fromString(s: string): Long64;
   ZERO: Long64;
 };
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Seen {
   put: boolean;
