@@ -1,6 +1,6 @@
 // -workers=auto: the CPUs a process may use, from its cgroup's CFS quota (v2 cpu.max,
 // v1 cpu.cfs_quota_us/cpu.cfs_period_us) capped by the CPUs it may run on.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,8 +9,12 @@ import { cgroupQuota, cpuBudget } from '../../lib/skydns/cpus.js';
 import { parseWorkers } from '../../lib/skydns/config.js';
 import { FlagError } from '../../lib/flags.js';
 
+// Every fake cgroup lives under one directory, removed when the file's tests end.
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'cpus-test-'));
+after(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
 function cgroup(files: Record<string, string>): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cpus-test-'));
+  const root = fs.mkdtempSync(path.join(scratch, 'cgroup-'));
   for (const [f, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
     fs.writeFileSync(path.join(root, f), text);
@@ -29,7 +33,6 @@ test('cgroup v2 cpu.max: quota/period, "max" is no quota', () => {
   for (const [text, want] of cases) {
     const root = cgroup({ 'cpu.max': text });
     assert.equal(cgroupQuota(root)?.cpus ?? null, want, text);
-    fs.rmSync(root, { recursive: true });
   }
 });
 
