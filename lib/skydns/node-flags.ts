@@ -12,7 +12,11 @@
  * rounds had left skydns idle, a run at 100,000 services found a young
  * generation of 4 → 8 MiB, 48 collections a second instead of 8, and 31.7 ms
  * a second of pauses instead of 10–18 (bench/README.md, "Young-generation
- * collections on one thread").
+ * collections on one thread"). The flag keeps the capacity, not the memory:
+ * after a collection that finds under ~1 MB a second being allocated, V8
+ * uncommits the idle half all the same, and it is faulted back in a page at a
+ * time when load returns (~2,400 faults, measured harmless to latency in
+ * bench/README.md, "skydns's own etcd watch").
  *
  * `--no-memory-reducer`: V8's memory reducer gives memory back after a quiet
  * spell with a full collection that compacts, after incremental marking
