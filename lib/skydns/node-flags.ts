@@ -15,7 +15,7 @@
  * collections on one thread"). The flag keeps the capacity, not the memory:
  * after a collection that finds under ~1 MB a second being allocated, V8
  * uncommits the idle half all the same, and it is faulted back in a page at a
- * time when load returns (~2,400 faults, measured harmless to latency in
+ * time when load returns (1,700–2,900 faults, measured harmless to latency in
  * bench/README.md, "skydns's own etcd watch").
  *
  * `--no-memory-reducer`: V8's memory reducer gives memory back after a quiet
